@@ -1,0 +1,636 @@
+//! Derivation: the colour valid at one moment, given what was recorded up to another.
+//!
+//! `derive` is pure and deterministic. It looks only at records recorded at or before
+//! `known_at`; it drops retracted records and manual records that need and lack a
+//! second official's approval; then every rule turns matching records into periods,
+//! and the colour at `valid_at` is the most severe period in force. The same periods
+//! give the time the colour took effect (赋码时间) and the next time it will change by
+//! itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::evidence::{Evidence, EvidenceBody, EvidenceKind, TestOutcome};
+use crate::identity::PersonKey;
+use crate::ids::{AuthorityId, RecordId};
+use crate::reason::ReasonText;
+use crate::rules::{Clearance, Colour, Condition, Rule, RuleSet, Trigger};
+use crate::time::Timestamp;
+
+/// The derived code of one person at one moment, with everything needed to explain it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// Whose code.
+    pub subject: PersonKey,
+    /// The colour.
+    pub colour: Colour,
+    /// The moment the code is valid at.
+    pub valid_at: Timestamp,
+    /// Only records recorded at or before this moment were considered.
+    pub known_at: Timestamp,
+    /// The rule set applied.
+    pub rule_set: RuleSetVersion,
+    /// Every rule period in force at `valid_at`, most severe first.
+    pub fired: Vec<FiredRule>,
+    /// The records behind the colour: those of the fired rules of the decisive colour.
+    pub decisive_evidence: Vec<RecordId>,
+    /// The authorities owning the decisive records (赋码来源), most decisive first.
+    pub owners: Vec<AuthorityId>,
+    /// When the current colour took effect (赋码时间); `None` if it always held.
+    pub since: Option<Timestamp>,
+    /// The next change that will happen by itself, on the evidence known now.
+    pub next_change: Option<NextChange>,
+}
+
+/// The id and version of a rule set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleSetVersion {
+    /// Rule set id.
+    pub id: String,
+    /// Rule set version.
+    pub version: String,
+}
+
+/// One period of one rule, in force at the decision's `valid_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FiredRule {
+    /// Rule id.
+    pub rule: String,
+    /// The rule set version the rule belongs to.
+    pub version: String,
+    /// The rule's colour.
+    pub colour: Colour,
+    /// The rule's reason, in both languages.
+    pub reason: ReasonText,
+    /// The records the period rests on, the triggering record first.
+    pub evidence: Vec<RecordId>,
+    /// The authority owning the decisive record of this period.
+    pub owner: Option<AuthorityId>,
+    /// When the period began.
+    pub from: Timestamp,
+    /// When it ends on its own, as far as is known (`None`: until ended by evidence).
+    pub until: Option<Timestamp>,
+}
+
+/// A change of colour that will happen without new evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NextChange {
+    /// When.
+    pub at: Timestamp,
+    /// To which colour.
+    pub colour: Colour,
+}
+
+/// Why a record does not count in a derivation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum RecordStatus {
+    /// It counts.
+    Counted,
+    /// It was recorded after `known_at`.
+    NotYetKnown,
+    /// A retraction in force removed it.
+    Retracted {
+        /// The retraction.
+        by: RecordId,
+    },
+    /// It needs a second official's approval and has none.
+    AwaitingApproval,
+    /// A second official rejected it.
+    Rejected {
+        /// The rejection.
+        by: RecordId,
+    },
+    /// Another record with the same id was chosen.
+    Duplicate,
+}
+
+/// Which records count, as known at one moment.
+struct Ledger<'a> {
+    by_id: BTreeMap<&'a RecordId, &'a Evidence>,
+    status: BTreeMap<&'a RecordId, RecordStatus>,
+}
+
+impl<'a> Ledger<'a> {
+    fn new(records: &'a [Evidence], known_at: Timestamp) -> Self {
+        // One record per id, chosen without regard to input order.
+        let mut by_id: BTreeMap<&RecordId, &Evidence> = BTreeMap::new();
+        let mut status: BTreeMap<&RecordId, RecordStatus> = BTreeMap::new();
+        for record in records {
+            if record.recorded_at > known_at {
+                status
+                    .entry(&record.id)
+                    .or_insert(RecordStatus::NotYetKnown);
+                continue;
+            }
+            match by_id.get(&record.id) {
+                Some(kept) if precedence(kept) <= precedence(record) => {}
+                _ => {
+                    by_id.insert(&record.id, record);
+                }
+            }
+        }
+        for id in by_id.keys() {
+            status.insert(id, RecordStatus::Counted);
+        }
+        let mut ledger = Self { by_id, status };
+        ledger.apply_acts();
+        ledger
+    }
+
+    fn kind_of(&self, id: &RecordId) -> Option<EvidenceKind> {
+        self.by_id.get(id).map(|r| r.kind())
+    }
+
+    /// Resolves retractions, approvals and rejections. Retractions of approvals and
+    /// rejections never need approval, so they are applied first; then each record
+    /// needing approval takes the first valid decision on it; then the remaining
+    /// retractions, which may themselves have needed approval.
+    fn apply_acts(&mut self) {
+        let acts: Vec<&Evidence> = self.by_id.values().copied().collect();
+        for act in &acts {
+            if let EvidenceBody::Retraction { target, .. } = &act.body {
+                if matches!(
+                    self.kind_of(target),
+                    Some(EvidenceKind::Approval | EvidenceKind::Rejection)
+                ) {
+                    self.retract(target, &act.id);
+                }
+            }
+        }
+        let mut first_decision: BTreeMap<&RecordId, &Evidence> = BTreeMap::new();
+        for act in &acts {
+            let target = match &act.body {
+                EvidenceBody::Approval { target } | EvidenceBody::Rejection { target, .. } => {
+                    target
+                }
+                _ => continue,
+            };
+            if !matches!(self.status.get(&act.id), Some(RecordStatus::Counted)) {
+                continue;
+            }
+            let Some(subject) = self.by_id.get(target) else {
+                continue;
+            };
+            if !is_valid_second_official(act, subject) {
+                continue;
+            }
+            match first_decision.get(target) {
+                Some(kept) if (kept.recorded_at, &kept.id) <= (act.recorded_at, &act.id) => {}
+                _ => {
+                    first_decision.insert(target, act);
+                }
+            }
+        }
+        for record in &acts {
+            let target_kind = match &record.body {
+                EvidenceBody::Retraction { target, .. } => self.kind_of(target),
+                _ => None,
+            };
+            if !record.needs_approval(target_kind) {
+                continue;
+            }
+            let new_status = match first_decision.get(&record.id) {
+                Some(d) if matches!(d.body, EvidenceBody::Approval { .. }) => continue,
+                Some(d) => RecordStatus::Rejected { by: d.id.clone() },
+                None => RecordStatus::AwaitingApproval,
+            };
+            if matches!(self.status.get(&record.id), Some(RecordStatus::Counted)) {
+                self.status.insert(&record.id, new_status);
+            }
+        }
+        for act in &acts {
+            if let EvidenceBody::Retraction { target, .. } = &act.body {
+                if self.counts(&act.id)
+                    && !matches!(
+                        self.kind_of(target),
+                        Some(EvidenceKind::Approval | EvidenceKind::Rejection)
+                    )
+                {
+                    self.retract(target, &act.id);
+                }
+            }
+        }
+    }
+
+    fn retract(&mut self, target: &RecordId, by: &RecordId) {
+        let Some(key) = self.by_id.get_key_value(target).map(|(k, _)| *k) else {
+            return;
+        };
+        // The earliest retraction by id is named, whatever the input order.
+        if !matches!(self.status.get(key), Some(RecordStatus::Retracted { by: earlier }) if earlier <= by)
+        {
+            self.status
+                .insert(key, RecordStatus::Retracted { by: by.clone() });
+        }
+    }
+
+    fn counts(&self, id: &RecordId) -> bool {
+        matches!(self.status.get(id), Some(RecordStatus::Counted))
+    }
+
+    fn get(&self, id: &RecordId) -> Option<&'a Evidence> {
+        if self.counts(id) {
+            self.by_id.get(id).copied()
+        } else {
+            None
+        }
+    }
+
+    /// Counted records about `person`, plus counted records about no one (risk areas).
+    fn about(&self, person: &PersonKey) -> impl Iterator<Item = &'a Evidence> + '_ {
+        let person = *person;
+        self.by_id
+            .values()
+            .copied()
+            .filter(move |r| self.counts(&r.id))
+            .filter(move |r| r.subject.is_none_or(|s| s == person))
+    }
+}
+
+/// Which of two records with the same id is kept: the earlier recorded, then a fixed
+/// order over the contents, so the choice never depends on input order.
+fn precedence(record: &Evidence) -> (Timestamp, String) {
+    (record.recorded_at, format!("{record:?}"))
+}
+
+fn is_valid_second_official(act: &Evidence, target: &Evidence) -> bool {
+    act.recorded_by.is_official()
+        && act.recorded_by != target.recorded_by
+        && act.authority.is_some()
+        && act.authority == target.authority
+}
+
+/// The status of every record given, as known at `known_at` (for explanations).
+pub fn record_statuses(
+    records: &[Evidence],
+    known_at: Timestamp,
+) -> BTreeMap<RecordId, RecordStatus> {
+    let ledger = Ledger::new(records, known_at);
+    ledger
+        .status
+        .iter()
+        .map(|(id, status)| ((*id).clone(), status.clone()))
+        .collect()
+}
+
+/// How a period ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Open,
+    Expired,
+    EndedByRecord,
+    Cleared,
+}
+
+#[derive(Debug, Clone)]
+struct Period {
+    rule: usize,
+    from: Timestamp,
+    until: Option<Timestamp>,
+    ending: Ending,
+    evidence: Vec<RecordId>,
+    owner: Option<AuthorityId>,
+    /// The triggering record, for `ended_by` of follow-on rules.
+    anchor: RecordId,
+}
+
+impl Period {
+    fn contains(&self, t: Timestamp) -> bool {
+        self.from <= t && self.until.is_none_or(|u| t < u)
+    }
+}
+
+/// Derives `person`'s code valid at `valid_at` from the `records` recorded up to
+/// `known_at`, under `rules`.
+///
+/// `records` may hold anything: records about other people are ignored, and so are
+/// records recorded after `known_at`, retracted records, and records that need a
+/// second official's approval and lack it. The result does not depend on the order
+/// of `records`.
+pub fn derive(
+    records: &[Evidence],
+    person: &PersonKey,
+    valid_at: Timestamp,
+    known_at: Timestamp,
+    rules: &RuleSet,
+) -> Decision {
+    let ledger = Ledger::new(records, known_at);
+    let periods = periods(&ledger, person, rules);
+    let colour_at = |t: Timestamp| {
+        periods
+            .iter()
+            .filter(|p| p.contains(t))
+            .map(|p| rules.rules[p.rule].colour)
+            .max()
+            .unwrap_or(Colour::Green)
+    };
+    let colour = colour_at(valid_at);
+
+    let mut active: Vec<&Period> = periods.iter().filter(|p| p.contains(valid_at)).collect();
+    active.sort_by(|a, b| {
+        let (ra, rb) = (&rules.rules[a.rule], &rules.rules[b.rule]);
+        rb.colour
+            .cmp(&ra.colour)
+            .then(a.rule.cmp(&b.rule))
+            .then(a.from.cmp(&b.from))
+            .then(a.evidence.cmp(&b.evidence))
+    });
+    let fired: Vec<FiredRule> = active
+        .iter()
+        .map(|p| {
+            let rule = &rules.rules[p.rule];
+            FiredRule {
+                rule: rule.id.clone(),
+                version: rules.version.clone(),
+                colour: rule.colour,
+                reason: rule.reason.into(),
+                evidence: p.evidence.clone(),
+                owner: p.owner.clone(),
+                from: p.from,
+                until: p.until,
+            }
+        })
+        .collect();
+    let mut decisive_evidence = Vec::new();
+    let mut owners = Vec::new();
+    for fired in fired.iter().filter(|f| f.colour == colour) {
+        for id in &fired.evidence {
+            if !decisive_evidence.contains(id) {
+                decisive_evidence.push(id.clone());
+            }
+        }
+        if let Some(owner) = &fired.owner {
+            if !owners.contains(owner) {
+                owners.push(owner.clone());
+            }
+        }
+        // Every authority owning a record the period rests on shares ownership
+        // (e.g. customs for the border entry behind a quarantine order).
+        for id in &fired.evidence {
+            if let Some(owner) = ledger.get(id).and_then(|r| r.authority.clone()) {
+                if !owners.contains(&owner) {
+                    owners.push(owner);
+                }
+            }
+        }
+    }
+
+    let boundaries: BTreeSet<Timestamp> = periods
+        .iter()
+        .flat_map(|p| std::iter::once(p.from).chain(p.until))
+        .collect();
+    let since = boundaries
+        .range(..=valid_at)
+        .rev()
+        .find(|&&b| colour_at(b.plus_seconds(-1)) != colour)
+        .copied();
+    let next_change = boundaries
+        .range(valid_at.plus_seconds(1)..)
+        .map(|&b| (b, colour_at(b)))
+        .find(|(_, c)| *c != colour)
+        .map(|(at, colour)| NextChange { at, colour });
+
+    Decision {
+        subject: *person,
+        colour,
+        valid_at,
+        known_at,
+        rule_set: RuleSetVersion {
+            id: rules.id.clone(),
+            version: rules.version.clone(),
+        },
+        fired,
+        decisive_evidence,
+        owners,
+        since,
+        next_change,
+    }
+}
+
+/// Every period of every rule for `person`.
+fn periods(ledger: &Ledger, person: &PersonKey, rules: &RuleSet) -> Vec<Period> {
+    let about: Vec<&Evidence> = ledger.about(person).collect();
+    let mut out: Vec<Period> = Vec::new();
+    for (index, rule) in rules.rules.iter().enumerate() {
+        let starts: Vec<Period> = match &rule.trigger {
+            Trigger::Evidence(condition) => about
+                .iter()
+                .filter(|r| r.subject.is_some())
+                .flat_map(|anchor| starts_for(ledger, &about, rules, index, condition, anchor))
+                .collect(),
+            Trigger::After(base) => out
+                .iter()
+                .filter(|p| p.rule == *base)
+                .filter(|p| matches!(p.ending, Ending::Expired | Ending::EndedByRecord))
+                .filter_map(|p| {
+                    p.until.map(|end| Period {
+                        rule: index,
+                        from: end,
+                        until: None,
+                        ending: Ending::Open,
+                        evidence: p.evidence.clone(),
+                        owner: p.owner.clone(),
+                        anchor: p.anchor.clone(),
+                    })
+                })
+                .collect(),
+        };
+        for mut period in starts {
+            close(ledger, &about, rule, &mut period);
+            if period.until.is_none_or(|u| u > period.from) {
+                out.push(period);
+            }
+        }
+    }
+    out
+}
+
+/// The periods a triggering record opens under one rule (not yet closed).
+fn starts_for(
+    ledger: &Ledger,
+    about: &[&Evidence],
+    rules: &RuleSet,
+    rule: usize,
+    condition: &Condition,
+    anchor: &Evidence,
+) -> Vec<Period> {
+    if anchor.kind() != condition.evidence {
+        return Vec::new();
+    }
+    let fields_match = condition.fields.iter().all(|(field, accepted)| {
+        anchor
+            .body
+            .field(field)
+            .is_some_and(|v| accepted.contains(&v))
+    });
+    if !fields_match {
+        return Vec::new();
+    }
+    if let Some(source) = condition.source {
+        if anchor.recorded_by.source_kind() != Some(source) {
+            return Vec::new();
+        }
+    }
+    let mut evidence = vec![anchor.id.clone()];
+    if let Some(ground_condition) = &condition.ground {
+        let EvidenceBody::QuarantineOrder { ground, .. } = &anchor.body else {
+            return Vec::new();
+        };
+        let Some(ground_record) = ledger.get(ground) else {
+            return Vec::new();
+        };
+        let ground_ok = ground_record.kind() == ground_condition.evidence
+            && ground_record.subject == anchor.subject
+            && ground_condition
+                .source
+                .is_none_or(|s| ground_record.recorded_by.source_kind() == Some(s));
+        if !ground_ok {
+            return Vec::new();
+        }
+        evidence.push(ground_record.id.clone());
+    }
+    let base = Period {
+        rule,
+        from: anchor.effective_at,
+        until: None,
+        ending: Ending::Open,
+        evidence,
+        owner: anchor.authority.clone(),
+        anchor: anchor.id.clone(),
+    };
+    if condition.in_risk_area.is_empty() {
+        return vec![base];
+    }
+    scan_periods(rules, about, condition, anchor, base)
+}
+
+/// For a venue scan: one period per declared risk area (of an accepted level) that
+/// covers the venue during the stay, starting when both the stay and the declaration
+/// have happened.
+fn scan_periods(
+    rules: &RuleSet,
+    about: &[&Evidence],
+    condition: &Condition,
+    scan: &Evidence,
+    base: Period,
+) -> Vec<Period> {
+    let EvidenceBody::VenueScan {
+        venue,
+        street,
+        venue_kind,
+        left_at,
+        presence,
+    } = &scan.body
+    else {
+        return Vec::new();
+    };
+    if condition
+        .min_presence
+        .is_some_and(|least| *presence < least)
+    {
+        return Vec::new();
+    }
+    let entered = scan.effective_at;
+    let left = left_at
+        .filter(|l| *l > entered)
+        .unwrap_or_else(|| entered.plus(rules.dwell.of(*venue_kind)));
+    about
+        .iter()
+        .filter_map(|declaration| {
+            let EvidenceBody::RiskArea {
+                level,
+                area,
+                from,
+                until,
+            } = &declaration.body
+            else {
+                return None;
+            };
+            let accepted = condition.in_risk_area.contains(level);
+            let overlaps = entered < *until && *from < left;
+            (accepted && overlaps && area.covers(venue, *street)).then(|| Period {
+                from: entered.max(declaration.effective_at),
+                evidence: vec![declaration.id.clone(), scan.id.clone()],
+                owner: declaration.authority.clone(),
+                ..base.clone()
+            })
+        })
+        .collect()
+}
+
+/// Decides when a period ends: its duration, a record that ends it, or clearing tests,
+/// whichever comes first.
+fn close(ledger: &Ledger, about: &[&Evidence], rule: &Rule, period: &mut Period) {
+    // A risk-area period counts its duration from the stay, not from the declaration.
+    let origin = match ledger.get(&period.anchor).map(|a| &a.body) {
+        Some(EvidenceBody::VenueScan { .. }) if matches!(rule.trigger, Trigger::Evidence(_)) => {
+            ledger
+                .get(&period.anchor)
+                .map_or(period.from, |a| a.effective_at)
+        }
+        _ => period.from,
+    };
+    let mut candidates: Vec<(Timestamp, Ending)> = Vec::new();
+    if let Some(duration) = rule.duration {
+        candidates.push((origin.plus(duration), Ending::Expired));
+    }
+    for record in about {
+        if rule.ended_by.contains(&record.kind()) && is_linked(ledger, record, &period.anchor) {
+            candidates.push((record.effective_at.max(period.from), Ending::EndedByRecord));
+        }
+    }
+    if let Some(clearance) = &rule.cleared_by {
+        if let Some(at) = cleared_at(about, clearance, period.from) {
+            candidates.push((at, Ending::Cleared));
+        }
+    }
+    if let Some((at, ending)) = candidates.into_iter().min_by_key(|(at, e)| (*at, *e as u8)) {
+        period.until = Some(at);
+        period.ending = ending;
+    }
+}
+
+/// Whether `record` refers to `anchor`, directly or through a counted record that does.
+fn is_linked(ledger: &Ledger, record: &Evidence, anchor: &RecordId) -> bool {
+    record.references().into_iter().any(|(_, id)| {
+        id == anchor
+            || ledger
+                .get(id)
+                .is_some_and(|middle| middle.references().into_iter().any(|(_, id)| id == anchor))
+    })
+}
+
+/// When enough negative tests, sampled after `from` and far enough apart, are known.
+fn cleared_at(about: &[&Evidence], clearance: &Clearance, from: Timestamp) -> Option<Timestamp> {
+    let mut negatives: Vec<(Timestamp, Timestamp)> = about
+        .iter()
+        .filter_map(|r| match &r.body {
+            EvidenceBody::TestResult {
+                method,
+                outcome: TestOutcome::Negative,
+                sampled_at,
+            } if *sampled_at >= from && clearance.method.is_none_or(|m| m == *method) => {
+                Some((*sampled_at, r.effective_at.max(*sampled_at)))
+            }
+            _ => None,
+        })
+        .collect();
+    negatives.sort();
+    let mut taken = 0;
+    let mut last_sample: Option<Timestamp> = None;
+    let mut known_at = from;
+    for (sampled, result_at) in negatives {
+        if last_sample.is_some_and(|last| sampled < last.plus(clearance.apart)) {
+            continue;
+        }
+        taken += 1;
+        last_sample = Some(sampled);
+        known_at = known_at.max(result_at);
+        if taken == clearance.count {
+            return Some(known_at);
+        }
+    }
+    None
+}

@@ -1,0 +1,42 @@
+//! Mingma's core: the domain of a health-code platform and the derivation of codes.
+//!
+//! A person's code is never set: it is derived, by a published and versioned rule set,
+//! from the evidence recorded about them (principle 1). This crate holds the types
+//! that evidence is made of (checked on construction: ID numbers, GB/T 2260 codes,
+//! identifiers, times), the rule set and its validation, and [`derive`], which answers
+//! "which colour held at `valid_at`, given what was recorded by `known_at`", and why.
+//!
+//! # What this crate must never do
+//! - No IO, no async, no database, no clock: every time is an argument.
+//! - No way to set a colour: the only producer of a [`Colour`] for a person is
+//!   [`derive`].
+//! - No rule conditioned on anything but evidence, and no reason text outside the
+//!   closed [`Reason`] catalogue.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod derive;
+pub mod directory;
+pub mod division;
+pub mod evidence;
+pub mod evidence_file;
+pub mod identity;
+pub mod ids;
+pub mod reason;
+pub mod rules;
+pub mod time;
+
+pub use derive::{derive, record_statuses, Decision, FiredRule, NextChange, RecordStatus};
+pub use directory::{Authority, DataSource, Directory, Official, Venue};
+pub use division::{Jurisdiction, Level};
+pub use evidence::{
+    CaseClass, ClosureOutcome, Evidence, EvidenceBody, EvidenceKind, Exposure, Presence,
+    QuarantineSetting, Recorder, RiskAreaScope, RiskLevel, SourceKind, TestMethod, TestOutcome,
+    VenueKind,
+};
+pub use evidence_file::{read_evidence_file, EvidenceFile, LineError};
+pub use identity::{NationalId, PersonKey, PseudonymKey};
+pub use ids::{AuthorityId, DataSourceId, OfficialId, RecordId, VenueId};
+pub use reason::{Reason, ReasonText};
+pub use rules::{Colour, RuleSet, RuleSetError};
+pub use time::{Span, Timestamp};
