@@ -139,26 +139,16 @@ impl<'a> Ledger<'a> {
         ledger
     }
 
-    fn kind_of(&self, id: &RecordId) -> Option<EvidenceKind> {
-        self.by_id.get(id).map(|r| r.kind())
-    }
-
-    /// Resolves retractions, approvals and rejections. Retractions of approvals and
-    /// rejections never need approval, so they are applied first; then each record
-    /// needing approval takes the first valid decision on it; then the remaining
-    /// retractions, which may themselves have needed approval.
+    /// Resolves approvals, rejections and retractions.
+    ///
+    /// Approvals and rejections are final: nothing retracts them (a wrongly approved
+    /// record is itself retracted, which is again subject to the two-person rule when
+    /// it could raise a colour), and retractions are not retracted (a wrongly retracted
+    /// record is recorded again). So there are no cycles: first each record needing
+    /// approval takes the first valid decision on it; then every retraction that
+    /// counts removes its target, if it came from the target's owning authority.
     fn apply_acts(&mut self) {
         let acts: Vec<&Evidence> = self.by_id.values().copied().collect();
-        for act in &acts {
-            if let EvidenceBody::Retraction { target, .. } = &act.body {
-                if matches!(
-                    self.kind_of(target),
-                    Some(EvidenceKind::Approval | EvidenceKind::Rejection)
-                ) {
-                    self.retract(target, &act.id);
-                }
-            }
-        }
         let mut first_decision: BTreeMap<&RecordId, &Evidence> = BTreeMap::new();
         for act in &acts {
             let target = match &act.body {
@@ -167,9 +157,6 @@ impl<'a> Ledger<'a> {
                 }
                 _ => continue,
             };
-            if !matches!(self.status.get(&act.id), Some(RecordStatus::Counted)) {
-                continue;
-            }
             let Some(subject) = self.by_id.get(target) else {
                 continue;
             };
@@ -184,11 +171,11 @@ impl<'a> Ledger<'a> {
             }
         }
         for record in &acts {
-            let target_kind = match &record.body {
-                EvidenceBody::Retraction { target, .. } => self.kind_of(target),
+            let target = match &record.body {
+                EvidenceBody::Retraction { target, .. } => self.by_id.get(target).copied(),
                 _ => None,
             };
-            if !record.needs_approval(target_kind) {
+            if !record.needs_approval(target) {
                 continue;
             }
             let new_status = match first_decision.get(&record.id) {
@@ -196,20 +183,25 @@ impl<'a> Ledger<'a> {
                 Some(d) => RecordStatus::Rejected { by: d.id.clone() },
                 None => RecordStatus::AwaitingApproval,
             };
-            if matches!(self.status.get(&record.id), Some(RecordStatus::Counted)) {
-                self.status.insert(&record.id, new_status);
-            }
+            self.status.insert(&record.id, new_status);
         }
         for act in &acts {
-            if let EvidenceBody::Retraction { target, .. } = &act.body {
-                if self.counts(&act.id)
-                    && !matches!(
-                        self.kind_of(target),
-                        Some(EvidenceKind::Approval | EvidenceKind::Rejection)
-                    )
-                {
-                    self.retract(target, &act.id);
-                }
+            let EvidenceBody::Retraction { target, .. } = &act.body else {
+                continue;
+            };
+            let Some(subject) = self.by_id.get(target) else {
+                continue;
+            };
+            let retractable = !matches!(
+                subject.kind(),
+                EvidenceKind::Retraction | EvidenceKind::Approval | EvidenceKind::Rejection
+            );
+            if retractable
+                && self.counts(&act.id)
+                && act.authority.is_some()
+                && act.authority == subject.authority
+            {
+                self.retract(target, &act.id);
             }
         }
     }
@@ -258,6 +250,7 @@ fn precedence(record: &Evidence) -> (Timestamp, String) {
 fn is_valid_second_official(act: &Evidence, target: &Evidence) -> bool {
     act.recorded_by.is_official()
         && act.recorded_by != target.recorded_by
+        && act.recorded_at >= target.recorded_at
         && act.authority.is_some()
         && act.authority == target.authority
 }
@@ -294,6 +287,9 @@ struct Period {
     owner: Option<AuthorityId>,
     /// The triggering record, for `ended_by` of follow-on rules.
     anchor: RecordId,
+    /// The moment the rule's duration counts from: the start, or for a stay in a risk
+    /// area the moment the person left.
+    origin: Timestamp,
 }
 
 impl Period {
@@ -433,6 +429,7 @@ fn periods(ledger: &Ledger, person: &PersonKey, rules: &RuleSet) -> Vec<Period> 
                         evidence: p.evidence.clone(),
                         owner: p.owner.clone(),
                         anchor: p.anchor.clone(),
+                        origin: end,
                     })
                 })
                 .collect(),
@@ -474,6 +471,26 @@ fn starts_for(
         }
     }
     let mut evidence = vec![anchor.id.clone()];
+    // A closure needs no approval even when entered by hand, so the period it opens
+    // (monitoring after discharge) rests on the case it closes, and only the case's
+    // first closure opens one: otherwise one official could raise a colour alone,
+    // closing an unapproved or retracted case, or closing a closed case again.
+    if let EvidenceBody::CaseClosure { case, .. } = &anchor.body {
+        let Some(case_record) = ledger.get(case) else {
+            return Vec::new();
+        };
+        if case_record.kind() != EvidenceKind::CaseReport || case_record.subject != anchor.subject {
+            return Vec::new();
+        }
+        let closed_before = about.iter().any(|r| {
+            matches!(&r.body, EvidenceBody::CaseClosure { case: c, .. } if c == case)
+                && (r.effective_at, &r.id) < (anchor.effective_at, &anchor.id)
+        });
+        if closed_before {
+            return Vec::new();
+        }
+        evidence.push(case_record.id.clone());
+    }
     if let Some(ground_condition) = &condition.ground {
         let EvidenceBody::QuarantineOrder { ground, .. } = &anchor.body else {
             return Vec::new();
@@ -499,6 +516,7 @@ fn starts_for(
         evidence,
         owner: anchor.authority.clone(),
         anchor: anchor.id.clone(),
+        origin: anchor.effective_at,
     };
     if condition.in_risk_area.is_empty() {
         return vec![base];
@@ -508,7 +526,7 @@ fn starts_for(
 
 /// For a venue scan: one period per declared risk area (of an accepted level) that
 /// covers the venue during the stay, starting when both the stay and the declaration
-/// have happened.
+/// have happened, and lasting the rule's duration from the end of the exposure.
 fn scan_periods(
     rules: &RuleSet,
     about: &[&Evidence],
@@ -550,8 +568,11 @@ fn scan_periods(
             };
             let accepted = condition.in_risk_area.contains(level);
             let overlaps = entered < *until && *from < left;
+            // The exposure ends when the person left or the window closed; the
+            // rule's duration counts from then.
             (accepted && overlaps && area.covers(venue, *street)).then(|| Period {
                 from: entered.max(declaration.effective_at),
+                origin: left.min(*until),
                 evidence: vec![declaration.id.clone(), scan.id.clone()],
                 owner: declaration.authority.clone(),
                 ..base.clone()
@@ -563,15 +584,7 @@ fn scan_periods(
 /// Decides when a period ends: its duration, a record that ends it, or clearing tests,
 /// whichever comes first.
 fn close(ledger: &Ledger, about: &[&Evidence], rule: &Rule, period: &mut Period) {
-    // A risk-area period counts its duration from the stay, not from the declaration.
-    let origin = match ledger.get(&period.anchor).map(|a| &a.body) {
-        Some(EvidenceBody::VenueScan { .. }) if matches!(rule.trigger, Trigger::Evidence(_)) => {
-            ledger
-                .get(&period.anchor)
-                .map_or(period.from, |a| a.effective_at)
-        }
-        _ => period.from,
-    };
+    let origin = period.origin;
     let mut candidates: Vec<(Timestamp, Ending)> = Vec::new();
     if let Some(duration) = rule.duration {
         candidates.push((origin.plus(duration), Ending::Expired));

@@ -114,17 +114,19 @@ impl SourceKind {
         }
     }
 
-    /// Whether a source of this kind may submit records of `kind`.
+    /// Whether a source of this kind may submit records of `kind`. Every source may
+    /// retract records of its own authority (a lab withdrawing a wrong result).
     pub fn may_submit(self, kind: EvidenceKind) -> bool {
-        matches!(
-            (self, kind),
-            (SourceKind::Lab, EvidenceKind::TestResult)
-                | (SourceKind::Customs, EvidenceKind::BorderEntry)
-                | (
-                    SourceKind::CaseReporting,
-                    EvidenceKind::CaseReport | EvidenceKind::CaseClosure
-                )
-        )
+        kind == EvidenceKind::Retraction
+            || matches!(
+                (self, kind),
+                (SourceKind::Lab, EvidenceKind::TestResult)
+                    | (SourceKind::Customs, EvidenceKind::BorderEntry)
+                    | (
+                        SourceKind::CaseReporting,
+                        EvidenceKind::CaseReport | EvidenceKind::CaseClosure
+                    )
+            )
     }
 }
 
@@ -377,14 +379,6 @@ impl EvidenceKind {
                 | EvidenceKind::VenueScan
         )
     }
-
-    /// Kinds whose removal can raise a code's colour (they end or clear a period).
-    pub fn can_lower_colour(self) -> bool {
-        matches!(
-            self,
-            EvidenceKind::TestResult | EvidenceKind::CaseClosure | EvidenceKind::QuarantineRelease
-        )
-    }
 }
 
 impl fmt::Display for EvidenceKind {
@@ -547,8 +541,10 @@ pub enum ReferenceRole {
     Ground,
     /// The order a release releases.
     ReleasedOrder,
-    /// The record a retraction, approval or rejection acts on.
-    Target,
+    /// The record a retraction takes back.
+    Retracted,
+    /// The record an approval or rejection decides on.
+    Decided,
 }
 
 impl ReferenceRole {
@@ -560,7 +556,7 @@ impl ReferenceRole {
             ReferenceRole::ExposureScan => "exposure.scans",
             ReferenceRole::Ground => "ground",
             ReferenceRole::ReleasedOrder => "order",
-            ReferenceRole::Target => "target",
+            ReferenceRole::Retracted | ReferenceRole::Decided => "target",
         }
     }
 
@@ -575,7 +571,12 @@ impl ReferenceRole {
                 matches!(kind, K::BorderEntry | K::CloseContact | K::CaseReport)
             }
             ReferenceRole::ReleasedOrder => kind == K::QuarantineOrder,
-            ReferenceRole::Target => kind != K::Retraction,
+            // Acts are final: approvals, rejections and retractions are never
+            // retracted or decided on; a correction is a new record.
+            ReferenceRole::Retracted | ReferenceRole::Decided => {
+                !matches!(kind, K::Retraction | K::Approval | K::Rejection)
+                    || (self == ReferenceRole::Decided && kind == K::Retraction)
+            }
         }
     }
 
@@ -598,13 +599,13 @@ impl Evidence {
     }
 
     /// Whether this record, to count, needs a second official's approval, given the
-    /// kind of the record it acts on (for a retraction).
+    /// record it acts on (for a retraction).
     ///
     /// A record needs approval when it is a designation, order or declaration, or when
     /// an official entered it by hand and it could raise a colour: it is evidence that
-    /// raises a colour, or it retracts evidence that ended or cleared a red or yellow
-    /// period.
-    pub fn needs_approval(&self, target_kind: Option<EvidenceKind>) -> bool {
+    /// raises a colour, or it retracts a record that ended or cleared a red or yellow
+    /// period (a negative test, a case closure, a quarantine release).
+    pub fn needs_approval(&self, target: Option<&Evidence>) -> bool {
         let kind = self.kind();
         if kind.always_needs_approval() {
             return true;
@@ -613,9 +614,22 @@ impl Evidence {
             return false;
         }
         match kind {
-            EvidenceKind::Retraction => target_kind.is_some_and(EvidenceKind::can_lower_colour),
+            EvidenceKind::Retraction => target.is_some_and(Evidence::can_lower_colour),
             other => other.can_raise_colour(),
         }
+    }
+
+    /// Whether this record can end or clear a red or yellow period, so that taking it
+    /// away could raise a colour.
+    pub fn can_lower_colour(&self) -> bool {
+        matches!(
+            self.body,
+            EvidenceBody::TestResult {
+                outcome: TestOutcome::Negative,
+                ..
+            } | EvidenceBody::CaseClosure { .. }
+                | EvidenceBody::QuarantineRelease { .. }
+        )
     }
 
     /// The records this one refers to, with the role of each reference.
@@ -636,9 +650,10 @@ impl Evidence {
             EvidenceBody::QuarantineRelease { order } => {
                 vec![(ReferenceRole::ReleasedOrder, order)]
             }
-            EvidenceBody::Retraction { target, .. }
-            | EvidenceBody::Approval { target }
-            | EvidenceBody::Rejection { target, .. } => vec![(ReferenceRole::Target, target)],
+            EvidenceBody::Retraction { target, .. } => vec![(ReferenceRole::Retracted, target)],
+            EvidenceBody::Approval { target } | EvidenceBody::Rejection { target, .. } => {
+                vec![(ReferenceRole::Decided, target)]
+            }
             EvidenceBody::TestResult { .. }
             | EvidenceBody::BorderEntry { .. }
             | EvidenceBody::RiskArea { .. }

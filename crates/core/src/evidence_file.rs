@@ -563,12 +563,20 @@ fn record(
             if b.from >= b.until {
                 return Err(context("`from` must be before `until`".into()));
             }
+            // Lists are sets: kept sorted and without repeats, so the same declaration
+            // always has the same canonical bytes.
             let area = match (b.divisions, b.venues) {
-                (Some(d), None) if !d.is_empty() => RiskAreaScope::Divisions(d),
-                (None, Some(v)) if !v.is_empty() => {
+                (Some(mut d), None) if !d.is_empty() => {
+                    d.sort();
+                    d.dedup();
+                    RiskAreaScope::Divisions(d)
+                }
+                (None, Some(mut v)) if !v.is_empty() => {
                     for id in &v {
                         venue(id)?;
                     }
+                    v.sort();
+                    v.dedup();
                     RiskAreaScope::Venues(v)
                 }
                 _ => return Err(context(
@@ -576,6 +584,34 @@ fn record(
                         .into(),
                 )),
             };
+            if let Some(owner) = authority
+                .as_ref()
+                .and_then(|a| directory.authorities.get(a))
+            {
+                let outside = match &area {
+                    RiskAreaScope::Divisions(divisions) => divisions
+                        .iter()
+                        .find(|d| !owner.jurisdiction.contains(**d))
+                        .map(ToString::to_string),
+                    RiskAreaScope::Venues(venues) => venues
+                        .iter()
+                        .find(|id| {
+                            directory
+                                .venues
+                                .get(*id)
+                                .is_some_and(|v| !owner.jurisdiction.contains(v.street))
+                        })
+                        .map(ToString::to_string),
+                };
+                if let Some(place) = outside {
+                    return Err(context(format!(
+                        "`{place}` lies outside the jurisdiction of `{}` ({} {}): an authority declares risk areas only inside it",
+                        owner.id,
+                        owner.jurisdiction,
+                        owner.jurisdiction.full_name()
+                    )));
+                }
+            }
             EvidenceBody::RiskArea {
                 level: b.level,
                 area,
@@ -696,9 +732,8 @@ fn check_references(
         }
         if !role.accepts(target.kind()) {
             problems.push(format!(
-                "`{field}` refers to `{target_id}` (line {target_line}), a {}, which cannot be a {} of a {}",
+                "`{field}` refers to `{target_id}` (line {target_line}), of type {}, which cannot be the `{field}` of a {}",
                 target.kind(),
-                field,
                 evidence.kind()
             ));
             continue;
@@ -708,15 +743,20 @@ fn check_references(
                 "`{field}` refers to `{target_id}` (line {target_line}), which is about another person"
             ));
         }
+        if evidence.kind() == EvidenceKind::Retraction && evidence.authority != target.authority {
+            problems.push(format!(
+                "`{target_id}` (line {target_line}) is owned by another authority; only its owner may retract it"
+            ));
+        }
         if matches!(
             evidence.kind(),
             EvidenceKind::Approval | EvidenceKind::Rejection
         ) {
-            let target_kind = match &target.body {
-                EvidenceBody::Retraction { target: t, .. } => records.get(t).map(|(_, r)| r.kind()),
+            let acted_on = match &target.body {
+                EvidenceBody::Retraction { target: t, .. } => records.get(t).map(|(_, r)| r),
                 _ => None,
             };
-            if !target.needs_approval(target_kind) {
+            if !target.needs_approval(acted_on) {
                 problems.push(format!(
                     "`{target_id}` (line {target_line}) needs no second official's approval"
                 ));
@@ -727,6 +767,10 @@ fn check_references(
             } else if evidence.authority != target.authority {
                 problems.push(format!(
                     "`{target_id}` (line {target_line}) is owned by another authority; only its own officials may approve or reject it"
+                ));
+            } else if evidence.recorded_at < target.recorded_at {
+                problems.push(format!(
+                    "recorded before the record it decides on, `{target_id}` (line {target_line}), was recorded"
                 ));
             }
         }

@@ -175,7 +175,7 @@ impl PersonKey {
     /// Parses 64 hexadecimal digits.
     pub fn parse_hex(text: &str) -> Result<Self, PersonKeyError> {
         let text = text.as_bytes();
-        if text.len() != 64 {
+        if text.len() != 64 || !text.iter().all(u8::is_ascii_hexdigit) {
             return Err(PersonKeyError);
         }
         let mut bytes = [0u8; 32];
@@ -275,6 +275,7 @@ mod tests {
         let b = PseudonymKey::from_bytes([2; 32]).person_key(&id);
         assert_ne!(a, b);
         assert_eq!(PersonKey::parse_hex(&a.to_string()), Ok(a));
+        assert_eq!(PersonKey::parse_hex(&"+f".repeat(32)), Err(PersonKeyError));
         assert!(!format!("{id:?}").contains("110105"));
     }
 }
