@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use mingma_core::evidence_file::EvidenceFile;
 use mingma_core::rules::Trigger;
@@ -49,19 +49,6 @@ pub struct ExplainArgs {
     pseudonym_key: Option<String>,
 }
 
-fn parse_key(hex: &str) -> Result<PseudonymKey> {
-    let hex = hex.trim();
-    if hex.len() != 64 {
-        bail!("the pseudonym key must be 64 hexadecimal digits");
-    }
-    let mut bytes = [0u8; 32];
-    for (i, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-            .map_err(|_| anyhow!("the pseudonym key must be 64 hexadecimal digits"))?;
-    }
-    Ok(PseudonymKey::from_bytes(bytes))
-}
-
 fn parse_time(text: &str, flag: &str) -> Result<Timestamp> {
     Timestamp::parse(text).map_err(|e| anyhow!("{flag}: {e}"))
 }
@@ -90,7 +77,8 @@ fn load_rules(path: Option<&Path>) -> Result<RuleSet> {
 
 pub fn run(args: &ExplainArgs) -> Result<()> {
     let key = match &args.pseudonym_key {
-        Some(hex) => parse_key(hex)?,
+        Some(hex) => PseudonymKey::parse_hex(hex)
+            .map_err(|_| anyhow!("the pseudonym key must be 64 hexadecimal digits"))?,
         None => PseudonymKey::from_bytes(DEMO_PSEUDONYM_KEY),
     };
     let rules = load_rules(args.rules.as_deref())?;

@@ -53,45 +53,13 @@ use crate::canonical::{
     CanonicalError, FieldWriter, Fields, FORMAT_VERSION,
 };
 use crate::evidence::{Evidence, EvidenceKind};
+pub use crate::hex::HexError;
+use crate::hex::{from_hex, to_hex};
 use crate::ids::{AuthorityId, RecordId};
 use crate::time::Timestamp;
 
 /// The domain-separation prefix hashed before the salt and the record's bytes.
 pub const COMMITMENT_DOMAIN: &[u8] = b"mingma/record-commitment/v1\0";
-
-/// Why a text is not 64 hexadecimal digits.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected 64 hexadecimal digits")]
-pub struct HexError;
-
-fn to_hex(bytes: &[u8; 32], f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    bytes.iter().try_for_each(|b| write!(f, "{b:02x}"))
-}
-
-/// Parses exactly 64 hexadecimal digits (either case), nothing else: no sign, no
-/// prefix, no spaces.
-fn from_hex(text: &str) -> Result<[u8; 32], HexError> {
-    fn nibble(c: u8) -> Result<u8, HexError> {
-        match c {
-            b'0'..=b'9' => Ok(c.wrapping_sub(b'0')),
-            b'a'..=b'f' => Ok(c.wrapping_sub(b'a').wrapping_add(10)),
-            b'A'..=b'F' => Ok(c.wrapping_sub(b'A').wrapping_add(10)),
-            _ => Err(HexError),
-        }
-    }
-    let text = text.as_bytes();
-    if text.len() != 64 {
-        return Err(HexError);
-    }
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        let [high, low] = pair else {
-            return Err(HexError);
-        };
-        *byte = (nibble(*high)? << 4) | nibble(*low)?;
-    }
-    Ok(out)
-}
 
 /// The per-record secret that blinds a [`Commitment`]: 32 bytes the caller draws
 /// from a cryptographic random source for each record (never reused, never derived

@@ -135,6 +135,11 @@ impl PseudonymKey {
         Self(bytes)
     }
 
+    /// A key from 64 hexadecimal digits (how it is kept in configuration).
+    pub fn parse_hex(text: &str) -> Result<Self, crate::hex::HexError> {
+        crate::hex::from_hex(text.trim()).map(Self)
+    }
+
     /// The pseudonymous key of the holder of `id`.
     pub fn person_key(&self, id: &NationalId) -> PersonKey {
         // HMAC accepts keys of any length, so this cannot fail.
@@ -174,16 +179,9 @@ impl PersonKey {
 
     /// Parses 64 hexadecimal digits.
     pub fn parse_hex(text: &str) -> Result<Self, PersonKeyError> {
-        let text = text.as_bytes();
-        if text.len() != 64 || !text.iter().all(u8::is_ascii_hexdigit) {
-            return Err(PersonKeyError);
-        }
-        let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
-            let hex = std::str::from_utf8(pair).map_err(|_| PersonKeyError)?;
-            *byte = u8::from_str_radix(hex, 16).map_err(|_| PersonKeyError)?;
-        }
-        Ok(Self(bytes))
+        crate::hex::from_hex(text)
+            .map(Self)
+            .map_err(|_| PersonKeyError)
     }
 
     /// The first eight hexadecimal digits, enough to tell people apart on a screen.
@@ -194,7 +192,7 @@ impl PersonKey {
 
 impl fmt::Display for PersonKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        crate::hex::to_hex(&self.0, f)
     }
 }
 

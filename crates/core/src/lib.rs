@@ -22,6 +22,7 @@ pub mod directory;
 pub mod division;
 pub mod evidence;
 pub mod evidence_file;
+mod hex;
 pub mod identity;
 pub mod ids;
 pub mod reason;
