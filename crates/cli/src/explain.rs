@@ -4,21 +4,17 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use clap::Args;
 use mingma_core::evidence_file::EvidenceFile;
 use mingma_core::rules::Trigger;
 use mingma_core::{
-    derive, read_evidence_file, record_statuses, Colour, Decision, Directory, Evidence,
-    EvidenceBody, NationalId, PersonKey, PseudonymKey, RecordId, RecordStatus, Recorder, RuleSet,
-    Timestamp,
+    derive, record_statuses, Colour, Decision, Directory, Evidence, EvidenceBody, NationalId,
+    PersonKey, RecordId, RecordStatus, Recorder,
 };
 
+use crate::input::{load_rules, now, parse_time, read_evidence, PseudonymKeyArg};
 use crate::Lang;
-
-/// A fixed key for examples and the demo. A real deployment sets its own secret in
-/// MINGMA_PSEUDONYM_KEY; with this one, anybody can link ID numbers to person keys.
-const DEMO_PSEUDONYM_KEY: [u8; 32] = *b"mingma-demo-pseudonym-key-000001";
 
 #[derive(Args)]
 pub struct ExplainArgs {
@@ -44,43 +40,12 @@ pub struct ExplainArgs {
     /// Print the decisions as JSON (one object per line) instead of a tree.
     #[arg(long)]
     json: bool,
-    /// Pseudonym key, 64 hex digits (or MINGMA_PSEUDONYM_KEY); a public demo key if unset.
-    #[arg(long, env = "MINGMA_PSEUDONYM_KEY", hide_env_values = true)]
-    pseudonym_key: Option<String>,
-}
-
-fn parse_time(text: &str, flag: &str) -> Result<Timestamp> {
-    Timestamp::parse(text).map_err(|e| anyhow!("{flag}: {e}"))
-}
-
-fn now() -> Result<Timestamp> {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .context("the system clock is before 1970")?
-        .as_secs();
-    i64::try_from(seconds)
-        .ok()
-        .and_then(Timestamp::from_unix_seconds)
-        .ok_or_else(|| anyhow!("the system clock is outside 2000-2099"))
-}
-
-fn load_rules(path: Option<&Path>) -> Result<RuleSet> {
-    match path {
-        None => Ok(RuleSet::default_rules()?),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read rule set {}", path.display()))?;
-            Ok(RuleSet::parse(&text, &path.display().to_string())?)
-        }
-    }
+    #[command(flatten)]
+    pseudonym_key: PseudonymKeyArg,
 }
 
 pub fn run(args: &ExplainArgs) -> Result<()> {
-    let key = match &args.pseudonym_key {
-        Some(hex) => PseudonymKey::parse_hex(hex)
-            .map_err(|_| anyhow!("the pseudonym key must be 64 hexadecimal digits"))?,
-        None => PseudonymKey::from_bytes(DEMO_PSEUDONYM_KEY),
-    };
+    let key = args.pseudonym_key.key()?;
     let rules = load_rules(args.rules.as_deref())?;
     let valid_at = match &args.at {
         Some(text) => parse_time(text, "--at")?,
@@ -90,15 +55,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         Some(text) => parse_time(text, "--known-at")?,
         None => valid_at,
     };
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let file = read_evidence_file(&text, &key).map_err(|errors| {
-        let mut message = format!("{} is not a valid evidence file:", args.file.display());
-        for error in &errors {
-            let _ = write!(message, "\n  {}:{error}", args.file.display());
-        }
-        anyhow!(message)
-    })?;
+    let file = read_evidence(&args.file, &key)?;
     let persons: Vec<PersonKey> = match &args.person {
         Some(id) => {
             let id = NationalId::parse(id).map_err(|e| anyhow!("--person: {e}"))?;

@@ -1,7 +1,13 @@
 //! The `mingma` command.
 #![forbid(unsafe_code)]
 
+mod db;
 mod explain;
+mod import;
+mod input;
+mod keys;
+mod ledger;
+mod receipt;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +35,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Lang::Zh)]
         lang: Lang,
     },
+    /// Make an Ed25519 key to sign the log's checkpoints; prints its verifier key.
+    Keygen(keys::KeygenArgs),
+    /// Check an evidence file and append its records to the ledger (idempotent).
+    Import(import::ImportArgs),
+    /// The transparency ledger: checkpoints, verification, receipts, purges.
+    Ledger {
+        #[command(subcommand)]
+        command: ledger::LedgerCommand,
+    },
 }
 
 /// Language of human-readable output.
@@ -40,11 +55,15 @@ pub enum Lang {
     En,
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Explain(args) => explain::run(&args),
         Command::Rules { file, lang } => explain::list_rules(file.as_deref(), lang),
+        Command::Keygen(args) => keys::keygen(&args),
+        Command::Import(args) => import::run(&args).await,
+        Command::Ledger { command } => ledger::run(&command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

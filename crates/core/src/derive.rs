@@ -19,7 +19,11 @@ use crate::rules::{Clearance, Colour, Condition, Rule, RuleSet, Trigger};
 use crate::time::Timestamp;
 
 /// The derived code of one person at one moment, with everything needed to explain it.
+///
+/// Only [`derive`] makes one (`non_exhaustive` forbids building it elsewhere), so a
+/// code state built from a `Decision` is always the output of the rule set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Decision {
     /// Whose code.
     pub subject: PersonKey,

@@ -49,6 +49,11 @@ impl Timestamp {
             .then_some(Self(seconds))
     }
 
+    /// The instant `seconds` after the epoch, clamped into 2000–2099 (for clocks).
+    pub fn clamped_unix_seconds(seconds: i64) -> Self {
+        Self(seconds.clamp(MIN_SECONDS, MAX_SECONDS - 1))
+    }
+
     /// Seconds since the epoch.
     pub fn unix_seconds(self) -> i64 {
         self.0

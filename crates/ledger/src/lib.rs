@@ -60,12 +60,14 @@
 )]
 
 mod checkpoint;
+mod frontier;
 mod hash;
 mod merkle;
 mod note;
 mod verify;
 
 pub use checkpoint::Checkpoint;
+pub use frontier::{CompletedNode, Frontier};
 pub use hash::{empty_root, leaf_hash, node_hash, Hash, HashParseError};
 pub use merkle::{
     consistency_proof, inclusion_proof, root_at, GenerateError, HashSource, MemoryTree,

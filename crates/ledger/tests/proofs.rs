@@ -390,7 +390,7 @@ fn garbage_input_is_an_error_never_a_panic() {
         u64::MAX,
     ];
     let pick = move |r: u64| {
-        if r % 3 == 0 {
+        if r.is_multiple_of(3) {
             interesting[(r / 3 % interesting.len() as u64) as usize]
         } else {
             r >> (r % 64)

@@ -127,7 +127,7 @@ fn recorder_for(
         let who = OFFICIALS[usize::from(c) % OFFICIALS.len()];
         (official(who), Some(authority_of(who)))
     };
-    let manual = choice % 4 == 0;
+    let manual = choice.is_multiple_of(4);
     match kind {
         EvidenceKind::TestResult if !manual => (source(LAB, SourceKind::Lab), Some(ZZ_CDC)),
         EvidenceKind::CaseReport | EvidenceKind::CaseClosure if !manual => {
@@ -161,7 +161,7 @@ fn build(specs: &[Spec]) -> Vec<Evidence> {
     let resolve = |i: usize, role: ReferenceRole| -> RecordId {
         let s = &specs[i];
         let n = specs.len();
-        if s.target % 4 == 0 {
+        if s.target.is_multiple_of(4) {
             // Anything, or nothing at all.
             let j = usize::from(s.target / 4) % (n + 1);
             return if j == n {

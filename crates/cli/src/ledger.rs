@@ -1,0 +1,427 @@
+//! `mingma ledger ...`: sign checkpoints, verify the ledger, purge expired scans,
+//! and issue and check receipts (see `receipt.rs`).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand};
+use mingma_core::{RuleSet, Span, Timestamp};
+use mingma_ledger::{
+    empty_root, verify_consistency, Checkpoint, CheckpointSigner, NoteError, NoteVerifier,
+    SignedNote,
+};
+use mingma_store::{verify, LogIdentity, PurgeReport, Store, StoredCheckpoint, VerifyReport};
+
+use crate::db::DbArg;
+use crate::input::{load_rules, now, parse_time};
+use crate::keys::{load_signer, parse_vkey};
+use crate::receipt::{self, CheckReceiptArgs, ReceiptArgs};
+
+#[derive(Subcommand)]
+pub enum LedgerCommand {
+    /// Sign a checkpoint of the log as it is now, after checking it extends the last one.
+    Checkpoint(CheckpointArgs),
+    /// Recompute everything the ledger claims from what the store holds.
+    Verify(VerifyArgs),
+    /// Write a receipt (inclusion proof) for a record or a person's code change.
+    Receipt(ReceiptArgs),
+    /// Check a receipt offline, with the log's verifier key.
+    CheckReceipt(CheckReceiptArgs),
+    /// Delete venue scans past the retention window, recording the purge in the log.
+    Purge(PurgeArgs),
+}
+
+pub async fn run(command: &LedgerCommand) -> Result<()> {
+    match command {
+        LedgerCommand::Checkpoint(args) => checkpoint_command(args).await,
+        LedgerCommand::Verify(args) => verify_command(args).await,
+        LedgerCommand::Receipt(args) => receipt::receipt_command(args).await,
+        LedgerCommand::CheckReceipt(args) => receipt::check_receipt_command(args),
+        LedgerCommand::Purge(args) => purge_command(args).await,
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// checkpoint
+
+#[derive(Args)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// File holding the log's signer key string (from `mingma keygen`); MINGMA_LOG_KEY
+    /// (the key string itself) if omitted.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// The log's origin line, e.g. `mingma.example/log`.
+    #[arg(long)]
+    origin: String,
+}
+
+async fn checkpoint_command(args: &CheckpointArgs) -> Result<()> {
+    let signer = load_signer(args.key.as_deref())?;
+    let store = args.db.open_existing()?;
+    match sign_checkpoint(&store, &signer, &args.origin).await? {
+        Signed::New(note) => {
+            print!("{note}");
+        }
+        Signed::Unchanged(note) => {
+            eprintln!("the log has not grown since its latest checkpoint, which stands:");
+            print!("{note}");
+        }
+    }
+    Ok(())
+}
+
+/// What `sign_checkpoint` did.
+pub enum Signed {
+    /// Signed and stored a new checkpoint; the note.
+    New(String),
+    /// The log has not grown; the stored checkpoint of its size, by this key.
+    Unchanged(String),
+}
+
+/// Signs and stores a checkpoint of the whole log, refusing if the latest stored
+/// checkpoint is not consistent with the tree the store serves now.
+pub async fn sign_checkpoint<S: Store>(
+    store: &S,
+    signer: &CheckpointSigner,
+    origin: &str,
+) -> Result<Signed> {
+    // Refuse a bad origin before anything else.
+    Checkpoint::new(origin, 0, empty_root())
+        .to_text()
+        .map_err(|_| anyhow!("--origin {origin:?}: an origin is one non-empty line of text"))?;
+    let size = store.ledger_size().await?;
+    if size == 0 {
+        bail!("the log is empty: there is nothing to sign (import evidence first)");
+    }
+    let root = store.root(size).await?;
+    let checkpoints = store.checkpoints().await?;
+    if let Some(latest) = checkpoints.last() {
+        check_stored_note(latest, signer, origin)?;
+        let refuse = |why: String| {
+            anyhow!(
+                "refusing to sign: {why}. The stored log was altered; run `mingma ledger verify` to find where"
+            )
+        };
+        if latest.size > size {
+            return Err(refuse(format!(
+                "the latest checkpoint is of {} leaves but the log now has {size}",
+                latest.size
+            )));
+        }
+        if latest.size == 0 {
+            if latest.root != empty_root() {
+                return Err(refuse(
+                    "the stored checkpoint of the empty log has a root other than the empty root"
+                        .into(),
+                ));
+            }
+        } else {
+            let proof = store
+                .consistency_proof(latest.size, size)
+                .await
+                .map_err(|e| {
+                    refuse(format!(
+                        "no consistency proof from the latest checkpoint (size {}) to size {size}: {e}",
+                        latest.size
+                    ))
+                })?;
+            verify_consistency(latest.size, size, &proof, &latest.root, &root).map_err(|e| {
+                refuse(format!(
+                    "the log of {size} leaves (root {root}) is not consistent with the latest checkpoint (size {}, root {}): {e}",
+                    latest.size, latest.root
+                ))
+            })?;
+        }
+        if latest.size == size {
+            return match signer.verifier().verify_checkpoint(&latest.note, origin) {
+                Ok(_) => Ok(Signed::Unchanged(latest.note.clone())),
+                Err(_) => Err(anyhow!(
+                    "a checkpoint of the log at its current size ({size}) is already stored, signed by {}; the log has not grown since, so there is nothing new to sign",
+                    signers(&latest.note)
+                )),
+            };
+        }
+    }
+    let note = signer.sign_checkpoint(&Checkpoint::new(origin, size, root))?;
+    store
+        .add_checkpoint(StoredCheckpoint {
+            size,
+            root,
+            note: note.clone(),
+        })
+        .await
+        .context("the store refused the checkpoint")?;
+    // The store keeps one checkpoint per size: if another signer stored one of this
+    // size first, that one stands and ours was not stored.
+    let stored = store
+        .checkpoints()
+        .await?
+        .into_iter()
+        .find(|c| c.size == size);
+    match stored {
+        Some(c) if c.note == note => Ok(Signed::New(note)),
+        Some(c) => bail!(
+            "another checkpoint of size {size} was stored meanwhile, signed by {}; it stands and this one was not stored",
+            signers(&c.note)
+        ),
+        None => bail!("the store accepted the checkpoint of size {size} but does not list it"),
+    }
+}
+
+/// The latest stored checkpoint must say what its row says, name this origin, and,
+/// if it carries a signature by this key, verify.
+fn check_stored_note(
+    latest: &StoredCheckpoint,
+    signer: &CheckpointSigner,
+    origin: &str,
+) -> Result<()> {
+    let what = format!("the latest stored checkpoint (size {})", latest.size);
+    let note = SignedNote::parse(&latest.note)
+        .map_err(|e| anyhow!("refusing to sign: {what} is not a signed note: {e}"))?;
+    let body = Checkpoint::parse(&note.text)
+        .map_err(|e| anyhow!("refusing to sign: {what} is not a checkpoint: {e}"))?;
+    if body.size != latest.size || body.root != latest.root {
+        bail!(
+            "refusing to sign: {what} says size {} and root {} in its note but {} and {} in the store: the checkpoints were altered",
+            body.size,
+            body.root,
+            latest.size,
+            latest.root
+        );
+    }
+    if body.origin != origin {
+        bail!(
+            "refusing to sign: {what} is for origin {:?}, not {origin:?}; a log keeps one origin (check --origin)",
+            body.origin
+        );
+    }
+    match signer.verifier().verify(&note) {
+        Ok(()) | Err(NoteError::UnknownKey { .. }) => Ok(()),
+        Err(e) => bail!("refusing to sign: {what}: {e}: the stored note was altered"),
+    }
+}
+
+/// Who signed a note, for messages (unverified).
+pub fn signers(note: &str) -> String {
+    match SignedNote::parse(note) {
+        Ok(note) => {
+            let names: Vec<String> = note
+                .signatures
+                .iter()
+                .map(|s| format!("{}+{:08x}", s.name, s.key_id))
+                .collect();
+            if names.is_empty() {
+                "no key".into()
+            } else {
+                format!("key {}", names.join(", "))
+            }
+        }
+        Err(_) => "an unreadable note".into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// verify
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// The log's verifier key string; without it checkpoint signatures are not checked.
+    #[arg(long, requires = "origin")]
+    vkey: Option<String>,
+    /// The log's origin line (with --vkey).
+    #[arg(long, requires = "vkey")]
+    origin: Option<String>,
+    /// Rule set to re-derive cached code states with (TOML); the default rule set if omitted.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+}
+
+async fn verify_command(args: &VerifyArgs) -> Result<()> {
+    let verifier = args
+        .vkey
+        .as_deref()
+        .map(|v| parse_vkey(v, "--vkey"))
+        .transpose()?;
+    let rules = load_rules(args.rules.as_deref())?;
+    let store = args.db.open_existing()?;
+    let log = verifier.as_ref().zip(args.origin.as_deref());
+    let (text, first) = verify_ledger(&store, log, &rules).await?;
+    print!("{text}");
+    match first {
+        None => Ok(()),
+        Some(problem) => Err(anyhow!("first problem: {problem}")),
+    }
+}
+
+/// Runs the verification and renders it; returns the text and the first finding.
+pub async fn verify_ledger<S: Store>(
+    store: &S,
+    log: Option<(&NoteVerifier, &str)>,
+    rules: &RuleSet,
+) -> Result<(String, Option<String>)> {
+    let identity = log.map(|(verifier, origin)| LogIdentity { verifier, origin });
+    let report = verify(store, identity, rules)
+        .await
+        .context("verification could not read the store")?;
+    Ok(render_report(&report, log, rules))
+}
+
+fn render_report(
+    report: &VerifyReport,
+    log: Option<(&NoteVerifier, &str)>,
+    rules: &RuleSet,
+) -> (String, Option<String>) {
+    let mut out = String::new();
+    let _ = writeln!(out, "leaves:         {}", report.leaves);
+    let _ = writeln!(
+        out,
+        "records:        {} (each checked against its leaf)",
+        report.records
+    );
+    let _ = writeln!(
+        out,
+        "purged:         {} (record leaves whose rows a logged purge removed)",
+        report.purged
+    );
+    let _ = writeln!(
+        out,
+        "batches:        {} code-change batches",
+        report.batches
+    );
+    let _ = writeln!(
+        out,
+        "code states:    {} (re-derived with {} {})",
+        report.code_states, rules.id, rules.version
+    );
+    match log {
+        Some((verifier, origin)) => {
+            let _ = writeln!(
+                out,
+                "checkpoints:    {} (signatures checked with key {}+{:08x}, origin {origin})",
+                report.checkpoints,
+                verifier.name(),
+                verifier.key_id()
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "checkpoints:    {} (signatures NOT checked: no --vkey given; roots and consistency are checked)",
+                report.checkpoints
+            );
+        }
+    }
+    match report.root {
+        Some(root) => {
+            let _ = writeln!(out, "root:           {root} ({})", root.to_base64());
+        }
+        None => {
+            let _ = writeln!(out, "root:           -");
+        }
+    }
+    if report.is_clean() {
+        let _ = writeln!(out, "clean: nothing found wrong");
+        return (out, None);
+    }
+    let _ = writeln!(out, "findings:       {}", report.findings.len());
+    for finding in &report.findings {
+        let _ = writeln!(out, "  {finding}");
+    }
+    (out, report.findings.first().map(ToString::to_string))
+}
+
+// ---------------------------------------------------------------------------------
+// purge
+
+#[derive(Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// How long scans are kept (e.g. 21d, 14d12h).
+    #[arg(long, default_value = "21d")]
+    retention: String,
+    /// The present moment (RFC 3339); the system clock if omitted.
+    #[arg(long)]
+    now: Option<String>,
+}
+
+async fn purge_command(args: &PurgeArgs) -> Result<()> {
+    let retention = Span::parse(&args.retention).map_err(|e| anyhow!("--retention: {e}"))?;
+    let now = match &args.now {
+        Some(text) => parse_time(text, "--now")?,
+        None => now()?,
+    };
+    let store = args.db.open_existing()?;
+    let before = now.minus(retention);
+    let report = store
+        .purge_scans(before)
+        .await
+        .context("the purge failed; nothing was removed")?;
+    print!("{}", render_purge(&report, before, retention));
+    Ok(())
+}
+
+fn render_purge(report: &PurgeReport, before: Timestamp, retention: Span) -> String {
+    let mut out = String::new();
+    let n = report.removed.len();
+    if n == 0 {
+        let _ = writeln!(
+            out,
+            "no scan entered before {before} (retention {retention}) to remove"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "removed {n} scan{} entered before {before} (retention {retention}): leaves {}",
+            if n == 1 { "" } else { "s" },
+            ranges(&report.removed)
+        );
+    }
+    if report.kept_referenced > 0 {
+        let _ = writeln!(
+            out,
+            "kept {} scan{} entered before {before} because live evidence (a close-contact designation) refers to {}",
+            report.kept_referenced,
+            if report.kept_referenced == 1 { "" } else { "s" },
+            if report.kept_referenced == 1 { "it" } else { "them" }
+        );
+    }
+    if let Some(leaf) = report.leaf {
+        let _ = writeln!(
+            out,
+            "the purge is recorded at leaf {leaf}; sign a checkpoint to cover it (`mingma ledger checkpoint`)"
+        );
+    }
+    out
+}
+
+/// `1-3, 7, 9-12`, at most 50 ranges.
+fn ranges(leaves: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut iter = leaves.iter().copied().peekable();
+    let mut total = 0;
+    while let Some(start) = iter.next() {
+        let mut end = start;
+        while iter.peek() == Some(&(end + 1)) {
+            end += 1;
+            iter.next();
+        }
+        total += 1;
+        if parts.len() < 50 {
+            parts.push(if start == end {
+                start.to_string()
+            } else {
+                format!("{start}-{end}")
+            });
+        }
+    }
+    if total > parts.len() {
+        parts.push(format!("… ({} more ranges)", total - parts.len()));
+    }
+    parts.join(", ")
+}

@@ -1,0 +1,161 @@
+//! Mingma's derivation engine: the only writer of code states.
+//!
+//! It reads a person's evidence from the [`Store`], derives their code with
+//! `mingma_core::derive` under the published rule set, and records the changes —
+//! the code states and one ledger leaf per batch — in one transaction.
+//!
+//! It also runs what happens with nobody writing evidence:
+//! - the **scheduler**: when a period ends (7 days of quarantine, say) a code changes
+//!   by itself; the engine finds the codes whose stored next change has fallen due and
+//!   re-derives them. Recording is idempotent on person and decision, so a pass that
+//!   runs twice, late, or again after a crash records each change exactly once;
+//! - the **retention purge**: scans older than the window (21 days by default) are
+//!   deleted with a logged purge.
+//!
+//! # What this crate must never do
+//! Set a colour any other way than by recording what `derive` decided.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mingma_core::{derive, Colour, PersonKey, RuleSet, Span, Timestamp};
+use mingma_store::{PurgeReport, Result, Store};
+
+/// Where "now" comes from: the system clock in service, a controlled one in tests.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        // Outside 2000-2099 the clock is wrong; derivation then runs at the bound.
+        Timestamp::clamped_unix_seconds(seconds)
+    }
+}
+
+/// What a re-derivation changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rederived {
+    /// People whose code was derived.
+    pub derived: usize,
+    /// The ledger leaf of the recorded batch, if any code changed.
+    pub batch: Option<u64>,
+    /// How many codes changed, by new colour: green, yellow, red.
+    pub changed: [usize; 3],
+}
+
+/// The derivation engine over a store.
+#[derive(Clone)]
+pub struct Engine<S> {
+    store: S,
+    rules: Arc<RuleSet>,
+}
+
+impl<S: Store> Engine<S> {
+    /// An engine deriving under `rules`.
+    pub fn new(store: S, rules: RuleSet) -> Self {
+        Self {
+            store,
+            rules: Arc::new(rules),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The rule set.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Re-derives the codes of `persons` as valid and known at `now`, and records
+    /// those that changed as one batch.
+    pub async fn rederive(&self, persons: &[PersonKey], now: Timestamp) -> Result<Rederived> {
+        // Evidence appended after this point is not reflected; the batch says so.
+        let reflects = self.store.ledger_size().await?;
+        let mut decisions = Vec::with_capacity(persons.len());
+        for person in persons {
+            let evidence: Vec<_> = self
+                .store
+                .evidence_about(*person)
+                .await?
+                .into_iter()
+                .filter(|r| r.leaf < reflects)
+                .map(|r| r.evidence)
+                .collect();
+            decisions.push(derive(&evidence, person, now, now, &self.rules));
+        }
+        let batch = self.store.record_code_changes(decisions, reflects).await?;
+        let mut changed = [0; 3];
+        if let Some(leaf) = batch {
+            for state in self.store.code_change_batch(leaf).await? {
+                changed[match state.change.colour() {
+                    Colour::Green => 0,
+                    Colour::Yellow => 1,
+                    Colour::Red => 2,
+                }] += 1;
+            }
+        }
+        Ok(Rederived {
+            derived: persons.len(),
+            batch,
+            changed,
+        })
+    }
+
+    /// One scheduler pass: re-derives every code whose next change is due at `now`.
+    pub async fn run_due(&self, now: Timestamp) -> Result<Rederived> {
+        let due = self.store.codes_due(now).await?;
+        if due.is_empty() {
+            return Ok(Rederived::default());
+        }
+        self.rederive(&due, now).await
+    }
+
+    /// Purges scans entered more than `retention` before `now`.
+    pub async fn purge(&self, now: Timestamp, retention: Span) -> Result<PurgeReport> {
+        self.store.purge_scans(now.minus(retention)).await
+    }
+
+    /// Runs the scheduler and the retention purge every `every`, until the task is
+    /// dropped or aborted. Failures are logged and retried on the next tick.
+    pub async fn run_background(self, clock: impl Clock, every: Duration, retention: Span) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = clock.now();
+            match self.run_due(now).await {
+                Ok(done) if done.batch.is_some() => tracing::info!(
+                    changed = ?done.changed,
+                    batch = ?done.batch,
+                    "scheduled code changes recorded"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "scheduler pass failed"),
+            }
+            match self.purge(now, retention).await {
+                Ok(report) if report.leaf.is_some() => tracing::info!(
+                    removed = report.removed.len(),
+                    kept = report.kept_referenced,
+                    "retention purge recorded"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "retention purge failed"),
+            }
+        }
+    }
+}

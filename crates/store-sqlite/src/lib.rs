@@ -1,0 +1,820 @@
+//! Mingma's embedded store: one SQLite file, no server.
+//!
+//! - WAL mode with `synchronous=FULL`: a commit is on disk before it is acknowledged,
+//!   across power loss.
+//! - One writer thread owns the write connection. Callers queue their writes; the
+//!   writer takes every write waiting, applies each inside its own savepoint (so one
+//!   caller's refused write does not undo another's) and commits them together: group
+//!   commit, one fsync for many appends.
+//! - The writer keeps the ledger's [`Frontier`] in memory, so appending a leaf costs
+//!   its hash and the hashes it completes; proofs are read from `ledger_nodes`.
+//! - Readers use a small pool of read-only connections on blocking threads; WAL lets
+//!   them read while the writer writes.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod schema;
+mod writer;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+
+use mingma_core::commitment::Salt;
+use mingma_core::{
+    canonical, Decision, Evidence, EvidenceBody, EvidenceKind, Jurisdiction, Level, PersonKey,
+    Presence, RecordId, Recorder, Timestamp, VenueId, VenueKind,
+};
+use mingma_ledger::{Hash, HashSource};
+use mingma_store::nodes::generated;
+use mingma_store::{
+    colour_from_byte, Appended, CodeChange, CodeState, PurgeReport, Result, StoreError,
+    StoredCheckpoint, StoredLeaf, StoredRecord,
+};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use tokio::sync::oneshot;
+
+use crate::writer::Job;
+
+/// The SQLite store. Cloning is cheap; all clones share one writer and one pool.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    jobs: Mutex<mpsc::Sender<Job>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+/// The durability settings every connection runs with, for benchmarks to print.
+pub const DURABILITY: &str = "journal_mode=WAL, synchronous=FULL";
+
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path`, runs pending migrations and
+    /// starts the writer.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = Connection::open(&path).map_err(backend)?;
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        let jobs = writer::start(conn)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                jobs: Mutex::new(jobs),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T>>) -> Job,
+    ) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .jobs
+            .lock()
+            .map_err(|_| backend("writer queue poisoned"))?
+            .send(make(reply))
+            .map_err(|_| backend("the writer thread has stopped"))?;
+        answer
+            .await
+            .map_err(|_| backend("the writer thread dropped the request"))?
+    }
+
+    /// Runs `read` on a pooled read connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match inner
+                .readers
+                .lock()
+                .map_err(|_| backend("pool poisoned"))?
+                .pop()
+            {
+                Some(conn) => conn,
+                None => {
+                    let conn = Connection::open_with_flags(
+                        &inner.path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                    .map_err(backend)?;
+                    schema::configure_reader(&conn)?;
+                    conn
+                }
+            };
+            let result = read(&conn);
+            if let Ok(mut pool) = inner.readers.lock() {
+                if pool.len() < 8 {
+                    pool.push(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+// ------------------------------------------------------------------ row codecs
+
+pub(crate) fn kind_code(kind: EvidenceKind) -> i64 {
+    EvidenceKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(0) as i64
+}
+
+pub(crate) fn presence_code(p: Presence) -> i64 {
+    Presence::ALL.iter().position(|x| *x == p).unwrap_or(0) as i64
+}
+
+pub(crate) fn venue_kind_code(k: VenueKind) -> i64 {
+    VenueKind::ALL.iter().position(|x| *x == k).unwrap_or(0) as i64
+}
+
+fn time(seconds: i64) -> Result<Timestamp> {
+    Timestamp::from_unix_seconds(seconds)
+        .ok_or_else(|| corrupt(format!("time {seconds} out of range")))
+}
+
+fn salt(bytes: Vec<u8>) -> Result<Salt> {
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| corrupt("salt is not 32 bytes"))?;
+    Ok(Salt::from_bytes(bytes))
+}
+
+fn hash(bytes: Vec<u8>) -> Result<Hash> {
+    Hash::from_slice(&bytes).map_err(|_| corrupt("hash is not 32 bytes"))
+}
+
+fn person_key(bytes: Vec<u8>) -> Result<PersonKey> {
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| corrupt("person key is not 32 bytes"))?;
+    Ok(PersonKey::from_bytes(bytes))
+}
+
+pub(crate) fn pid_of(conn: &Connection, person: &PersonKey) -> Result<Option<i64>> {
+    conn.prepare_cached("SELECT pid FROM persons WHERE key = ?1")
+        .and_then(|mut s| {
+            s.query_row([person.as_bytes().as_slice()], |r| r.get(0))
+                .optional()
+        })
+        .map_err(backend)
+}
+
+fn key_of(conn: &Connection, pid: i64) -> Result<PersonKey> {
+    let bytes: Vec<u8> = conn
+        .prepare_cached("SELECT key FROM persons WHERE pid = ?1")
+        .and_then(|mut s| s.query_row([pid], |r| r.get(0)))
+        .map_err(|e| corrupt(format!("person {pid}: {e}")))?;
+    person_key(bytes)
+}
+
+/// Columns selected for a record row.
+const RECORD_COLUMNS: &str = "leaf, canonical, salt";
+
+fn record_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<u8>, Vec<u8>)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+}
+
+fn stored_record((leaf, bytes, salt_bytes): (i64, Vec<u8>, Vec<u8>)) -> Result<StoredRecord> {
+    let evidence = canonical::decode_canonical(&bytes)
+        .map_err(|e| corrupt(format!("record at leaf {leaf}: {e}")))?;
+    Ok(StoredRecord {
+        evidence,
+        leaf: leaf as u64,
+        salt: salt(salt_bytes)?,
+    })
+}
+
+/// Columns selected for a scan row, joined with its venue.
+const SCAN_COLUMNS: &str = "s.leaf, s.id, s.pid, v.id, v.street, v.kind, s.entered, s.left_at, \
+     s.presence, s.recorded_at, s.proxy, s.official, s.authority, s.salt";
+
+struct ScanRow {
+    leaf: i64,
+    id: String,
+    pid: i64,
+    venue: String,
+    street: i64,
+    venue_kind: i64,
+    entered: i64,
+    left_at: Option<i64>,
+    presence: i64,
+    recorded_at: i64,
+    proxy: Option<i64>,
+    official: Option<String>,
+    authority: Option<String>,
+    salt: Vec<u8>,
+}
+
+fn scan_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ScanRow> {
+    Ok(ScanRow {
+        leaf: row.get(0)?,
+        id: row.get(1)?,
+        pid: row.get(2)?,
+        venue: row.get(3)?,
+        street: row.get(4)?,
+        venue_kind: row.get(5)?,
+        entered: row.get(6)?,
+        left_at: row.get(7)?,
+        presence: row.get(8)?,
+        recorded_at: row.get(9)?,
+        proxy: row.get(10)?,
+        official: row.get(11)?,
+        authority: row.get(12)?,
+        salt: row.get(13)?,
+    })
+}
+
+fn stored_scan(conn: &Connection, row: ScanRow) -> Result<StoredRecord> {
+    let bad = |what: &str| corrupt(format!("scan at leaf {}: {what}", row.leaf));
+    let recorded_by = match (&row.official, row.proxy) {
+        (Some(official), _) => Recorder::Official(
+            mingma_core::OfficialId::parse(official).map_err(|e| bad(&e.to_string()))?,
+        ),
+        (None, Some(proxy)) => Recorder::Proxy(key_of(conn, proxy)?),
+        (None, None) => Recorder::Holder,
+    };
+    let authority = row
+        .authority
+        .as_deref()
+        .map(mingma_core::AuthorityId::parse)
+        .transpose()
+        .map_err(|e| bad(&e.to_string()))?;
+    let evidence = Evidence {
+        id: RecordId::parse(&row.id).map_err(|e| bad(&e.to_string()))?,
+        subject: Some(key_of(conn, row.pid)?),
+        recorded_by,
+        authority,
+        legal_basis: None,
+        effective_at: time(row.entered)?,
+        recorded_at: time(row.recorded_at)?,
+        body: EvidenceBody::VenueScan {
+            venue: VenueId::parse(&row.venue).map_err(|e| bad(&e.to_string()))?,
+            street: Jurisdiction::parse(&format!("{:09}", row.street))
+                .map_err(|e| bad(&e.to_string()))?,
+            venue_kind: *VenueKind::ALL
+                .get(row.venue_kind as usize)
+                .ok_or_else(|| bad("venue kind"))?,
+            left_at: row.left_at.map(time).transpose()?,
+            presence: *Presence::ALL
+                .get(row.presence as usize)
+                .ok_or_else(|| bad("presence"))?,
+        },
+    };
+    Ok(StoredRecord {
+        evidence,
+        leaf: row.leaf as u64,
+        salt: salt(row.salt)?,
+    })
+}
+
+fn scans_where(
+    conn: &Connection,
+    clause: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<StoredRecord>> {
+    let sql = format!(
+        "SELECT {SCAN_COLUMNS} FROM scans s JOIN venues v ON v.vid = s.vid WHERE {clause} ORDER BY s.entered, s.leaf"
+    );
+    let rows: Vec<ScanRow> = conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_map(args, scan_row)?.collect())
+        .map_err(backend)?;
+    rows.into_iter().map(|r| stored_scan(conn, r)).collect()
+}
+
+/// The street-code range of a division: streets are 9-digit codes whose prefix is
+/// the division's code.
+fn street_range(division: Jurisdiction) -> (i64, i64) {
+    let digits = division.to_string();
+    let shift = 9u32.saturating_sub(digits.len() as u32);
+    let code: i64 = digits.parse().unwrap_or(0);
+    let scale = 10i64.pow(shift);
+    (code * scale, (code + 1) * scale)
+}
+
+pub(crate) fn read_record(conn: &Connection, id: &str) -> Result<Option<StoredRecord>> {
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1"
+        ))
+        .and_then(|mut s| s.query_row([id], record_row).optional())
+        .map_err(backend)?;
+    if let Some(row) = row {
+        return stored_record(row).map(Some);
+    }
+    let scan = conn
+        .prepare_cached(&format!(
+            "SELECT {SCAN_COLUMNS} FROM scans s JOIN venues v ON v.vid = s.vid WHERE s.id = ?1"
+        ))
+        .and_then(|mut s| s.query_row([id], scan_row).optional())
+        .map_err(backend)?;
+    scan.map(|row| stored_scan(conn, row)).transpose()
+}
+
+pub(crate) fn read_code_change(conn: &Connection, leaf: i64, position: i64) -> Result<CodeState> {
+    type Row = (
+        i64,
+        i64,
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        Vec<u8>,
+    );
+    let row: Row = conn
+        .prepare_cached(
+            "SELECT pid, colour, valid_at, known_at, since, next_at, next_colour, reason, owners, decisive, \
+             rule_set, rule_set_version, reflects, salt FROM code_changes WHERE leaf = ?1 AND position = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![leaf, position], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                    r.get(12)?,
+                    r.get(13)?,
+                ))
+            })
+        })
+        .map_err(|e| corrupt(format!("code change {leaf}/{position}: {e}")))?;
+    let (
+        pid,
+        colour,
+        valid_at,
+        known_at,
+        since,
+        next_at,
+        next_colour,
+        reason,
+        owners,
+        decisive,
+        rule_set,
+        version,
+        reflects,
+        salt_bytes,
+    ) = row;
+    let bad = |what: &str| corrupt(format!("code change {leaf}/{position}: {what}"));
+    let colour_of = |c: i64| colour_from_byte(c as u8).ok_or_else(|| bad("colour"));
+    let next_change = match (next_at, next_colour) {
+        (Some(at), Some(c)) => Some((time(at)?, colour_of(c)?)),
+        (None, None) => None,
+        _ => return Err(bad("next change")),
+    };
+    let owners = split_ids(&owners, mingma_core::AuthorityId::parse).map_err(|e| bad(&e))?;
+    let decisive = split_ids(&decisive, RecordId::parse).map_err(|e| bad(&e))?;
+    let change = CodeChange::from_stored(
+        key_of(conn, pid)?,
+        colour_of(colour)?,
+        time(valid_at)?,
+        time(known_at)?,
+        since.map(time).transpose()?,
+        next_change,
+        reason,
+        owners,
+        decisive,
+        rule_set,
+        version,
+        reflects as u64,
+    );
+    Ok(CodeState {
+        change,
+        leaf: leaf as u64,
+        position: position as u64,
+        salt: salt(salt_bytes)?,
+    })
+}
+
+/// Ids are joined with `,`, which no id may contain.
+pub(crate) fn join_ids<T: std::fmt::Display>(ids: &[T]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn split_ids<T, E: std::fmt::Display>(
+    text: &str,
+    parse: impl Fn(&str) -> std::result::Result<T, E>,
+) -> std::result::Result<Vec<T>, String> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|s| parse(s).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// The ledger's perfect-subtree hashes, read from one connection.
+pub(crate) struct StoredTree<'a> {
+    pub conn: &'a Connection,
+    pub size: u64,
+}
+
+impl HashSource for StoredTree<'_> {
+    type Error = StoreError;
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn perfect_subtree(&self, level: u32, index: u64) -> Result<Hash> {
+        let bytes: Option<Vec<u8>> = if level == 0 {
+            self.conn
+                .prepare_cached("SELECT hash FROM ledger_leaves WHERE idx = ?1")
+                .and_then(|mut s| s.query_row([index as i64], |r| r.get(0)).optional())
+        } else {
+            self.conn
+                .prepare_cached("SELECT hash FROM ledger_nodes WHERE level = ?1 AND idx = ?2")
+                .and_then(|mut s| {
+                    s.query_row(params![level, index as i64], |r| r.get(0))
+                        .optional()
+                })
+        }
+        .map_err(backend)?;
+        hash(bytes.ok_or_else(|| corrupt(format!("ledger node ({level}, {index}) is missing")))?)
+    }
+}
+
+pub(crate) fn ledger_size(conn: &Connection) -> Result<u64> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_leaves",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+    .map_err(backend)
+}
+
+impl mingma_store::Store for SqliteStore {
+    async fn append(&self, records: Vec<Evidence>) -> Result<Vec<Appended>> {
+        self.write(|reply| Job::Append(records, reply)).await
+    }
+
+    async fn record(&self, id: &RecordId) -> Result<Option<StoredRecord>> {
+        let id = id.to_string();
+        self.read(move |conn| read_record(conn, &id)).await
+    }
+
+    async fn records_from(&self, from: u64, limit: u64) -> Result<Vec<StoredRecord>> {
+        let limit = limit.min(1 << 20) as i64;
+        self.read(move |conn| {
+            let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
+                .prepare_cached(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM records WHERE leaf >= ?1 ORDER BY leaf LIMIT ?2"
+                ))
+                .and_then(|mut s| s.query_map(params![from as i64, limit], record_row)?.collect())
+                .map_err(backend)?;
+            let mut out: Vec<StoredRecord> = rows.into_iter().map(stored_record).collect::<Result<_>>()?;
+            let scans: Vec<ScanRow> = conn
+                .prepare_cached(&format!(
+                    "SELECT {SCAN_COLUMNS} FROM scans s JOIN venues v ON v.vid = s.vid WHERE s.leaf >= ?1 ORDER BY s.leaf LIMIT ?2"
+                ))
+                .and_then(|mut s| s.query_map(params![from as i64, limit], scan_row)?.collect())
+                .map_err(backend)?;
+            for row in scans {
+                out.push(stored_scan(conn, row)?);
+            }
+            out.sort_by_key(|r| r.leaf);
+            out.truncate(limit as usize);
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn evidence_about(&self, person: PersonKey) -> Result<Vec<StoredRecord>> {
+        self.read(move |conn| {
+            let pid = pid_of(conn, &person)?;
+            let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
+                .prepare_cached(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM records WHERE about = ?1 OR about IS NULL ORDER BY leaf"
+                ))
+                .and_then(|mut s| s.query_map([pid], record_row)?.collect())
+                .map_err(backend)?;
+            let mut out: Vec<StoredRecord> = rows.into_iter().map(stored_record).collect::<Result<_>>()?;
+            if let Some(pid) = pid {
+                out.extend(scans_where(conn, "s.pid = ?1", &[&pid])?);
+            }
+            out.sort_by_key(|r| r.leaf);
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn scans_at_venue(
+        &self,
+        venue: &VenueId,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<StoredRecord>> {
+        let venue = venue.to_string();
+        self.read(move |conn| {
+            scans_where(
+                conn,
+                "s.vid IN (SELECT vid FROM venues WHERE id = ?1) AND s.entered >= ?2 AND s.entered < ?3",
+                &[&venue, &from.unix_seconds(), &until.unix_seconds()],
+            )
+        })
+        .await
+    }
+
+    async fn scans_of_person(
+        &self,
+        person: PersonKey,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<StoredRecord>> {
+        self.read(move |conn| {
+            let Some(pid) = pid_of(conn, &person)? else {
+                return Ok(Vec::new());
+            };
+            scans_where(
+                conn,
+                "s.pid = ?1 AND s.entered >= ?2 AND s.entered < ?3",
+                &[&pid, &from.unix_seconds(), &until.unix_seconds()],
+            )
+        })
+        .await
+    }
+
+    async fn persons_at_venues(
+        &self,
+        venues: &[VenueId],
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<BTreeSet<PersonKey>> {
+        let venues: Vec<String> = venues.iter().map(ToString::to_string).collect();
+        self.read(move |conn| {
+            let mut out = BTreeSet::new();
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT DISTINCT p.key FROM scans s JOIN persons p ON p.pid = s.pid \
+                     WHERE s.vid IN (SELECT vid FROM venues WHERE id = ?1) AND s.entered >= ?2 AND s.entered < ?3",
+                )
+                .map_err(backend)?;
+            for venue in &venues {
+                let keys: Vec<Vec<u8>> = stmt
+                    .query_map(params![venue, from.unix_seconds(), until.unix_seconds()], |r| r.get(0))
+                    .and_then(|rows| rows.collect())
+                    .map_err(backend)?;
+                for key in keys {
+                    out.insert(person_key(key)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn persons_in_division(
+        &self,
+        division: Jurisdiction,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<BTreeSet<PersonKey>> {
+        let (low, high) = match division.level() {
+            Level::Street => {
+                let code: i64 = division.to_string().parse().unwrap_or(0);
+                (code, code + 1)
+            }
+            _ => street_range(division),
+        };
+        self.read(move |conn| {
+            let keys: Vec<Vec<u8>> = conn
+                .prepare_cached(
+                    "SELECT DISTINCT p.key FROM venues v JOIN scans s ON s.vid = v.vid JOIN persons p ON p.pid = s.pid \
+                     WHERE v.street >= ?1 AND v.street < ?2 AND s.entered >= ?3 AND s.entered < ?4",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![low, high, from.unix_seconds(), until.unix_seconds()], |r| r.get(0))?
+                        .collect()
+                })
+                .map_err(backend)?;
+            keys.into_iter().map(person_key).collect()
+        })
+        .await
+    }
+
+    async fn record_code_changes(
+        &self,
+        decisions: Vec<Decision>,
+        reflects: u64,
+    ) -> Result<Option<u64>> {
+        self.write(|reply| Job::CodeChanges(decisions, reflects, reply))
+            .await
+    }
+
+    async fn code_state(&self, person: PersonKey) -> Result<Option<CodeState>> {
+        self.read(move |conn| {
+            let Some(pid) = pid_of(conn, &person)? else {
+                return Ok(None);
+            };
+            let at: Option<(i64, i64)> = conn
+                .prepare_cached("SELECT leaf, position FROM code_states WHERE pid = ?1")
+                .and_then(|mut s| {
+                    s.query_row([pid], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
+                .map_err(backend)?;
+            at.map(|(leaf, position)| read_code_change(conn, leaf, position))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn codes_due(&self, now: Timestamp) -> Result<Vec<PersonKey>> {
+        self.read(move |conn| {
+            let keys: Vec<Vec<u8>> = conn
+                .prepare_cached(
+                    "SELECT p.key FROM code_states s \
+                     JOIN code_changes c ON c.leaf = s.leaf AND c.position = s.position \
+                     JOIN persons p ON p.pid = s.pid \
+                     WHERE c.next_at IS NOT NULL AND c.next_at <= ?1 ORDER BY c.next_at",
+                )
+                .and_then(|mut s| s.query_map([now.unix_seconds()], |r| r.get(0))?.collect())
+                .map_err(backend)?;
+            keys.into_iter().map(person_key).collect()
+        })
+        .await
+    }
+
+    async fn code_states(&self) -> Result<Vec<CodeState>> {
+        self.read(|conn| {
+            let at: Vec<(i64, i64)> = conn
+                .prepare("SELECT leaf, position FROM code_states")
+                .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                .map_err(backend)?;
+            let mut states: Vec<CodeState> = at
+                .into_iter()
+                .map(|(leaf, position)| read_code_change(conn, leaf, position))
+                .collect::<Result<_>>()?;
+            states.sort_by_key(|s| s.change.person());
+            Ok(states)
+        })
+        .await
+    }
+
+    async fn code_change_batch(&self, leaf: u64) -> Result<Vec<CodeState>> {
+        self.read(move |conn| {
+            let positions: Vec<i64> = conn
+                .prepare_cached(
+                    "SELECT position FROM code_changes WHERE leaf = ?1 ORDER BY position",
+                )
+                .and_then(|mut s| s.query_map([leaf as i64], |r| r.get(0))?.collect())
+                .map_err(backend)?;
+            positions
+                .into_iter()
+                .map(|p| read_code_change(conn, leaf as i64, p))
+                .collect()
+        })
+        .await
+    }
+
+    async fn ledger_size(&self) -> Result<u64> {
+        self.read(ledger_size).await
+    }
+
+    async fn leaves(&self, from: u64, limit: u64) -> Result<Vec<StoredLeaf>> {
+        self.read(move |conn| {
+            let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
+                .prepare_cached("SELECT idx, data, hash FROM ledger_leaves WHERE idx >= ?1 ORDER BY idx LIMIT ?2")
+                .and_then(|mut s| {
+                    s.query_map(params![from as i64, limit.min(i64::MAX as u64) as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect()
+                })
+                .map_err(backend)?;
+            rows.into_iter()
+                .map(|(index, data, h)| {
+                    Ok(StoredLeaf {
+                        index: index as u64,
+                        data,
+                        hash: hash(h)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn nodes(&self, level: u32, from: u64, limit: u64) -> Result<Vec<(u64, Hash)>> {
+        self.read(move |conn| {
+            let rows: Vec<(i64, Vec<u8>)> = conn
+                .prepare_cached("SELECT idx, hash FROM ledger_nodes WHERE level = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3")
+                .and_then(|mut s| {
+                    s.query_map(params![level, from as i64, limit.min(1 << 20) as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?
+                    .collect()
+                })
+                .map_err(backend)?;
+            rows.into_iter().map(|(i, h)| Ok((i as u64, hash(h)?))).collect()
+        })
+        .await
+    }
+
+    async fn root(&self, size: u64) -> Result<Hash> {
+        self.read(move |conn| {
+            let tree = StoredTree {
+                conn,
+                size: ledger_size(conn)?,
+            };
+            generated(mingma_ledger::root_at(&tree, size))
+        })
+        .await
+    }
+
+    async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>> {
+        self.read(move |conn| {
+            let tree = StoredTree {
+                conn,
+                size: ledger_size(conn)?,
+            };
+            generated(mingma_ledger::inclusion_proof(&tree, index, size))
+        })
+        .await
+    }
+
+    async fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<Hash>> {
+        self.read(move |conn| {
+            let tree = StoredTree {
+                conn,
+                size: ledger_size(conn)?,
+            };
+            generated(mingma_ledger::consistency_proof(&tree, size1, size2))
+        })
+        .await
+    }
+
+    async fn add_checkpoint(&self, checkpoint: StoredCheckpoint) -> Result<()> {
+        self.write(|reply| Job::Checkpoint(checkpoint, reply)).await
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        self.read(|conn| {
+            let rows: Vec<(i64, Vec<u8>, String)> = conn
+                .prepare_cached("SELECT size, root, note FROM checkpoints ORDER BY size")
+                .and_then(|mut s| {
+                    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect()
+                })
+                .map_err(backend)?;
+            rows.into_iter()
+                .map(|(size, root, note)| {
+                    Ok(StoredCheckpoint {
+                        size: size as u64,
+                        root: hash(root)?,
+                        note,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn purge_scans(&self, before: Timestamp) -> Result<PurgeReport> {
+        self.write(|reply| Job::Purge(before, reply)).await
+    }
+}

@@ -1,0 +1,88 @@
+//! Connection settings and embedded migrations.
+
+use rusqlite::Connection;
+use sha2::{Digest, Sha256};
+
+use mingma_store::{Result, StoreError};
+
+use crate::backend;
+
+/// Migrations, in order. A migration that shipped is never edited: its checksum is
+/// recorded when applied and checked at every start.
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_initial",
+    include_str!("../migrations/0001_initial.sql"),
+)];
+
+/// Settings of the write connection: WAL, and `synchronous=FULL` so that a commit
+/// survives power loss before it is acknowledged.
+pub(crate) fn configure(conn: &Connection) -> Result<()> {
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(backend)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!(
+            "the database refused WAL mode (journal_mode is {mode})"
+        )));
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL;
+         PRAGMA busy_timeout=10000;
+         PRAGMA cache_size=-65536;
+         PRAGMA temp_store=MEMORY;",
+    )
+    .map_err(backend)
+}
+
+/// Settings of a read connection.
+pub(crate) fn configure_reader(conn: &Connection) -> Result<()> {
+    conn.execute_batch("PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768;")
+        .map_err(backend)
+}
+
+/// Applies the migrations not yet applied, each in its own transaction, and checks
+/// that those applied before are unchanged.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             name   TEXT PRIMARY KEY,
+             sha256 BLOB NOT NULL
+         )",
+    )
+    .map_err(backend)?;
+    for (name, sql) in MIGRATIONS {
+        let digest = Sha256::digest(sql.as_bytes()).to_vec();
+        let applied: Option<Vec<u8>> = conn
+            .query_row(
+                "SELECT sha256 FROM schema_migrations WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                other => Err(other),
+            })
+            .map_err(backend)?;
+        match applied {
+            Some(recorded) if recorded == digest => {}
+            Some(_) => {
+                return Err(StoreError::Backend(format!(
+                    "migration {name} differs from the one applied to this database: shipped migrations must never be edited"
+                )))
+            }
+            None => {
+                let tx = conn.transaction().map_err(backend)?;
+                tx.execute_batch(sql)
+                    .map_err(|e| StoreError::Backend(format!("migration {name}: {e}")))?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (name, sha256) VALUES (?1, ?2)",
+                    rusqlite::params![name, digest],
+                )
+                .map_err(backend)?;
+                tx.commit().map_err(backend)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,672 @@
+//! The writer thread: every write of the store, with group commit.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::mpsc;
+
+use mingma_core::canonical::canonical_bytes;
+use mingma_core::commitment::{LeafEntry, Salt};
+use mingma_core::{
+    Decision, Evidence, EvidenceBody, EvidenceKind, Exposure, PersonKey, Recorder, Timestamp,
+};
+use mingma_ledger::{leaf_hash, Frontier, MemoryTree};
+use mingma_store::{
+    colour_byte, Appended, CodeChange, CodeChangeBatch, LedgerEntry, Purge, PurgeReport, Result,
+    StoreError, StoredCheckpoint,
+};
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+use crate::{
+    backend, join_ids, kind_code, ledger_size, pid_of, presence_code, read_code_change,
+    read_record, venue_kind_code, StoredTree,
+};
+
+/// A write waiting for the writer.
+pub(crate) enum Job {
+    Append(Vec<Evidence>, oneshot::Sender<Result<Vec<Appended>>>),
+    CodeChanges(Vec<Decision>, u64, oneshot::Sender<Result<Option<u64>>>),
+    Checkpoint(StoredCheckpoint, oneshot::Sender<Result<()>>),
+    Purge(Timestamp, oneshot::Sender<Result<PurgeReport>>),
+}
+
+/// A job's result, held until the transaction commits.
+enum Done {
+    Append(
+        oneshot::Sender<Result<Vec<Appended>>>,
+        Result<Vec<Appended>>,
+    ),
+    CodeChanges(oneshot::Sender<Result<Option<u64>>>, Result<Option<u64>>),
+    Checkpoint(oneshot::Sender<Result<()>>, Result<()>),
+    Purge(oneshot::Sender<Result<PurgeReport>>, Result<PurgeReport>),
+}
+
+impl Done {
+    fn is_ok(&self) -> bool {
+        match self {
+            Done::Append(_, r) => r.is_ok(),
+            Done::CodeChanges(_, r) => r.is_ok(),
+            Done::Checkpoint(_, r) => r.is_ok(),
+            Done::Purge(_, r) => r.is_ok(),
+        }
+    }
+
+    /// Sends the result, or `failure` instead if the commit failed.
+    fn send(self, failure: Option<&str>) {
+        let fail = |m: &str| StoreError::Backend(format!("commit failed: {m}"));
+        // A caller that stopped waiting is not an error of the store.
+        match self {
+            Done::Append(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
+            Done::CodeChanges(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
+            Done::Checkpoint(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
+            Done::Purge(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
+        }
+    }
+}
+
+/// Most writes committed together.
+const GROUP: usize = 4096;
+
+/// What the writer keeps between writes: the ledger's right edge, and the integer
+/// ids of person keys and venues already interned (to save a lookup per scan).
+/// After any rolled-back write the interned ids are forgotten, since they may name
+/// rows that were rolled back.
+pub(crate) struct WriteState {
+    frontier: Frontier,
+    persons: HashMap<PersonKey, i64>,
+    venues: HashMap<(String, i64, i64), i64>,
+}
+
+impl WriteState {
+    fn forget_interned(&mut self) {
+        self.persons.clear();
+        self.venues.clear();
+    }
+}
+
+/// Starts the writer thread on `conn`; returns the queue it reads.
+pub(crate) fn start(conn: Connection) -> Result<mpsc::Sender<Job>> {
+    let size = ledger_size(&conn)?;
+    let frontier = Frontier::from_source(&StoredTree { conn: &conn, size }, size)?;
+    let (jobs, queue) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("mingma-sqlite-writer".into())
+        .spawn(move || {
+            let state = WriteState {
+                frontier,
+                persons: HashMap::new(),
+                venues: HashMap::new(),
+            };
+            run(conn, state, queue)
+        })
+        .map_err(backend)?;
+    Ok(jobs)
+}
+
+fn run(mut conn: Connection, mut state: WriteState, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let before = state.frontier.clone();
+        match commit_group(&mut conn, &mut state, group) {
+            Ok(done) => done.into_iter().for_each(|d| d.send(None)),
+            Err((done, message)) => {
+                state.frontier = before;
+                state.forget_interned();
+                done.into_iter().for_each(|d| d.send(Some(&message)));
+            }
+        }
+    }
+}
+
+type GroupFailure = (Vec<Done>, String);
+
+fn commit_group(
+    conn: &mut Connection,
+    state: &mut WriteState,
+    group: Vec<Job>,
+) -> std::result::Result<Vec<Done>, GroupFailure> {
+    let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let message = e.to_string();
+            let done = group.into_iter().map(|job| failed(job, &message)).collect();
+            return Err((done, message));
+        }
+    };
+    let mut done = Vec::with_capacity(group.len());
+    for job in group {
+        let snapshot = state.frontier.clone();
+        let outcome = match tx.savepoint() {
+            Ok(mut sp) => {
+                let outcome = apply(&sp, state, job);
+                let kept = if outcome.is_ok() {
+                    sp.commit()
+                } else {
+                    sp.rollback().and_then(|()| sp.commit())
+                };
+                match kept {
+                    Ok(()) => outcome,
+                    Err(e) => fail_done(outcome, &e.to_string()),
+                }
+            }
+            Err(e) => failed(job, &e.to_string()),
+        };
+        if !outcome.is_ok() {
+            state.frontier = snapshot;
+            state.forget_interned();
+        }
+        done.push(outcome);
+    }
+    match tx.commit() {
+        Ok(()) => Ok(done),
+        Err(e) => Err((done, e.to_string())),
+    }
+}
+
+fn failed(job: Job, message: &str) -> Done {
+    let e = || StoreError::Backend(message.to_owned());
+    match job {
+        Job::Append(_, tx) => Done::Append(tx, Err(e())),
+        Job::CodeChanges(_, _, tx) => Done::CodeChanges(tx, Err(e())),
+        Job::Checkpoint(_, tx) => Done::Checkpoint(tx, Err(e())),
+        Job::Purge(_, tx) => Done::Purge(tx, Err(e())),
+    }
+}
+
+/// Turns a result into a failure when its savepoint could not be closed.
+fn fail_done(done: Done, message: &str) -> Done {
+    let e = || StoreError::Backend(message.to_owned());
+    match done {
+        Done::Append(tx, _) => Done::Append(tx, Err(e())),
+        Done::CodeChanges(tx, _) => Done::CodeChanges(tx, Err(e())),
+        Done::Checkpoint(tx, _) => Done::Checkpoint(tx, Err(e())),
+        Done::Purge(tx, _) => Done::Purge(tx, Err(e())),
+    }
+}
+
+fn apply(conn: &Connection, state: &mut WriteState, job: Job) -> Done {
+    match job {
+        Job::Append(records, tx) => Done::Append(tx, append(conn, state, records)),
+        Job::CodeChanges(decisions, reflects, tx) => {
+            Done::CodeChanges(tx, code_changes(conn, state, decisions, reflects))
+        }
+        Job::Checkpoint(checkpoint, tx) => {
+            Done::Checkpoint(tx, add_checkpoint(conn, &state.frontier, checkpoint))
+        }
+        Job::Purge(before, tx) => Done::Purge(tx, purge(conn, &mut state.frontier, before)),
+    }
+}
+
+/// Appends one leaf and the perfect subtrees it completes.
+fn append_leaf(conn: &Connection, frontier: &mut Frontier, data: &[u8]) -> Result<u64> {
+    let index = frontier.size();
+    let hash = leaf_hash(data);
+    let completed = frontier.push(hash);
+    conn.prepare_cached("INSERT INTO ledger_leaves (idx, data, hash) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| s.execute(params![index as i64, data, hash.as_bytes().as_slice()]))
+        .map_err(backend)?;
+    let mut insert = conn
+        .prepare_cached("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")
+        .map_err(backend)?;
+    for node in completed.iter().filter(|n| n.level > 0) {
+        insert
+            .execute(params![
+                node.level,
+                node.index as i64,
+                node.hash.as_bytes().as_slice()
+            ])
+            .map_err(backend)?;
+    }
+    Ok(index)
+}
+
+fn intern_person(conn: &Connection, state: &mut WriteState, person: &PersonKey) -> Result<i64> {
+    if let Some(pid) = state.persons.get(person) {
+        return Ok(*pid);
+    }
+    let pid = match pid_of(conn, person)? {
+        Some(pid) => pid,
+        None => {
+            conn.prepare_cached("INSERT INTO persons (key) VALUES (?1)")
+                .and_then(|mut s| s.execute([person.as_bytes().as_slice()]))
+                .map_err(backend)?;
+            conn.last_insert_rowid()
+        }
+    };
+    state.persons.insert(*person, pid);
+    Ok(pid)
+}
+
+fn intern_venue(
+    conn: &Connection,
+    state: &mut WriteState,
+    id: &str,
+    street: i64,
+    kind: i64,
+) -> Result<i64> {
+    let key = (id.to_owned(), street, kind);
+    if let Some(vid) = state.venues.get(&key) {
+        return Ok(*vid);
+    }
+    let found: Option<i64> = conn
+        .prepare_cached("SELECT vid FROM venues WHERE id = ?1 AND street = ?2 AND kind = ?3")
+        .and_then(|mut s| {
+            s.query_row(params![id, street, kind], |r| r.get(0))
+                .optional()
+        })
+        .map_err(backend)?;
+    let vid = match found {
+        Some(vid) => vid,
+        None => {
+            conn.prepare_cached("INSERT INTO venues (id, street, kind) VALUES (?1, ?2, ?3)")
+                .and_then(|mut s| s.execute(params![id, street, kind]))
+                .map_err(backend)?;
+            conn.last_insert_rowid()
+        }
+    };
+    state.venues.insert(key, vid);
+    Ok(vid)
+}
+
+/// The person an act's target concerns, as stored.
+fn about_of_target(conn: &Connection, target: &str) -> Result<Option<i64>> {
+    let from_records: Option<Option<i64>> = conn
+        .prepare_cached("SELECT about FROM records WHERE id = ?1")
+        .and_then(|mut s| s.query_row([target], |r| r.get(0)).optional())
+        .map_err(backend)?;
+    if let Some(about) = from_records {
+        return Ok(about);
+    }
+    conn.prepare_cached("SELECT pid FROM scans WHERE id = ?1")
+        .and_then(|mut s| s.query_row([target], |r| r.get(0)).optional())
+        .map_err(backend)
+}
+
+fn append(
+    conn: &Connection,
+    state: &mut WriteState,
+    records: Vec<Evidence>,
+) -> Result<Vec<Appended>> {
+    let mut out = Vec::with_capacity(records.len());
+    let salts = new_salts(records.len())?;
+    for (evidence, salt) in records.into_iter().zip(salts) {
+        let leaf = state.frontier.size();
+        if insert_row(conn, state, leaf, &evidence, salt.as_bytes())? {
+            let entry = LedgerEntry::Record(LeafEntry::for_record(&evidence, &salt));
+            append_leaf(conn, &mut state.frontier, &entry.to_bytes())?;
+            out.push(Appended {
+                id: evidence.id,
+                leaf,
+                fresh: true,
+            });
+            continue;
+        }
+        // The id is taken: the same record again is no change, another is refused.
+        let existing = read_record(conn, evidence.id.as_str())?.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "record id `{}` is taken but its row cannot be read",
+                evidence.id
+            ))
+        })?;
+        if canonical_bytes(&existing.evidence) != canonical_bytes(&evidence) {
+            return Err(StoreError::Conflict {
+                id: evidence.id,
+                leaf: existing.leaf,
+            });
+        }
+        out.push(Appended {
+            id: evidence.id,
+            leaf: existing.leaf,
+            fresh: false,
+        });
+    }
+    Ok(out)
+}
+
+/// Salts for `n` records, from one read of the operating system's random source.
+fn new_salts(n: usize) -> Result<Vec<Salt>> {
+    let mut bytes = vec![0u8; n * 32];
+    getrandom::fill(&mut bytes).map_err(|e| backend(format!("no random source: {e}")))?;
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut salt = [0u8; 32];
+            salt.copy_from_slice(c);
+            Salt::from_bytes(salt)
+        })
+        .collect())
+}
+
+/// Whether `id` is taken in `table` (ids are unique across records and scans).
+fn id_taken(conn: &Connection, table: &str, id: &str) -> Result<bool> {
+    conn.prepare_cached(&format!("SELECT 1 FROM {table} WHERE id = ?1"))
+        .and_then(|mut s| s.exists([id]))
+        .map_err(backend)
+}
+
+/// Inserts the row of a record at `leaf`; `false` if its id is already taken.
+fn insert_row(
+    conn: &Connection,
+    state: &mut WriteState,
+    leaf: u64,
+    evidence: &Evidence,
+    salt: &[u8; 32],
+) -> Result<bool> {
+    let invalid = |reason: &str| StoreError::Invalid {
+        id: evidence.id.clone(),
+        reason: reason.to_owned(),
+    };
+    if let EvidenceBody::VenueScan {
+        venue,
+        street,
+        venue_kind,
+        left_at,
+        presence,
+    } = &evidence.body
+    {
+        let subject = evidence
+            .subject
+            .as_ref()
+            .ok_or_else(|| invalid("a scan has no subject"))?;
+        let pid = intern_person(conn, state, subject)?;
+        let street: i64 = street
+            .to_string()
+            .parse()
+            .map_err(|_| invalid("street code"))?;
+        let vid = intern_venue(
+            conn,
+            state,
+            venue.as_str(),
+            street,
+            venue_kind_code(*venue_kind),
+        )?;
+        let (proxy, official) = match &evidence.recorded_by {
+            Recorder::Holder => (None, None),
+            Recorder::Proxy(key) => (Some(intern_person(conn, state, key)?), None),
+            Recorder::Official(id) => (None, Some(id.to_string())),
+            Recorder::Source { .. } => {
+                return Err(invalid("a data source cannot record a venue scan"))
+            }
+        };
+        if evidence.legal_basis.is_some() {
+            return Err(invalid("a scan has no legal basis"));
+        }
+        if evidence.authority.is_some() != official.is_some() {
+            return Err(invalid(
+                "only a scan entered by an official has an authority",
+            ));
+        }
+        if id_taken(conn, "records", evidence.id.as_str())? {
+            return Ok(false);
+        }
+        let inserted = conn.prepare_cached(
+            "INSERT INTO scans (leaf, id, pid, vid, entered, left_at, presence, recorded_at, proxy, official, authority, salt) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (id) DO NOTHING",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                leaf as i64,
+                evidence.id.as_str(),
+                pid,
+                vid,
+                evidence.effective_at.unix_seconds(),
+                left_at.map(|t| t.unix_seconds()),
+                presence_code(*presence),
+                evidence.recorded_at.unix_seconds(),
+                proxy,
+                official,
+                evidence.authority.as_ref().map(|a| a.to_string()),
+                salt.as_slice(),
+            ])
+        })
+        .map_err(backend)?;
+        return Ok(inserted == 1);
+    }
+    if id_taken(conn, "scans", evidence.id.as_str())? {
+        return Ok(false);
+    }
+    let about = match (&evidence.subject, &evidence.body) {
+        (Some(subject), _) => Some(intern_person(conn, state, subject)?),
+        (
+            None,
+            EvidenceBody::Retraction { target, .. }
+            | EvidenceBody::Approval { target }
+            | EvidenceBody::Rejection { target, .. },
+        ) => about_of_target(conn, target.as_str())?,
+        (None, _) => None,
+    };
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO records (leaf, id, kind, about, canonical, salt) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                leaf as i64,
+                evidence.id.as_str(),
+                kind_code(evidence.kind()),
+                about,
+                canonical_bytes(evidence),
+                salt.as_slice(),
+            ])
+        })
+        .map_err(backend)?;
+    Ok(inserted == 1)
+}
+
+fn code_changes(
+    conn: &Connection,
+    state: &mut WriteState,
+    decisions: Vec<Decision>,
+    reflects: u64,
+) -> Result<Option<u64>> {
+    let mut seen = BTreeSet::new();
+    let mut changes: Vec<(i64, CodeChange)> = Vec::new();
+    for decision in &decisions {
+        if !seen.insert(decision.subject) {
+            continue;
+        }
+        let change = CodeChange::from_decision(decision, reflects);
+        let pid = intern_person(conn, state, &decision.subject)?;
+        let current: Option<(i64, i64)> = conn
+            .prepare_cached("SELECT leaf, position FROM code_states WHERE pid = ?1")
+            .and_then(|mut s| {
+                s.query_row([pid], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(backend)?;
+        if let Some((leaf, position)) = current {
+            if read_code_change(conn, leaf, position)?
+                .change
+                .same_code(&change)
+            {
+                continue;
+            }
+        }
+        changes.push((pid, change));
+    }
+    let Some((_, first)) = changes.first() else {
+        return Ok(None);
+    };
+    let (rule_set, version) = first.rule_set();
+    let (rule_set, version) = (rule_set.to_owned(), version.to_owned());
+    if changes
+        .iter()
+        .any(|(_, c)| c.rule_set() != (rule_set.as_str(), version.as_str()))
+    {
+        return Err(StoreError::Backend(
+            "one batch of code changes must come from one rule set".into(),
+        ));
+    }
+    let salts = new_salts(changes.len())?;
+    let mut tree = MemoryTree::with_capacity(changes.len());
+    for ((_, change), salt) in changes.iter().zip(&salts) {
+        tree.push(leaf_hash(&change.commitment(salt)));
+    }
+    let entry = LedgerEntry::CodeChanges(CodeChangeBatch {
+        count: changes.len() as u64,
+        root: tree.root(),
+        reflects,
+        rule_set,
+        rule_set_version: version,
+    });
+    let leaf = append_leaf(conn, &mut state.frontier, &entry.to_bytes())? as i64;
+    for (position, ((pid, change), salt)) in changes.iter().zip(&salts).enumerate() {
+        let (rule_set, version) = change.rule_set();
+        conn.prepare_cached(
+            "INSERT INTO code_changes (leaf, position, pid, colour, valid_at, known_at, since, next_at, next_colour, \
+             reason, owners, decisive, rule_set, rule_set_version, reflects, salt) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                leaf,
+                position as i64,
+                pid,
+                colour_byte(change.colour()),
+                change.valid_at().unix_seconds(),
+                change.known_at().unix_seconds(),
+                change.since().map(|t| t.unix_seconds()),
+                change.next_change().map(|(t, _)| t.unix_seconds()),
+                change.next_change().map(|(_, c)| colour_byte(c)),
+                change.reason(),
+                join_ids(change.owners()),
+                join_ids(change.decisive()),
+                rule_set,
+                version,
+                change.reflects() as i64,
+                salt.as_bytes().as_slice(),
+            ])
+        })
+        .map_err(backend)?;
+        conn.prepare_cached(
+            "INSERT INTO code_states (pid, leaf, position) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (pid) DO UPDATE SET leaf = excluded.leaf, position = excluded.position",
+        )
+        .and_then(|mut s| s.execute(params![pid, leaf, position as i64]))
+        .map_err(backend)?;
+    }
+    Ok(Some(leaf as u64))
+}
+
+fn add_checkpoint(
+    conn: &Connection,
+    frontier: &Frontier,
+    checkpoint: StoredCheckpoint,
+) -> Result<()> {
+    let size = frontier.size();
+    if checkpoint.size == 0 {
+        return Err(StoreError::Checkpoint(
+            "the empty log has nothing to sign".into(),
+        ));
+    }
+    if checkpoint.size > size {
+        return Err(StoreError::Checkpoint(format!(
+            "size {} is beyond the log's {size} leaves",
+            checkpoint.size
+        )));
+    }
+    let tree = StoredTree { conn, size };
+    let root = mingma_store::nodes::generated(mingma_ledger::root_at(&tree, checkpoint.size))
+        .map_err(|e| StoreError::Checkpoint(e.to_string()))?;
+    if root != checkpoint.root {
+        return Err(StoreError::Checkpoint(format!(
+            "root {} is not the log's root {root} at size {}",
+            checkpoint.root, checkpoint.size
+        )));
+    }
+    let stored: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT root FROM checkpoints WHERE size = ?1")
+        .and_then(|mut s| {
+            s.query_row([checkpoint.size as i64], |r| r.get(0))
+                .optional()
+        })
+        .map_err(backend)?;
+    if stored.is_some() {
+        // One checkpoint per size is kept; the root was just checked to be the log's.
+        return Ok(());
+    }
+    conn.prepare_cached("INSERT INTO checkpoints (size, root, note) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| {
+            s.execute(params![
+                checkpoint.size as i64,
+                checkpoint.root.as_bytes().as_slice(),
+                checkpoint.note
+            ])
+        })
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Scans that live designations refer to (the exposure behind a close contact):
+/// kept until the designation itself is past the retention window.
+fn referenced_scans(conn: &Connection, before: Timestamp) -> Result<BTreeSet<String>> {
+    let rows: Vec<Vec<u8>> = conn
+        .prepare_cached("SELECT canonical FROM records WHERE kind = ?1")
+        .and_then(|mut s| {
+            s.query_map([kind_code(EvidenceKind::CloseContact)], |r| r.get(0))?
+                .collect()
+        })
+        .map_err(backend)?;
+    let mut kept = BTreeSet::new();
+    for bytes in rows {
+        let record = mingma_core::canonical::decode_canonical(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("close contact: {e}")))?;
+        if record.effective_at < before {
+            continue;
+        }
+        if let EvidenceBody::CloseContact {
+            exposure: Exposure::Venue { scans, .. },
+            ..
+        } = &record.body
+        {
+            kept.extend(scans.iter().map(|s| s.to_string()));
+        }
+    }
+    Ok(kept)
+}
+
+fn purge(conn: &Connection, frontier: &mut Frontier, before: Timestamp) -> Result<PurgeReport> {
+    let referenced = referenced_scans(conn, before)?;
+    let old: Vec<(i64, String)> = conn
+        .prepare_cached("SELECT leaf, id FROM scans WHERE entered < ?1 ORDER BY leaf")
+        .and_then(|mut s| {
+            s.query_map([before.unix_seconds()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(backend)?;
+    let mut removed = Vec::new();
+    let mut kept_referenced = 0;
+    let mut delete = conn
+        .prepare_cached("DELETE FROM scans WHERE leaf = ?1")
+        .map_err(backend)?;
+    for (leaf, id) in old {
+        if referenced.contains(&id) {
+            kept_referenced += 1;
+            continue;
+        }
+        delete.execute([leaf]).map_err(backend)?;
+        removed.push(leaf as u64);
+    }
+    if removed.is_empty() {
+        return Ok(PurgeReport {
+            leaf: None,
+            removed,
+            kept_referenced,
+        });
+    }
+    let entry = LedgerEntry::Purge(Purge {
+        leaves: removed.clone(),
+    });
+    let leaf = append_leaf(conn, frontier, &entry.to_bytes())?;
+    Ok(PurgeReport {
+        leaf: Some(leaf),
+        removed,
+        kept_referenced,
+    })
+}

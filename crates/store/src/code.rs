@@ -1,0 +1,406 @@
+//! Code states: the cache of derivation that read paths use, and the changes that
+//! the ledger records.
+//!
+//! A [`CodeChange`] can only be made from a [`Decision`], and a `Decision` only by
+//! `mingma_core::derive`: no path sets a colour (principle 1).
+
+use sha2::{Digest, Sha256};
+
+use mingma_core::commitment::Salt;
+use mingma_core::{AuthorityId, Colour, Decision, PersonKey, RecordId, Timestamp};
+
+/// One person's new code, as derived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeChange {
+    person: PersonKey,
+    colour: Colour,
+    valid_at: Timestamp,
+    known_at: Timestamp,
+    since: Option<Timestamp>,
+    next_change: Option<(Timestamp, Colour)>,
+    reason: Option<String>,
+    owners: Vec<AuthorityId>,
+    decisive: Vec<RecordId>,
+    rule_set: String,
+    rule_set_version: String,
+    reflects: u64,
+}
+
+/// A stored code state: the latest change of a person's code, and where the ledger
+/// recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeState {
+    /// The change.
+    pub change: CodeChange,
+    /// The leaf of the batch that recorded it.
+    pub leaf: u64,
+    /// Its position in that batch's tree.
+    pub position: u64,
+    /// The salt of its commitment, for the holder's receipt.
+    pub salt: Salt,
+}
+
+const DOMAIN: &[u8] = b"mingma/code-change/v1\0";
+
+impl CodeChange {
+    /// The change a decision makes, reflecting the first `reflects` ledger leaves.
+    pub fn from_decision(decision: &Decision, reflects: u64) -> Self {
+        Self {
+            person: decision.subject,
+            colour: decision.colour,
+            valid_at: decision.valid_at,
+            known_at: decision.known_at,
+            since: decision.since,
+            next_change: decision.next_change.map(|n| (n.at, n.colour)),
+            reason: decision.fired.first().map(|f| f.reason.id.to_owned()),
+            owners: decision.owners.clone(),
+            decisive: decision.decisive_evidence.clone(),
+            rule_set: decision.rule_set.id.clone(),
+            rule_set_version: decision.rule_set.version.clone(),
+            reflects,
+        }
+    }
+
+    /// Whose code.
+    pub fn person(&self) -> PersonKey {
+        self.person
+    }
+    /// The colour.
+    pub fn colour(&self) -> Colour {
+        self.colour
+    }
+    /// The moment the decision was derived for.
+    pub fn valid_at(&self) -> Timestamp {
+        self.valid_at
+    }
+    /// Only records recorded up to this moment were considered.
+    pub fn known_at(&self) -> Timestamp {
+        self.known_at
+    }
+    /// When the colour took effect (赋码时间).
+    pub fn since(&self) -> Option<Timestamp> {
+        self.since
+    }
+    /// The next change that will happen by itself, and to which colour.
+    pub fn next_change(&self) -> Option<(Timestamp, Colour)> {
+        self.next_change
+    }
+    /// The catalogue id of the decisive reason.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+    /// Owning authorities (赋码来源).
+    pub fn owners(&self) -> &[AuthorityId] {
+        &self.owners
+    }
+    /// Decisive evidence.
+    pub fn decisive(&self) -> &[RecordId] {
+        &self.decisive
+    }
+    /// Rule set id and version.
+    pub fn rule_set(&self) -> (&str, &str) {
+        (&self.rule_set, &self.rule_set_version)
+    }
+    /// The number of ledger leaves whose evidence the decision considered.
+    pub fn reflects(&self) -> u64 {
+        self.reflects
+    }
+
+    /// Whether `other` says the same about the code: same colour, since, reason,
+    /// owners, decisive evidence and rule set. Re-deriving an unchanged code (after a
+    /// crash, or on a timer) must not record a change twice.
+    pub fn same_code(&self, other: &CodeChange) -> bool {
+        self.person == other.person
+            && self.colour == other.colour
+            && self.since == other.since
+            && self.reason == other.reason
+            && self.owners == other.owners
+            && self.decisive == other.decisive
+            && self.rule_set == other.rule_set
+            && self.rule_set_version == other.rule_set_version
+    }
+
+    /// The canonical bytes that the ledger commits to (version `0x01`; strings and
+    /// lists length-prefixed with u32 big-endian, times as i64 big-endian seconds,
+    /// absent optionals as a `0x00` flag byte, present ones as `0x01` then the value).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        fn text(out: &mut Vec<u8>, s: &str) {
+            out.extend((s.len() as u32).to_be_bytes());
+            out.extend(s.as_bytes());
+        }
+        fn time(out: &mut Vec<u8>, t: Option<Timestamp>) {
+            match t {
+                Some(t) => {
+                    out.push(1);
+                    out.extend(t.unix_seconds().to_be_bytes());
+                }
+                None => out.push(0),
+            }
+        }
+        let mut out = vec![0x01];
+        out.extend(self.person.as_bytes());
+        out.push(colour_byte(self.colour));
+        time(&mut out, Some(self.valid_at));
+        time(&mut out, Some(self.known_at));
+        time(&mut out, self.since);
+        match self.next_change {
+            Some((at, colour)) => {
+                time(&mut out, Some(at));
+                out.push(colour_byte(colour));
+            }
+            None => out.push(0),
+        }
+        match &self.reason {
+            Some(reason) => {
+                out.push(1);
+                text(&mut out, reason);
+            }
+            None => out.push(0),
+        }
+        out.extend((self.owners.len() as u32).to_be_bytes());
+        for owner in &self.owners {
+            text(&mut out, owner.as_str());
+        }
+        out.extend((self.decisive.len() as u32).to_be_bytes());
+        for id in &self.decisive {
+            text(&mut out, id.as_str());
+        }
+        text(&mut out, &self.rule_set);
+        text(&mut out, &self.rule_set_version);
+        out.extend(self.reflects.to_be_bytes());
+        out
+    }
+
+    /// The salted commitment the batch tree holds for this change.
+    pub fn commitment(&self, salt: &Salt) -> [u8; 32] {
+        code_change_commitment(salt, &self.canonical_bytes())
+    }
+
+    /// Reads canonical bytes back (for receipts checked offline), strictly: every
+    /// truncation, extra byte, unknown version, bad flag, colour, time or id is
+    /// refused with what is wrong.
+    pub fn decode_canonical(bytes: &[u8]) -> Result<Self, String> {
+        let mut c = Cursor(bytes);
+        match c.byte("version")? {
+            1 => {}
+            v => {
+                return Err(format!(
+                    "version {v} is not supported (this program reads 1)"
+                ))
+            }
+        }
+        let person = PersonKey::from_bytes(c.array("person")?);
+        let colour = c.colour("colour")?;
+        let valid_at = c.optional_time("valid_at")?.ok_or("valid_at is absent")?;
+        let known_at = c.optional_time("known_at")?.ok_or("known_at is absent")?;
+        let since = c.optional_time("since")?;
+        let next_change = match c.optional_time("next_change")? {
+            Some(at) => Some((at, c.colour("next_change")?)),
+            None => None,
+        };
+        let reason = if c.flag("reason")? {
+            Some(c.text("reason")?)
+        } else {
+            None
+        };
+        let owners = c
+            .texts("owners")?
+            .iter()
+            .map(|t| AuthorityId::parse(t).map_err(|e| format!("owners: {e}")))
+            .collect::<Result<_, _>>()?;
+        let decisive = c
+            .texts("decisive evidence")?
+            .iter()
+            .map(|t| RecordId::parse(t).map_err(|e| format!("decisive evidence: {e}")))
+            .collect::<Result<_, _>>()?;
+        let rule_set = c.text("rule set")?;
+        let rule_set_version = c.text("rule set version")?;
+        let reflects = u64::from_be_bytes(c.array("reflects")?);
+        if !c.0.is_empty() {
+            return Err(format!("{} bytes left over", c.0.len()));
+        }
+        Ok(Self {
+            person,
+            colour,
+            valid_at,
+            known_at,
+            since,
+            next_change,
+            reason,
+            owners,
+            decisive,
+            rule_set,
+            rule_set_version,
+            reflects,
+        })
+    }
+
+    /// Rebuilds a stored change. Only store backends call this, with values that a
+    /// `from_decision` change wrote.
+    #[allow(clippy::too_many_arguments)]
+    #[doc(hidden)]
+    pub fn from_stored(
+        person: PersonKey,
+        colour: Colour,
+        valid_at: Timestamp,
+        known_at: Timestamp,
+        since: Option<Timestamp>,
+        next_change: Option<(Timestamp, Colour)>,
+        reason: Option<String>,
+        owners: Vec<AuthorityId>,
+        decisive: Vec<RecordId>,
+        rule_set: String,
+        rule_set_version: String,
+        reflects: u64,
+    ) -> Self {
+        Self {
+            person,
+            colour,
+            valid_at,
+            known_at,
+            since,
+            next_change,
+            reason,
+            owners,
+            decisive,
+            rule_set,
+            rule_set_version,
+            reflects,
+        }
+    }
+}
+
+/// The commitment a batch tree holds for a change, from its canonical bytes:
+/// SHA-256 over `mingma/code-change/v1` 0x00, the 32-byte salt and the bytes.
+pub fn code_change_commitment(salt: &Salt, canonical: &[u8]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(DOMAIN);
+    hash.update(salt.as_bytes());
+    hash.update(canonical);
+    hash.finalize().into()
+}
+
+/// Reads canonical bytes, naming what is cut short or malformed.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+        if self.0.len() < n {
+            return Err(format!("cut short in {what}"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N, what)?);
+        Ok(out)
+    }
+
+    fn byte(&mut self, what: &str) -> Result<u8, String> {
+        let [b] = self.array::<1>(what)?;
+        Ok(b)
+    }
+
+    fn flag(&mut self, what: &str) -> Result<bool, String> {
+        match self.byte(what)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            b => Err(format!("{what}: presence flag {b} is neither 0 nor 1")),
+        }
+    }
+
+    fn colour(&mut self, what: &str) -> Result<Colour, String> {
+        let b = self.byte(what)?;
+        colour_from_byte(b).ok_or_else(|| format!("{what}: {b} is not a colour"))
+    }
+
+    fn optional_time(&mut self, what: &str) -> Result<Option<Timestamp>, String> {
+        if !self.flag(what)? {
+            return Ok(None);
+        }
+        let seconds = i64::from_be_bytes(self.array(what)?);
+        Timestamp::from_unix_seconds(seconds)
+            .map(Some)
+            .ok_or_else(|| format!("{what}: {seconds} is outside 2000-2099"))
+    }
+
+    fn text(&mut self, what: &str) -> Result<String, String> {
+        let len = u32::from_be_bytes(self.array(what)?) as usize;
+        let bytes = self.take(len, what)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| format!("{what} is not UTF-8"))
+    }
+
+    fn texts(&mut self, what: &str) -> Result<Vec<String>, String> {
+        let n = u32::from_be_bytes(self.array(what)?) as usize;
+        // Each item takes at least 4 bytes: a larger count is a lie.
+        if n.saturating_mul(4) > self.0.len() {
+            return Err(format!("cut short in {what}"));
+        }
+        (0..n).map(|_| self.text(what)).collect()
+    }
+}
+
+/// The byte a colour is stored as.
+pub fn colour_byte(colour: Colour) -> u8 {
+    match colour {
+        Colour::Green => 0,
+        Colour::Yellow => 1,
+        Colour::Red => 2,
+    }
+}
+
+/// The colour a stored byte stands for.
+pub fn colour_from_byte(byte: u8) -> Option<Colour> {
+    match byte {
+        0 => Some(Colour::Green),
+        1 => Some(Colour::Yellow),
+        2 => Some(Colour::Red),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mingma_core::{derive, read_evidence_file, PseudonymKey, RuleSet};
+
+    const EXAMPLE: &str = include_str!("../../../examples/zhengzhou-2022.jsonl");
+
+    #[test]
+    fn canonical_bytes_read_back_and_commitments_agree() {
+        let key = PseudonymKey::from_bytes([7; 32]);
+        let file = read_evidence_file(EXAMPLE, &key).expect("the example reads");
+        let rules = RuleSet::default_rules().expect("rules");
+        let at = Timestamp::parse("2022-06-14T12:00:00+08:00").expect("time");
+        let changes: Vec<CodeChange> = file
+            .subjects
+            .keys()
+            .map(|person| {
+                CodeChange::from_decision(&derive(&file.records, person, at, at, &rules), 42)
+            })
+            .collect();
+        assert!(changes.iter().any(|c| c.colour() == Colour::Red));
+        assert!(changes.iter().any(|c| c.colour() == Colour::Green));
+        for (i, change) in changes.iter().enumerate() {
+            let salt = Salt::from_bytes([i as u8; 32]);
+            let bytes = change.canonical_bytes();
+            assert_eq!(
+                code_change_commitment(&salt, &bytes),
+                change.commitment(&salt)
+            );
+            assert_eq!(CodeChange::decode_canonical(&bytes).as_ref(), Ok(change));
+            for cut in 0..bytes.len() {
+                assert!(
+                    CodeChange::decode_canonical(&bytes[..cut]).is_err(),
+                    "cut at {cut}"
+                );
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(CodeChange::decode_canonical(&longer).is_err());
+        }
+    }
+}

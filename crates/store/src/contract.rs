@@ -1,0 +1,787 @@
+//! The contract test suite every [`Store`] backend passes.
+//!
+//! A backend's tests call [`contract_tests!`](crate::contract_tests) with an async
+//! expression that makes a fresh, empty store; the macro expands to one test per
+//! clause of the contract, so a failure names the clause and the backend.
+
+use std::collections::BTreeSet;
+
+use mingma_core::commitment::{commit, LeafEntry};
+use mingma_core::{
+    derive, AuthorityId, CaseClass, Colour, DataSourceId, Evidence, EvidenceBody, Exposure,
+    Jurisdiction, NationalId, OfficialId, PersonKey, Presence, PseudonymKey, RecordId, Recorder,
+    RiskAreaScope, RiskLevel, RuleSet, SourceKind, TestMethod, TestOutcome, Timestamp, VenueId,
+    VenueKind,
+};
+use mingma_ledger::{leaf_hash, verify_consistency, verify_inclusion, MemoryTree};
+
+use crate::{LedgerEntry, Store, StoreError, StoredCheckpoint};
+
+/// Expands to one `#[tokio::test]` per contract clause, each on a fresh store made
+/// by `$make`: an expression giving a guard that derefs to the store (and cleans up
+/// when dropped).
+#[macro_export]
+macro_rules! contract_tests {
+    ($make:expr) => {
+        $crate::contract_tests!(@each $make;
+            appends_are_idempotent_and_conflicts_are_refused,
+            records_read_back_exactly_and_their_leaves_commit_to_them,
+            evidence_about_a_person_is_what_derivation_needs,
+            scans_are_found_by_venue_and_by_person_in_a_time_range,
+            persons_are_found_by_venues_and_by_division,
+            the_ledger_has_one_leaf_per_write_and_its_proofs_verify,
+            concurrent_writers_leave_a_sequence_without_gaps,
+            a_refused_write_does_not_undo_another_in_the_same_group,
+            code_changes_are_batched_and_idempotent,
+            checkpoints_must_match_the_log,
+            purges_remove_old_scans_but_keep_referenced_ones_and_are_logged,
+        );
+    };
+    (@each $make:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let guard = $make;
+                $crate::contract::$name(::std::ops::Deref::deref(&guard)).await;
+            }
+        )+
+    };
+}
+
+/// `06-01 10:00` (June 2022, China Standard Time).
+pub fn t(text: &str) -> Timestamp {
+    Timestamp::parse(&format!("2022-{text}:00+08:00")).expect("a test time")
+}
+
+/// A record id.
+pub fn rid(id: &str) -> RecordId {
+    RecordId::parse(id).expect("a test id")
+}
+
+fn key() -> PseudonymKey {
+    PseudonymKey::from_bytes([9; 32])
+}
+
+/// A person with a valid ID number made from `n` (distinct for `n < 1000`).
+pub fn person(n: u32) -> PersonKey {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+    let first17 = format!("41010219900101{:03}", n % 1000);
+    let sum: u32 = first17
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
+        .sum();
+    let id = NationalId::parse(&format!("{first17}{}", CHECK[(sum % 11) as usize]))
+        .expect("a valid test ID number");
+    key().person_key(&id)
+}
+
+const HEALTH: &str = "hc-4101";
+const CDC: &str = "cdc-4101";
+
+fn official(id: &str) -> Recorder {
+    Recorder::Official(OfficialId::parse(id).expect("official id"))
+}
+
+fn authority(id: &str) -> Option<AuthorityId> {
+    Some(AuthorityId::parse(id).expect("authority id"))
+}
+
+fn street(code: &str) -> Jurisdiction {
+    Jurisdiction::parse(code).expect("a real street")
+}
+
+/// A holder's scan of `venue` on `street_code`.
+pub fn scan(id: &str, who: PersonKey, venue: &str, street_code: &str, at: Timestamp) -> Evidence {
+    Evidence {
+        id: rid(id),
+        subject: Some(who),
+        recorded_by: Recorder::Holder,
+        authority: None,
+        legal_basis: None,
+        effective_at: at,
+        recorded_at: at,
+        body: EvidenceBody::VenueScan {
+            venue: VenueId::parse(venue).expect("venue id"),
+            street: street(street_code),
+            venue_kind: VenueKind::Market,
+            left_at: Some(at.plus_seconds(3600)),
+            presence: Presence::StaticPoster,
+        },
+    }
+}
+
+/// A lab-signed positive nucleic-acid test.
+pub fn positive(id: &str, who: PersonKey, at: Timestamp) -> Evidence {
+    Evidence {
+        id: rid(id),
+        subject: Some(who),
+        recorded_by: Recorder::Source {
+            id: DataSourceId::parse("lab-1").expect("source id"),
+            kind: SourceKind::Lab,
+        },
+        authority: authority(CDC),
+        legal_basis: None,
+        effective_at: at,
+        recorded_at: at,
+        body: EvidenceBody::TestResult {
+            method: TestMethod::NucleicAcid,
+            outcome: TestOutcome::Positive,
+            sampled_at: at.plus_seconds(-6 * 3600),
+        },
+    }
+}
+
+/// A confirmed case reported by the CDC's reporting system.
+pub fn case(id: &str, who: PersonKey, at: Timestamp) -> Evidence {
+    Evidence {
+        id: rid(id),
+        subject: Some(who),
+        recorded_by: Recorder::Source {
+            id: DataSourceId::parse("cdc-report").expect("source id"),
+            kind: SourceKind::CaseReporting,
+        },
+        authority: authority(CDC),
+        legal_basis: None,
+        effective_at: at,
+        recorded_at: at,
+        body: EvidenceBody::CaseReport {
+            classification: CaseClass::Confirmed,
+            test: None,
+        },
+    }
+}
+
+/// A close-contact designation at a venue, naming the scans that show it.
+pub fn close_contact(
+    id: &str,
+    who: PersonKey,
+    case: &str,
+    scans: &[&str],
+    at: Timestamp,
+) -> Evidence {
+    Evidence {
+        id: rid(id),
+        subject: Some(who),
+        recorded_by: official("off-zhao"),
+        authority: authority(HEALTH),
+        legal_basis: Some("《新型冠状病毒肺炎防控方案（第九版）》".into()),
+        effective_at: at,
+        recorded_at: at,
+        body: EvidenceBody::CloseContact {
+            case: rid(case),
+            exposure: Exposure::Venue {
+                venue: VenueId::parse("v-market").expect("venue id"),
+                from: at.plus_seconds(-7200),
+                until: at.plus_seconds(-3600),
+                scans: scans.iter().map(|s| rid(s)).collect(),
+            },
+        },
+    }
+}
+
+/// An act (approval, rejection, retraction) by an official of the city commission.
+pub fn act(id: &str, by: &str, body: EvidenceBody, at: Timestamp) -> Evidence {
+    Evidence {
+        id: rid(id),
+        subject: None,
+        recorded_by: official(by),
+        authority: authority(HEALTH),
+        legal_basis: None,
+        effective_at: at,
+        recorded_at: at,
+        body,
+    }
+}
+
+/// A high-risk declaration of `division` by the city commission, approved
+/// separately.
+pub fn risk_area(id: &str, division: &str, at: Timestamp) -> Evidence {
+    Evidence {
+        id: rid(id),
+        subject: None,
+        recorded_by: official("off-zhao"),
+        authority: authority(HEALTH),
+        legal_basis: Some("郑州市疫情防控指挥部通告".into()),
+        effective_at: at,
+        recorded_at: at,
+        body: EvidenceBody::RiskArea {
+            level: RiskLevel::High,
+            area: RiskAreaScope::Divisions(vec![Jurisdiction::parse(division).expect("division")]),
+            from: at.plus_seconds(-3 * 86_400),
+            until: at.plus_seconds(86_400),
+        },
+    }
+}
+
+fn ids<'a>(records: impl IntoIterator<Item = &'a Evidence>) -> Vec<String> {
+    records.into_iter().map(|r| r.id.to_string()).collect()
+}
+
+/// Appending the same record twice stores it once; a different record under a used
+/// id is refused, and nothing of that call is written.
+pub async fn appends_are_idempotent_and_conflicts_are_refused<S: Store>(store: &S) {
+    let a = person(1);
+    let first = store
+        .append(vec![positive("t-1", a, t("06-01 10:00"))])
+        .await
+        .expect("append");
+    assert_eq!(first.len(), 1);
+    assert!(first[0].fresh);
+    let again = store
+        .append(vec![positive("t-1", a, t("06-01 10:00"))])
+        .await
+        .expect("append again");
+    assert_eq!(again[0].leaf, first[0].leaf);
+    assert!(!again[0].fresh, "the same record is stored once");
+    assert_eq!(store.ledger_size().await.expect("size"), 1);
+
+    let conflict = store
+        .append(vec![
+            positive("t-2", a, t("06-02 10:00")),
+            positive("t-1", a, t("06-03 10:00")),
+        ])
+        .await;
+    match conflict {
+        Err(StoreError::Conflict { id, leaf }) => {
+            assert_eq!(id.as_str(), "t-1");
+            assert_eq!(leaf, first[0].leaf);
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(
+        store.record(&rid("t-2")).await.expect("read").is_none(),
+        "nothing of a refused call is written"
+    );
+    assert_eq!(store.ledger_size().await.expect("size"), 1);
+    // A scan id is unique across scans and other records too.
+    let clash = store
+        .append(vec![scan(
+            "t-1",
+            a,
+            "v-market",
+            "410102001",
+            t("06-01 12:00"),
+        )])
+        .await;
+    assert!(
+        matches!(clash, Err(StoreError::Conflict { .. })),
+        "{clash:?}"
+    );
+}
+
+/// What is read back is exactly what was appended, and its leaf commits to it.
+pub async fn records_read_back_exactly_and_their_leaves_commit_to_them<S: Store>(store: &S) {
+    let a = person(2);
+    let records = vec![
+        positive("t-1", a, t("06-01 10:00")),
+        scan("s-1", a, "v-market", "410102001", t("06-01 12:00")),
+        Evidence {
+            recorded_by: Recorder::Proxy(person(3)),
+            ..scan("s-2", a, "v-market", "410102001", t("06-01 13:00"))
+        },
+        risk_area("ra-1", "410102", t("06-02 10:00")),
+        act(
+            "ra-1.ok",
+            "off-sun",
+            EvidenceBody::Approval {
+                target: rid("ra-1"),
+            },
+            t("06-02 10:05"),
+        ),
+    ];
+    let appended = store.append(records.clone()).await.expect("append");
+    for (record, appended) in records.iter().zip(&appended) {
+        let stored = store
+            .record(&record.id)
+            .await
+            .expect("read")
+            .expect("the record is there");
+        assert_eq!(&stored.evidence, record, "{} reads back exactly", record.id);
+        assert_eq!(stored.leaf, appended.leaf);
+        let leaf = store
+            .leaves(stored.leaf, 1)
+            .await
+            .expect("leaf")
+            .pop()
+            .expect("its leaf exists");
+        assert_eq!(leaf.hash, leaf_hash(&leaf.data));
+        let Ok(LedgerEntry::Record(entry)) = LedgerEntry::from_bytes(&leaf.data) else {
+            panic!("leaf {} is a record entry", leaf.index);
+        };
+        assert_eq!(entry, LeafEntry::for_record(record, &stored.salt));
+        assert_eq!(entry.commitment, commit(&stored.salt, record));
+        // No personal data in the leaf.
+        let subject = record.subject.map(|s| s.as_bytes().to_vec());
+        if let Some(subject) = subject {
+            assert!(!leaf.data.windows(32).any(|w| w == subject.as_slice()));
+        }
+    }
+    assert!(store.record(&rid("nope")).await.expect("read").is_none());
+}
+
+/// `evidence_about` gives a person's own records, every risk area, and the acts on
+/// them — and nothing about anybody else.
+pub async fn evidence_about_a_person_is_what_derivation_needs<S: Store>(store: &S) {
+    let (a, b) = (person(4), person(5));
+    store
+        .append(vec![
+            case("case-b", b, t("06-01 09:00")),
+            positive("t-a", a, t("06-01 10:00")),
+            scan("s-a", a, "v-market", "410102001", t("06-01 12:00")),
+            scan("s-b", b, "v-market", "410102001", t("06-01 12:30")),
+            close_contact("cc-a", a, "case-b", &["s-a", "s-b"], t("06-02 09:00")),
+            act(
+                "cc-a.ok",
+                "off-sun",
+                EvidenceBody::Approval {
+                    target: rid("cc-a"),
+                },
+                t("06-02 09:10"),
+            ),
+            risk_area("ra-1", "410102", t("06-02 10:00")),
+            act(
+                "ra-1.ok",
+                "off-sun",
+                EvidenceBody::Approval {
+                    target: rid("ra-1"),
+                },
+                t("06-02 10:05"),
+            ),
+            act(
+                "ret-s-b",
+                "off-zhao",
+                EvidenceBody::Retraction {
+                    target: rid("s-b"),
+                    reason: "扫错".into(),
+                },
+                t("06-03 10:00"),
+            ),
+        ])
+        .await
+        .expect("append");
+    let about_a: BTreeSet<String> = store
+        .evidence_about(a)
+        .await
+        .expect("read")
+        .iter()
+        .map(|r| r.evidence.id.to_string())
+        .collect();
+    let want: BTreeSet<String> = ["t-a", "s-a", "cc-a", "cc-a.ok", "ra-1", "ra-1.ok"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(about_a, want);
+    let about_b: Vec<String> = store
+        .evidence_about(b)
+        .await
+        .expect("read")
+        .iter()
+        .map(|r| r.evidence.id.to_string())
+        .collect();
+    assert_eq!(about_b, ["case-b", "s-b", "ra-1", "ra-1.ok", "ret-s-b"]);
+    // Enough for derivation: the approved designation makes a red.
+    let rules = RuleSet::default_rules().expect("default rules");
+    let a_records: Vec<Evidence> = store
+        .evidence_about(a)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|r| r.evidence)
+        .collect();
+    let d = derive(&a_records, &a, t("06-03 00:00"), t("06-03 00:00"), &rules);
+    assert_eq!(d.colour, Colour::Red);
+}
+
+/// Scans are found by venue and by person, in a time range `[from, until)`.
+pub async fn scans_are_found_by_venue_and_by_person_in_a_time_range<S: Store>(store: &S) {
+    let (a, b) = (person(6), person(7));
+    store
+        .append(vec![
+            scan("s-1", a, "v-market", "410102001", t("06-01 08:00")),
+            scan("s-2", b, "v-market", "410102001", t("06-01 09:00")),
+            scan("s-3", a, "v-office", "410102002", t("06-01 10:00")),
+            scan("s-4", a, "v-market", "410102001", t("06-02 08:00")),
+        ])
+        .await
+        .expect("append");
+    let market = VenueId::parse("v-market").expect("venue");
+    let at_market = store
+        .scans_at_venue(&market, t("06-01 00:00"), t("06-02 00:00"))
+        .await
+        .expect("read");
+    assert_eq!(ids(at_market.iter().map(|r| &r.evidence)), ["s-1", "s-2"]);
+    let bounds = store
+        .scans_at_venue(&market, t("06-01 09:00"), t("06-02 08:00"))
+        .await
+        .expect("read");
+    assert_eq!(
+        ids(bounds.iter().map(|r| &r.evidence)),
+        ["s-2"],
+        "[from, until)"
+    );
+    let of_a = store
+        .scans_of_person(a, t("06-01 00:00"), t("06-03 00:00"))
+        .await
+        .expect("read");
+    assert_eq!(ids(of_a.iter().map(|r| &r.evidence)), ["s-1", "s-3", "s-4"]);
+    assert!(store
+        .scans_of_person(person(99), t("06-01 00:00"), t("06-03 00:00"))
+        .await
+        .expect("read")
+        .is_empty());
+}
+
+/// People are found by the venues they scanned and by the division those venues lie
+/// in, during a window.
+pub async fn persons_are_found_by_venues_and_by_division<S: Store>(store: &S) {
+    let (a, b, c) = (person(8), person(9), person(10));
+    store
+        .append(vec![
+            scan("s-1", a, "v-market", "410102001", t("06-01 08:00")),
+            scan("s-2", b, "v-office", "410102002", t("06-01 09:00")),
+            scan("s-3", c, "v-erqi", "410103001", t("06-01 10:00")),
+            scan("s-4", c, "v-market", "410102001", t("06-05 10:00")),
+        ])
+        .await
+        .expect("append");
+    let venues = [
+        VenueId::parse("v-market").expect("venue"),
+        VenueId::parse("v-erqi").expect("venue"),
+    ];
+    let found = store
+        .persons_at_venues(&venues, t("06-01 00:00"), t("06-02 00:00"))
+        .await
+        .expect("read");
+    assert_eq!(found, BTreeSet::from([a, c]));
+    let district = Jurisdiction::parse("410102").expect("division");
+    let found = store
+        .persons_in_division(district, t("06-01 00:00"), t("06-02 00:00"))
+        .await
+        .expect("read");
+    assert_eq!(found, BTreeSet::from([a, b]));
+    let street = Jurisdiction::parse("410102002").expect("division");
+    let found = store
+        .persons_in_division(street, t("06-01 00:00"), t("06-06 00:00"))
+        .await
+        .expect("read");
+    assert_eq!(found, BTreeSet::from([b]));
+    let city = Jurisdiction::parse("4101").expect("division");
+    let found = store
+        .persons_in_division(city, t("06-01 00:00"), t("06-06 00:00"))
+        .await
+        .expect("read");
+    assert_eq!(found, BTreeSet::from([a, b, c]));
+}
+
+/// Every write is one leaf; the stored tree is the RFC 6962 tree of the leaves, and
+/// every inclusion and consistency proof verifies.
+pub async fn the_ledger_has_one_leaf_per_write_and_its_proofs_verify<S: Store>(store: &S) {
+    let a = person(11);
+    let mut expected = MemoryTree::new();
+    for batch in 0..5u32 {
+        let records: Vec<Evidence> = (0..7u32)
+            .map(|i| {
+                scan(
+                    &format!("s-{batch}-{i}"),
+                    a,
+                    "v-market",
+                    "410102001",
+                    t("06-01 08:00").plus_seconds(i64::from(batch * 100 + i)),
+                )
+            })
+            .collect();
+        store.append(records).await.expect("append");
+    }
+    let size = store.ledger_size().await.expect("size");
+    assert_eq!(size, 35);
+    let leaves = store.leaves(0, 1000).await.expect("leaves");
+    assert_eq!(leaves.len(), 35);
+    for (i, leaf) in leaves.iter().enumerate() {
+        assert_eq!(leaf.index, i as u64);
+        assert_eq!(leaf.hash, leaf_hash(&leaf.data));
+        expected.push(leaf.hash);
+    }
+    for s in 1..=size {
+        let root = store.root(s).await.expect("root");
+        assert_eq!(root, expected.root_at(s).expect("root"), "root at {s}");
+    }
+    let root = store.root(size).await.expect("root");
+    for i in 0..size {
+        let proof = store.inclusion_proof(i, size).await.expect("proof");
+        verify_inclusion(&leaves[i as usize].hash, i, size, &proof, &root)
+            .expect("inclusion verifies");
+    }
+    for s1 in 1..size {
+        let proof = store.consistency_proof(s1, size).await.expect("proof");
+        let r1 = store.root(s1).await.expect("root");
+        verify_consistency(s1, size, &proof, &r1, &root).expect("consistency verifies");
+    }
+    assert!(matches!(
+        store.inclusion_proof(size, size).await,
+        Err(StoreError::Range(_))
+    ));
+    assert!(matches!(
+        store.inclusion_proof(0, size + 1).await,
+        Err(StoreError::Range(_))
+    ));
+}
+
+/// Many writers at once: the leaves form one sequence with no gap and every record
+/// appears exactly once, so a reader following the log from a position never skips.
+pub async fn concurrent_writers_leave_a_sequence_without_gaps<S: Store>(store: &S) {
+    let mut tasks = Vec::new();
+    for w in 0..8u32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25u32 {
+                let id = format!("s-{w}-{i}");
+                store
+                    .append(vec![scan(
+                        &id,
+                        person(100 + w),
+                        "v-market",
+                        "410102001",
+                        t("06-01 08:00").plus_seconds(i64::from(i)),
+                    )])
+                    .await
+                    .expect("append");
+            }
+        }));
+    }
+    // A follower reads while the writers write.
+    let follower = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut next = 0u64;
+            let mut seen = Vec::new();
+            while next < 200 {
+                let leaves = store.leaves(next, 64).await.expect("leaves");
+                for leaf in leaves {
+                    assert_eq!(leaf.index, next, "no leaf is skipped");
+                    next += 1;
+                    seen.push(leaf.hash);
+                }
+                tokio::task::yield_now().await;
+            }
+            seen
+        })
+    };
+    for task in tasks {
+        task.await.expect("writer");
+    }
+    let seen = follower.await.expect("follower");
+    assert_eq!(seen.len(), 200);
+    assert_eq!(store.ledger_size().await.expect("size"), 200);
+    let mut ids = BTreeSet::new();
+    for leaf in store.leaves(0, 500).await.expect("leaves") {
+        let Ok(LedgerEntry::Record(entry)) = LedgerEntry::from_bytes(&leaf.data) else {
+            panic!("record leaf");
+        };
+        assert!(ids.insert(entry.record.to_string()), "each record once");
+    }
+    assert_eq!(ids.len(), 200);
+}
+
+/// A write refused inside a group commit does not undo the others of the group.
+pub async fn a_refused_write_does_not_undo_another_in_the_same_group<S: Store>(store: &S) {
+    let a = person(12);
+    store
+        .append(vec![positive("t-1", a, t("06-01 10:00"))])
+        .await
+        .expect("append");
+    let mut tasks = Vec::new();
+    for i in 0..20u32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let record = if i % 2 == 0 {
+                positive("t-1", a, t("06-09 10:00"))
+            } else {
+                scan(
+                    &format!("s-{i}"),
+                    a,
+                    "v-market",
+                    "410102001",
+                    t("06-01 12:00").plus_seconds(i64::from(i)),
+                )
+            };
+            (i, store.append(vec![record]).await)
+        }));
+    }
+    for task in tasks {
+        let (i, result) = task.await.expect("task");
+        if i % 2 == 0 {
+            assert!(
+                matches!(result, Err(StoreError::Conflict { .. })),
+                "{i}: {result:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "{i}: {result:?}");
+        }
+    }
+    assert_eq!(store.ledger_size().await.expect("size"), 11);
+    let root = store.root(11).await.expect("root");
+    let leaves = store.leaves(0, 100).await.expect("leaves");
+    let tree = MemoryTree::from_leaf_hashes(leaves.iter().map(|l| l.hash));
+    assert_eq!(tree.root(), root);
+}
+
+/// Code changes from decisions are one leaf per batch, committing to the batch's
+/// changes; re-recording the same decisions changes nothing.
+pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
+    let rules = RuleSet::default_rules().expect("default rules");
+    let (a, b) = (person(13), person(14));
+    store
+        .append(vec![positive("t-a", a, t("06-01 10:00"))])
+        .await
+        .expect("append");
+    let size = store.ledger_size().await.expect("size");
+    let mut decisions = Vec::new();
+    for who in [a, b] {
+        let evidence: Vec<Evidence> = store
+            .evidence_about(who)
+            .await
+            .expect("read")
+            .into_iter()
+            .map(|r| r.evidence)
+            .collect();
+        decisions.push(derive(
+            &evidence,
+            &who,
+            t("06-02 00:00"),
+            t("06-02 00:00"),
+            &rules,
+        ));
+    }
+    let leaf = store
+        .record_code_changes(decisions.clone(), size)
+        .await
+        .expect("record")
+        .expect("a batch leaf");
+    let state_a = store
+        .code_state(a)
+        .await
+        .expect("read")
+        .expect("a has a state");
+    assert_eq!(state_a.change.colour(), Colour::Red);
+    assert_eq!(state_a.change.reason(), Some("positive_test"));
+    assert_eq!(state_a.leaf, leaf);
+    let state_b = store
+        .code_state(b)
+        .await
+        .expect("read")
+        .expect("b has a state");
+    assert_eq!(state_b.change.colour(), Colour::Green);
+    // The leaf commits to the batch.
+    let data = store.leaves(leaf, 1).await.expect("leaf").remove(0).data;
+    let Ok(LedgerEntry::CodeChanges(batch)) = LedgerEntry::from_bytes(&data) else {
+        panic!("a code-change leaf");
+    };
+    assert_eq!(batch.count, 2);
+    assert_eq!(batch.reflects, size);
+    let changes = store.code_change_batch(leaf).await.expect("batch");
+    let tree = MemoryTree::from_leaf_hashes(
+        changes
+            .iter()
+            .map(|c| leaf_hash(&c.change.commitment(&c.salt))),
+    );
+    assert_eq!(tree.root(), batch.root);
+    // Again: nothing changes, nothing is logged.
+    let before = store.ledger_size().await.expect("size");
+    assert_eq!(
+        store
+            .record_code_changes(decisions, size)
+            .await
+            .expect("record"),
+        None
+    );
+    assert_eq!(store.ledger_size().await.expect("size"), before);
+    assert_eq!(store.code_states().await.expect("states").len(), 2);
+}
+
+/// A checkpoint is stored only for the log's own root at its size.
+pub async fn checkpoints_must_match_the_log<S: Store>(store: &S) {
+    let a = person(15);
+    store
+        .append(vec![
+            positive("t-1", a, t("06-01 10:00")),
+            positive("t-2", a, t("06-02 10:00")),
+        ])
+        .await
+        .expect("append");
+    let root = store.root(2).await.expect("root");
+    store
+        .add_checkpoint(StoredCheckpoint {
+            size: 2,
+            root,
+            note: "note at 2".into(),
+        })
+        .await
+        .expect("a true checkpoint is stored");
+    let wrong = store
+        .add_checkpoint(StoredCheckpoint {
+            size: 1,
+            root,
+            note: "wrong root".into(),
+        })
+        .await;
+    assert!(matches!(wrong, Err(StoreError::Checkpoint(_))), "{wrong:?}");
+    let beyond = store
+        .add_checkpoint(StoredCheckpoint {
+            size: 3,
+            root,
+            note: "beyond".into(),
+        })
+        .await;
+    assert!(
+        matches!(beyond, Err(StoreError::Checkpoint(_))),
+        "{beyond:?}"
+    );
+    let stored = store.checkpoints().await.expect("read");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].note, "note at 2");
+}
+
+/// A purge deletes old scans, keeps those a live designation refers to, records one
+/// leaf listing what it removed, and leaves every leaf in place.
+pub async fn purges_remove_old_scans_but_keep_referenced_ones_and_are_logged<S: Store>(store: &S) {
+    let (a, b) = (person(16), person(17));
+    store
+        .append(vec![
+            scan("s-old", a, "v-market", "410102001", t("05-01 10:00")),
+            scan("s-kept", a, "v-market", "410102001", t("05-02 10:00")),
+            scan("s-case", b, "v-market", "410102001", t("05-02 10:30")),
+            case("case-b", b, t("05-25 10:00")),
+            close_contact("cc-a", a, "case-b", &["s-kept", "s-case"], t("05-26 09:00")),
+            scan("s-new", a, "v-market", "410102001", t("05-30 10:00")),
+        ])
+        .await
+        .expect("append");
+    let size_before = store.ledger_size().await.expect("size");
+    let root_before = store.root(size_before).await.expect("root");
+    let report = store.purge_scans(t("05-20 00:00")).await.expect("purge");
+    assert_eq!(report.removed, vec![0]);
+    assert_eq!(report.kept_referenced, 2);
+    let leaf = report.leaf.expect("a purge leaf");
+    assert_eq!(leaf, size_before);
+    assert!(store.record(&rid("s-old")).await.expect("read").is_none());
+    assert!(store.record(&rid("s-kept")).await.expect("read").is_some());
+    assert!(store.record(&rid("s-new")).await.expect("read").is_some());
+    let data = store.leaves(leaf, 1).await.expect("leaf").remove(0).data;
+    assert_eq!(
+        LedgerEntry::from_bytes(&data),
+        Ok(LedgerEntry::Purge(crate::Purge { leaves: vec![0] }))
+    );
+    // The log still holds every leaf and extends the old tree.
+    let size = store.ledger_size().await.expect("size");
+    let proof = store
+        .consistency_proof(size_before, size)
+        .await
+        .expect("proof");
+    let root = store.root(size).await.expect("root");
+    verify_consistency(size_before, size, &proof, &root_before, &root).expect("append-only");
+    // Nothing more to purge: no leaf.
+    let again = store.purge_scans(t("05-20 00:00")).await.expect("purge");
+    assert_eq!(again.leaf, None);
+}

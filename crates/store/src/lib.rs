@@ -1,0 +1,269 @@
+//! Mingma's store contract.
+//!
+//! One trait, [`Store`], that every backend implements (SQLite, embedded and the
+//! default; PostgreSQL for production), and one contract test suite
+//! ([`contract`], behind the `contract` feature) that every backend passes.
+//!
+//! # What a store guarantees
+//! - **Evidence and its ledger leaf are written in one transaction.** An appended
+//!   record, a batch of code changes, a purge: each is a leaf of the RFC 6962 log, and
+//!   the leaf, the tree nodes it completes and the rows it describes commit together
+//!   or not at all.
+//! - **Appends are idempotent on the record id**: the same record twice is stored
+//!   once; a different record under a used id is refused, and nothing of that append
+//!   is written.
+//! - **The ledger is the event sequence.** Leaf indexes are assigned in commit order,
+//!   so a reader that follows the log from a position never skips an event; that is
+//!   how read models and other nodes catch up.
+//! - **Durable means durable across power loss**: backends run with full
+//!   synchronisation (SQLite `synchronous=FULL`, PostgreSQL `fsync` and
+//!   `synchronous_commit` on) and get throughput from group commit.
+//! - **Only the derivation engine writes code states**: the write path takes
+//!   [`Decision`]s, which only `mingma_core::derive` makes.
+//!
+//! # What a store must never do
+//! Decide a colour, alter or delete a leaf, or put personal data in a leaf.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod code;
+mod entry;
+pub mod nodes;
+pub mod verify;
+
+#[cfg(feature = "contract")]
+pub mod contract;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+
+pub use code::{code_change_commitment, colour_byte, colour_from_byte, CodeChange, CodeState};
+pub use entry::{CodeChangeBatch, EntryError, LedgerEntry, Purge};
+use mingma_core::commitment::Salt;
+use mingma_core::{Decision, Evidence, Jurisdiction, PersonKey, RecordId, Timestamp, VenueId};
+use mingma_ledger::Hash;
+pub use verify::{verify, Finding, LogIdentity, VerifyReport};
+
+/// The outcome of appending one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The record.
+    pub id: RecordId,
+    /// Its leaf in the ledger.
+    pub leaf: u64,
+    /// `false` if the same record was already stored (nothing was written).
+    pub fresh: bool,
+}
+
+/// A stored evidence record with what is needed to prove it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// The record.
+    pub evidence: Evidence,
+    /// Its leaf in the ledger.
+    pub leaf: u64,
+    /// The salt of its commitment (given to the holder in a receipt).
+    pub salt: Salt,
+}
+
+/// One leaf as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLeaf {
+    /// Index in the log.
+    pub index: u64,
+    /// The leaf bytes (see [`LedgerEntry`]).
+    pub data: Vec<u8>,
+    /// RFC 6962 leaf hash of `data`.
+    pub hash: Hash,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash at that size.
+    pub root: Hash,
+    /// The signed note (C2SP tlog-checkpoint in a signed-note envelope).
+    pub note: String,
+}
+
+/// What a purge removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// The purge's own leaf, if anything was purged.
+    pub leaf: Option<u64>,
+    /// Leaves of the scans removed.
+    pub removed: Vec<u64>,
+    /// Scans old enough but kept because live evidence still refers to them.
+    pub kept_referenced: u64,
+}
+
+/// What a store can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A different record is stored under this id.
+    #[error("record id `{id}` is already used by a different record (leaf {leaf})")]
+    Conflict {
+        /// The id.
+        id: RecordId,
+        /// The leaf of the stored record.
+        leaf: u64,
+    },
+    /// A record was refused for what it is (names the record and the problem).
+    #[error("record `{id}`: {reason}")]
+    Invalid {
+        /// The record.
+        id: RecordId,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A checkpoint does not match the log.
+    #[error("checkpoint refused: {0}")]
+    Checkpoint(String),
+    /// A leaf or proof was asked beyond the log.
+    #[error("{0}")]
+    Range(String),
+    /// Stored data does not decode: the store was altered outside Mingma.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Backend(String),
+}
+
+/// Result of store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The store contract. Backends are chosen at start and used monomorphised.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Appends records, each with its ledger leaf, in one transaction. Salts are drawn
+    /// by the store. Idempotent on record ids; a conflict refuses the whole call.
+    fn append(&self, records: Vec<Evidence>) -> impl Future<Output = Result<Vec<Appended>>> + Send;
+
+    /// One record by id.
+    fn record(&self, id: &RecordId) -> impl Future<Output = Result<Option<StoredRecord>>> + Send;
+
+    /// Stored records (scans included) with leaf `>= from`, in leaf order, at most
+    /// `limit` of them: for verification, which checks every row against its leaf.
+    fn records_from(
+        &self,
+        from: u64,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
+
+    /// Everything derivation needs for `person`: the records about them (scans
+    /// included), every risk-area declaration, and the approvals, rejections and
+    /// retractions acting on any of these; in ledger order.
+    fn evidence_about(
+        &self,
+        person: PersonKey,
+    ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
+
+    /// Scans at `venue` entered in `[from, until)`, in entry order.
+    fn scans_at_venue(
+        &self,
+        venue: &VenueId,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
+
+    /// Scans by `person` entered in `[from, until)`, in entry order.
+    fn scans_of_person(
+        &self,
+        person: PersonKey,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
+
+    /// People with a scan at one of `venues` entered in `[from, until)`.
+    fn persons_at_venues(
+        &self,
+        venues: &[VenueId],
+        from: Timestamp,
+        until: Timestamp,
+    ) -> impl Future<Output = Result<BTreeSet<PersonKey>>> + Send;
+
+    /// People with a scan at a venue inside `division` entered in `[from, until)`.
+    fn persons_in_division(
+        &self,
+        division: Jurisdiction,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> impl Future<Output = Result<BTreeSet<PersonKey>>> + Send;
+
+    /// Records the code changes of these decisions as one ledger leaf committing to
+    /// the batch, and updates the code states, in one transaction. Decisions that
+    /// say the same as the stored state are skipped (so re-deriving is idempotent);
+    /// returns the batch leaf, or `None` if nothing changed. `reflects` is the ledger
+    /// size whose evidence the decisions considered.
+    fn record_code_changes(
+        &self,
+        decisions: Vec<Decision>,
+        reflects: u64,
+    ) -> impl Future<Output = Result<Option<u64>>> + Send;
+
+    /// The stored code state of `person`.
+    fn code_state(
+        &self,
+        person: PersonKey,
+    ) -> impl Future<Output = Result<Option<CodeState>>> + Send;
+
+    /// People whose stored code says it will change by itself at or before `now`:
+    /// the work of the scheduler.
+    fn codes_due(&self, now: Timestamp) -> impl Future<Output = Result<Vec<PersonKey>>> + Send;
+
+    /// Every stored code state, in person-key order (for verification).
+    fn code_states(&self) -> impl Future<Output = Result<Vec<CodeState>>> + Send;
+
+    /// The changes recorded in the batch at `leaf`, in batch order.
+    fn code_change_batch(&self, leaf: u64) -> impl Future<Output = Result<Vec<CodeState>>> + Send;
+
+    /// Number of leaves in the ledger.
+    fn ledger_size(&self) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Leaves `[from, from + limit)`, as far as they exist: the event sequence.
+    fn leaves(&self, from: u64, limit: u64)
+        -> impl Future<Output = Result<Vec<StoredLeaf>>> + Send;
+
+    /// Stored hashes of perfect subtrees of `2^level` leaves (`level >= 1`), by index
+    /// from `from`, at most `limit`: for verification of the served tree.
+    fn nodes(
+        &self,
+        level: u32,
+        from: u64,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<(u64, Hash)>>> + Send;
+
+    /// Root of the first `size` leaves.
+    fn root(&self, size: u64) -> impl Future<Output = Result<Hash>> + Send;
+
+    /// RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves.
+    fn inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> impl Future<Output = Result<Vec<Hash>>> + Send;
+
+    /// RFC 9162 consistency proof between trees of `size1` and `size2` leaves.
+    fn consistency_proof(
+        &self,
+        size1: u64,
+        size2: u64,
+    ) -> impl Future<Output = Result<Vec<Hash>>> + Send;
+
+    /// Stores a signed checkpoint, after checking that its size (at least 1) and root
+    /// are the log's. One checkpoint per size is kept: a second one for a size already
+    /// checkpointed is accepted and not stored (read `checkpoints` to see which is).
+    fn add_checkpoint(
+        &self,
+        checkpoint: StoredCheckpoint,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Every stored checkpoint, by size.
+    fn checkpoints(&self) -> impl Future<Output = Result<Vec<StoredCheckpoint>>> + Send;
+
+    /// Deletes scans entered before `before`, except those that live evidence refers
+    /// to, and records a purge leaf listing their leaves, in one transaction.
+    fn purge_scans(&self, before: Timestamp) -> impl Future<Output = Result<PurgeReport>> + Send;
+}
