@@ -25,10 +25,15 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
             "the database refused WAL mode (journal_mode is {mode})"
         )));
     }
+    // A large page cache (1 GiB), memory-mapped reads and WAL checkpoints every
+    // 40 MiB instead of 4 MiB keep bulk appends from stalling on index pages and
+    // checkpoints; none of them weakens durability (the WAL is synced at every commit).
     conn.execute_batch(
         "PRAGMA synchronous=FULL;
          PRAGMA busy_timeout=10000;
-         PRAGMA cache_size=-65536;
+         PRAGMA cache_size=-1048576;
+         PRAGMA mmap_size=17179869184;
+         PRAGMA wal_autocheckpoint=10000;
          PRAGMA temp_store=MEMORY;",
     )
     .map_err(backend)
@@ -36,8 +41,11 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
 
 /// Settings of a read connection.
 pub(crate) fn configure_reader(conn: &Connection) -> Result<()> {
-    conn.execute_batch("PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768;")
-        .map_err(backend)
+    // Memory-mapped pages: a proof's dozen b-tree lookups without a system call each.
+    conn.execute_batch(
+        "PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768; PRAGMA mmap_size=17179869184;",
+    )
+    .map_err(backend)
 }
 
 /// Applies the migrations not yet applied, each in its own transaction, and checks

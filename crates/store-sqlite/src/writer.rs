@@ -1,14 +1,14 @@
 //! The writer thread: every write of the store, with group commit.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use mingma_core::canonical::canonical_bytes;
 use mingma_core::commitment::{LeafEntry, Salt};
 use mingma_core::{
     Decision, Evidence, EvidenceBody, EvidenceKind, Exposure, PersonKey, Recorder, Timestamp,
 };
-use mingma_ledger::{leaf_hash, Frontier, MemoryTree};
+use mingma_ledger::{leaf_hash, CompletedNode, Frontier, MemoryTree};
 use mingma_store::{
     colour_byte, Appended, CodeChange, CodeChangeBatch, LedgerEntry, Purge, PurgeReport, Result,
     StoreError, StoredCheckpoint,
@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::{
     backend, join_ids, kind_code, ledger_size, pid_of, presence_code, read_code_change,
-    read_record, venue_kind_code, StoredTree,
+    read_record, venue_kind_code, StoredTree, UpperNodes, UPPER,
 };
 
 /// A write waiting for the writer.
@@ -29,36 +29,58 @@ pub(crate) enum Job {
     Purge(Timestamp, oneshot::Sender<Result<PurgeReport>>),
 }
 
-/// A job's result, held until the transaction commits.
-enum Done {
-    Append(
-        oneshot::Sender<Result<Vec<Appended>>>,
-        Result<Vec<Appended>>,
-    ),
-    CodeChanges(oneshot::Sender<Result<Option<u64>>>, Result<Option<u64>>),
-    Checkpoint(oneshot::Sender<Result<()>>, Result<()>),
-    Purge(oneshot::Sender<Result<PurgeReport>>, Result<PurgeReport>),
+/// The result of applying a job, before it is sent back.
+enum Outcome {
+    Append(Result<Vec<Appended>>),
+    CodeChanges(Result<Option<u64>>),
+    Checkpoint(Result<()>),
+    Purge(Result<PurgeReport>),
 }
 
-impl Done {
+impl Outcome {
     fn is_ok(&self) -> bool {
         match self {
-            Done::Append(_, r) => r.is_ok(),
-            Done::CodeChanges(_, r) => r.is_ok(),
-            Done::Checkpoint(_, r) => r.is_ok(),
-            Done::Purge(_, r) => r.is_ok(),
+            Outcome::Append(r) => r.is_ok(),
+            Outcome::CodeChanges(r) => r.is_ok(),
+            Outcome::Checkpoint(r) => r.is_ok(),
+            Outcome::Purge(r) => r.is_ok(),
         }
     }
 
-    /// Sends the result, or `failure` instead if the commit failed.
-    fn send(self, failure: Option<&str>) {
-        let fail = |m: &str| StoreError::Backend(format!("commit failed: {m}"));
-        // A caller that stopped waiting is not an error of the store.
+    /// The same job, failed with `message`.
+    fn failed(job: &Job, message: &str) -> Self {
+        let e = || StoreError::Backend(message.to_owned());
+        match job {
+            Job::Append(..) => Outcome::Append(Err(e())),
+            Job::CodeChanges(..) => Outcome::CodeChanges(Err(e())),
+            Job::Checkpoint(..) => Outcome::Checkpoint(Err(e())),
+            Job::Purge(..) => Outcome::Purge(Err(e())),
+        }
+    }
+}
+
+impl Job {
+    /// Sends `outcome` to whoever asked. A caller that stopped waiting is not an error
+    /// of the store.
+    fn reply(self, outcome: Outcome) {
+        let mismatch = || StoreError::Backend("the writer mixed up two results".into());
         match self {
-            Done::Append(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
-            Done::CodeChanges(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
-            Done::Checkpoint(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
-            Done::Purge(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
+            Job::Append(_, tx) => drop(tx.send(match outcome {
+                Outcome::Append(r) => r,
+                _ => Err(mismatch()),
+            })),
+            Job::CodeChanges(_, _, tx) => drop(tx.send(match outcome {
+                Outcome::CodeChanges(r) => r,
+                _ => Err(mismatch()),
+            })),
+            Job::Checkpoint(_, tx) => drop(tx.send(match outcome {
+                Outcome::Checkpoint(r) => r,
+                _ => Err(mismatch()),
+            })),
+            Job::Purge(_, tx) => drop(tx.send(match outcome {
+                Outcome::Purge(r) => r,
+                _ => Err(mismatch()),
+            })),
         }
     }
 }
@@ -74,19 +96,36 @@ pub(crate) struct WriteState {
     frontier: Frontier,
     persons: HashMap<PersonKey, i64>,
     venues: HashMap<(String, i64, i64), i64>,
+    /// Upper-level nodes written in the open transaction, shown to readers once it
+    /// commits.
+    pending_upper: Vec<CompletedNode>,
+    upper: Arc<UpperNodes>,
 }
 
 impl WriteState {
+    /// After a rollback: forget what the rolled-back writes made.
     fn forget_interned(&mut self) {
         self.persons.clear();
         self.venues.clear();
+        self.pending_upper.clear();
+    }
+
+    /// After a commit: readers may use the new upper nodes.
+    fn committed(&mut self) {
+        self.upper.add(&self.pending_upper);
+        self.pending_upper.clear();
     }
 }
 
 /// Starts the writer thread on `conn`; returns the queue it reads.
-pub(crate) fn start(conn: Connection) -> Result<mpsc::Sender<Job>> {
+pub(crate) fn start(conn: Connection, upper: Arc<UpperNodes>) -> Result<mpsc::Sender<Job>> {
     let size = ledger_size(&conn)?;
-    let frontier = Frontier::from_source(&StoredTree { conn: &conn, size }, size)?;
+    let tree = StoredTree {
+        conn: &conn,
+        size,
+        upper: Some(&upper),
+    };
+    let frontier = Frontier::from_source(&tree, size)?;
     let (jobs, queue) = mpsc::channel::<Job>();
     std::thread::Builder::new()
         .name("mingma-sqlite-writer".into())
@@ -95,6 +134,8 @@ pub(crate) fn start(conn: Connection) -> Result<mpsc::Sender<Job>> {
                 frontier,
                 persons: HashMap::new(),
                 venues: HashMap::new(),
+                pending_upper: Vec::new(),
+                upper,
             };
             run(conn, state, queue)
         })
@@ -111,102 +152,93 @@ fn run(mut conn: Connection, mut state: WriteState, queue: mpsc::Receiver<Job>) 
                 Err(_) => break,
             }
         }
-        let before = state.frontier.clone();
-        match commit_group(&mut conn, &mut state, group) {
-            Ok(done) => done.into_iter().for_each(|d| d.send(None)),
-            Err((done, message)) => {
-                state.frontier = before;
-                state.forget_interned();
-                done.into_iter().for_each(|d| d.send(Some(&message)));
-            }
-        }
+        commit_group(&mut conn, &mut state, group);
     }
 }
 
-type GroupFailure = (Vec<Done>, String);
-
-fn commit_group(
-    conn: &mut Connection,
-    state: &mut WriteState,
-    group: Vec<Job>,
-) -> std::result::Result<Vec<Done>, GroupFailure> {
-    let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => {
-            let message = e.to_string();
-            let done = group.into_iter().map(|job| failed(job, &message)).collect();
-            return Err((done, message));
+/// Group commit. The common case: every write of the group in one transaction, one
+/// fsync. If any write is refused (a conflicting id, say) or the commit fails, the
+/// whole transaction is rolled back and each write is retried in a transaction of
+/// its own, so that one caller's refused write never undoes another's.
+fn commit_group(conn: &mut Connection, state: &mut WriteState, group: Vec<Job>) {
+    let before = state.frontier.clone();
+    if let Some(outcomes) = all_in_one(conn, state, &group) {
+        state.committed();
+        for (job, outcome) in group.into_iter().zip(outcomes) {
+            job.reply(outcome);
         }
-    };
-    let mut done = Vec::with_capacity(group.len());
+        return;
+    }
+    state.frontier = before;
+    state.forget_interned();
     for job in group {
         let snapshot = state.frontier.clone();
-        let outcome = match tx.savepoint() {
-            Ok(mut sp) => {
-                let outcome = apply(&sp, state, job);
-                let kept = if outcome.is_ok() {
-                    sp.commit()
-                } else {
-                    sp.rollback().and_then(|()| sp.commit())
-                };
-                match kept {
-                    Ok(()) => outcome,
-                    Err(e) => fail_done(outcome, &e.to_string()),
-                }
-            }
-            Err(e) => failed(job, &e.to_string()),
-        };
-        if !outcome.is_ok() {
+        let outcome = one_alone(conn, state, &job);
+        if outcome.is_ok() {
+            state.committed();
+        } else {
             state.frontier = snapshot;
             state.forget_interned();
         }
-        done.push(outcome);
+        job.reply(outcome);
+    }
+}
+
+/// Applies every job in one transaction; `None` (rolled back) if any is refused.
+fn all_in_one(
+    conn: &mut Connection,
+    state: &mut WriteState,
+    group: &[Job],
+) -> Option<Vec<Outcome>> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .ok()?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for job in group {
+        let outcome = apply(&tx, state, job);
+        if !outcome.is_ok() {
+            return None;
+        }
+        outcomes.push(outcome);
+    }
+    tx.commit().ok()?;
+    Some(outcomes)
+}
+
+/// Applies one job in a transaction of its own.
+fn one_alone(conn: &mut Connection, state: &mut WriteState, job: &Job) -> Outcome {
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return Outcome::failed(job, &e.to_string()),
+    };
+    let outcome = apply(&tx, state, job);
+    if !outcome.is_ok() {
+        return outcome;
     }
     match tx.commit() {
-        Ok(()) => Ok(done),
-        Err(e) => Err((done, e.to_string())),
+        Ok(()) => outcome,
+        Err(e) => Outcome::failed(job, &format!("commit failed: {e}")),
     }
 }
 
-fn failed(job: Job, message: &str) -> Done {
-    let e = || StoreError::Backend(message.to_owned());
+fn apply(conn: &Connection, state: &mut WriteState, job: &Job) -> Outcome {
     match job {
-        Job::Append(_, tx) => Done::Append(tx, Err(e())),
-        Job::CodeChanges(_, _, tx) => Done::CodeChanges(tx, Err(e())),
-        Job::Checkpoint(_, tx) => Done::Checkpoint(tx, Err(e())),
-        Job::Purge(_, tx) => Done::Purge(tx, Err(e())),
-    }
-}
-
-/// Turns a result into a failure when its savepoint could not be closed.
-fn fail_done(done: Done, message: &str) -> Done {
-    let e = || StoreError::Backend(message.to_owned());
-    match done {
-        Done::Append(tx, _) => Done::Append(tx, Err(e())),
-        Done::CodeChanges(tx, _) => Done::CodeChanges(tx, Err(e())),
-        Done::Checkpoint(tx, _) => Done::Checkpoint(tx, Err(e())),
-        Done::Purge(tx, _) => Done::Purge(tx, Err(e())),
-    }
-}
-
-fn apply(conn: &Connection, state: &mut WriteState, job: Job) -> Done {
-    match job {
-        Job::Append(records, tx) => Done::Append(tx, append(conn, state, records)),
-        Job::CodeChanges(decisions, reflects, tx) => {
-            Done::CodeChanges(tx, code_changes(conn, state, decisions, reflects))
+        Job::Append(records, _) => Outcome::Append(append(conn, state, records)),
+        Job::CodeChanges(decisions, reflects, _) => {
+            Outcome::CodeChanges(code_changes(conn, state, decisions, *reflects))
         }
-        Job::Checkpoint(checkpoint, tx) => {
-            Done::Checkpoint(tx, add_checkpoint(conn, &state.frontier, checkpoint))
+        Job::Checkpoint(checkpoint, _) => {
+            Outcome::Checkpoint(add_checkpoint(conn, &state.frontier, checkpoint))
         }
-        Job::Purge(before, tx) => Done::Purge(tx, purge(conn, &mut state.frontier, before)),
+        Job::Purge(before, _) => Outcome::Purge(purge(conn, state, *before)),
     }
 }
 
 /// Appends one leaf and the perfect subtrees it completes.
-fn append_leaf(conn: &Connection, frontier: &mut Frontier, data: &[u8]) -> Result<u64> {
-    let index = frontier.size();
+fn append_leaf(conn: &Connection, state: &mut WriteState, data: &[u8]) -> Result<u64> {
+    let index = state.frontier.size();
     let hash = leaf_hash(data);
-    let completed = frontier.push(hash);
+    let completed = state.frontier.push(hash);
     conn.prepare_cached("INSERT INTO ledger_leaves (idx, data, hash) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute(params![index as i64, data, hash.as_bytes().as_slice()]))
         .map_err(backend)?;
@@ -222,6 +254,9 @@ fn append_leaf(conn: &Connection, frontier: &mut Frontier, data: &[u8]) -> Resul
             ])
             .map_err(backend)?;
     }
+    state
+        .pending_upper
+        .extend(completed.into_iter().filter(|n| n.level >= UPPER));
     Ok(index)
 }
 
@@ -290,17 +325,17 @@ fn about_of_target(conn: &Connection, target: &str) -> Result<Option<i64>> {
 fn append(
     conn: &Connection,
     state: &mut WriteState,
-    records: Vec<Evidence>,
+    records: &[Evidence],
 ) -> Result<Vec<Appended>> {
     let mut out = Vec::with_capacity(records.len());
     let salts = new_salts(records.len())?;
-    for (evidence, salt) in records.into_iter().zip(salts) {
+    for (evidence, salt) in records.iter().zip(salts) {
         let leaf = state.frontier.size();
-        if insert_row(conn, state, leaf, &evidence, salt.as_bytes())? {
-            let entry = LedgerEntry::Record(LeafEntry::for_record(&evidence, &salt));
-            append_leaf(conn, &mut state.frontier, &entry.to_bytes())?;
+        if insert_row(conn, state, leaf, evidence, salt.as_bytes())? {
+            let entry = LedgerEntry::Record(LeafEntry::for_record(evidence, &salt));
+            append_leaf(conn, state, &entry.to_bytes())?;
             out.push(Appended {
-                id: evidence.id,
+                id: evidence.id.clone(),
                 leaf,
                 fresh: true,
             });
@@ -313,14 +348,14 @@ fn append(
                 evidence.id
             ))
         })?;
-        if canonical_bytes(&existing.evidence) != canonical_bytes(&evidence) {
+        if canonical_bytes(&existing.evidence) != canonical_bytes(evidence) {
             return Err(StoreError::Conflict {
-                id: evidence.id,
+                id: evidence.id.clone(),
                 leaf: existing.leaf,
             });
         }
         out.push(Appended {
-            id: evidence.id,
+            id: evidence.id.clone(),
             leaf: existing.leaf,
             fresh: false,
         });
@@ -344,7 +379,11 @@ fn new_salts(n: usize) -> Result<Vec<Salt>> {
 
 /// Whether `id` is taken in `table` (ids are unique across records and scans).
 fn id_taken(conn: &Connection, table: &str, id: &str) -> Result<bool> {
-    conn.prepare_cached(&format!("SELECT 1 FROM {table} WHERE id = ?1"))
+    let sql = match table {
+        "records" => "SELECT 1 FROM records WHERE id = ?1",
+        _ => "SELECT 1 FROM scans WHERE id = ?1",
+    };
+    conn.prepare_cached(sql)
         .and_then(|mut s| s.exists([id]))
         .map_err(backend)
 }
@@ -462,12 +501,12 @@ fn insert_row(
 fn code_changes(
     conn: &Connection,
     state: &mut WriteState,
-    decisions: Vec<Decision>,
+    decisions: &[Decision],
     reflects: u64,
 ) -> Result<Option<u64>> {
     let mut seen = BTreeSet::new();
     let mut changes: Vec<(i64, CodeChange)> = Vec::new();
-    for decision in &decisions {
+    for decision in decisions {
         if !seen.insert(decision.subject) {
             continue;
         }
@@ -515,7 +554,7 @@ fn code_changes(
         rule_set,
         rule_set_version: version,
     });
-    let leaf = append_leaf(conn, &mut state.frontier, &entry.to_bytes())? as i64;
+    let leaf = append_leaf(conn, state, &entry.to_bytes())? as i64;
     for (position, ((pid, change), salt)) in changes.iter().zip(&salts).enumerate() {
         let (rule_set, version) = change.rule_set();
         conn.prepare_cached(
@@ -557,7 +596,7 @@ fn code_changes(
 fn add_checkpoint(
     conn: &Connection,
     frontier: &Frontier,
-    checkpoint: StoredCheckpoint,
+    checkpoint: &StoredCheckpoint,
 ) -> Result<()> {
     let size = frontier.size();
     if checkpoint.size == 0 {
@@ -571,7 +610,11 @@ fn add_checkpoint(
             checkpoint.size
         )));
     }
-    let tree = StoredTree { conn, size };
+    let tree = StoredTree {
+        conn,
+        size,
+        upper: None,
+    };
     let root = mingma_store::nodes::generated(mingma_ledger::root_at(&tree, checkpoint.size))
         .map_err(|e| StoreError::Checkpoint(e.to_string()))?;
     if root != checkpoint.root {
@@ -631,7 +674,7 @@ fn referenced_scans(conn: &Connection, before: Timestamp) -> Result<BTreeSet<Str
     Ok(kept)
 }
 
-fn purge(conn: &Connection, frontier: &mut Frontier, before: Timestamp) -> Result<PurgeReport> {
+fn purge(conn: &Connection, state: &mut WriteState, before: Timestamp) -> Result<PurgeReport> {
     let referenced = referenced_scans(conn, before)?;
     let old: Vec<(i64, String)> = conn
         .prepare_cached("SELECT leaf, id FROM scans WHERE entered < ?1 ORDER BY leaf")
@@ -663,7 +706,7 @@ fn purge(conn: &Connection, frontier: &mut Frontier, before: Timestamp) -> Resul
     let entry = LedgerEntry::Purge(Purge {
         leaves: removed.clone(),
     });
-    let leaf = append_leaf(conn, frontier, &entry.to_bytes())?;
+    let leaf = append_leaf(conn, state, &entry.to_bytes())?;
     Ok(PurgeReport {
         leaf: Some(leaf),
         removed,
