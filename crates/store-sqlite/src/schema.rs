@@ -9,10 +9,16 @@ use crate::backend;
 
 /// Migrations, in order. A migration that shipped is never edited: its checksum is
 /// recorded when applied and checked at every start.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_initial",
-    include_str!("../migrations/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial",
+        include_str!("../migrations/0001_initial.sql"),
+    ),
+    (
+        "0002_retired_ids",
+        include_str!("../migrations/0002_retired_ids.sql"),
+    ),
+];
 
 /// Settings of the write connection: WAL, and `synchronous=FULL` so that a commit
 /// survives power loss before it is acknowledged.

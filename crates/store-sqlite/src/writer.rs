@@ -342,12 +342,23 @@ fn append(
             continue;
         }
         // The id is taken: the same record again is no change, another is refused.
-        let existing = read_record(conn, evidence.id.as_str())?.ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "record id `{}` is taken but its row cannot be read",
-                evidence.id
-            ))
-        })?;
+        let Some(existing) = read_record(conn, evidence.id.as_str())? else {
+            // Purged for retention: the id stays taken and its data stays gone.
+            let retired: Option<i64> = conn
+                .prepare_cached("SELECT leaf FROM retired_ids WHERE id = ?1")
+                .and_then(|mut s| s.query_row([evidence.id.as_str()], |r| r.get(0)).optional())
+                .map_err(backend)?;
+            return match retired {
+                Some(leaf) => Err(StoreError::Conflict {
+                    id: evidence.id.clone(),
+                    leaf: leaf as u64,
+                }),
+                None => Err(StoreError::Corrupt(format!(
+                    "record id `{}` is taken but its row cannot be read",
+                    evidence.id
+                ))),
+            };
+        };
         if canonical_bytes(&existing.evidence) != canonical_bytes(evidence) {
             return Err(StoreError::Conflict {
                 id: evidence.id.clone(),
@@ -380,7 +391,9 @@ fn new_salts(n: usize) -> Result<Vec<Salt>> {
 /// Whether `id` is taken in `table` (ids are unique across records and scans).
 fn id_taken(conn: &Connection, table: &str, id: &str) -> Result<bool> {
     let sql = match table {
-        "records" => "SELECT 1 FROM records WHERE id = ?1",
+        "records" => {
+            "SELECT 1 FROM records WHERE id = ?1 UNION ALL SELECT 1 FROM retired_ids WHERE id = ?1"
+        }
         _ => "SELECT 1 FROM scans WHERE id = ?1",
     };
     conn.prepare_cached(sql)
@@ -694,6 +707,9 @@ fn purge(conn: &Connection, state: &mut WriteState, before: Timestamp) -> Result
             continue;
         }
         delete.execute([leaf]).map_err(backend)?;
+        conn.prepare_cached("INSERT INTO retired_ids (id, leaf) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![id, leaf]))
+            .map_err(backend)?;
         removed.push(leaf as u64);
     }
     if removed.is_empty() {

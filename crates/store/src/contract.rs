@@ -784,4 +784,423 @@ pub async fn purges_remove_old_scans_but_keep_referenced_ones_and_are_logged<S: 
     // Nothing more to purge: no leaf.
     let again = store.purge_scans(t("05-20 00:00")).await.expect("purge");
     assert_eq!(again.leaf, None);
+    // A purged record's id stays taken: its data does not come back under it.
+    let back = store
+        .append(vec![scan(
+            "s-old",
+            a,
+            "v-market",
+            "410102001",
+            t("05-01 10:00"),
+        )])
+        .await;
+    assert!(
+        matches!(back, Err(StoreError::Conflict { leaf: 0, .. })),
+        "{back:?}"
+    );
+}
+
+/// Expands to one `#[tokio::test]` per case of the tamper suite ([`tamper`]), each
+/// making its stores with `$make`: an expression (it may `.await`) giving a fresh,
+/// empty [`tamper::Tamper`] of the backend.
+#[macro_export]
+macro_rules! tamper_tests {
+    ($make:expr) => {
+        $crate::tamper_tests!(@each $make;
+            an_untouched_store_verifies,
+            each_tampering_is_found_and_names_the_leaf,
+            swapped_rows_are_found_at_both_leaves,
+            a_row_inserted_outside_the_ledger_is_found,
+            a_forged_tree_node_or_leaf_is_found,
+            a_forged_code_state_or_checkpoint_is_found,
+        );
+    };
+    (@each $make:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $crate::contract::tamper::$name(|| async { $make }).await;
+            }
+        )+
+    };
+}
+
+/// `ledger verify` against a store altered behind Mingma's back: every change to a
+/// stored row, a deleted or swapped row, a back-dated record, a forged row, a forged
+/// tree node, a forged checkpoint or code state is found and named.
+///
+/// The suite is the same for every backend; a backend gives a fresh store and a way
+/// to run SQL on its database directly ([`Tamper`]). The tampering statements use
+/// only the tables and columns both schemas share (`records`, `scans`,
+/// `ledger_leaves`, `ledger_nodes`, `code_changes`, `checkpoints`), with byte
+/// strings written by [`Tamper::blob`].
+pub mod tamper {
+    use std::future::Future;
+
+    use mingma_core::canonical::canonical_bytes;
+    use mingma_core::{derive, EvidenceBody, RuleSet};
+    use mingma_ledger::{Checkpoint, CheckpointSigner, NoteVerifier, SigningKey};
+
+    use super::{act, person, positive, rid, risk_area, scan, t};
+    use crate::{verify, Finding, LogIdentity, Store, StoredCheckpoint, VerifyReport};
+
+    const ORIGIN: &str = "mingma.test/log";
+
+    /// A fresh store of a backend, and a way behind its back.
+    pub trait Tamper: Send + Sync {
+        /// The backend.
+        type Store: Store;
+        /// The store.
+        fn store(&self) -> &Self::Store;
+        /// Runs `sql` (one or more statements) on the store's database directly, as
+        /// someone with database access would; panics if it fails.
+        fn tamper(&self, sql: &str) -> impl Future<Output = ()> + Send;
+        /// `bytes` as a literal of the backend's SQL.
+        fn blob(&self, bytes: &[u8]) -> String;
+    }
+
+    /// Lower-case hexadecimal, for [`Tamper::blob`].
+    pub fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    struct Fixture<T> {
+        target: T,
+        verifier: NoteVerifier,
+        rules: RuleSet,
+    }
+
+    impl<T: Tamper> Fixture<T> {
+        async fn verify(&self) -> VerifyReport {
+            verify(
+                self.target.store(),
+                Some(LogIdentity {
+                    verifier: &self.verifier,
+                    origin: ORIGIN,
+                }),
+                &self.rules,
+            )
+            .await
+            .expect("verification runs")
+        }
+
+        async fn tamper(&self, sql: &str) {
+            self.target.tamper(sql).await;
+        }
+
+        async fn leaf_of(&self, id: &str) -> u64 {
+            self.target
+                .store()
+                .record(&rid(id))
+                .await
+                .expect("read")
+                .expect("a stored record")
+                .leaf
+        }
+    }
+
+    /// A store with records, scans, a risk area, a code-change batch and a signed
+    /// checkpoint.
+    async fn fixture<T: Tamper, F: Future<Output = T>>(make: impl Fn() -> F) -> Fixture<T> {
+        let target = make().await;
+        let store = target.store();
+        let rules = RuleSet::default_rules().expect("rules");
+        let (a, b) = (person(1), person(2));
+        store
+            .append(vec![
+                positive("t-a", a, t("06-01 10:00")),
+                scan("s-a", a, "v-market", "410102001", t("06-01 12:00")),
+                scan("s-b", b, "v-market", "410102001", t("06-01 12:30")),
+                risk_area("ra-1", "410102", t("06-02 10:00")),
+                act(
+                    "ra-1.ok",
+                    "off-sun",
+                    EvidenceBody::Approval {
+                        target: rid("ra-1"),
+                    },
+                    t("06-02 10:05"),
+                ),
+                positive("t-c", person(3), t("06-01 11:00")),
+            ])
+            .await
+            .expect("append");
+        let size = store.ledger_size().await.expect("size");
+        let mut decisions = Vec::new();
+        for who in [a, b] {
+            let evidence: Vec<_> = store
+                .evidence_about(who)
+                .await
+                .expect("read")
+                .into_iter()
+                .map(|r| r.evidence)
+                .collect();
+            decisions.push(derive(
+                &evidence,
+                &who,
+                t("06-03 00:00"),
+                t("06-03 00:00"),
+                &rules,
+            ));
+        }
+        store
+            .record_code_changes(decisions, size)
+            .await
+            .expect("record")
+            .expect("changes");
+        let signer = CheckpointSigner::new("mingma.test", SigningKey::from_bytes(&[42; 32]))
+            .expect("signer");
+        let size = store.ledger_size().await.expect("size");
+        let root = store.root(size).await.expect("root");
+        let note = signer
+            .sign_checkpoint(&Checkpoint::new(ORIGIN, size, root))
+            .expect("sign");
+        store
+            .add_checkpoint(StoredCheckpoint { size, root, note })
+            .await
+            .expect("checkpoint");
+        Fixture {
+            target,
+            verifier: signer.verifier(),
+            rules,
+        }
+    }
+
+    fn first_leaf_finding(report: &VerifyReport) -> Option<u64> {
+        report.findings.iter().find_map(|f| match f {
+            Finding::Leaf { index, .. } => Some(*index),
+            _ => None,
+        })
+    }
+
+    /// The untouched fixture verifies clean.
+    pub async fn an_untouched_store_verifies<T: Tamper, F: Future<Output = T>>(
+        make: impl Fn() -> F,
+    ) {
+        let f = fixture(make).await;
+        let report = f.verify().await;
+        assert!(report.is_clean(), "{:#?}", report.findings);
+        assert_eq!(report.leaves, 7);
+        assert_eq!(report.records, 6);
+        assert_eq!(report.batches, 1);
+        assert_eq!(report.code_states, 2);
+        assert_eq!(report.checkpoints, 1);
+    }
+
+    /// One byte changed, a scan deleted, a record back-dated, a scan moved in time, a
+    /// record moved to another leaf, a salt replaced: each is found, and the first
+    /// leaf named is the victim's.
+    pub async fn each_tampering_is_found_and_names_the_leaf<T: Tamper, F: Future<Output = T>>(
+        make: impl Fn() -> F,
+    ) {
+        // (what, the record whose leaf must be named)
+        let cases = [
+            ("one byte of a stored record changed", "t-a"),
+            ("a scan deleted", "s-b"),
+            ("a record back-dated", "s-a"),
+            ("a scan moved to another time", "s-a"),
+            ("a record moved to another leaf", "t-a"),
+            ("a salt replaced", "t-c"),
+        ];
+        for (what, victim) in cases {
+            let f = fixture(&make).await;
+            let leaf = f.leaf_of(victim).await;
+            let sql = match what {
+                "one byte of a stored record changed" => {
+                    let stored = f
+                        .target
+                        .store()
+                        .record(&rid(victim))
+                        .await
+                        .expect("read")
+                        .expect("stored");
+                    let mut bytes = canonical_bytes(&stored.evidence);
+                    let at = bytes
+                        .windows(5)
+                        .position(|w| w == b"lab-1")
+                        .expect("the lab's id is in the record");
+                    bytes[at + 4] = b'2';
+                    format!(
+                        "UPDATE records SET canonical = {} WHERE id = '{victim}'",
+                        f.target.blob(&bytes)
+                    )
+                }
+                "a scan deleted" => format!("DELETE FROM scans WHERE id = '{victim}'"),
+                "a record back-dated" => format!(
+                    "UPDATE scans SET recorded_at = recorded_at - 86400 WHERE id = '{victim}'"
+                ),
+                "a scan moved to another time" => {
+                    format!("UPDATE scans SET entered = entered - 3600 WHERE id = '{victim}'")
+                }
+                "a record moved to another leaf" => {
+                    format!("UPDATE records SET leaf = leaf + 1000 WHERE id = '{victim}'")
+                }
+                _ => format!(
+                    "UPDATE records SET salt = {} WHERE id = '{victim}'",
+                    f.target.blob(&[0; 32])
+                ),
+            };
+            f.tamper(&sql).await;
+            let report = f.verify().await;
+            assert!(!report.is_clean(), "{what}: not found");
+            assert_eq!(
+                first_leaf_finding(&report),
+                Some(leaf),
+                "{what}: first finding names leaf {leaf}: {:#?}",
+                report.findings
+            );
+        }
+    }
+
+    /// Two record rows swapping leaves are found at both.
+    pub async fn swapped_rows_are_found_at_both_leaves<T: Tamper, F: Future<Output = T>>(
+        make: impl Fn() -> F,
+    ) {
+        let f = fixture(make).await;
+        let (a, c) = (f.leaf_of("t-a").await, f.leaf_of("t-c").await);
+        f.tamper(&format!(
+            "UPDATE records SET leaf = -1 WHERE leaf = {a};
+             UPDATE records SET leaf = {a} WHERE leaf = {c};
+             UPDATE records SET leaf = {c} WHERE leaf = -1;"
+        ))
+        .await;
+        let report = f.verify().await;
+        let named: Vec<u64> = report
+            .findings
+            .iter()
+            .filter_map(|f| match f {
+                Finding::Leaf { index, .. } => Some(*index),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            named.contains(&a) && named.contains(&c),
+            "{:#?}",
+            report.findings
+        );
+    }
+
+    /// A row with no leaf of its own is found at the leaf it claims.
+    pub async fn a_row_inserted_outside_the_ledger_is_found<T: Tamper, F: Future<Output = T>>(
+        make: impl Fn() -> F,
+    ) {
+        let f = fixture(make).await;
+        f.tamper(
+            "INSERT INTO records (leaf, id, kind, about, canonical, salt)
+             SELECT 999, 'forged', kind, about, canonical, salt FROM records WHERE id = 't-a'",
+        )
+        .await;
+        let report = f.verify().await;
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::Leaf { index: 999, .. })),
+            "{:#?}",
+            report.findings
+        );
+    }
+
+    /// A forged node breaks the tree, a forged leaf hash names the leaf, and a leaf
+    /// rewritten with a matching hash breaks the signed checkpoint.
+    pub async fn a_forged_tree_node_or_leaf_is_found<T: Tamper, F: Future<Output = T>>(
+        make: impl Fn() -> F,
+    ) {
+        let f = fixture(&make).await;
+        f.tamper(&format!(
+            "UPDATE ledger_nodes SET hash = {} WHERE level = 1 AND idx = 0",
+            f.target.blob(&[0; 32])
+        ))
+        .await;
+        let report = f.verify().await;
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::Tree { .. })),
+            "{:#?}",
+            report.findings
+        );
+
+        let f = fixture(&make).await;
+        f.tamper(&format!(
+            "UPDATE ledger_leaves SET hash = {} WHERE idx = 2",
+            f.target.blob(&[0; 32])
+        ))
+        .await;
+        assert_eq!(first_leaf_finding(&f.verify().await), Some(2));
+
+        // Rewriting a leaf and its hash consistently still breaks the signed checkpoint.
+        let f = fixture(&make).await;
+        let data = f
+            .target
+            .store()
+            .leaves(1, 1)
+            .await
+            .expect("leaf")
+            .pop()
+            .expect("leaf 1")
+            .data;
+        let mut forged = data.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        let hash = mingma_ledger::leaf_hash(&forged);
+        f.tamper(&format!(
+            "UPDATE ledger_leaves SET data = {}, hash = {} WHERE idx = 1",
+            f.target.blob(&forged),
+            f.target.blob(hash.as_bytes())
+        ))
+        .await;
+        let report = f.verify().await;
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::Checkpoint { .. })),
+            "{:#?}",
+            report.findings
+        );
+        assert_eq!(first_leaf_finding(&report), Some(1));
+    }
+
+    /// A stored code state turned green is found by re-derivation (and its batch no
+    /// longer matches its leaf); a checkpoint note altered is found.
+    pub async fn a_forged_code_state_or_checkpoint_is_found<T: Tamper, F: Future<Output = T>>(
+        make: impl Fn() -> F,
+    ) {
+        let f = fixture(&make).await;
+        // Turn person 2's stored red (a stay in the high-risk area) into green.
+        f.tamper("UPDATE code_changes SET colour = 0, reason = NULL WHERE position = 1")
+            .await;
+        let report = f.verify().await;
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::CodeState { person: p, .. } if *p == person(2))),
+            "{:#?}",
+            report.findings
+        );
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::Leaf { .. })),
+            "the batch no longer matches its leaf"
+        );
+
+        let f = fixture(&make).await;
+        f.tamper(
+            "UPDATE checkpoints SET note = REPLACE(note, 'mingma.test/log', 'mingma.test/other')",
+        )
+        .await;
+        let report = f.verify().await;
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::Checkpoint { .. })),
+            "{:#?}",
+            report.findings
+        );
+    }
 }
