@@ -31,13 +31,13 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
             "the database refused WAL mode (journal_mode is {mode})"
         )));
     }
-    // A large page cache (1 GiB), memory-mapped reads and WAL checkpoints every
+    // A large page cache (256 MiB; larger costs more at every commit), memory-mapped reads and WAL checkpoints every
     // 40 MiB instead of 4 MiB keep bulk appends from stalling on index pages and
     // checkpoints; none of them weakens durability (the WAL is synced at every commit).
     conn.execute_batch(
         "PRAGMA synchronous=FULL;
          PRAGMA busy_timeout=10000;
-         PRAGMA cache_size=-1048576;
+         PRAGMA cache_size=-262144;
          PRAGMA mmap_size=17179869184;
          PRAGMA wal_autocheckpoint=10000;
          PRAGMA temp_store=MEMORY;",
