@@ -27,8 +27,9 @@ pub async fn run(args: &ImportArgs) -> Result<()> {
     let key = args.pseudonym_key.key()?;
     // The whole file is checked before anything is stored.
     let file = read_evidence(&args.file, &key)?;
-    let store = args.db.open_or_create()?;
-    let counts = import(&store, file.records).await?;
+    let counts = crate::with_store!(args.db.open_or_create().await?, |store| {
+        import(&store, file.records).await?
+    });
     println!(
         "imported {}: {} new, {} already stored",
         args.file.display(),

@@ -60,8 +60,10 @@ pub struct CheckpointArgs {
 
 async fn checkpoint_command(args: &CheckpointArgs) -> Result<()> {
     let signer = load_signer(args.key.as_deref())?;
-    let store = args.db.open_existing()?;
-    match sign_checkpoint(&store, &signer, &args.origin).await? {
+    let signed = crate::with_store!(args.db.open_existing().await?, |store| {
+        sign_checkpoint(&store, &signer, &args.origin).await?
+    });
+    match signed {
         Signed::New(note) => {
             print!("{note}");
         }
@@ -248,9 +250,10 @@ async fn verify_command(args: &VerifyArgs) -> Result<()> {
         .map(|v| parse_vkey(v, "--vkey"))
         .transpose()?;
     let rules = load_rules(args.rules.as_deref())?;
-    let store = args.db.open_existing()?;
     let log = verifier.as_ref().zip(args.origin.as_deref());
-    let (text, first) = verify_ledger(&store, log, &rules).await?;
+    let (text, first) = crate::with_store!(args.db.open_existing().await?, |store| {
+        verify_ledger(&store, log, &rules).await?
+    });
     print!("{text}");
     match first {
         None => Ok(()),
@@ -356,12 +359,13 @@ async fn purge_command(args: &PurgeArgs) -> Result<()> {
         Some(text) => parse_time(text, "--now")?,
         None => now()?,
     };
-    let store = args.db.open_existing()?;
     let before = now.minus(retention);
-    let report = store
-        .purge_scans(before)
-        .await
-        .context("the purge failed; nothing was removed")?;
+    let report = crate::with_store!(args.db.open_existing().await?, |store| {
+        store
+            .purge_scans(before)
+            .await
+            .context("the purge failed; nothing was removed")?
+    });
     print!("{}", render_purge(&report, before, retention));
     Ok(())
 }

@@ -622,8 +622,9 @@ pub async fn receipt_command(args: &ReceiptArgs) -> Result<()> {
         }
         _ => bail!("give a record id or --code-change LEAF:POSITION, not both"),
     };
-    let store = args.db.open_existing()?;
-    let receipt = issue(&store, &target).await?;
+    let receipt = crate::with_store!(args.db.open_existing().await?, |store| {
+        issue(&store, &target).await?
+    });
     let json = receipt.to_json();
     match &args.out {
         Some(path) => {

@@ -810,3 +810,87 @@ fn code_change_receipts_prove_both_levels() {
     ]);
     assert!(err.contains("<batch leaf>:<position>"), "{err}");
 }
+
+#[test]
+fn the_same_commands_run_on_postgresql() {
+    let cluster = mingma_pgtest::PgCluster::shared().expect("a PostgreSQL cluster for the tests");
+    let url = cluster.fresh_database("cli").expect("a fresh database");
+    let env = Env::new();
+    let import = env.ok(&[
+        "import",
+        "--db",
+        &url,
+        &example(),
+        "--pseudonym-key",
+        PSEUDONYM_KEY,
+    ]);
+    assert!(import.contains("16 new, 0 already stored"), "{import}");
+    let again = env.ok(&[
+        "import",
+        "--db",
+        &url,
+        &example(),
+        "--pseudonym-key",
+        PSEUDONYM_KEY,
+    ]);
+    assert!(again.contains("0 new, 16 already stored"), "{again}");
+    env.ok(&[
+        "ledger",
+        "checkpoint",
+        "--db",
+        &url,
+        "--key",
+        "log.key",
+        "--origin",
+        ORIGIN,
+    ]);
+    let verified = env.ok(&[
+        "ledger", "verify", "--db", &url, "--vkey", &env.vkey, "--origin", ORIGIN,
+    ]);
+    assert!(!verified.contains("first problem"), "{verified}");
+    env.ok(&[
+        "ledger",
+        "receipt",
+        "--db",
+        &url,
+        "qo-0610-001",
+        "--out",
+        "pg-receipt.json",
+    ]);
+    let checked = env.ok(&[
+        "ledger",
+        "check-receipt",
+        "pg-receipt.json",
+        "--vkey",
+        &env.vkey,
+        "--origin",
+        ORIGIN,
+    ]);
+    assert!(
+        checked.starts_with("valid: record qo-0610-001"),
+        "{checked}"
+    );
+    let purged = env.ok(&[
+        "ledger",
+        "purge",
+        "--db",
+        &url,
+        "--now",
+        "2023-01-01T00:00:00+08:00",
+    ]);
+    assert!(purged.contains("removed"), "{purged}");
+    env.ok(&[
+        "ledger",
+        "checkpoint",
+        "--db",
+        &url,
+        "--key",
+        "log.key",
+        "--origin",
+        ORIGIN,
+    ]);
+    let verified = env.ok(&[
+        "ledger", "verify", "--db", &url, "--vkey", &env.vkey, "--origin", ORIGIN,
+    ]);
+    assert!(!verified.contains("first problem"), "{verified}");
+}
