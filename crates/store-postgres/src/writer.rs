@@ -8,11 +8,11 @@ use mingma_core::commitment::{LeafEntry, Salt};
 use mingma_core::{
     Decision, Evidence, EvidenceBody, EvidenceKind, Exposure, PersonKey, Recorder, Timestamp,
 };
-use mingma_ledger::{leaf_hash, Frontier, MemoryTree};
+use mingma_ledger::{leaf_hash, Frontier};
 use mingma_store::nodes::{generated, with_fetched_nodes};
 use mingma_store::{
-    colour_byte, Appended, CodeChange, CodeChangeBatch, LedgerEntry, Purge, PurgeReport, Result,
-    StoreError, StoredCheckpoint,
+    batch_entry, colour_byte, new_salts, Appended, CodeChange, LedgerEntry, Purge, PurgeReport,
+    Result, StoreError, StoredCheckpoint,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Config;
@@ -795,21 +795,6 @@ impl ScanRows<'_> {
     }
 }
 
-/// Salts for `n` records, from one read of the operating system's random source.
-fn new_salts(n: usize) -> Result<Vec<Salt>> {
-    let mut bytes = vec![0u8; n * 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| StoreError::Backend(format!("no random source: {e}")))?;
-    Ok(bytes
-        .chunks_exact(32)
-        .map(|c| {
-            let mut salt = [0u8; 32];
-            salt.copy_from_slice(c);
-            Salt::from_bytes(salt)
-        })
-        .collect())
-}
-
 async fn code_changes(
     conn: &Conn,
     state: &mut WriteState,
@@ -846,31 +831,10 @@ async fn code_changes(
         }
         changes.push((*pid, change));
     }
-    let Some((_, first)) = changes.first() else {
+    let salts = new_salts(changes.len())?;
+    let Some(entry) = batch_entry(changes.iter().map(|(_, c)| c).zip(&salts), reflects)? else {
         return Ok(None);
     };
-    let (rule_set, version) = first.rule_set();
-    let (rule_set, version) = (rule_set.to_owned(), version.to_owned());
-    if changes
-        .iter()
-        .any(|(_, c)| c.rule_set() != (rule_set.as_str(), version.as_str()))
-    {
-        return Err(StoreError::Backend(
-            "one batch of code changes must come from one rule set".into(),
-        ));
-    }
-    let salts = new_salts(changes.len())?;
-    let mut tree = MemoryTree::with_capacity(changes.len());
-    for ((_, change), salt) in changes.iter().zip(&salts) {
-        tree.push(leaf_hash(&change.commitment(salt)));
-    }
-    let entry = LedgerEntry::CodeChanges(CodeChangeBatch {
-        count: changes.len() as u64,
-        root: tree.root(),
-        reflects,
-        rule_set,
-        rule_set_version: version,
-    });
     let mut leaves = NewLeaves::default();
     let leaf = leaves.push(&mut state.frontier, entry.to_bytes());
     let n = changes.len();

@@ -270,6 +270,56 @@ impl CodeChange {
     }
 }
 
+/// Salts for `n` records or changes, from one read of the operating system's random
+/// source (each salt is 32 bytes, never reused).
+pub fn new_salts(n: usize) -> crate::Result<Vec<Salt>> {
+    let mut bytes = vec![0u8; n * 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| crate::StoreError::Backend(format!("no random source: {e}")))?;
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut salt = [0u8; 32];
+            salt.copy_from_slice(c);
+            Salt::from_bytes(salt)
+        })
+        .collect())
+}
+
+/// The ledger entry of a batch of code changes, each committed with its salt: the
+/// root of the batch tree over the commitments, in order. All changes must come
+/// from one rule set; `None` for an empty batch.
+pub fn batch_entry<'a>(
+    changes: impl ExactSizeIterator<Item = (&'a CodeChange, &'a Salt)>,
+    reflects: u64,
+) -> crate::Result<Option<crate::LedgerEntry>> {
+    let count = changes.len() as u64;
+    let mut tree = mingma_ledger::MemoryTree::with_capacity(changes.len());
+    let mut rule_set: Option<(String, String)> = None;
+    for (change, salt) in changes {
+        let (id, version) = change.rule_set();
+        match &rule_set {
+            None => rule_set = Some((id.to_owned(), version.to_owned())),
+            Some((i, v)) if (i.as_str(), v.as_str()) != (id, version) => {
+                return Err(crate::StoreError::Backend(
+                    "one batch of code changes must come from one rule set".into(),
+                ))
+            }
+            Some(_) => {}
+        }
+        tree.push(mingma_ledger::leaf_hash(&change.commitment(salt)));
+    }
+    Ok(rule_set.map(|(rule_set, rule_set_version)| {
+        crate::LedgerEntry::CodeChanges(crate::CodeChangeBatch {
+            count,
+            root: tree.root(),
+            reflects,
+            rule_set,
+            rule_set_version,
+        })
+    }))
+}
+
 /// The commitment a batch tree holds for a change, from its canonical bytes:
 /// SHA-256 over `mingma/code-change/v1` 0x00, the 32-byte salt and the bytes.
 pub fn code_change_commitment(salt: &Salt, canonical: &[u8]) -> [u8; 32] {

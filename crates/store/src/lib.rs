@@ -37,7 +37,10 @@ pub mod contract;
 use std::collections::BTreeSet;
 use std::future::Future;
 
-pub use code::{code_change_commitment, colour_byte, colour_from_byte, CodeChange, CodeState};
+pub use code::{
+    batch_entry, code_change_commitment, colour_byte, colour_from_byte, new_salts, CodeChange,
+    CodeState,
+};
 pub use entry::{CodeChangeBatch, EntryError, LedgerEntry, Purge};
 use mingma_core::commitment::Salt;
 use mingma_core::{Decision, Evidence, Jurisdiction, PersonKey, RecordId, Timestamp, VenueId};
