@@ -10,9 +10,14 @@
 //!   its hash and the hashes it completes; proofs are read from `ledger_nodes`.
 //! - Readers use a small pool of read-only connections on blocking threads; WAL lets
 //!   them read while the writer writes.
+//! - Scans are found by venue and time and by person and time through an in-memory
+//!   read model ([`scan_index`]), built at open and updated by the writer after each
+//!   commit; their rows are then read by leaf. The `scans` table has no secondary
+//!   index on venue or person, so an append writes where the last one did.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod scan_index;
 mod schema;
 mod writer;
 
@@ -34,6 +39,8 @@ use mingma_store::{
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
 
+use crate::scan_index::ScanIndex;
+pub use crate::scan_index::ScanIndexStats;
 use crate::writer::Job;
 
 /// The SQLite store. Cloning is cheap; all clones share one writer and one pool.
@@ -47,6 +54,7 @@ struct Inner {
     jobs: Mutex<mpsc::Sender<Job>>,
     readers: Mutex<Vec<Connection>>,
     upper: Arc<UpperNodes>,
+    scans: Arc<ScanIndex>,
 }
 
 /// The durability settings every connection runs with, for benchmarks to print.
@@ -69,15 +77,36 @@ impl SqliteStore {
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
         let upper = Arc::new(UpperNodes::load(&conn)?);
-        let jobs = writer::start(conn, upper.clone())?;
+        // The scan index is built through a connection of its own, without
+        // memory-mapping and with a small page cache: one pass over the whole table
+        // through the write connection's mapping would leave the file's pages resident
+        // in this process (reclaimable, but counted as its memory).
+        let scans = {
+            let build = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(backend)?;
+            build
+                .execute_batch("PRAGMA mmap_size=0; PRAGMA cache_size=-2048;")
+                .map_err(backend)?;
+            Arc::new(ScanIndex::load(&build)?)
+        };
+        let jobs = writer::start(conn, upper.clone(), scans.clone())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
                 jobs: Mutex::new(jobs),
                 readers: Mutex::new(Vec::new()),
                 upper,
+                scans,
             }),
         })
+    }
+
+    /// Sizes of the in-memory scan indexes (for benchmarks).
+    pub fn scan_index_stats(&self) -> ScanIndexStats {
+        self.inner.scans.stats()
     }
 
     /// The database file.
@@ -187,7 +216,11 @@ pub(crate) fn pid_of(conn: &Connection, person: &PersonKey) -> Result<Option<i64
         .map_err(backend)
 }
 
-fn key_of(conn: &Connection, pid: i64) -> Result<PersonKey> {
+/// The key of person `pid`: from the scan index if it holds the person, else read.
+fn key_of(conn: &Connection, index: &ScanIndex, pid: i64) -> Result<PersonKey> {
+    if let Some(key) = index.key(pid) {
+        return Ok(key);
+    }
     let bytes: Vec<u8> = conn
         .prepare_cached("SELECT key FROM persons WHERE pid = ?1")
         .and_then(|mut s| s.query_row([pid], |r| r.get(0)))
@@ -252,13 +285,13 @@ fn scan_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ScanRow> {
     })
 }
 
-fn stored_scan(conn: &Connection, row: ScanRow) -> Result<StoredRecord> {
+fn stored_scan(conn: &Connection, index: &ScanIndex, row: ScanRow) -> Result<StoredRecord> {
     let bad = |what: &str| corrupt(format!("scan at leaf {}: {what}", row.leaf));
     let recorded_by = match (&row.official, row.proxy) {
         (Some(official), _) => Recorder::Official(
             mingma_core::OfficialId::parse(official).map_err(|e| bad(&e.to_string()))?,
         ),
-        (None, Some(proxy)) => Recorder::Proxy(key_of(conn, proxy)?),
+        (None, Some(proxy)) => Recorder::Proxy(key_of(conn, index, proxy)?),
         (None, None) => Recorder::Holder,
     };
     let authority = row
@@ -269,7 +302,7 @@ fn stored_scan(conn: &Connection, row: ScanRow) -> Result<StoredRecord> {
         .map_err(|e| bad(&e.to_string()))?;
     let evidence = Evidence {
         id: RecordId::parse(&row.id).map_err(|e| bad(&e.to_string()))?,
-        subject: Some(key_of(conn, row.pid)?),
+        subject: Some(key_of(conn, index, row.pid)?),
         recorded_by,
         authority,
         legal_basis: None,
@@ -295,19 +328,60 @@ fn stored_scan(conn: &Connection, row: ScanRow) -> Result<StoredRecord> {
     })
 }
 
-fn scans_where(
+/// The scan rows at `leaves` (found in the scan index) that `keep` accepts, in entry
+/// order (then leaf order). Rows are read by primary key, 128 leaves per statement
+/// (`leaf IN (...)`; measured faster than one lookup per statement for large
+/// answers, and no slower for small ones).
+///
+/// A leaf without a row is skipped: a purge that committed after the index was read
+/// removed it. `keep` re-checks the row against the query, so that what is returned
+/// is what the rows say even if they were altered behind the store's back after the
+/// index was built (`ledger verify` finds that alteration).
+fn scans_at_leaves(
     conn: &Connection,
-    clause: &str,
-    args: &[&dyn rusqlite::ToSql],
+    index: &ScanIndex,
+    leaves: &[u64],
+    keep: impl Fn(&ScanRow) -> bool,
 ) -> Result<Vec<StoredRecord>> {
-    let sql = format!(
-        "SELECT {SCAN_COLUMNS} FROM scans s JOIN venues v ON v.vid = s.vid WHERE {clause} ORDER BY s.entered, s.leaf"
-    );
-    let rows: Vec<ScanRow> = conn
-        .prepare_cached(&sql)
-        .and_then(|mut s| s.query_map(args, scan_row)?.collect())
+    const CHUNK: usize = 128;
+    let placeholders = vec!["?"; CHUNK].join(",");
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {SCAN_COLUMNS} FROM scans s JOIN venues v ON v.vid = s.vid WHERE s.leaf IN ({placeholders})"
+        ))
         .map_err(backend)?;
-    rows.into_iter().map(|r| stored_scan(conn, r)).collect()
+    let mut rows = Vec::with_capacity(leaves.len());
+    for chunk in leaves.chunks(CHUNK) {
+        let mut args = [0i64; CHUNK];
+        for (i, arg) in args.iter_mut().enumerate() {
+            // The last chunk repeats its last leaf: IN is a set.
+            let leaf = chunk.get(i).or(chunk.last()).copied().unwrap_or(0);
+            *arg = i64::try_from(leaf).map_err(backend)?;
+        }
+        let found: Vec<ScanRow> = stmt
+            .query_map(rusqlite::params_from_iter(args), scan_row)
+            .and_then(|r| r.collect())
+            .map_err(backend)?;
+        rows.extend(found.into_iter().filter(|r| keep(r)));
+    }
+    if !rows.is_sorted_by_key(|r| (r.entered, r.leaf)) {
+        rows.sort_by_key(|r| (r.entered, r.leaf));
+    }
+    rows.into_iter()
+        .map(|r| stored_scan(conn, index, r))
+        .collect()
+}
+
+/// Whether a stored entry time (seconds) lies in `[from, until)`.
+fn entered_in(entered: i64, from: Timestamp, until: Timestamp) -> bool {
+    (from.unix_seconds()..until.unix_seconds()).contains(&entered)
+}
+
+/// The interned venues with this id (one per street and kind it was scanned with).
+fn vids_of(conn: &Connection, venue: &str) -> Result<Vec<i64>> {
+    conn.prepare_cached("SELECT vid FROM venues WHERE id = ?1")
+        .and_then(|mut s| s.query_map([venue], |r| r.get(0))?.collect())
+        .map_err(backend)
 }
 
 /// The street-code range of a division: streets are 9-digit codes whose prefix is
@@ -320,7 +394,11 @@ fn street_range(division: Jurisdiction) -> (i64, i64) {
     (code * scale, (code + 1) * scale)
 }
 
-pub(crate) fn read_record(conn: &Connection, id: &str) -> Result<Option<StoredRecord>> {
+pub(crate) fn read_record(
+    conn: &Connection,
+    index: &ScanIndex,
+    id: &str,
+) -> Result<Option<StoredRecord>> {
     let row = conn
         .prepare_cached(&format!(
             "SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1"
@@ -336,10 +414,15 @@ pub(crate) fn read_record(conn: &Connection, id: &str) -> Result<Option<StoredRe
         ))
         .and_then(|mut s| s.query_row([id], scan_row).optional())
         .map_err(backend)?;
-    scan.map(|row| stored_scan(conn, row)).transpose()
+    scan.map(|row| stored_scan(conn, index, row)).transpose()
 }
 
-pub(crate) fn read_code_change(conn: &Connection, leaf: i64, position: i64) -> Result<CodeState> {
+pub(crate) fn read_code_change(
+    conn: &Connection,
+    index: &ScanIndex,
+    leaf: i64,
+    position: i64,
+) -> Result<CodeState> {
     type Row = (
         i64,
         i64,
@@ -408,7 +491,7 @@ pub(crate) fn read_code_change(conn: &Connection, leaf: i64, position: i64) -> R
     let owners = split_ids(&owners, mingma_core::AuthorityId::parse).map_err(|e| bad(&e))?;
     let decisive = split_ids(&decisive, RecordId::parse).map_err(|e| bad(&e))?;
     let change = CodeChange::from_stored(
-        key_of(conn, pid)?,
+        key_of(conn, index, pid)?,
         colour_of(colour)?,
         time(valid_at)?,
         time(known_at)?,
@@ -566,11 +649,13 @@ impl mingma_store::Store for SqliteStore {
 
     async fn record(&self, id: &RecordId) -> Result<Option<StoredRecord>> {
         let id = id.to_string();
-        self.read(move |conn| read_record(conn, &id)).await
+        let index = self.inner.scans.clone();
+        self.read(move |conn| read_record(conn, &index, &id)).await
     }
 
     async fn records_from(&self, from: u64, limit: u64) -> Result<Vec<StoredRecord>> {
         let limit = limit.min(1 << 20) as i64;
+        let index = self.inner.scans.clone();
         self.read(move |conn| {
             let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
                 .prepare_cached(&format!(
@@ -586,7 +671,7 @@ impl mingma_store::Store for SqliteStore {
                 .and_then(|mut s| s.query_map(params![from as i64, limit], scan_row)?.collect())
                 .map_err(backend)?;
             for row in scans {
-                out.push(stored_scan(conn, row)?);
+                out.push(stored_scan(conn, &index, row)?);
             }
             out.sort_by_key(|r| r.leaf);
             out.truncate(limit as usize);
@@ -596,6 +681,7 @@ impl mingma_store::Store for SqliteStore {
     }
 
     async fn evidence_about(&self, person: PersonKey) -> Result<Vec<StoredRecord>> {
+        let index = self.inner.scans.clone();
         self.read(move |conn| {
             let pid = pid_of(conn, &person)?;
             let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
@@ -606,7 +692,8 @@ impl mingma_store::Store for SqliteStore {
                 .map_err(backend)?;
             let mut out: Vec<StoredRecord> = rows.into_iter().map(stored_record).collect::<Result<_>>()?;
             if let Some(pid) = pid {
-                out.extend(scans_where(conn, "s.pid = ?1", &[&pid])?);
+                let leaves = index.of_person(pid, None);
+                out.extend(scans_at_leaves(conn, &index, &leaves, |row| row.pid == pid)?);
             }
             out.sort_by_key(|r| r.leaf);
             Ok(out)
@@ -621,12 +708,13 @@ impl mingma_store::Store for SqliteStore {
         until: Timestamp,
     ) -> Result<Vec<StoredRecord>> {
         let venue = venue.to_string();
+        let index = self.inner.scans.clone();
         self.read(move |conn| {
-            scans_where(
-                conn,
-                "s.vid IN (SELECT vid FROM venues WHERE id = ?1) AND s.entered >= ?2 AND s.entered < ?3",
-                &[&venue, &from.unix_seconds(), &until.unix_seconds()],
-            )
+            let vids = vids_of(conn, &venue)?;
+            let leaves = index.at_venues(&vids, from, until);
+            scans_at_leaves(conn, &index, &leaves, |row| {
+                row.venue == venue && entered_in(row.entered, from, until)
+            })
         })
         .await
     }
@@ -637,15 +725,15 @@ impl mingma_store::Store for SqliteStore {
         from: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<StoredRecord>> {
+        let index = self.inner.scans.clone();
         self.read(move |conn| {
             let Some(pid) = pid_of(conn, &person)? else {
                 return Ok(Vec::new());
             };
-            scans_where(
-                conn,
-                "s.pid = ?1 AND s.entered >= ?2 AND s.entered < ?3",
-                &[&pid, &from.unix_seconds(), &until.unix_seconds()],
-            )
+            let leaves = index.of_person(pid, Some((from, until)));
+            scans_at_leaves(conn, &index, &leaves, |row| {
+                row.pid == pid && entered_in(row.entered, from, until)
+            })
         })
         .await
     }
@@ -657,24 +745,15 @@ impl mingma_store::Store for SqliteStore {
         until: Timestamp,
     ) -> Result<BTreeSet<PersonKey>> {
         let venues: Vec<String> = venues.iter().map(ToString::to_string).collect();
+        let index = self.inner.scans.clone();
         self.read(move |conn| {
-            let mut out = BTreeSet::new();
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT DISTINCT p.key FROM scans s JOIN persons p ON p.pid = s.pid \
-                     WHERE s.vid IN (SELECT vid FROM venues WHERE id = ?1) AND s.entered >= ?2 AND s.entered < ?3",
-                )
-                .map_err(backend)?;
+            let mut vids = Vec::new();
             for venue in &venues {
-                let keys: Vec<Vec<u8>> = stmt
-                    .query_map(params![venue, from.unix_seconds(), until.unix_seconds()], |r| r.get(0))
-                    .and_then(|rows| rows.collect())
-                    .map_err(backend)?;
-                for key in keys {
-                    out.insert(person_key(key)?);
-                }
+                vids.extend(vids_of(conn, venue)?);
             }
-            Ok(out)
+            vids.sort_unstable();
+            vids.dedup();
+            index.persons_at(&vids, from, until)
         })
         .await
     }
@@ -692,18 +771,13 @@ impl mingma_store::Store for SqliteStore {
             }
             _ => street_range(division),
         };
+        let index = self.inner.scans.clone();
         self.read(move |conn| {
-            let keys: Vec<Vec<u8>> = conn
-                .prepare_cached(
-                    "SELECT DISTINCT p.key FROM venues v JOIN scans s ON s.vid = v.vid JOIN persons p ON p.pid = s.pid \
-                     WHERE v.street >= ?1 AND v.street < ?2 AND s.entered >= ?3 AND s.entered < ?4",
-                )
-                .and_then(|mut s| {
-                    s.query_map(params![low, high, from.unix_seconds(), until.unix_seconds()], |r| r.get(0))?
-                        .collect()
-                })
+            let vids: Vec<i64> = conn
+                .prepare_cached("SELECT vid FROM venues WHERE street >= ?1 AND street < ?2")
+                .and_then(|mut s| s.query_map(params![low, high], |r| r.get(0))?.collect())
                 .map_err(backend)?;
-            keys.into_iter().map(person_key).collect()
+            index.persons_at(&vids, from, until)
         })
         .await
     }
@@ -718,6 +792,7 @@ impl mingma_store::Store for SqliteStore {
     }
 
     async fn code_state(&self, person: PersonKey) -> Result<Option<CodeState>> {
+        let index = self.inner.scans.clone();
         self.read(move |conn| {
             let Some(pid) = pid_of(conn, &person)? else {
                 return Ok(None);
@@ -729,7 +804,7 @@ impl mingma_store::Store for SqliteStore {
                         .optional()
                 })
                 .map_err(backend)?;
-            at.map(|(leaf, position)| read_code_change(conn, leaf, position))
+            at.map(|(leaf, position)| read_code_change(conn, &index, leaf, position))
                 .transpose()
         })
         .await
@@ -752,14 +827,15 @@ impl mingma_store::Store for SqliteStore {
     }
 
     async fn code_states(&self) -> Result<Vec<CodeState>> {
-        self.read(|conn| {
+        let index = self.inner.scans.clone();
+        self.read(move |conn| {
             let at: Vec<(i64, i64)> = conn
                 .prepare("SELECT leaf, position FROM code_states")
                 .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
                 .map_err(backend)?;
             let mut states: Vec<CodeState> = at
                 .into_iter()
-                .map(|(leaf, position)| read_code_change(conn, leaf, position))
+                .map(|(leaf, position)| read_code_change(conn, &index, leaf, position))
                 .collect::<Result<_>>()?;
             states.sort_by_key(|s| s.change.person());
             Ok(states)
@@ -768,6 +844,7 @@ impl mingma_store::Store for SqliteStore {
     }
 
     async fn code_change_batch(&self, leaf: u64) -> Result<Vec<CodeState>> {
+        let index = self.inner.scans.clone();
         self.read(move |conn| {
             let positions: Vec<i64> = conn
                 .prepare_cached(
@@ -777,7 +854,7 @@ impl mingma_store::Store for SqliteStore {
                 .map_err(backend)?;
             positions
                 .into_iter()
-                .map(|p| read_code_change(conn, leaf as i64, p))
+                .map(|p| read_code_change(conn, &index, leaf as i64, p))
                 .collect()
         })
         .await

@@ -18,6 +18,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_retired_ids",
         include_str!("../migrations/0002_retired_ids.sql"),
     ),
+    (
+        "0003_scan_indexes_in_memory",
+        include_str!("../migrations/0003_scan_indexes_in_memory.sql"),
+    ),
 ];
 
 /// Settings of the write connection: WAL, and `synchronous=FULL` so that a commit

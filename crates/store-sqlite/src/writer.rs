@@ -16,6 +16,7 @@ use mingma_store::{
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
+use crate::scan_index::{Pending, ScanIndex};
 use crate::{
     backend, join_ids, kind_code, ledger_size, pid_of, presence_code, read_code_change,
     read_record, venue_kind_code, StoredTree, UpperNodes, UPPER,
@@ -100,6 +101,10 @@ pub(crate) struct WriteState {
     /// commits.
     pending_upper: Vec<CompletedNode>,
     upper: Arc<UpperNodes>,
+    /// Scans inserted or purged in the open transaction, shown to readers once it
+    /// commits.
+    pending_scans: Pending,
+    scans: Arc<ScanIndex>,
 }
 
 impl WriteState {
@@ -108,17 +113,23 @@ impl WriteState {
         self.persons.clear();
         self.venues.clear();
         self.pending_upper.clear();
+        self.pending_scans.clear();
     }
 
-    /// After a commit: readers may use the new upper nodes.
+    /// After a commit: readers may use the new upper nodes and see the new scans.
     fn committed(&mut self) {
         self.upper.add(&self.pending_upper);
         self.pending_upper.clear();
+        self.scans.apply(&mut self.pending_scans);
     }
 }
 
 /// Starts the writer thread on `conn`; returns the queue it reads.
-pub(crate) fn start(conn: Connection, upper: Arc<UpperNodes>) -> Result<mpsc::Sender<Job>> {
+pub(crate) fn start(
+    conn: Connection,
+    upper: Arc<UpperNodes>,
+    scans: Arc<ScanIndex>,
+) -> Result<mpsc::Sender<Job>> {
     let size = ledger_size(&conn)?;
     let tree = StoredTree {
         conn: &conn,
@@ -136,6 +147,8 @@ pub(crate) fn start(conn: Connection, upper: Arc<UpperNodes>) -> Result<mpsc::Se
                 venues: HashMap::new(),
                 pending_upper: Vec::new(),
                 upper,
+                pending_scans: Pending::default(),
+                scans,
             };
             run(conn, state, queue)
         })
@@ -342,7 +355,7 @@ fn append(
             continue;
         }
         // The id is taken: the same record again is no change, another is refused.
-        let Some(existing) = read_record(conn, evidence.id.as_str())? else {
+        let Some(existing) = read_record(conn, &state.scans, evidence.id.as_str())? else {
             // Purged for retention: the id stays taken and its data stays gone.
             let retired: Option<i64> = conn
                 .prepare_cached("SELECT leaf FROM retired_ids WHERE id = ?1")
@@ -456,6 +469,11 @@ fn insert_row(
         if id_taken(conn, "records", evidence.id.as_str())? {
             return Ok(false);
         }
+        // Every committed scan is in the scan index: a scan it cannot hold is refused.
+        let indexed = state
+            .scans
+            .admit(leaf, pid, vid, evidence.effective_at, *subject)
+            .map_err(|reason| StoreError::Backend(format!("record `{}`: {reason}", evidence.id)))?;
         let inserted = conn.prepare_cached(
             "INSERT INTO scans (leaf, id, pid, vid, entered, left_at, presence, recorded_at, proxy, official, authority, salt) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (id) DO NOTHING",
@@ -477,6 +495,9 @@ fn insert_row(
             ])
         })
         .map_err(backend)?;
+        if inserted == 1 {
+            state.pending_scans.add(indexed);
+        }
         return Ok(inserted == 1);
     }
     if id_taken(conn, "scans", evidence.id.as_str())? {
@@ -533,7 +554,7 @@ fn code_changes(
             })
             .map_err(backend)?;
         if let Some((leaf, position)) = current {
-            if read_code_change(conn, leaf, position)?
+            if read_code_change(conn, &state.scans, leaf, position)?
                 .change
                 .same_code(&change)
             {
@@ -689,11 +710,14 @@ fn referenced_scans(conn: &Connection, before: Timestamp) -> Result<BTreeSet<Str
 
 fn purge(conn: &Connection, state: &mut WriteState, before: Timestamp) -> Result<PurgeReport> {
     let referenced = referenced_scans(conn, before)?;
-    let old: Vec<(i64, String)> = conn
-        .prepare_cached("SELECT leaf, id FROM scans WHERE entered < ?1 ORDER BY leaf")
+    type Old = (i64, String, i64, i64);
+    let old: Vec<Old> = conn
+        .prepare_cached("SELECT leaf, id, pid, vid FROM scans WHERE entered < ?1 ORDER BY leaf")
         .and_then(|mut s| {
-            s.query_map([before.unix_seconds()], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect()
+            s.query_map([before.unix_seconds()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
         })
         .map_err(backend)?;
     let mut removed = Vec::new();
@@ -701,7 +725,7 @@ fn purge(conn: &Connection, state: &mut WriteState, before: Timestamp) -> Result
     let mut delete = conn
         .prepare_cached("DELETE FROM scans WHERE leaf = ?1")
         .map_err(backend)?;
-    for (leaf, id) in old {
+    for (leaf, id, pid, vid) in old {
         if referenced.contains(&id) {
             kept_referenced += 1;
             continue;
@@ -711,6 +735,7 @@ fn purge(conn: &Connection, state: &mut WriteState, before: Timestamp) -> Result
             .and_then(|mut s| s.execute(params![id, leaf]))
             .map_err(backend)?;
         removed.push(leaf as u64);
+        state.pending_scans.purge(leaf, pid, vid);
     }
     if removed.is_empty() {
         return Ok(PurgeReport {

@@ -1,0 +1,791 @@
+//! The scans read model: who entered which venue when, in memory.
+//!
+//! The `scans` table is append-only by leaf (its primary key) and carries no
+//! secondary index: an on-disk `(venue, entered)` or `(person, entered)` index costs
+//! every appended scan about two random page writes, which capped durable appends
+//! (see migration 0003). Instead this index answers "scans at these venues in
+//! `[from, until)`" and "scans of this person in `[from, until)`" with leaves, in
+//! entry order; rows are then read by leaf.
+//!
+//! - Built at open by one sequential pass over `persons` and one over `scans`.
+//! - Kept current by the writer: scans inserted (and scans purged) in a transaction
+//!   are [`Pending`] until it commits, then [`ScanIndex::apply`]ed before the writers
+//!   are answered; a rolled-back transaction's pending changes are dropped. So a
+//!   reader sees committed scans only, and a writer sees its own scans as soon as its
+//!   `append` returns.
+//! - Compact: per venue (the interned `vid`) a vector of 14-byte entries (entered,
+//!   person, leaf) and per person (`pid`) a vector of 10-byte entries (entered,
+//!   leaf), each sorted by (entered, leaf): 24 bytes per scan, plus the vectors'
+//!   spare capacity (under a quarter while growing, none after open) and, per
+//!   person, 64 bytes (the key and the vector), per venue 32.
+//! - A late scan (entered before the last of its vector) goes to a short unsorted
+//!   tail, merged into its place once the tail outgrows an eighth of the vector: a
+//!   late scan costs a few moves, not a shift of every scan entered after it.
+//!
+//! Entry times are seconds since 2000-01-01T00:00:00Z in a `u32`: a `Timestamp` is
+//! limited to 2000–2099 (3.16e9 seconds < 2^32). Leaves take 48 bits: a leaf index is
+//! below the number of rows of `ledger_leaves`, each of which holds a 32-byte hash,
+//! and an SQLite database holds at most 2^32 pages of at most 64 KiB = 2^48 bytes, so
+//! a leaf is below 2^43. Person and venue ids are dense `INTEGER PRIMARY KEY`s
+//! (rows are never deleted), kept in a `u32`. Stored values outside these ranges are
+//! corrupt data and reported as such, naming the leaf.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use mingma_core::{PersonKey, Timestamp};
+use mingma_store::{Result, StoreError};
+use rusqlite::Connection;
+
+use crate::backend;
+
+/// Seconds from the Unix epoch to 2000-01-01T00:00:00Z.
+const EPOCH_2000: i64 = 946_684_800;
+
+/// Leaves must be below this (see the module documentation: they are below 2^43).
+const LEAF_LIMIT: u64 = 1 << 48;
+
+/// A person or venue id this far beyond the index's table is refused rather than
+/// given a slot (ids are dense; a sparse one would cost memory for every id between).
+const ID_REACH: u64 = 1 << 24;
+
+/// Seconds since 2000 of a stored entry time, if it is in 2000–2099.
+fn stored_entered(unix: i64) -> Option<u32> {
+    Timestamp::from_unix_seconds(unix)?;
+    u32::try_from(unix.checked_sub(EPOCH_2000)?).ok()
+}
+
+/// A query bound in seconds since 2000, clamped (order-preserving for every stored
+/// entry time, which lies in 2000–2099).
+fn bound(at: Timestamp) -> u32 {
+    (at.unix_seconds().saturating_sub(EPOCH_2000)).clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// The sort key of every vector: entry time, then leaf.
+type Key = (u32, u64);
+
+/// One scan in a venue's vector: 14 bytes.
+#[derive(Clone, Copy)]
+#[repr(C, packed(2))]
+struct AtVenue {
+    entered: u32,
+    pid: u32,
+    leaf_low: u32,
+    leaf_high: u16,
+}
+
+/// One scan in a person's vector: 10 bytes.
+#[derive(Clone, Copy)]
+#[repr(C, packed(2))]
+struct OfPerson {
+    entered: u32,
+    leaf_low: u32,
+    leaf_high: u16,
+}
+
+const _: () = assert!(std::mem::size_of::<AtVenue>() == 14);
+const _: () = assert!(std::mem::size_of::<OfPerson>() == 10);
+
+fn leaf_of(low: u32, high: u16) -> u64 {
+    (u64::from(high) << 32) | u64::from(low)
+}
+
+/// `leaf` split into its low 32 and high 16 bits (the caller checked it is below
+/// [`LEAF_LIMIT`]).
+fn split(leaf: u64) -> (u32, u16) {
+    ((leaf & 0xffff_ffff) as u32, ((leaf >> 32) & 0xffff) as u16)
+}
+
+/// An entry of a vector: sorted by [`Entry::key`].
+trait Entry: Copy {
+    fn leaf(self) -> u64;
+    fn key(self) -> Key;
+}
+
+impl AtVenue {
+    fn new(entered: u32, pid: u32, leaf: u64) -> Self {
+        let (leaf_low, leaf_high) = split(leaf);
+        Self {
+            entered,
+            pid,
+            leaf_low,
+            leaf_high,
+        }
+    }
+}
+
+impl Entry for AtVenue {
+    fn leaf(self) -> u64 {
+        leaf_of(self.leaf_low, self.leaf_high)
+    }
+    fn key(self) -> Key {
+        (self.entered, self.leaf())
+    }
+}
+
+impl OfPerson {
+    fn new(entered: u32, leaf: u64) -> Self {
+        let (leaf_low, leaf_high) = split(leaf);
+        Self {
+            entered,
+            leaf_low,
+            leaf_high,
+        }
+    }
+}
+
+impl Entry for OfPerson {
+    fn leaf(self) -> u64 {
+        leaf_of(self.leaf_low, self.leaf_high)
+    }
+    fn key(self) -> Key {
+        (self.entered, self.leaf())
+    }
+}
+
+/// A tail of late entries is merged once it is longer than this plus an eighth of
+/// the sorted entries: a late scan costs a few moves on average, not a shift of
+/// everything entered after it, and a query reads at most that many extra entries.
+const TAIL: usize = 32;
+
+/// The scans of one venue or one person: sorted by (entered, leaf) up to `sorted`,
+/// then a short tail of late scans in arrival order. Scans arriving in entry order
+/// (nearly all) extend the sorted part.
+struct Run<T> {
+    entries: Vec<T>,
+    sorted: usize,
+}
+
+impl<T> Default for Run<T> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+            sorted: 0,
+        }
+    }
+}
+
+impl<T: Entry> Run<T> {
+    fn push(&mut self, item: T) {
+        if self.entries.len() == self.entries.capacity() {
+            // Grow by a quarter, not the default doubling: the spare capacity of a
+            // vector stays under a quarter of its length.
+            self.entries.reserve_exact(self.entries.len() / 4 + 4);
+        }
+        let in_order = self.sorted == self.entries.len()
+            && self
+                .entries
+                .last()
+                .is_none_or(|last| last.key() <= item.key());
+        self.entries.push(item);
+        if in_order {
+            self.sorted += 1;
+        } else if self.entries.len() - self.sorted > TAIL + self.sorted / 8 {
+            self.merge();
+        }
+    }
+
+    /// Sorts the tail into the sorted part: moves only the sorted entries that come
+    /// after the tail's first.
+    fn merge(&mut self) {
+        if self.sorted >= self.entries.len() {
+            return;
+        }
+        let mut tail = self.entries.split_off(self.sorted);
+        tail.sort_unstable_by_key(|e| e.key());
+        let first = tail.first().map(|e| e.key()).unwrap_or_default();
+        let at = self.entries.partition_point(|e| e.key() < first);
+        let moved = self.entries.split_off(at);
+        let (mut a, mut b) = (moved.into_iter().peekable(), tail.into_iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.key() <= y.key() => a.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => break,
+            };
+            self.entries.extend(next);
+        }
+        self.sorted = self.entries.len();
+    }
+
+    /// Appends the entries entered in `[from, until)` to `out`, not in order.
+    fn window(&self, from: u32, until: u32, out: &mut Vec<T>) {
+        if from >= until {
+            return;
+        }
+        let (sorted, tail) = self.entries.split_at(self.sorted.min(self.entries.len()));
+        let start = sorted.partition_point(|e| e.key().0 < from);
+        let end = sorted.partition_point(|e| e.key().0 < until);
+        out.extend_from_slice(sorted.get(start..end.max(start)).unwrap_or(&[]));
+        out.extend(tail.iter().filter(|e| (from..until).contains(&e.key().0)));
+    }
+
+    /// Drops the entries whose leaves are in `gone` (sorted), and gives back capacity
+    /// once it is more than twice what is used. Returns how many were dropped.
+    fn remove_leaves(&mut self, gone: &[u64]) -> u64 {
+        self.merge();
+        let before = self.entries.len();
+        self.entries
+            .retain(|e| gone.binary_search(&e.leaf()).is_err());
+        self.sorted = self.entries.len();
+        if self.entries.capacity() > 2 * self.entries.len() + 8 {
+            self.entries
+                .shrink_to(self.entries.len() + self.entries.len() / 4);
+        }
+        (before - self.entries.len()) as u64
+    }
+
+    /// Appends an entry during a bulk load, in any order (see [`Run::settle`]).
+    fn load(&mut self, item: T) {
+        if self.entries.len() == self.entries.capacity() {
+            self.entries.reserve_exact(self.entries.len() / 4 + 4);
+        }
+        self.entries.push(item);
+    }
+
+    /// After a bulk load: everything sorted, no spare capacity.
+    fn settle(&mut self) {
+        if !self.entries.is_sorted_by_key(|e| e.key()) {
+            self.entries.sort_unstable_by_key(|e| e.key());
+        }
+        self.sorted = self.entries.len();
+        self.entries.shrink_to_fit();
+    }
+
+    fn bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<T>()
+    }
+}
+
+/// Sorts entries gathered by [`Run::window`] into entry order (then leaf order).
+fn in_entry_order<T: Entry>(mut found: Vec<T>) -> Vec<T> {
+    if !found.is_sorted_by_key(|e| e.key()) {
+        found.sort_unstable_by_key(|e| e.key());
+    }
+    found
+}
+
+/// A person with scans: their key and their scans by entry time.
+struct Person {
+    key: PersonKey,
+    scans: Run<OfPerson>,
+}
+
+#[derive(Default)]
+struct Tables {
+    /// By `vid`.
+    venues: Vec<Run<AtVenue>>,
+    /// By `pid`: every person at open; since then, those who scanned.
+    persons: Vec<Option<Person>>,
+    /// Scans held.
+    scans: u64,
+}
+
+/// A scan the open transaction inserted, shown once it commits.
+#[derive(Clone, Copy)]
+pub(crate) struct Added {
+    leaf: u64,
+    entered: u32,
+    pid: u32,
+    vid: u32,
+    key: PersonKey,
+}
+
+/// A scan the open transaction purged, forgotten once it commits.
+#[derive(Clone, Copy)]
+struct Purged {
+    leaf: u64,
+    pid: u32,
+    vid: u32,
+}
+
+/// Changes of the open transaction, applied to the index after it commits.
+#[derive(Default)]
+pub(crate) struct Pending {
+    added: Vec<Added>,
+    purged: Vec<Purged>,
+}
+
+impl Pending {
+    /// A scan inserted (checked by [`ScanIndex::admit`]).
+    pub(crate) fn add(&mut self, scan: Added) {
+        self.added.push(scan);
+    }
+
+    /// A scan deleted by a purge: its leaf, person and venue as stored.
+    pub(crate) fn purge(&mut self, leaf: i64, pid: i64, vid: i64) {
+        // A row the index cannot hold was never in it (the open would have failed).
+        if let (Ok(leaf), Ok(pid), Ok(vid)) =
+            (u64::try_from(leaf), u32::try_from(pid), u32::try_from(vid))
+        {
+            self.purged.push(Purged { leaf, pid, vid });
+        }
+    }
+
+    /// After a rollback.
+    pub(crate) fn clear(&mut self) {
+        self.added.clear();
+        self.purged.clear();
+    }
+}
+
+/// Sizes of the index, for benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScanIndexStats {
+    /// Scans held.
+    pub scans: u64,
+    /// Venue slots (interned `vid`s).
+    pub venues: u64,
+    /// Person slots (interned `pid`s).
+    pub persons: u64,
+    /// Bytes the index has allocated (capacities, not lengths; without the
+    /// allocator's own overhead).
+    pub bytes: u64,
+}
+
+/// The in-memory scan indexes (see the module documentation).
+#[derive(Default)]
+pub(crate) struct ScanIndex {
+    tables: RwLock<Tables>,
+}
+
+impl ScanIndex {
+    fn read(&self) -> RwLockReadGuard<'_, Tables> {
+        // Nothing panics while holding the lock; if something did, the tables are
+        // still whole (every change is a push, insert or retain).
+        self.tables.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Tables> {
+        self.tables.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Builds the index from the committed `persons` and `scans` tables: one
+    /// sequential pass over each.
+    pub(crate) fn load(conn: &Connection) -> Result<Self> {
+        let corrupt = |what: String| StoreError::Corrupt(what);
+        let dense = |table: &str| -> Result<usize> {
+            let (max, count): (i64, i64) = conn
+                .query_row(
+                    &format!(
+                        "SELECT COALESCE(MAX(rowid), 0), COUNT(*) FROM {table} WHERE rowid > 0"
+                    ),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(backend)?;
+            let reach = u64::try_from(max - count)
+                .ok()
+                .filter(|gap| *gap <= ID_REACH);
+            match (reach, u32::try_from(max)) {
+                (Some(_), Ok(max)) => Ok(max as usize + 1),
+                _ => Err(corrupt(format!(
+                    "{table}: id {max} with only {count} rows (ids are dense; the table was altered)"
+                ))),
+            }
+        };
+        let mut tables = Tables {
+            venues: Vec::new(),
+            persons: Vec::new(),
+            scans: 0,
+        };
+        tables.venues.resize_with(dense("venues")?, Run::default);
+        tables.persons.resize_with(dense("persons")?, || None);
+
+        let mut stmt = conn
+            .prepare("SELECT pid, key FROM persons")
+            .map_err(backend)?;
+        let mut rows = stmt.query([]).map_err(backend)?;
+        while let Some(row) = rows.next().map_err(backend)? {
+            let pid: i64 = row.get(0).map_err(backend)?;
+            let key: Vec<u8> = row.get(1).map_err(backend)?;
+            let key: [u8; 32] = key
+                .try_into()
+                .map_err(|_| corrupt(format!("person {pid}: the key is not 32 bytes")))?;
+            let slot = usize::try_from(pid)
+                .ok()
+                .and_then(|p| tables.persons.get_mut(p))
+                .ok_or_else(|| corrupt(format!("person id {pid} out of range")))?;
+            *slot = Some(Person {
+                key: PersonKey::from_bytes(key),
+                scans: Run::default(),
+            });
+        }
+        drop(rows);
+        drop(stmt);
+
+        let mut stmt = conn
+            .prepare("SELECT leaf, pid, vid, entered FROM scans")
+            .map_err(backend)?;
+        let mut rows = stmt.query([]).map_err(backend)?;
+        while let Some(row) = rows.next().map_err(backend)? {
+            let leaf: i64 = row.get(0).map_err(backend)?;
+            let pid: i64 = row.get(1).map_err(backend)?;
+            let vid: i64 = row.get(2).map_err(backend)?;
+            let entered: i64 = row.get(3).map_err(backend)?;
+            let bad = |what: &str| corrupt(format!("scan at leaf {leaf}: {what}"));
+            let leaf = u64::try_from(leaf)
+                .ok()
+                .filter(|l| *l < LEAF_LIMIT)
+                .ok_or_else(|| bad("leaf out of range"))?;
+            let entered = stored_entered(entered).ok_or_else(|| bad("entry time out of range"))?;
+            let person = usize::try_from(pid)
+                .ok()
+                .and_then(|p| tables.persons.get_mut(p))
+                .and_then(Option::as_mut)
+                .ok_or_else(|| bad(&format!("person {pid} does not exist")))?;
+            person.scans.load(OfPerson::new(entered, leaf));
+            let venue = usize::try_from(vid)
+                .ok()
+                .and_then(|v| tables.venues.get_mut(v))
+                .ok_or_else(|| bad(&format!("venue {vid} does not exist")))?;
+            // `pid` indexed `persons`, which has at most u32::MAX + 1 slots.
+            venue.load(AtVenue::new(entered, pid as u32, leaf));
+            tables.scans += 1;
+        }
+        for venue in &mut tables.venues {
+            venue.settle();
+        }
+        for person in tables.persons.iter_mut().flatten() {
+            person.scans.settle();
+        }
+        Ok(Self {
+            tables: RwLock::new(tables),
+        })
+    }
+
+    /// Checks that a scan about to be inserted fits the index, and gives what to
+    /// add once it commits. A refusal refuses the write: every committed scan must be
+    /// in the index.
+    pub(crate) fn admit(
+        &self,
+        leaf: u64,
+        pid: i64,
+        vid: i64,
+        entered: Timestamp,
+        key: PersonKey,
+    ) -> std::result::Result<Added, String> {
+        if leaf >= LEAF_LIMIT {
+            return Err(format!("leaf {leaf} is beyond what the scan index holds"));
+        }
+        let entered = stored_entered(entered.unix_seconds())
+            .ok_or_else(|| "the entry time is outside 2000-2099".to_owned())?;
+        let tables = self.read();
+        let near = |id: i64, slots: usize| {
+            u64::try_from(id)
+                .ok()
+                .filter(|id| *id <= u64::from(u32::MAX) && *id < slots as u64 + ID_REACH)
+                .map(|id| id as u32)
+        };
+        let pid = near(pid, tables.persons.len()).ok_or_else(|| {
+            format!("person id {pid} is far beyond the index (was the persons table altered?)")
+        })?;
+        let vid = near(vid, tables.venues.len()).ok_or_else(|| {
+            format!("venue id {vid} is far beyond the index (was the venues table altered?)")
+        })?;
+        Ok(Added {
+            leaf,
+            entered,
+            pid,
+            vid,
+            key,
+        })
+    }
+
+    /// Applies the changes of a committed transaction, and empties `pending`.
+    pub(crate) fn apply(&self, pending: &mut Pending) {
+        if pending.added.is_empty() && pending.purged.is_empty() {
+            return;
+        }
+        let mut tables = self.write();
+        let t = &mut *tables;
+        for scan in pending.added.drain(..) {
+            let (pid, vid) = (scan.pid as usize, scan.vid as usize);
+            if t.venues.len() <= vid {
+                t.venues.resize_with(vid + 1, Run::default);
+            }
+            if let Some(venue) = t.venues.get_mut(vid) {
+                venue.push(AtVenue::new(scan.entered, scan.pid, scan.leaf));
+            }
+            if t.persons.len() <= pid {
+                t.persons.resize_with(pid + 1, || None);
+            }
+            if let Some(slot) = t.persons.get_mut(pid) {
+                let person = slot.get_or_insert_with(|| Person {
+                    key: scan.key,
+                    scans: Run::default(),
+                });
+                person.scans.push(OfPerson::new(scan.entered, scan.leaf));
+            }
+            t.scans += 1;
+        }
+        if !pending.purged.is_empty() {
+            let mut by_venue: HashMap<u32, Vec<u64>> = HashMap::new();
+            let mut by_person: HashMap<u32, Vec<u64>> = HashMap::new();
+            for gone in pending.purged.drain(..) {
+                by_venue.entry(gone.vid).or_default().push(gone.leaf);
+                by_person.entry(gone.pid).or_default().push(gone.leaf);
+            }
+            let mut removed = 0;
+            for (vid, mut leaves) in by_venue {
+                leaves.sort_unstable();
+                if let Some(venue) = t.venues.get_mut(vid as usize) {
+                    removed += venue.remove_leaves(&leaves);
+                }
+            }
+            for (pid, mut leaves) in by_person {
+                leaves.sort_unstable();
+                if let Some(Some(person)) = t.persons.get_mut(pid as usize) {
+                    person.scans.remove_leaves(&leaves);
+                }
+            }
+            t.scans = t.scans.saturating_sub(removed);
+        }
+    }
+
+    /// Leaves of the scans at these venues entered in `[from, until)`, in entry order
+    /// (then leaf order).
+    pub(crate) fn at_venues(&self, vids: &[i64], from: Timestamp, until: Timestamp) -> Vec<u64> {
+        let (from, until) = (bound(from), bound(until));
+        let mut found: Vec<AtVenue> = Vec::new();
+        let tables = self.read();
+        for vid in vids {
+            if let Some(venue) = usize::try_from(*vid)
+                .ok()
+                .and_then(|v| tables.venues.get(v))
+            {
+                venue.window(from, until, &mut found);
+            }
+        }
+        drop(tables);
+        in_entry_order(found)
+            .into_iter()
+            .map(|e| e.leaf())
+            .collect()
+    }
+
+    /// The people with a scan at one of these venues entered in `[from, until)`.
+    pub(crate) fn persons_at(
+        &self,
+        vids: &[i64],
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<BTreeSet<PersonKey>> {
+        let (from, until) = (bound(from), bound(until));
+        let mut found: Vec<AtVenue> = Vec::new();
+        let tables = self.read();
+        for vid in vids {
+            if let Some(venue) = usize::try_from(*vid)
+                .ok()
+                .and_then(|v| tables.venues.get(v))
+            {
+                venue.window(from, until, &mut found);
+            }
+        }
+        let mut pids: Vec<(u32, u64)> = found.into_iter().map(|e| (e.pid, e.leaf())).collect();
+        pids.sort_unstable_by_key(|(pid, _)| *pid);
+        pids.dedup_by_key(|(pid, _)| *pid);
+        pids.into_iter()
+            .map(|(pid, leaf)| match tables.persons.get(pid as usize) {
+                Some(Some(person)) => Ok(person.key),
+                _ => Err(StoreError::Corrupt(format!(
+                    "scan at leaf {leaf}: person {pid} has no key"
+                ))),
+            })
+            .collect()
+    }
+
+    /// Leaves of the person's scans entered in `[from, until)` (every scan without
+    /// bounds), in entry order (then leaf order).
+    pub(crate) fn of_person(&self, pid: i64, range: Option<(Timestamp, Timestamp)>) -> Vec<u64> {
+        let mut found: Vec<OfPerson> = Vec::new();
+        let tables = self.read();
+        if let Some(Some(person)) = usize::try_from(pid)
+            .ok()
+            .and_then(|p| tables.persons.get(p))
+        {
+            match range {
+                Some((from, until)) => person.scans.window(bound(from), bound(until), &mut found),
+                None => found.extend_from_slice(&person.scans.entries),
+            }
+        }
+        drop(tables);
+        in_entry_order(found)
+            .into_iter()
+            .map(|e| e.leaf())
+            .collect()
+    }
+
+    /// The key of person `pid`, if the index holds it.
+    pub(crate) fn key(&self, pid: i64) -> Option<PersonKey> {
+        let tables = self.read();
+        let person = tables.persons.get(usize::try_from(pid).ok()?)?.as_ref()?;
+        Some(person.key)
+    }
+
+    /// Sizes, for benchmarks.
+    pub(crate) fn stats(&self) -> ScanIndexStats {
+        let tables = self.read();
+        let venue_bytes: usize = tables.venues.iter().map(Run::bytes).sum();
+        let person_bytes: usize = tables
+            .persons
+            .iter()
+            .flatten()
+            .map(|p| p.scans.bytes())
+            .sum();
+        let slots = tables.venues.capacity() * std::mem::size_of::<Run<AtVenue>>()
+            + tables.persons.capacity() * std::mem::size_of::<Option<Person>>();
+        ScanIndexStats {
+            scans: tables.scans,
+            venues: tables.venues.len() as u64,
+            persons: tables.persons.len() as u64,
+            bytes: (venue_bytes + person_bytes + slots) as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(unix: i64) -> Timestamp {
+        Timestamp::from_unix_seconds(unix).expect("in range")
+    }
+
+    fn add(index: &ScanIndex, leaf: u64, pid: i64, vid: i64, entered: i64) {
+        let mut pending = Pending::default();
+        pending.add(
+            index
+                .admit(
+                    leaf,
+                    pid,
+                    vid,
+                    at(entered),
+                    PersonKey::from_bytes([pid as u8; 32]),
+                )
+                .expect("admitted"),
+        );
+        index.apply(&mut pending);
+    }
+
+    const T: i64 = 1_654_041_600; // 2022-06-01T00:00:00Z
+
+    #[test]
+    fn late_scans_take_their_place_and_windows_are_half_open() {
+        let index = ScanIndex::default();
+        add(&index, 0, 1, 1, T + 100);
+        add(&index, 1, 2, 1, T + 300);
+        add(&index, 2, 1, 1, T + 200); // late
+        add(&index, 3, 1, 2, T + 100);
+        add(&index, 4, 1, 1, T + 200); // late, same time: by leaf
+        let all = (at(T), at(T + 1000));
+        assert_eq!(index.at_venues(&[1], all.0, all.1), [0, 2, 4, 1]);
+        assert_eq!(index.at_venues(&[1, 2], all.0, all.1), [0, 3, 2, 4, 1]);
+        assert_eq!(index.at_venues(&[1], at(T + 200), at(T + 300)), [2, 4]);
+        assert_eq!(index.at_venues(&[1], at(T + 300), at(T + 200)), [0u64; 0]);
+        assert_eq!(index.of_person(1, Some(all)), [0, 3, 2, 4]);
+        assert_eq!(index.of_person(1, None), [0, 3, 2, 4]);
+        assert_eq!(index.of_person(9, None), [0u64; 0]);
+        let people = index
+            .persons_at(&[1], at(T + 250), at(T + 301))
+            .expect("keys");
+        assert_eq!(people, BTreeSet::from([PersonKey::from_bytes([2; 32])]));
+        assert_eq!(index.stats().scans, 5);
+    }
+
+    #[test]
+    fn purged_leaves_are_forgotten_and_pending_changes_can_be_dropped() {
+        let index = ScanIndex::default();
+        for leaf in 0..10 {
+            add(&index, leaf, 1, 1, T + leaf as i64);
+        }
+        let mut pending = Pending::default();
+        pending.purge(3, 1, 1);
+        pending.purge(5, 1, 1);
+        index.apply(&mut pending);
+        let all = (at(T), at(T + 1000));
+        assert_eq!(index.of_person(1, Some(all)), [0, 1, 2, 4, 6, 7, 8, 9]);
+        assert_eq!(
+            index.at_venues(&[1], all.0, all.1),
+            [0, 1, 2, 4, 6, 7, 8, 9]
+        );
+        let mut pending = Pending::default();
+        pending.add(
+            index
+                .admit(10, 1, 1, at(T), PersonKey::from_bytes([1; 32]))
+                .expect("admitted"),
+        );
+        pending.clear();
+        index.apply(&mut pending);
+        assert_eq!(index.stats().scans, 8);
+    }
+
+    #[test]
+    fn runs_with_many_late_entries_stay_in_entry_order() {
+        let mut run: Run<OfPerson> = Run::default();
+        let mut all: Vec<Key> = Vec::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for leaf in 0..5_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly in order, often late, sometimes very late.
+            let entered = match x % 4 {
+                0 => (x % 10_000) as u32,
+                _ => leaf as u32 * 2,
+            };
+            run.push(OfPerson::new(entered, leaf));
+            all.push((entered, leaf));
+            if leaf % 997 == 0 {
+                let mut found = Vec::new();
+                run.window(1_000, 3_000, &mut found);
+                let found: Vec<Key> = in_entry_order(found).iter().map(|e| e.key()).collect();
+                let mut want: Vec<Key> = all
+                    .iter()
+                    .copied()
+                    .filter(|(e, _)| (1_000..3_000).contains(e))
+                    .collect();
+                want.sort_unstable();
+                assert_eq!(found, want);
+            }
+        }
+        assert!(run.entries.len() - run.sorted <= TAIL + run.sorted / 8);
+        let gone: Vec<u64> = (0..5_000).step_by(3).collect();
+        assert_eq!(run.remove_leaves(&gone), gone.len() as u64);
+        all.retain(|(_, leaf)| leaf % 3 != 0);
+        all.sort_unstable();
+        let kept: Vec<Key> = run.entries.iter().map(|e| e.key()).collect();
+        assert_eq!(kept, all);
+        assert_eq!(run.sorted, run.entries.len());
+    }
+
+    #[test]
+    fn ids_and_leaves_the_index_cannot_hold_are_refused() {
+        let index = ScanIndex::default();
+        let key = PersonKey::from_bytes([0; 32]);
+        assert!(index.admit(LEAF_LIMIT, 1, 1, at(T), key).is_err());
+        assert!(index.admit(0, -1, 1, at(T), key).is_err());
+        assert!(index.admit(0, 1, 1 << 40, at(T), key).is_err());
+        assert!(index.admit(0, 1 << 30, 1, at(T), key).is_err());
+        assert!(index.admit((1 << 43) + 7, 5, 6, at(T), key).is_ok());
+        let t = Timestamp::clamped_unix_seconds(i64::MAX);
+        assert_eq!(bound(t), stored_entered(t.unix_seconds()).expect("fits"));
+        assert_eq!(bound(Timestamp::clamped_unix_seconds(0)), 0);
+    }
+
+    #[test]
+    fn leaves_keep_their_48_bits() {
+        for leaf in [
+            0,
+            1,
+            u64::from(u32::MAX),
+            1 << 32,
+            (1 << 43) + 12_345,
+            LEAF_LIMIT - 1,
+        ] {
+            assert_eq!(AtVenue::new(7, 8, leaf).leaf(), leaf);
+            assert_eq!(OfPerson::new(7, leaf).leaf(), leaf);
+        }
+    }
+}
