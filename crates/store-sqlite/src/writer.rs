@@ -4,14 +4,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{mpsc, Arc};
 
 use mingma_core::canonical::canonical_bytes;
-use mingma_core::commitment::{LeafEntry, Salt};
+use mingma_core::commitment::LeafEntry;
 use mingma_core::{
     Decision, Evidence, EvidenceBody, EvidenceKind, Exposure, PersonKey, Recorder, Timestamp,
 };
-use mingma_ledger::{leaf_hash, CompletedNode, Frontier, MemoryTree};
+use mingma_ledger::{leaf_hash, CompletedNode, Frontier};
 use mingma_store::{
-    colour_byte, Appended, CodeChange, CodeChangeBatch, LedgerEntry, Purge, PurgeReport, Result,
-    StoreError, StoredCheckpoint,
+    batch_entry, colour_byte, new_salts, Appended, CodeChange, LedgerEntry, Purge, PurgeReport,
+    Result, StoreError, StoredCheckpoint,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
@@ -387,20 +387,6 @@ fn append(
     Ok(out)
 }
 
-/// Salts for `n` records, from one read of the operating system's random source.
-fn new_salts(n: usize) -> Result<Vec<Salt>> {
-    let mut bytes = vec![0u8; n * 32];
-    getrandom::fill(&mut bytes).map_err(|e| backend(format!("no random source: {e}")))?;
-    Ok(bytes
-        .chunks_exact(32)
-        .map(|c| {
-            let mut salt = [0u8; 32];
-            salt.copy_from_slice(c);
-            Salt::from_bytes(salt)
-        })
-        .collect())
-}
-
 /// Whether `id` is taken in `table` (ids are unique across records and scans).
 fn id_taken(conn: &Connection, table: &str, id: &str) -> Result<bool> {
     let sql = match table {
@@ -563,31 +549,10 @@ fn code_changes(
         }
         changes.push((pid, change));
     }
-    let Some((_, first)) = changes.first() else {
+    let salts = new_salts(changes.len())?;
+    let Some(entry) = batch_entry(changes.iter().map(|(_, c)| c).zip(&salts), reflects)? else {
         return Ok(None);
     };
-    let (rule_set, version) = first.rule_set();
-    let (rule_set, version) = (rule_set.to_owned(), version.to_owned());
-    if changes
-        .iter()
-        .any(|(_, c)| c.rule_set() != (rule_set.as_str(), version.as_str()))
-    {
-        return Err(StoreError::Backend(
-            "one batch of code changes must come from one rule set".into(),
-        ));
-    }
-    let salts = new_salts(changes.len())?;
-    let mut tree = MemoryTree::with_capacity(changes.len());
-    for ((_, change), salt) in changes.iter().zip(&salts) {
-        tree.push(leaf_hash(&change.commitment(salt)));
-    }
-    let entry = LedgerEntry::CodeChanges(CodeChangeBatch {
-        count: changes.len() as u64,
-        root: tree.root(),
-        reflects,
-        rule_set,
-        rule_set_version: version,
-    });
     let leaf = append_leaf(conn, state, &entry.to_bytes())? as i64;
     for (position, ((pid, change), salt)) in changes.iter().zip(&salts).enumerate() {
         let (rule_set, version) = change.rule_set();
