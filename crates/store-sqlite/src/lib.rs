@@ -3,15 +3,17 @@
 //! - WAL mode with `synchronous=FULL`: a commit is on disk before it is acknowledged,
 //!   across power loss.
 //! - One writer thread owns the write connection. Callers queue their writes; the
-//!   writer takes every write waiting, applies each inside its own savepoint (so one
-//!   caller's refused write does not undo another's) and commits them together: group
-//!   commit, one fsync for many appends.
-//! - The writer keeps the ledger's [`Frontier`] in memory, so appending a leaf costs
-//!   its hash and the hashes it completes; proofs are read from `ledger_nodes`.
+//!   writer takes every write waiting and commits them in one transaction: group
+//!   commit, one fsync for many appends. If any write of the group is refused, the
+//!   group is rolled back and each write retried in a transaction of its own, so one
+//!   caller's refused write never undoes another's.
+//! - The writer keeps the ledger's `Frontier` in memory, so appending a leaf costs
+//!   its hash and the hashes it completes; proofs read the tree's levels of 256 leaves
+//!   and more from memory and the rest from `ledger_nodes`.
 //! - Readers use a small pool of read-only connections on blocking threads; WAL lets
 //!   them read while the writer writes.
 //! - Scans are found by venue and time and by person and time through an in-memory
-//!   read model ([`scan_index`]), built at open and updated by the writer after each
+//!   read model (`scan_index.rs`), built at open and updated by the writer after each
 //!   commit; their rows are then read by leaf. The `scans` table has no secondary
 //!   index on venue or person, so an append writes where the last one did.
 #![forbid(unsafe_code)]
