@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use mingma_core::canonical::canonical_bytes;
 use mingma_core::commitment::{LeafEntry, Salt};
-use mingma_core::{
-    Decision, Evidence, EvidenceBody, EvidenceKind, Exposure, PersonKey, Recorder, Timestamp,
-};
+use mingma_core::{Decision, Evidence, EvidenceBody, EvidenceKind, PersonKey, Recorder, Timestamp};
 use mingma_ledger::{leaf_hash, Frontier};
 use mingma_store::nodes::{generated, with_fetched_nodes};
 use mingma_store::{
@@ -976,16 +974,11 @@ async fn referenced_scans(conn: &Conn, before: Timestamp) -> Result<BTreeSet<Str
         let leaf: i64 = get(row, 0)?;
         let record = mingma_core::canonical::decode_canonical(get(row, 1)?)
             .map_err(|e| corrupt(format!("close contact at leaf {leaf}: {e}")))?;
-        if record.effective_at < before {
-            continue;
-        }
-        if let EvidenceBody::CloseContact {
-            exposure: Exposure::Venue { scans, .. },
-            ..
-        } = &record.body
-        {
-            kept.extend(scans.iter().map(|s| s.to_string()));
-        }
+        kept.extend(
+            mingma_store::scans_kept_by(&record, before)
+                .iter()
+                .map(|s| s.to_string()),
+        );
     }
     Ok(kept)
 }

@@ -5,9 +5,7 @@ use std::sync::{mpsc, Arc};
 
 use mingma_core::canonical::canonical_bytes;
 use mingma_core::commitment::LeafEntry;
-use mingma_core::{
-    Decision, Evidence, EvidenceBody, EvidenceKind, Exposure, PersonKey, Recorder, Timestamp,
-};
+use mingma_core::{Decision, Evidence, EvidenceBody, EvidenceKind, PersonKey, Recorder, Timestamp};
 use mingma_ledger::{leaf_hash, CompletedNode, Frontier};
 use mingma_store::{
     batch_entry, colour_byte, new_salts, Appended, CodeChange, LedgerEntry, Purge, PurgeReport,
@@ -659,16 +657,11 @@ fn referenced_scans(conn: &Connection, before: Timestamp) -> Result<BTreeSet<Str
     for bytes in rows {
         let record = mingma_core::canonical::decode_canonical(&bytes)
             .map_err(|e| StoreError::Corrupt(format!("close contact: {e}")))?;
-        if record.effective_at < before {
-            continue;
-        }
-        if let EvidenceBody::CloseContact {
-            exposure: Exposure::Venue { scans, .. },
-            ..
-        } = &record.body
-        {
-            kept.extend(scans.iter().map(|s| s.to_string()));
-        }
+        kept.extend(
+            mingma_store::scans_kept_by(&record, before)
+                .iter()
+                .map(|s| s.to_string()),
+        );
     }
     Ok(kept)
 }

@@ -47,6 +47,19 @@ use mingma_core::{Decision, Evidence, Jurisdiction, PersonKey, RecordId, Timesta
 use mingma_ledger::Hash;
 pub use verify::{verify, Finding, LogIdentity, VerifyReport};
 
+/// The scans a record keeps from a retention purge cutting at `before`: those a
+/// close-contact designation names as its exposure, while the designation itself is
+/// not older than the cut.
+pub fn scans_kept_by(record: &Evidence, before: Timestamp) -> &[RecordId] {
+    match &record.body {
+        mingma_core::EvidenceBody::CloseContact {
+            exposure: mingma_core::Exposure::Venue { scans, .. },
+            ..
+        } if record.effective_at >= before => scans,
+        _ => &[],
+    }
+}
+
 /// The outcome of appending one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appended {
