@@ -19,17 +19,10 @@
 use std::time::{Duration, Instant};
 
 use mingma_core::{Jurisdiction, VenueId};
-use mingma_store::contract::{person, scan, t};
+use mingma_store::contract::bench::{append_scans, percentile, time_proofs, Picks, PEOPLE, VENUES};
+use mingma_store::contract::{person, t};
 use mingma_store::Store;
 use mingma_store_sqlite::{SqliteStore, DURABILITY};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i]
-}
 
 /// A field of this process's `/proc/self/status` in bytes (Linux), or 0:
 /// `VmRSS` (resident), `RssAnon` (resident and anonymous: heap, the scan index,
@@ -54,21 +47,6 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / 1048576.0
 }
 
-/// A xorshift generator: the same "random" picks in every run.
-struct Picks(u64);
-
-impl Picks {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below.max(1)
-    }
-}
-
-const PEOPLE: u32 = 997;
-const VENUES: u64 = 5_000;
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -92,70 +70,8 @@ async fn main() {
     );
     println!("appending {leaves} scans: {writers} writers, {batch} records per append call");
 
-    // People and venue ids are made once, so the clock measures the store.
-    let people: std::sync::Arc<Vec<_>> = std::sync::Arc::new((0..PEOPLE).map(person).collect());
-    let venues: std::sync::Arc<Vec<String>> =
-        std::sync::Arc::new((0..VENUES).map(|v| format!("v-{v}")).collect());
-    let calls = leaves / batch;
-    let per_writer = calls / writers;
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..writers {
-        let store = store.clone();
-        let (people, venues) = (people.clone(), venues.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(per_writer as usize);
-            for c in 0..per_writer {
-                let first = (w * per_writer + c) * batch;
-                let records = (first..first + batch)
-                    .map(|n| {
-                        scan(
-                            &format!("s-{n}"),
-                            people[(n % u64::from(PEOPLE)) as usize],
-                            &venues[(n % VENUES) as usize],
-                            "410102001",
-                            t("06-01 08:00").plus_seconds((n % 1_000_000) as i64),
-                        )
-                    })
-                    .collect();
-                let sent = Instant::now();
-                store.append(records).await.expect("append");
-                latencies.push(sent.elapsed());
-            }
-            latencies
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.expect("writer"));
-    }
-    let elapsed = start.elapsed();
-    let appended = per_writer * writers * batch;
-    latencies.sort();
-    println!(
-        "durable appends: {appended} in {:.1} s = {:.0} appends/s; per call of {batch}: p50 {:.1} ms, p99 {:.1} ms",
-        elapsed.as_secs_f64(),
-        appended as f64 / elapsed.as_secs_f64(),
-        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-    );
-
-    let size = store.ledger_size().await.expect("size");
-    let mut picks = Picks(0x9e37_79b9_7f4a_7c15);
-    let mut times = Vec::new();
-    for _ in 0..10_000 {
-        let index = picks.next(size);
-        let started = Instant::now();
-        let proof = store.inclusion_proof(index, size).await.expect("proof");
-        times.push(started.elapsed());
-        assert!(!proof.is_empty() || size == 1);
-    }
-    times.sort();
-    println!(
-        "inclusion proofs at {size} leaves: median {:.1} µs, p99 {:.1} µs (10,000 random leaves, through the async API)",
-        percentile(&times, 0.5).as_secs_f64() * 1e6,
-        percentile(&times, 0.99).as_secs_f64() * 1e6,
-    );
+    let appended = append_scans(std::slice::from_ref(&store), leaves, batch, writers).await;
+    let size = time_proofs(&store).await;
     let bytes = std::fs::metadata(store.path())
         .map(|m| m.len())
         .unwrap_or(0);

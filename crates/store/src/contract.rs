@@ -1204,3 +1204,117 @@ pub mod tamper {
         );
     }
 }
+
+/// The load both backends' ledger benchmarks run, so their figures compare.
+pub mod bench {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::{person, scan, t};
+    use crate::Store;
+
+    /// People the generated scans belong to.
+    pub const PEOPLE: u32 = 997;
+    /// Venues the generated scans are at.
+    pub const VENUES: u64 = 5_000;
+
+    /// The value at fraction `p` of `sorted` (zero when empty).
+    pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+        if sorted.is_empty() {
+            return Duration::ZERO;
+        }
+        sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+    }
+
+    /// A repeatable xorshift sequence of leaf indexes.
+    pub struct Picks(pub u64);
+
+    impl Picks {
+        /// The next index below `size` (which must not be 0).
+        pub fn next(&mut self, size: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % size
+        }
+    }
+
+    /// Appends `leaves` scans durably from `writers` concurrent tasks in calls of
+    /// `batch`, spread over `stores` (one per node); prints appends/s and the p50/p99
+    /// time per call; returns how many were appended.
+    pub async fn append_scans<S: Store>(
+        stores: &[S],
+        leaves: u64,
+        batch: u64,
+        writers: u64,
+    ) -> u64 {
+        // People and venue ids are made once, so the clock measures the store.
+        let people: Arc<Vec<_>> = Arc::new((0..PEOPLE).map(person).collect());
+        let venues: Arc<Vec<String>> = Arc::new((0..VENUES).map(|v| format!("v-{v}")).collect());
+        let per_writer = leaves / batch / writers;
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let store = stores[(w % stores.len() as u64) as usize].clone();
+            let (people, venues) = (people.clone(), venues.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_writer as usize);
+                for c in 0..per_writer {
+                    let first = (w * per_writer + c) * batch;
+                    let records = (first..first + batch)
+                        .map(|n| {
+                            scan(
+                                &format!("s-{n}"),
+                                people[(n % u64::from(PEOPLE)) as usize],
+                                &venues[(n % VENUES) as usize],
+                                "410102001",
+                                t("06-01 08:00").plus_seconds((n % 1_000_000) as i64),
+                            )
+                        })
+                        .collect();
+                    let sent = Instant::now();
+                    store.append(records).await.expect("append");
+                    latencies.push(sent.elapsed());
+                }
+                latencies
+            }));
+        }
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await.expect("writer"));
+        }
+        let elapsed = start.elapsed();
+        let appended = per_writer * writers * batch;
+        latencies.sort();
+        println!(
+            "durable appends: {appended} in {:.1} s = {:.0} appends/s; per call of {batch}: p50 {:.1} ms, p99 {:.1} ms",
+            elapsed.as_secs_f64(),
+            appended as f64 / elapsed.as_secs_f64(),
+            percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        );
+        appended
+    }
+
+    /// Times 10,000 inclusion proofs of random leaves through the async API and
+    /// prints the median and p99; returns the log's size.
+    pub async fn time_proofs<S: Store>(store: &S) -> u64 {
+        let size = store.ledger_size().await.expect("size");
+        let mut picks = Picks(0x9e37_79b9_7f4a_7c15);
+        let mut times = Vec::new();
+        for _ in 0..10_000 {
+            let index = picks.next(size);
+            let started = Instant::now();
+            let proof = store.inclusion_proof(index, size).await.expect("proof");
+            times.push(started.elapsed());
+            assert!(!proof.is_empty() || size == 1);
+        }
+        times.sort();
+        println!(
+            "inclusion proofs at {size} leaves: median {:.1} µs, p99 {:.1} µs (10,000 random leaves, through the async API)",
+            percentile(&times, 0.5).as_secs_f64() * 1e6,
+            percentile(&times, 0.99).as_secs_f64() * 1e6,
+        );
+        size
+    }
+}
