@@ -11,9 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::division::Jurisdiction;
 use crate::evidence::{Evidence, EvidenceBody, EvidenceKind, TestOutcome};
 use crate::identity::PersonKey;
-use crate::ids::{AuthorityId, RecordId};
+use crate::ids::{AuthorityId, RecordId, VenueId};
 use crate::reason::ReasonText;
 use crate::rules::{Clearance, Colour, Condition, Rule, RuleSet, Trigger};
 use crate::time::Timestamp;
@@ -557,7 +558,8 @@ fn scan_periods(
     let entered = scan.effective_at;
     let left = left_at
         .filter(|l| *l > entered)
-        .unwrap_or_else(|| entered.plus(rules.dwell.of(*venue_kind)));
+        .unwrap_or_else(|| entered.plus(rules.dwell.of(*venue_kind)))
+        .min(entered.plus(rules.longest_stay()));
     about
         .iter()
         .filter_map(|declaration| {
@@ -583,6 +585,34 @@ fn scan_periods(
             })
         })
         .collect()
+}
+
+/// Whether a venue scan at `venue` in `street`, entered at `entered`, can change
+/// any derivation under `rules`, given every risk-area declaration there is
+/// (`risk_areas`; other records are ignored).
+///
+/// Derivation uses a scan only through a rule on scans in a declared risk area, and
+/// a stay counts for at most [`RuleSet::longest_stay`]: a scan entered before a
+/// window opened by more than that, or after it closed, or outside the declared
+/// area, fires nothing. So `derive` over a person's records without the scans for
+/// which this is false decides exactly as over all of them. It looks at neither
+/// levels, presence nor approvals: it may keep a scan that turns out not to count,
+/// never drop one that does.
+pub fn scan_may_matter<'a>(
+    rules: &RuleSet,
+    risk_areas: impl IntoIterator<Item = &'a Evidence>,
+    venue: &VenueId,
+    street: Jurisdiction,
+    entered: Timestamp,
+) -> bool {
+    if !rules.scans_matter_only_in_risk_areas() {
+        return true;
+    }
+    let longest = rules.longest_stay();
+    risk_areas.into_iter().any(|declaration| {
+        matches!(&declaration.body, EvidenceBody::RiskArea { area, from, until, .. }
+            if entered < *until && *from < entered.plus(longest) && area.covers(venue, street))
+    })
 }
 
 /// Decides when a period ends: its duration, a record that ends it, or clearing tests,

@@ -328,6 +328,39 @@ impl RuleSet {
         })
     }
 
+    /// The longest a stay at a venue counts for: a day, or the longest assumed stay
+    /// of the `[dwell]` table if that is longer. A scan whose recorded exit is later
+    /// counts as a stay of this length, so a store can find every scan that may
+    /// overlap a window by its entry time alone.
+    pub fn longest_stay(&self) -> Span {
+        self.dwell
+            .by_kind
+            .values()
+            .copied()
+            .chain([self.dwell.default, Span::days(1)])
+            .max()
+            .unwrap_or(Span::days(1))
+    }
+
+    /// Whether venue scans can matter to a derivation only inside a declared risk
+    /// area. Rule files require `in_risk_area` on every scan rule, so this is false
+    /// only when a rule is ended by a scan or grounds an order on one: then every scan
+    /// of a person may matter.
+    pub fn scans_matter_only_in_risk_areas(&self) -> bool {
+        self.rules.iter().all(|rule| {
+            let trigger_ok = match &rule.trigger {
+                Trigger::Evidence(c) => {
+                    (c.evidence != EvidenceKind::VenueScan || !c.in_risk_area.is_empty())
+                        && c.ground
+                            .as_ref()
+                            .is_none_or(|g| g.evidence != EvidenceKind::VenueScan)
+                }
+                Trigger::After(_) => true,
+            };
+            trigger_ok && !rule.ended_by.contains(&EvidenceKind::VenueScan)
+        })
+    }
+
     /// The index of the rule with this id.
     pub fn position(&self, id: &str) -> Option<usize> {
         self.rules.iter().position(|r| r.id == id)

@@ -20,8 +20,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mingma_core::{derive, Colour, PersonKey, RuleSet, Span, Timestamp};
-use mingma_store::{PurgeReport, Result, Store};
+use std::collections::BTreeSet;
+
+use mingma_core::{
+    derive, Colour, Evidence, EvidenceBody, PersonKey, RiskAreaScope, RuleSet, Span, Timestamp,
+};
+use mingma_store::{PurgeReport, Result, Store, StoreError};
 
 /// Where "now" comes from: the system clock in service, a controlled one in tests.
 pub trait Clock: Send + Sync + 'static {
@@ -42,6 +46,13 @@ impl Clock for SystemClock {
         // Outside 2000-2099 the clock is wrong; derivation then runs at the bound.
         Timestamp::clamped_unix_seconds(seconds)
     }
+}
+
+/// People whose evidence is read (and derived) at a time.
+const DERIVATION_CHUNK: usize = 8_192;
+
+fn joined(e: tokio::task::JoinError) -> StoreError {
+    StoreError::Backend(format!("a derivation task failed: {e}"))
 }
 
 /// What a re-derivation changed.
@@ -83,20 +94,44 @@ impl<S: Store> Engine<S> {
 
     /// Re-derives the codes of `persons` as valid and known at `now`, and records
     /// those that changed as one batch.
+    ///
+    /// Evidence is read in chunks (without the scans that cannot matter, see
+    /// `Store::evidence_for_derivation`), and each chunk is derived on a blocking
+    /// thread while the store reads the next.
     pub async fn rederive(&self, persons: &[PersonKey], now: Timestamp) -> Result<Rederived> {
         // Evidence appended after this point is not reflected; the batch says so.
         let reflects = self.store.ledger_size().await?;
         let mut decisions = Vec::with_capacity(persons.len());
-        for person in persons {
-            let evidence: Vec<_> = self
-                .store
-                .evidence_about(*person)
-                .await?
-                .into_iter()
-                .filter(|r| r.leaf < reflects)
-                .map(|r| r.evidence)
-                .collect();
-            decisions.push(derive(&evidence, person, now, now, &self.rules));
+        let mut chunks = persons.chunks(DERIVATION_CHUNK);
+        let read = |chunk: &[PersonKey]| {
+            self.store
+                .evidence_for_derivation(chunk.to_vec(), self.rules.clone(), reflects)
+        };
+        let Some(first) = chunks.next() else {
+            return Ok(Rederived::default());
+        };
+        let mut current = (first.to_vec(), read(first).await?);
+        loop {
+            let (people, evidence) = current;
+            let rules = self.rules.clone();
+            let derived = tokio::task::spawn_blocking(move || {
+                people
+                    .iter()
+                    .zip(&evidence)
+                    .map(|(person, records)| derive(records, person, now, now, &rules))
+                    .collect::<Vec<_>>()
+            });
+            match chunks.next() {
+                Some(chunk) => {
+                    let (derived, next) = tokio::join!(derived, read(chunk));
+                    decisions.extend(derived.map_err(joined)?);
+                    current = (chunk.to_vec(), next?);
+                }
+                None => {
+                    decisions.extend(derived.await.map_err(joined)?);
+                    break;
+                }
+            }
         }
         let batch = self.store.record_code_changes(decisions, reflects).await?;
         let mut changed = [0; 3];
@@ -114,6 +149,36 @@ impl<S: Store> Engine<S> {
             batch,
             changed,
         })
+    }
+
+    /// The people whose code a risk-area declaration — or lifting or shortening it —
+    /// can change: everyone with a scan entered in the area during its window, or up
+    /// to the longest counted stay before it opened. Anything else is not a risk area
+    /// and affects nobody here.
+    pub async fn affected_by(&self, declaration: &Evidence) -> Result<BTreeSet<PersonKey>> {
+        let EvidenceBody::RiskArea {
+            area, from, until, ..
+        } = &declaration.body
+        else {
+            return Ok(BTreeSet::new());
+        };
+        let from = from.minus(self.rules.longest_stay());
+        match area {
+            RiskAreaScope::Venues(venues) => {
+                self.store.persons_at_venues(venues, from, *until).await
+            }
+            RiskAreaScope::Divisions(divisions) => {
+                let mut persons = BTreeSet::new();
+                for division in divisions {
+                    persons.extend(
+                        self.store
+                            .persons_in_division(*division, from, *until)
+                            .await?,
+                    );
+                }
+                Ok(persons)
+            }
+        }
     }
 
     /// One scheduler pass: re-derives every code whose next change is due at `now`.

@@ -23,14 +23,14 @@ mod scan_index;
 mod schema;
 mod writer;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
 use mingma_core::commitment::Salt;
 use mingma_core::{
     canonical, Decision, Evidence, EvidenceBody, EvidenceKind, Jurisdiction, Level, PersonKey,
-    Presence, RecordId, Recorder, Timestamp, VenueId, VenueKind,
+    Presence, RecordId, Recorder, RiskAreaScope, RuleSet, Timestamp, VenueId, VenueKind,
 };
 use mingma_ledger::{Hash, HashSource};
 use mingma_store::nodes::generated;
@@ -374,6 +374,134 @@ fn scans_at_leaves(
         .collect()
 }
 
+/// The evidence derivation needs for each of `persons` (see
+/// `Store::evidence_for_derivation`). Records about nobody (risk areas and the acts on
+/// them) are read once; when scans matter only in risk areas, the scans in each
+/// declared area's window are found through the scan index by venue, so a person's
+/// other scans are never read.
+fn derivation_inputs(
+    conn: &Connection,
+    index: &ScanIndex,
+    persons: &[PersonKey],
+    rules: &RuleSet,
+    below: u64,
+) -> Result<Vec<Vec<Evidence>>> {
+    let below = i64::try_from(below).unwrap_or(i64::MAX);
+    let shared: Vec<StoredRecord> = conn
+        .prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE about IS NULL AND leaf < ?1 ORDER BY leaf"
+        ))
+        .and_then(|mut s| {
+            s.query_map([below], record_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(backend)?
+        .into_iter()
+        .map(stored_record)
+        .collect::<Result<_>>()?;
+    let risk_areas: Vec<Evidence> = shared
+        .iter()
+        .filter(|r| r.evidence.kind() == EvidenceKind::RiskArea)
+        .map(|r| r.evidence.clone())
+        .collect();
+    let mut pids = Vec::with_capacity(persons.len());
+    for person in persons {
+        pids.push(pid_of(conn, person)?);
+    }
+    // Scans in risk areas, by person: only these can matter.
+    let only_in_areas = rules.scans_matter_only_in_risk_areas();
+    let mut exposed: HashMap<u32, Vec<u64>> = HashMap::new();
+    if only_in_areas && !risk_areas.is_empty() {
+        let wanted: HashSet<u32> = pids
+            .iter()
+            .flatten()
+            .filter_map(|p| u32::try_from(*p).ok())
+            .collect();
+        for area in &risk_areas {
+            let EvidenceBody::RiskArea {
+                area: scope,
+                from,
+                until,
+                ..
+            } = &area.body
+            else {
+                continue;
+            };
+            let vids = covered_vids(conn, scope)?;
+            for (pid, leaf) in
+                index.visits_at(&vids, from.minus(rules.longest_stay()), *until, &wanted)
+            {
+                exposed.entry(pid).or_default().push(leaf);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(persons.len());
+    let mut about = conn
+        .prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE about = ?1 AND leaf < ?2 ORDER BY leaf"
+        ))
+        .map_err(backend)?;
+    for pid in pids {
+        let mut records: Vec<StoredRecord> = shared.clone();
+        if let Some(pid) = pid {
+            let rows: Vec<_> = about
+                .query_map(params![pid, below], record_row)
+                .and_then(|r| r.collect())
+                .map_err(backend)?;
+            for row in rows {
+                records.push(stored_record(row)?);
+            }
+            let leaves = if only_in_areas {
+                let mut leaves = u32::try_from(pid)
+                    .ok()
+                    .and_then(|p| exposed.remove(&p))
+                    .unwrap_or_default();
+                leaves.sort_unstable();
+                leaves.dedup();
+                leaves
+            } else {
+                index.of_person(pid, None)
+            };
+            let scans = scans_at_leaves(conn, index, &leaves, |row| {
+                row.pid == pid && row.leaf < below
+            })?;
+            records.extend(
+                scans
+                    .into_iter()
+                    .filter(|r| mingma_store::may_matter(rules, &risk_areas, &r.evidence)),
+            );
+        }
+        records.sort_by_key(|r| r.leaf);
+        out.push(records.into_iter().map(|r| r.evidence).collect());
+    }
+    Ok(out)
+}
+
+/// The interned venues inside a risk area.
+fn covered_vids(conn: &Connection, scope: &RiskAreaScope) -> Result<Vec<i64>> {
+    let mut vids = Vec::new();
+    match scope {
+        RiskAreaScope::Venues(venues) => {
+            for venue in venues {
+                vids.extend(vids_of(conn, venue.as_str())?);
+            }
+        }
+        RiskAreaScope::Divisions(divisions) => {
+            for division in divisions {
+                let (low, high) = street_range(*division);
+                let found: Vec<i64> = conn
+                    .prepare_cached("SELECT vid FROM venues WHERE street >= ?1 AND street < ?2")
+                    .and_then(|mut s| s.query_map(params![low, high], |r| r.get(0))?.collect())
+                    .map_err(backend)?;
+                vids.extend(found);
+            }
+        }
+    }
+    vids.sort_unstable();
+    vids.dedup();
+    Ok(vids)
+}
+
 /// Whether a stored entry time (seconds) lies in `[from, until)`.
 fn entered_in(entered: i64, from: Timestamp, until: Timestamp) -> bool {
     (from.unix_seconds()..until.unix_seconds()).contains(&entered)
@@ -701,6 +829,17 @@ impl mingma_store::Store for SqliteStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn evidence_for_derivation(
+        &self,
+        persons: Vec<PersonKey>,
+        rules: Arc<RuleSet>,
+        below: u64,
+    ) -> Result<Vec<Vec<Evidence>>> {
+        let index = self.inner.scans.clone();
+        self.read(move |conn| derivation_inputs(conn, &index, &persons, &rules, below))
+            .await
     }
 
     async fn scans_at_venue(

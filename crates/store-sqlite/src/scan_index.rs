@@ -30,7 +30,7 @@
 //! (rows are never deleted), kept in a `u32`. Stored values outside these ranges are
 //! corrupt data and reported as such, naming the leaf.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use mingma_core::{PersonKey, Timestamp};
@@ -563,6 +563,37 @@ impl ScanIndex {
             .into_iter()
             .map(|e| e.leaf())
             .collect()
+    }
+
+    /// `(pid, leaf)` of the scans at these venues entered in `[from, until)`, of the
+    /// people in `pids` only, in no particular order.
+    pub(crate) fn visits_at(
+        &self,
+        vids: &[i64],
+        from: Timestamp,
+        until: Timestamp,
+        pids: &HashSet<u32>,
+    ) -> Vec<(u32, u64)> {
+        let (from, until) = (bound(from), bound(until));
+        let mut found: Vec<AtVenue> = Vec::new();
+        let mut visits = Vec::new();
+        let tables = self.read();
+        for vid in vids {
+            if let Some(venue) = usize::try_from(*vid)
+                .ok()
+                .and_then(|v| tables.venues.get(v))
+            {
+                found.clear();
+                venue.window(from, until, &mut found);
+                visits.extend(
+                    found
+                        .iter()
+                        .filter(|e| pids.contains(&{ e.pid }))
+                        .map(|e| (e.pid, e.leaf())),
+                );
+            }
+        }
+        visits
     }
 
     /// The people with a scan at one of these venues entered in `[from, until)`.

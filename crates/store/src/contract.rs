@@ -5,17 +5,18 @@
 //! clause of the contract, so a failure names the clause and the backend.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use mingma_core::commitment::{commit, LeafEntry};
 use mingma_core::{
-    derive, AuthorityId, CaseClass, Colour, DataSourceId, Evidence, EvidenceBody, Exposure,
-    Jurisdiction, NationalId, OfficialId, PersonKey, Presence, PseudonymKey, RecordId, Recorder,
-    RiskAreaScope, RiskLevel, RuleSet, SourceKind, TestMethod, TestOutcome, Timestamp, VenueId,
-    VenueKind,
+    derive, AuthorityId, CaseClass, Colour, DataSourceId, Evidence, EvidenceBody, EvidenceKind,
+    Exposure, Jurisdiction, NationalId, OfficialId, PersonKey, Presence, PseudonymKey, RecordId,
+    Recorder, RiskAreaScope, RiskLevel, RuleSet, SourceKind, TestMethod, TestOutcome, Timestamp,
+    VenueId, VenueKind,
 };
 use mingma_ledger::{leaf_hash, verify_consistency, verify_inclusion, MemoryTree};
 
-use crate::{LedgerEntry, Store, StoreError, StoredCheckpoint};
+use crate::{may_matter, LedgerEntry, Store, StoreError, StoredCheckpoint};
 
 /// Expands to one `#[tokio::test]` per contract clause, each on a fresh store made
 /// by `$make`: an expression giving a guard that derefs to the store (and cleans up
@@ -27,6 +28,7 @@ macro_rules! contract_tests {
             appends_are_idempotent_and_conflicts_are_refused,
             records_read_back_exactly_and_their_leaves_commit_to_them,
             evidence_about_a_person_is_what_derivation_needs,
+            evidence_for_derivation_leaves_out_only_scans_that_cannot_matter,
             scans_are_found_by_venue_and_by_person_in_a_time_range,
             persons_are_found_by_venues_and_by_division,
             the_ledger_has_one_leaf_per_write_and_its_proofs_verify,
@@ -392,6 +394,91 @@ pub async fn evidence_about_a_person_is_what_derivation_needs<S: Store>(store: &
         .collect();
     let d = derive(&a_records, &a, t("06-03 00:00"), t("06-03 00:00"), &rules);
     assert_eq!(d.colour, Colour::Red);
+}
+
+/// `evidence_for_derivation` gives, per person and in order, every record of
+/// `evidence_about` below the given leaf that may matter — scans in a declared risk
+/// area (or a day before it opened) — and decides exactly as `evidence_about` does.
+pub async fn evidence_for_derivation_leaves_out_only_scans_that_cannot_matter<S: Store>(store: &S) {
+    let (a, b, nobody) = (person(40), person(41), person(42));
+    let mut records = Vec::new();
+    // Scans a day apart, in and outside 二七区 (4101 03), over ten days.
+    for day in 0..10u32 {
+        let at = t("06-01 12:00").plus_seconds(i64::from(day) * 86_400);
+        records.push(scan(&format!("s-a-{day}"), a, "v-market", "410103001", at));
+        records.push(scan(
+            &format!("s-a-{day}-x"),
+            a,
+            "v-office",
+            "410102001",
+            at.plus_seconds(7200),
+        ));
+        records.push(scan(&format!("s-b-{day}"), b, "v-office", "410102001", at));
+    }
+    // 二七区 high risk from 06-05 10:00 to 06-09 10:00.
+    records.push(risk_area("ra-27", "410103", t("06-08 10:00")));
+    records.push(act(
+        "ra-27.ok",
+        "off-sun",
+        EvidenceBody::Approval {
+            target: rid("ra-27"),
+        },
+        t("06-08 10:05"),
+    ));
+    let appended = store.append(records).await.expect("append");
+    let below = appended.last().expect("appended").leaf + 1;
+    let rules = Arc::new(RuleSet::default_rules().expect("default rules"));
+    let got = store
+        .evidence_for_derivation(vec![a, b, nobody], rules.clone(), below)
+        .await
+        .expect("read");
+    assert_eq!(got.len(), 3);
+    for (person, got) in [a, b, nobody].into_iter().zip(&got) {
+        let all = store.evidence_about(person).await.expect("read");
+        let risk_areas: Vec<Evidence> = all
+            .iter()
+            .filter(|r| r.evidence.kind() == EvidenceKind::RiskArea)
+            .map(|r| r.evidence.clone())
+            .collect();
+        let all: Vec<Evidence> = all.into_iter().map(|r| r.evidence).collect();
+        let needed: Vec<String> = ids(all.iter().filter(|r| may_matter(&rules, &risk_areas, r)));
+        let got_ids = ids(got);
+        for id in &needed {
+            assert!(got_ids.contains(id), "{id} may matter but was left out");
+        }
+        for id in &got_ids {
+            assert!(
+                ids(&all).contains(id),
+                "{id} is not evidence about this person"
+            );
+        }
+        let mut in_order = got_ids.clone();
+        in_order.sort_by_key(|id| ids(&all).iter().position(|x| x == id));
+        assert_eq!(got_ids, in_order, "not in ledger order");
+        for at in ["06-06 12:00", "06-10 00:00", "06-20 00:00"] {
+            assert_eq!(
+                derive(got, &person, t(at), t(at), &rules),
+                derive(&all, &person, t(at), t(at), &rules)
+            );
+        }
+    }
+    // 李's scans in 二七区 from the day before the area opened make a code.
+    assert_eq!(
+        derive(&got[0], &a, t("06-08 12:00"), t("06-08 12:00"), &rules).colour,
+        Colour::Red
+    );
+    assert!(ids(&got[0]).contains(&"s-a-4".to_string()));
+    assert!(
+        got[2].iter().all(|r| r.subject.is_none()),
+        "nobody has only shared records"
+    );
+    // Nothing at or after `below`: before the declaration no scan can matter.
+    let declared = appended[appended.len() - 2].leaf;
+    let early = store
+        .evidence_for_derivation(vec![a], rules, declared)
+        .await
+        .expect("read");
+    assert_eq!(ids(&early[0]), Vec::<String>::new());
 }
 
 /// Scans are found by venue and by person, in a time range `[from, until)`.

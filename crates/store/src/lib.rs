@@ -36,6 +36,7 @@ pub mod contract;
 
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::sync::Arc;
 
 pub use code::{
     batch_entry, code_change_commitment, colour_byte, colour_from_byte, new_salts, CodeChange,
@@ -43,7 +44,10 @@ pub use code::{
 };
 pub use entry::{CodeChangeBatch, EntryError, LedgerEntry, Purge};
 use mingma_core::commitment::Salt;
-use mingma_core::{Decision, Evidence, Jurisdiction, PersonKey, RecordId, Timestamp, VenueId};
+use mingma_core::{
+    scan_may_matter, Decision, Evidence, EvidenceBody, EvidenceKind, Jurisdiction, PersonKey,
+    RecordId, RuleSet, Timestamp, VenueId,
+};
 use mingma_ledger::Hash;
 pub use verify::{verify, Finding, LogIdentity, VerifyReport};
 
@@ -151,6 +155,17 @@ pub enum StoreError {
 /// Result of store operations.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Whether `record` may matter to a derivation given these risk areas: every record
+/// but a venue scan for which [`mingma_core::scan_may_matter`] is false.
+pub fn may_matter(rules: &RuleSet, risk_areas: &[Evidence], record: &Evidence) -> bool {
+    match &record.body {
+        EvidenceBody::VenueScan { venue, street, .. } => {
+            scan_may_matter(rules, risk_areas, venue, *street, record.effective_at)
+        }
+        _ => true,
+    }
+}
+
 /// The store contract. Backends are chosen at start and used monomorphised.
 pub trait Store: Clone + Send + Sync + 'static {
     /// Appends records, each with its ledger leaf, in one transaction. Salts are drawn
@@ -175,6 +190,38 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         person: PersonKey,
     ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
+
+    /// What `derive` needs for each of `persons` (in the same order): the records of
+    /// [`Store::evidence_about`] with a leaf below `below`, except the venue scans that
+    /// cannot change any derivation under `rules` (see
+    /// [`mingma_core::scan_may_matter`]) — which a store may leave out, and a fast
+    /// store does not read at all. Each list is in ledger order.
+    fn evidence_for_derivation(
+        &self,
+        persons: Vec<PersonKey>,
+        rules: Arc<RuleSet>,
+        below: u64,
+    ) -> impl Future<Output = Result<Vec<Vec<Evidence>>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(persons.len());
+            for person in persons {
+                let records = self.evidence_about(person).await?;
+                let risk_areas: Vec<Evidence> = records
+                    .iter()
+                    .filter(|r| r.leaf < below && r.evidence.kind() == EvidenceKind::RiskArea)
+                    .map(|r| r.evidence.clone())
+                    .collect();
+                out.push(
+                    records
+                        .into_iter()
+                        .filter(|r| r.leaf < below && may_matter(&rules, &risk_areas, &r.evidence))
+                        .map(|r| r.evidence)
+                        .collect(),
+                );
+            }
+            Ok(out)
+        }
+    }
 
     /// Scans at `venue` entered in `[from, until)`, in entry order.
     fn scans_at_venue(

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 use mingma_core::evidence::ReferenceRole;
 use mingma_core::{
-    derive, record_statuses, CaseClass, ClosureOutcome, Colour, Decision, Evidence, EvidenceBody,
-    EvidenceKind, Exposure, PersonKey, Presence, QuarantineSetting, RecordId, RecordStatus,
-    Recorder, RiskAreaScope, RiskLevel, SourceKind, TestMethod, TestOutcome, Timestamp, VenueId,
+    derive, record_statuses, scan_may_matter, CaseClass, ClosureOutcome, Colour, Decision,
+    Evidence, EvidenceBody, EvidenceKind, Exposure, PersonKey, Presence, QuarantineSetting,
+    RecordId, RecordStatus, Recorder, RiskAreaScope, RiskLevel, SourceKind, TestMethod,
+    TestOutcome, Timestamp, VenueId,
 };
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -511,6 +512,33 @@ proptest! {
         let records = build(&specs);
         for m in view.moments(&records) {
             check_inbound_grounded(&records, &m.derive(&records))?;
+        }
+    }
+
+    #[test]
+    fn scans_that_cannot_matter_can_be_left_out(specs in specs(), view in view()) {
+        // What a store may leave out when it reads a person's evidence for derivation.
+        let records = build(&specs);
+        let risk_areas: Vec<&Evidence> = records
+            .iter()
+            .filter(|r| r.kind() == EvidenceKind::RiskArea)
+            .collect();
+        let kept: Vec<Evidence> = records
+            .iter()
+            .filter(|r| match &r.body {
+                EvidenceBody::VenueScan { venue, street, .. } => scan_may_matter(
+                    default_rules(),
+                    risk_areas.iter().copied(),
+                    venue,
+                    *street,
+                    r.effective_at,
+                ),
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        for m in view.moments(&records) {
+            prop_assert_eq!(m.derive(&records), m.derive(&kept));
         }
     }
 
