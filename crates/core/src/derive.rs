@@ -542,9 +542,8 @@ fn scan_periods(
     let EvidenceBody::VenueScan {
         venue,
         street,
-        venue_kind,
-        left_at,
         presence,
+        ..
     } = &scan.body
     else {
         return Vec::new();
@@ -555,11 +554,9 @@ fn scan_periods(
     {
         return Vec::new();
     }
-    let entered = scan.effective_at;
-    let left = left_at
-        .filter(|l| *l > entered)
-        .unwrap_or_else(|| entered.plus(rules.dwell.of(*venue_kind)))
-        .min(entered.plus(rules.longest_stay()));
+    let Some((entered, left)) = stay(rules, scan) else {
+        return Vec::new();
+    };
     about
         .iter()
         .filter_map(|declaration| {
@@ -585,6 +582,27 @@ fn scan_periods(
             })
         })
         .collect()
+}
+
+/// The stay a venue scan stands for, `[entered, left)`: until the recorded exit, or
+/// for the rule set's assumed stay at that kind of venue when none was recorded (or
+/// it is not after the entry), and never longer than [`RuleSet::longest_stay`].
+/// `None` for anything but a scan.
+pub fn stay(rules: &RuleSet, scan: &Evidence) -> Option<(Timestamp, Timestamp)> {
+    let EvidenceBody::VenueScan {
+        venue_kind,
+        left_at,
+        ..
+    } = &scan.body
+    else {
+        return None;
+    };
+    let entered = scan.effective_at;
+    let left = left_at
+        .filter(|l| *l > entered)
+        .unwrap_or_else(|| entered.plus(rules.dwell.of(*venue_kind)))
+        .min(entered.plus(rules.longest_stay()));
+    Some((entered, left))
 }
 
 /// Whether a venue scan at `venue` in `street`, entered at `entered`, can change

@@ -20,10 +20,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use mingma_core::{
-    derive, Colour, Evidence, EvidenceBody, PersonKey, RiskAreaScope, RuleSet, Span, Timestamp,
+    derive, stay, Colour, Evidence, EvidenceBody, PersonKey, RecordId, RiskAreaScope, RuleSet,
+    Span, Timestamp, VenueId,
 };
 use mingma_store::{PurgeReport, Result, Store, StoreError};
 
@@ -64,6 +65,31 @@ pub struct Rederived {
     pub batch: Option<u64>,
     /// How many codes changed, by new colour: green, yellow, red.
     pub changed: [usize; 3],
+}
+
+/// One overlap of a contact's stay with a case's, at one venue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlap {
+    /// Where.
+    pub venue: VenueId,
+    /// The case's scan.
+    pub case_scan: RecordId,
+    /// The contact's scan.
+    pub contact_scan: RecordId,
+    /// When the two stays (the case's widened by the margin) overlapped:
+    /// `[from, until)`.
+    pub from: Timestamp,
+    /// End of the overlap.
+    pub until: Timestamp,
+}
+
+/// A person whose stay overlapped a case's stay at the same venue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// Who.
+    pub person: PersonKey,
+    /// Every overlap, in the order of the case's stays.
+    pub overlaps: Vec<Overlap>,
 }
 
 /// The derivation engine over a store.
@@ -179,6 +205,64 @@ impl<S: Store> Engine<S> {
                 Ok(persons)
             }
         }
+    }
+
+    /// Contact tracing: the people whose stay at a venue overlapped one of `case`'s
+    /// stays there, the case's stay widened by `margin` on both sides, for the case's
+    /// stays overlapping `[from, until)` (the infectious window). Stays are as
+    /// derivation counts them (`mingma_core::stay`). Ordered by person key.
+    pub async fn trace(
+        &self,
+        case: PersonKey,
+        from: Timestamp,
+        until: Timestamp,
+        margin: Span,
+    ) -> Result<Vec<Contact>> {
+        let longest = self.rules.longest_stay();
+        let mut contacts: BTreeMap<PersonKey, Vec<Overlap>> = BTreeMap::new();
+        for case_scan in self
+            .store
+            .scans_of_person(case, from.minus(longest), until)
+            .await?
+        {
+            let Some((entered, left)) = stay(&self.rules, &case_scan.evidence) else {
+                continue;
+            };
+            let EvidenceBody::VenueScan { venue, .. } = &case_scan.evidence.body else {
+                continue;
+            };
+            if !(entered < until && from < left) {
+                continue;
+            }
+            let (near_from, near_until) = (entered.minus(margin), left.plus(margin));
+            for other in self
+                .store
+                .stays_at_venue(venue, near_from, near_until, longest)
+                .await?
+            {
+                let Some(person) = other.evidence.subject.filter(|p| *p != case) else {
+                    continue;
+                };
+                let Some((their_from, their_until)) = stay(&self.rules, &other.evidence) else {
+                    continue;
+                };
+                let (overlap_from, overlap_until) =
+                    (their_from.max(near_from), their_until.min(near_until));
+                if overlap_from < overlap_until {
+                    contacts.entry(person).or_default().push(Overlap {
+                        venue: venue.clone(),
+                        case_scan: case_scan.evidence.id.clone(),
+                        contact_scan: other.evidence.id.clone(),
+                        from: overlap_from,
+                        until: overlap_until,
+                    });
+                }
+            }
+        }
+        Ok(contacts
+            .into_iter()
+            .map(|(person, overlaps)| Contact { person, overlaps })
+            .collect())
     }
 
     /// One scheduler pass: re-derives every code whose next change is due at `now`.

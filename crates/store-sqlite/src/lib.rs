@@ -30,7 +30,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use mingma_core::commitment::Salt;
 use mingma_core::{
     canonical, Decision, Evidence, EvidenceBody, EvidenceKind, Jurisdiction, Level, PersonKey,
-    Presence, RecordId, Recorder, RiskAreaScope, RuleSet, Timestamp, VenueId, VenueKind,
+    Presence, RecordId, Recorder, RiskAreaScope, RuleSet, Span, Timestamp, VenueId, VenueKind,
 };
 use mingma_ledger::{Hash, HashSource};
 use mingma_store::nodes::generated;
@@ -774,7 +774,9 @@ pub(crate) fn ledger_size(conn: &Connection) -> Result<u64> {
 
 impl mingma_store::Store for SqliteStore {
     async fn append(&self, records: Vec<Evidence>) -> Result<Vec<Appended>> {
-        self.write(|reply| Job::Append(records, reply)).await
+        // Salts, canonical bytes and leaf hashes on the caller's thread.
+        let prepared = writer::Prepared::all(records)?;
+        self.write(|reply| Job::Append(prepared, reply)).await
     }
 
     async fn record(&self, id: &RecordId) -> Result<Option<StoredRecord>> {
@@ -856,6 +858,23 @@ impl mingma_store::Store for SqliteStore {
             scans_at_leaves(conn, &index, &leaves, |row| {
                 row.venue == venue && entered_in(row.entered, from, until)
             })
+        })
+        .await
+    }
+
+    async fn stays_at_venue(
+        &self,
+        venue: &VenueId,
+        from: Timestamp,
+        until: Timestamp,
+        longest: Span,
+    ) -> Result<Vec<StoredRecord>> {
+        let venue = venue.to_string();
+        let index = self.inner.scans.clone();
+        self.read(move |conn| {
+            let vids = vids_of(conn, &venue)?;
+            let leaves = index.stays_at(&vids, from, until, longest);
+            scans_at_leaves(conn, &index, &leaves, |row| row.venue == venue)
         })
         .await
     }

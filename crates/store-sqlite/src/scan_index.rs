@@ -13,9 +13,10 @@
 //!   are answered; a rolled-back transaction's pending changes are dropped. So a
 //!   reader sees committed scans only, and a writer sees its own scans as soon as its
 //!   `append` returns.
-//! - Compact: per venue (the interned `vid`) a vector of 14-byte entries (entered,
-//!   person, leaf) and per person (`pid`) a vector of 10-byte entries (entered,
-//!   leaf), each sorted by (entered, leaf): 24 bytes per scan, plus the vectors'
+//! - Compact: per venue (the interned `vid`) a vector of 16-byte entries (entered,
+//!   person, leaf, length of stay in minutes — so tracing finds the stays that overlap
+//!   a case's without reading rows) and per person (`pid`) a vector of 10-byte entries (entered,
+//!   leaf), each sorted by (entered, leaf): 26 bytes per scan, plus the vectors'
 //!   spare capacity (under a quarter while growing, none after open) and, per
 //!   person, 64 bytes (the key and the vector), per venue 32.
 //! - A late scan (entered before the last of its vector) goes to a short unsorted
@@ -33,7 +34,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use mingma_core::{PersonKey, Timestamp};
+use mingma_core::{PersonKey, Span, Timestamp};
 use mingma_store::{Result, StoreError};
 use rusqlite::Connection;
 
@@ -64,7 +65,7 @@ fn bound(at: Timestamp) -> u32 {
 /// The sort key of every vector: entry time, then leaf.
 type Key = (u32, u64);
 
-/// One scan in a venue's vector: 14 bytes.
+/// One scan in a venue's vector: 16 bytes.
 #[derive(Clone, Copy)]
 #[repr(C, packed(2))]
 struct AtVenue {
@@ -72,6 +73,25 @@ struct AtVenue {
     pid: u32,
     leaf_low: u32,
     leaf_high: u16,
+    /// Minutes from entry to the recorded exit, rounded up and at most
+    /// [`STAY_LIMIT`]; [`NO_EXIT`] if no exit was recorded.
+    stay: u16,
+}
+
+/// Longest stay an entry records, in minutes (45 days; any rule counts far less).
+const STAY_LIMIT: u16 = 0xfffe;
+/// The stay of a scan without a recorded exit.
+const NO_EXIT: u16 = 0xffff;
+
+/// The stay field of a scan entered at `entered` and left at `left` (seconds).
+fn stay_minutes(entered: i64, left: Option<i64>) -> u16 {
+    match left {
+        None => NO_EXIT,
+        Some(left) => {
+            let minutes = left.saturating_sub(entered).max(0).saturating_add(59) / 60;
+            minutes.min(i64::from(STAY_LIMIT)) as u16
+        }
+    }
 }
 
 /// One scan in a person's vector: 10 bytes.
@@ -83,7 +103,7 @@ struct OfPerson {
     leaf_high: u16,
 }
 
-const _: () = assert!(std::mem::size_of::<AtVenue>() == 14);
+const _: () = assert!(std::mem::size_of::<AtVenue>() == 16);
 const _: () = assert!(std::mem::size_of::<OfPerson>() == 10);
 
 fn leaf_of(low: u32, high: u16) -> u64 {
@@ -103,14 +123,25 @@ trait Entry: Copy {
 }
 
 impl AtVenue {
-    fn new(entered: u32, pid: u32, leaf: u64) -> Self {
+    fn new(entered: u32, pid: u32, leaf: u64, stay: u16) -> Self {
         let (leaf_low, leaf_high) = split(leaf);
         Self {
             entered,
             pid,
             leaf_low,
             leaf_high,
+            stay,
         }
+    }
+
+    /// Whether the stay may last past `from` (seconds since 2000): a stay without a
+    /// recorded exit, or a longer one, counts as `longest` seconds.
+    fn may_last_past(self, from: u32, longest: u32) -> bool {
+        let stay = match self.stay {
+            NO_EXIT => longest,
+            minutes => (u32::from(minutes) * 60).min(longest),
+        };
+        self.entered.saturating_add(stay) > from
     }
 }
 
@@ -289,6 +320,7 @@ pub(crate) struct Added {
     entered: u32,
     pid: u32,
     vid: u32,
+    stay: u16,
     key: PersonKey,
 }
 
@@ -416,7 +448,7 @@ impl ScanIndex {
         drop(stmt);
 
         let mut stmt = conn
-            .prepare("SELECT leaf, pid, vid, entered FROM scans")
+            .prepare("SELECT leaf, pid, vid, entered, left_at FROM scans")
             .map_err(backend)?;
         let mut rows = stmt.query([]).map_err(backend)?;
         while let Some(row) = rows.next().map_err(backend)? {
@@ -424,6 +456,7 @@ impl ScanIndex {
             let pid: i64 = row.get(1).map_err(backend)?;
             let vid: i64 = row.get(2).map_err(backend)?;
             let entered: i64 = row.get(3).map_err(backend)?;
+            let stay = stay_minutes(entered, row.get(4).map_err(backend)?);
             let bad = |what: &str| corrupt(format!("scan at leaf {leaf}: {what}"));
             let leaf = u64::try_from(leaf)
                 .ok()
@@ -441,7 +474,7 @@ impl ScanIndex {
                 .and_then(|v| tables.venues.get_mut(v))
                 .ok_or_else(|| bad(&format!("venue {vid} does not exist")))?;
             // `pid` indexed `persons`, which has at most u32::MAX + 1 slots.
-            venue.load(AtVenue::new(entered, pid as u32, leaf));
+            venue.load(AtVenue::new(entered, pid as u32, leaf, stay));
             tables.scans += 1;
         }
         for venue in &mut tables.venues {
@@ -464,8 +497,10 @@ impl ScanIndex {
         pid: i64,
         vid: i64,
         entered: Timestamp,
+        left: Option<Timestamp>,
         key: PersonKey,
     ) -> std::result::Result<Added, String> {
+        let stay = stay_minutes(entered.unix_seconds(), left.map(Timestamp::unix_seconds));
         if leaf >= LEAF_LIMIT {
             return Err(format!("leaf {leaf} is beyond what the scan index holds"));
         }
@@ -489,6 +524,7 @@ impl ScanIndex {
             entered,
             pid,
             vid,
+            stay,
             key,
         })
     }
@@ -506,7 +542,7 @@ impl ScanIndex {
                 t.venues.resize_with(vid + 1, Run::default);
             }
             if let Some(venue) = t.venues.get_mut(vid) {
-                venue.push(AtVenue::new(scan.entered, scan.pid, scan.leaf));
+                venue.push(AtVenue::new(scan.entered, scan.pid, scan.leaf, scan.stay));
             }
             if t.persons.len() <= pid {
                 t.persons.resize_with(pid + 1, || None);
@@ -594,6 +630,37 @@ impl ScanIndex {
             }
         }
         visits
+    }
+
+    /// Leaves of the scans at these venues whose stay may overlap `[from, until)`:
+    /// entered before `until`, and left after `from` — a stay without a recorded exit
+    /// (or a longer one) counting as `longest`. In entry order (then leaf order).
+    pub(crate) fn stays_at(
+        &self,
+        vids: &[i64],
+        from: Timestamp,
+        until: Timestamp,
+        longest: Span,
+    ) -> Vec<u64> {
+        let lower = bound(from.minus(longest));
+        let longest = u32::try_from(longest.seconds().max(0)).unwrap_or(u32::MAX);
+        let (from, until) = (bound(from), bound(until));
+        let mut found: Vec<AtVenue> = Vec::new();
+        let tables = self.read();
+        for vid in vids {
+            if let Some(venue) = usize::try_from(*vid)
+                .ok()
+                .and_then(|v| tables.venues.get(v))
+            {
+                venue.window(lower, until, &mut found);
+            }
+        }
+        drop(tables);
+        found.retain(|e| e.may_last_past(from, longest));
+        in_entry_order(found)
+            .into_iter()
+            .map(|e| e.leaf())
+            .collect()
     }
 
     /// The people with a scan at one of these venues entered in `[from, until)`.
@@ -693,6 +760,7 @@ mod tests {
                     pid,
                     vid,
                     at(entered),
+                    None,
                     PersonKey::from_bytes([pid as u8; 32]),
                 )
                 .expect("admitted"),
@@ -744,7 +812,7 @@ mod tests {
         let mut pending = Pending::default();
         pending.add(
             index
-                .admit(10, 1, 1, at(T), PersonKey::from_bytes([1; 32]))
+                .admit(10, 1, 1, at(T), None, PersonKey::from_bytes([1; 32]))
                 .expect("admitted"),
         );
         pending.clear();
@@ -795,14 +863,31 @@ mod tests {
     fn ids_and_leaves_the_index_cannot_hold_are_refused() {
         let index = ScanIndex::default();
         let key = PersonKey::from_bytes([0; 32]);
-        assert!(index.admit(LEAF_LIMIT, 1, 1, at(T), key).is_err());
-        assert!(index.admit(0, -1, 1, at(T), key).is_err());
-        assert!(index.admit(0, 1, 1 << 40, at(T), key).is_err());
-        assert!(index.admit(0, 1 << 30, 1, at(T), key).is_err());
-        assert!(index.admit((1 << 43) + 7, 5, 6, at(T), key).is_ok());
+        assert!(index.admit(LEAF_LIMIT, 1, 1, at(T), None, key).is_err());
+        assert!(index.admit(0, -1, 1, at(T), None, key).is_err());
+        assert!(index.admit(0, 1, 1 << 40, at(T), None, key).is_err());
+        assert!(index.admit(0, 1 << 30, 1, at(T), None, key).is_err());
+        assert!(index.admit((1 << 43) + 7, 5, 6, at(T), None, key).is_ok());
         let t = Timestamp::clamped_unix_seconds(i64::MAX);
         assert_eq!(bound(t), stored_entered(t.unix_seconds()).expect("fits"));
         assert_eq!(bound(Timestamp::clamped_unix_seconds(0)), 0);
+    }
+
+    #[test]
+    fn stays_are_kept_in_minutes_and_count_at_most_the_longest() {
+        assert_eq!(stay_minutes(0, None), NO_EXIT);
+        assert_eq!(stay_minutes(0, Some(1)), 1);
+        assert_eq!(stay_minutes(0, Some(3600)), 60);
+        assert_eq!(stay_minutes(100, Some(50)), 0);
+        assert_eq!(stay_minutes(0, Some(i64::MAX)), STAY_LIMIT);
+        let entry = |stay| AtVenue::new(1000, 1, 1, stay);
+        // Entered at 1000 s; stays of 10 minutes end at 1600 s.
+        assert!(entry(10).may_last_past(1599, 86_400));
+        assert!(!entry(10).may_last_past(1600, 86_400));
+        // Without an exit, or longer than the longest: the longest.
+        assert!(entry(NO_EXIT).may_last_past(1000 + 86_399, 86_400));
+        assert!(!entry(NO_EXIT).may_last_past(1000 + 86_400, 86_400));
+        assert!(!entry(STAY_LIMIT).may_last_past(1000 + 86_400, 86_400));
     }
 
     #[test]
@@ -815,7 +900,7 @@ mod tests {
             (1 << 43) + 12_345,
             LEAF_LIMIT - 1,
         ] {
-            assert_eq!(AtVenue::new(7, 8, leaf).leaf(), leaf);
+            assert_eq!(AtVenue::new(7, 8, leaf, NO_EXIT).leaf(), leaf);
             assert_eq!(OfPerson::new(7, leaf).leaf(), leaf);
         }
     }

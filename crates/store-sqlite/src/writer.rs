@@ -4,9 +4,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{mpsc, Arc};
 
 use mingma_core::canonical::canonical_bytes;
-use mingma_core::commitment::LeafEntry;
+use mingma_core::commitment::{LeafEntry, Salt};
 use mingma_core::{Decision, Evidence, EvidenceBody, EvidenceKind, PersonKey, Recorder, Timestamp};
-use mingma_ledger::{leaf_hash, CompletedNode, Frontier};
+use mingma_ledger::{leaf_hash, CompletedNode, Frontier, Hash};
 use mingma_store::{
     batch_entry, colour_byte, new_salts, Appended, CodeChange, LedgerEntry, Purge, PurgeReport,
     Result, StoreError, StoredCheckpoint,
@@ -22,10 +22,44 @@ use crate::{
 
 /// A write waiting for the writer.
 pub(crate) enum Job {
-    Append(Vec<Evidence>, oneshot::Sender<Result<Vec<Appended>>>),
+    Append(Vec<Prepared>, oneshot::Sender<Result<Vec<Appended>>>),
     CodeChanges(Vec<Decision>, u64, oneshot::Sender<Result<Option<u64>>>),
     Checkpoint(StoredCheckpoint, oneshot::Sender<Result<()>>),
     Purge(Timestamp, oneshot::Sender<Result<PurgeReport>>),
+}
+
+/// A record made ready for the writer by the caller's thread: its salt, canonical
+/// bytes, ledger leaf and leaf hash do not depend on its place in the log, so the
+/// single writer thread only writes rows.
+pub(crate) struct Prepared {
+    evidence: Evidence,
+    salt: Salt,
+    canonical: Vec<u8>,
+    leaf: Vec<u8>,
+    hash: Hash,
+}
+
+impl Prepared {
+    /// Prepares `records`, each with a fresh salt.
+    pub(crate) fn all(records: Vec<Evidence>) -> Result<Vec<Prepared>> {
+        let salts = new_salts(records.len())?;
+        Ok(records
+            .into_iter()
+            .zip(salts)
+            .map(|(evidence, salt)| {
+                let canonical = canonical_bytes(&evidence);
+                let leaf = LedgerEntry::Record(LeafEntry::for_record(&evidence, &salt)).to_bytes();
+                let hash = leaf_hash(&leaf);
+                Prepared {
+                    evidence,
+                    salt,
+                    canonical,
+                    leaf,
+                    hash,
+                }
+            })
+            .collect())
+    }
 }
 
 /// The result of applying a job, before it is sent back.
@@ -247,8 +281,17 @@ fn apply(conn: &Connection, state: &mut WriteState, job: &Job) -> Outcome {
 
 /// Appends one leaf and the perfect subtrees it completes.
 fn append_leaf(conn: &Connection, state: &mut WriteState, data: &[u8]) -> Result<u64> {
+    append_hashed_leaf(conn, state, data, leaf_hash(data))
+}
+
+/// Appends one leaf whose hash is known and the perfect subtrees it completes.
+fn append_hashed_leaf(
+    conn: &Connection,
+    state: &mut WriteState,
+    data: &[u8],
+    hash: Hash,
+) -> Result<u64> {
     let index = state.frontier.size();
-    let hash = leaf_hash(data);
     let completed = state.frontier.push(hash);
     conn.prepare_cached("INSERT INTO ledger_leaves (idx, data, hash) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute(params![index as i64, data, hash.as_bytes().as_slice()]))
@@ -336,15 +379,14 @@ fn about_of_target(conn: &Connection, target: &str) -> Result<Option<i64>> {
 fn append(
     conn: &Connection,
     state: &mut WriteState,
-    records: &[Evidence],
+    records: &[Prepared],
 ) -> Result<Vec<Appended>> {
     let mut out = Vec::with_capacity(records.len());
-    let salts = new_salts(records.len())?;
-    for (evidence, salt) in records.iter().zip(salts) {
+    for prepared in records {
+        let evidence = &prepared.evidence;
         let leaf = state.frontier.size();
-        if insert_row(conn, state, leaf, evidence, salt.as_bytes())? {
-            let entry = LedgerEntry::Record(LeafEntry::for_record(evidence, &salt));
-            append_leaf(conn, state, &entry.to_bytes())?;
+        if insert_row(conn, state, leaf, prepared)? {
+            append_hashed_leaf(conn, state, &prepared.leaf, prepared.hash)?;
             out.push(Appended {
                 id: evidence.id.clone(),
                 leaf,
@@ -370,7 +412,7 @@ fn append(
                 ))),
             };
         };
-        if canonical_bytes(&existing.evidence) != canonical_bytes(evidence) {
+        if canonical_bytes(&existing.evidence) != prepared.canonical {
             return Err(StoreError::Conflict {
                 id: evidence.id.clone(),
                 leaf: existing.leaf,
@@ -403,9 +445,9 @@ fn insert_row(
     conn: &Connection,
     state: &mut WriteState,
     leaf: u64,
-    evidence: &Evidence,
-    salt: &[u8; 32],
+    prepared: &Prepared,
 ) -> Result<bool> {
+    let (evidence, salt) = (&prepared.evidence, prepared.salt.as_bytes());
     let invalid = |reason: &str| StoreError::Invalid {
         id: evidence.id.clone(),
         reason: reason.to_owned(),
@@ -456,7 +498,7 @@ fn insert_row(
         // Every committed scan is in the scan index: a scan it cannot hold is refused.
         let indexed = state
             .scans
-            .admit(leaf, pid, vid, evidence.effective_at, *subject)
+            .admit(leaf, pid, vid, evidence.effective_at, *left_at, *subject)
             .map_err(|reason| StoreError::Backend(format!("record `{}`: {reason}", evidence.id)))?;
         let inserted = conn.prepare_cached(
             "INSERT INTO scans (leaf, id, pid, vid, entered, left_at, presence, recorded_at, proxy, official, authority, salt) \
@@ -508,7 +550,7 @@ fn insert_row(
                 evidence.id.as_str(),
                 kind_code(evidence.kind()),
                 about,
-                canonical_bytes(evidence),
+                prepared.canonical.as_slice(),
                 salt.as_slice(),
             ])
         })

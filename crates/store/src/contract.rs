@@ -30,6 +30,7 @@ macro_rules! contract_tests {
             evidence_about_a_person_is_what_derivation_needs,
             evidence_for_derivation_leaves_out_only_scans_that_cannot_matter,
             scans_are_found_by_venue_and_by_person_in_a_time_range,
+            stays_overlapping_a_window_are_found_at_a_venue,
             persons_are_found_by_venues_and_by_division,
             the_ledger_has_one_leaf_per_write_and_its_proofs_verify,
             concurrent_writers_leave_a_sequence_without_gaps,
@@ -479,6 +480,64 @@ pub async fn evidence_for_derivation_leaves_out_only_scans_that_cannot_matter<S:
         .await
         .expect("read");
     assert_eq!(ids(&early[0]), Vec::<String>::new());
+}
+
+/// `stays_at_venue` finds every scan at the venue whose stay overlaps the window —
+/// long stays entered well before it, stays without a recorded exit — and none
+/// elsewhere.
+pub async fn stays_overlapping_a_window_are_found_at_a_venue<S: Store>(store: &S) {
+    let rules = RuleSet::default_rules().expect("default rules");
+    let who = person(50);
+    let mut records = Vec::new();
+    // Stays of 10 minutes to 30 hours, entered every 50 minutes over two days, at
+    // the market, and the same at the office; some without a recorded exit.
+    for n in 0..60i64 {
+        for (venue, street) in [("v-market", "410102001"), ("v-office", "410103001")] {
+            let mut record = scan(
+                &format!("st-{venue}-{n}"),
+                who,
+                venue,
+                street,
+                t("06-01 00:00").plus_seconds(n * 3000),
+            );
+            if let EvidenceBody::VenueScan { left_at, .. } = &mut record.body {
+                *left_at = (n % 7 != 3).then(|| {
+                    record
+                        .effective_at
+                        .plus_seconds(600 + (n * n * 1777) % (30 * 3600))
+                });
+            }
+            records.push(record);
+        }
+    }
+    store.append(records.clone()).await.expect("append");
+    let (from, until) = (t("06-01 20:00"), t("06-01 21:00"));
+    let got = ids(store
+        .stays_at_venue(
+            &VenueId::parse("v-market").expect("venue"),
+            from,
+            until,
+            rules.longest_stay(),
+        )
+        .await
+        .expect("read")
+        .iter()
+        .map(|r| &r.evidence));
+    let want = ids(records.iter().filter(|r| {
+        let (entered, left) = mingma_core::stay(&rules, r).expect("a scan");
+        r.id.as_str().starts_with("st-v-market") && entered < until && from < left
+    }));
+    assert!(want.len() > 5, "the test needs overlapping stays: {want:?}");
+    for id in &want {
+        assert!(
+            got.contains(id),
+            "{id} overlaps the window but was not found"
+        );
+    }
+    assert!(
+        got.iter().all(|id| id.starts_with("st-v-market")),
+        "{got:?}"
+    );
 }
 
 /// Scans are found by venue and by person, in a time range `[from, until)`.

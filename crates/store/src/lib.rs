@@ -46,7 +46,7 @@ pub use entry::{CodeChangeBatch, EntryError, LedgerEntry, Purge};
 use mingma_core::commitment::Salt;
 use mingma_core::{
     scan_may_matter, Decision, Evidence, EvidenceBody, EvidenceKind, Jurisdiction, PersonKey,
-    RecordId, RuleSet, Timestamp, VenueId,
+    RecordId, RuleSet, Span, Timestamp, VenueId,
 };
 use mingma_ledger::Hash;
 pub use verify::{verify, Finding, LogIdentity, VerifyReport};
@@ -230,6 +230,21 @@ pub trait Store: Clone + Send + Sync + 'static {
         from: Timestamp,
         until: Timestamp,
     ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
+
+    /// Scans at `venue` whose stay may overlap `[from, until)`: entered before
+    /// `until` and left after `from`, a stay without a recorded exit (or a longer one)
+    /// counting as `longest`; in entry order. A store may return more (the default
+    /// returns every scan entered in `[from - longest, until)`): the caller checks
+    /// each stay with `mingma_core::stay`.
+    fn stays_at_venue(
+        &self,
+        venue: &VenueId,
+        from: Timestamp,
+        until: Timestamp,
+        longest: Span,
+    ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send {
+        self.scans_at_venue(venue, from.minus(longest), until)
+    }
 
     /// Scans by `person` entered in `[from, until)`, in entry order.
     fn scans_of_person(

@@ -1,0 +1,192 @@
+//! The outbreak response reads of the engine: contact tracing by overlapping stays,
+//! and re-deriving the people a risk-area declaration can affect.
+
+use mingma_core::{Colour, Evidence, EvidenceBody, RuleSet, Span, Timestamp};
+use mingma_engine::Engine;
+use mingma_store::contract::{act, person, rid, risk_area, scan, t};
+use mingma_store::Store;
+use mingma_store_sqlite::SqliteStore;
+
+struct Dir(std::path::PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> Dir {
+    let dir = std::env::temp_dir().join(format!("mingma-engine-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    Dir(dir)
+}
+
+/// A market scan from `entered` to `left` (no recorded exit: `None`).
+fn stay(id: &str, who: u32, venue: &str, entered: &str, left: Option<&str>) -> Evidence {
+    let mut record = scan(id, person(who), venue, "410102001", t(entered));
+    if let EvidenceBody::VenueScan { left_at, .. } = &mut record.body {
+        *left_at = left.map(t);
+    }
+    record
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracing_finds_the_stays_that_overlap_the_cases_within_the_margin() {
+    let dir = temp_dir("trace");
+    let store = SqliteStore::open(dir.0.join("m.sqlite")).expect("open");
+    store
+        .append(vec![
+            // The case: at the market 10:00-11:00 on 06-01, at the office on 06-02.
+            stay("case-m", 1, "v-market", "06-01 10:00", Some("06-01 11:00")),
+            stay("case-o", 1, "v-office", "06-02 09:00", Some("06-02 09:20")),
+            // Overlapping at the market.
+            stay("a", 2, "v-market", "06-01 10:30", Some("06-01 10:45")),
+            // Within the 30 minutes after the case left.
+            stay("b", 3, "v-market", "06-01 11:20", Some("06-01 11:40")),
+            // After the margin.
+            stay("c", 4, "v-market", "06-01 11:31", Some("06-01 12:30")),
+            // Entered long before and still there (an office-length stay).
+            stay("d", 5, "v-market", "06-01 02:00", Some("06-01 10:05")),
+            // No recorded exit: the market's assumed hour, 09:15-10:15.
+            stay("e", 6, "v-market", "06-01 09:15", None),
+            // No recorded exit, 08:00-09:00: ended before the margin opened.
+            stay("f", 7, "v-market", "06-01 08:00", None),
+            // Same time, another venue.
+            stay("g", 8, "v-office", "06-01 10:30", Some("06-01 10:45")),
+            // At the office with the case the next day.
+            stay("h", 9, "v-office", "06-02 09:10", Some("06-02 09:11")),
+        ])
+        .await
+        .expect("append");
+    let engine = Engine::new(store, RuleSet::default_rules().expect("rules"));
+    let contacts = engine
+        .trace(
+            person(1),
+            t("06-01 00:00"),
+            t("06-03 00:00"),
+            Span::minutes(30),
+        )
+        .await
+        .expect("trace");
+    let mut found: Vec<(u32, Vec<String>)> = contacts
+        .iter()
+        .map(|c| {
+            let who = (2..10)
+                .find(|n| person(*n) == c.person)
+                .expect("a known person");
+            let scans = c
+                .overlaps
+                .iter()
+                .map(|o| o.contact_scan.to_string())
+                .collect();
+            (who, scans)
+        })
+        .collect();
+    found.sort();
+    let want: Vec<(u32, Vec<String>)> = vec![
+        (2, vec!["a".into()]),
+        (3, vec!["b".into()]),
+        (5, vec!["d".into()]),
+        (6, vec!["e".into()]),
+        (9, vec!["h".into()]),
+    ];
+    assert_eq!(found, want);
+    let b = &contacts
+        .iter()
+        .find(|c| c.person == person(3))
+        .expect("b")
+        .overlaps[0];
+    assert_eq!((b.from, b.until), (t("06-01 11:20"), t("06-01 11:30")));
+    assert_eq!(b.case_scan, rid("case-m"));
+    // Only the office stay lies in a window of the second day.
+    let later = engine
+        .trace(
+            person(1),
+            t("06-02 00:00"),
+            t("06-03 00:00"),
+            Span::minutes(30),
+        )
+        .await
+        .expect("trace");
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].person, person(9));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_declaration_turns_exactly_the_people_with_a_stay_in_it_red() {
+    let dir = temp_dir("declare");
+    let store = SqliteStore::open(dir.0.join("m.sqlite")).expect("open");
+    let mut records = Vec::new();
+    // 40 people; person n visits 中原区 (410102) on day n % 10 of June and 二七区
+    // (410103) every day.
+    for n in 0..40u32 {
+        let day = Timestamp::parse("2022-06-01T12:00:00+08:00")
+            .expect("time")
+            .plus_seconds(i64::from(n % 10) * 86_400);
+        records.push(scan(&format!("z-{n}"), person(n), "v-zy", "410102001", day));
+        for d in 0..10 {
+            let at = t("06-01 15:00").plus_seconds(d * 86_400);
+            records.push(scan(
+                &format!("e-{n}-{d}"),
+                person(n),
+                "v-eq",
+                "410103001",
+                at,
+            ));
+        }
+    }
+    store.append(records).await.expect("append");
+    let engine = Engine::new(store.clone(), RuleSet::default_rules().expect("rules"));
+    let everyone: Vec<_> = (0..40).map(person).collect();
+    let first = engine
+        .rederive(&everyone, t("06-11 00:00"))
+        .await
+        .expect("derive");
+    assert_eq!(first.changed, [40, 0, 0], "everyone starts green");
+
+    // 中原区 high risk from 06-05 10:00 to 06-09 10:00 (declared 06-08 10:00).
+    let declaration = risk_area("ra-zy", "410102", t("06-08 10:00"));
+    store
+        .append(vec![
+            declaration.clone(),
+            act(
+                "ra-zy.ok",
+                "off-sun",
+                EvidenceBody::Approval {
+                    target: rid("ra-zy"),
+                },
+                t("06-08 10:05"),
+            ),
+        ])
+        .await
+        .expect("declare");
+    let affected = engine.affected_by(&declaration).await.expect("affected");
+    // Visits on June 5-8 at 12:00 (days 4-7) lie in the window; June 4 12:00 lies in
+    // the day before it, where a long stay could still reach into it.
+    let want: Vec<_> = (0..40)
+        .filter(|n| (3..=7).contains(&(n % 10)))
+        .map(person)
+        .collect();
+    assert_eq!(
+        affected.iter().copied().collect::<Vec<_>>().len(),
+        want.len()
+    );
+    assert!(want.iter().all(|p| affected.contains(p)));
+    let now = t("06-08 12:00");
+    let affected: Vec<_> = affected.into_iter().collect();
+    let done = engine.rederive(&affected, now).await.expect("rederive");
+    // A one-hour market stay on June 4 ended before the window opened.
+    assert_eq!(done.changed, [0, 0, 16], "{done:?}");
+    for n in 0..40u32 {
+        let state = store
+            .code_state(person(n))
+            .await
+            .expect("state")
+            .expect("a code");
+        let red = (4..=7).contains(&(n % 10));
+        assert_eq!(state.change.colour() == Colour::Red, red, "person {n}");
+    }
+    // Deriving again changes nothing.
+    let again = engine.rederive(&affected, now).await.expect("rederive");
+    assert_eq!(again.batch, None);
+}
