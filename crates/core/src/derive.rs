@@ -118,7 +118,7 @@ struct Ledger<'a> {
 }
 
 impl<'a> Ledger<'a> {
-    fn new(records: &'a [Evidence], known_at: Timestamp) -> Self {
+    fn new(records: impl IntoIterator<Item = &'a Evidence>, known_at: Timestamp) -> Self {
         // One record per id, chosen without regard to input order.
         let mut by_id: BTreeMap<&RecordId, &Evidence> = BTreeMap::new();
         let mut status: BTreeMap<&RecordId, RecordStatus> = BTreeMap::new();
@@ -306,12 +306,13 @@ impl Period {
 /// Derives `person`'s code valid at `valid_at` from the `records` recorded up to
 /// `known_at`, under `rules`.
 ///
-/// `records` may hold anything: records about other people are ignored, and so are
+/// `records` (a slice, or any references: records shared by many derivations need
+/// not be copied) may hold anything: records about other people are ignored, and so are
 /// records recorded after `known_at`, retracted records, and records that need a
 /// second official's approval and lack it. The result does not depend on the order
 /// of `records`.
-pub fn derive(
-    records: &[Evidence],
+pub fn derive<'a>(
+    records: impl IntoIterator<Item = &'a Evidence>,
     person: &PersonKey,
     valid_at: Timestamp,
     known_at: Timestamp,

@@ -143,8 +143,8 @@ impl<S: Store> Engine<S> {
             let derived = tokio::task::spawn_blocking(move || {
                 people
                     .iter()
-                    .zip(&evidence)
-                    .map(|(person, records)| derive(records, person, now, now, &rules))
+                    .enumerate()
+                    .map(|(i, person)| derive(evidence.records_of(i), person, now, now, &rules))
                     .collect::<Vec<_>>()
             });
             match chunks.next() {

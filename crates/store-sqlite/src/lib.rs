@@ -35,8 +35,8 @@ use mingma_core::{
 use mingma_ledger::{Hash, HashSource};
 use mingma_store::nodes::generated;
 use mingma_store::{
-    colour_from_byte, Appended, CodeChange, CodeState, PurgeReport, Result, StoreError,
-    StoredCheckpoint, StoredLeaf, StoredRecord,
+    colour_from_byte, Appended, CodeChange, CodeState, DerivationInputs, PurgeReport, Result,
+    StoreError, StoredCheckpoint, StoredLeaf, StoredRecord,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
@@ -385,7 +385,7 @@ fn derivation_inputs(
     persons: &[PersonKey],
     rules: &RuleSet,
     below: u64,
-) -> Result<Vec<Vec<Evidence>>> {
+) -> Result<DerivationInputs> {
     let below = i64::try_from(below).unwrap_or(i64::MAX);
     let shared: Vec<StoredRecord> = conn
         .prepare_cached(&format!(
@@ -442,7 +442,7 @@ fn derivation_inputs(
         ))
         .map_err(backend)?;
     for pid in pids {
-        let mut records: Vec<StoredRecord> = shared.clone();
+        let mut records: Vec<StoredRecord> = Vec::new();
         if let Some(pid) = pid {
             let rows: Vec<_> = about
                 .query_map(params![pid, below], record_row)
@@ -474,7 +474,10 @@ fn derivation_inputs(
         records.sort_by_key(|r| r.leaf);
         out.push(records.into_iter().map(|r| r.evidence).collect());
     }
-    Ok(out)
+    Ok(DerivationInputs {
+        shared: shared.into_iter().map(|r| r.evidence).collect(),
+        own: out,
+    })
 }
 
 /// The interned venues inside a risk area.
@@ -838,10 +841,17 @@ impl mingma_store::Store for SqliteStore {
         persons: Vec<PersonKey>,
         rules: Arc<RuleSet>,
         below: u64,
-    ) -> Result<Vec<Vec<Evidence>>> {
+    ) -> Result<DerivationInputs> {
         let index = self.inner.scans.clone();
-        self.read(move |conn| derivation_inputs(conn, &index, &persons, &rules, below))
-            .await
+        self.read(move |conn| {
+            // One read transaction: one snapshot, and pages stay cached between the
+            // many small reads.
+            conn.execute_batch("BEGIN").map_err(backend)?;
+            let result = derivation_inputs(conn, &index, &persons, &rules, below);
+            conn.execute_batch("COMMIT").map_err(backend)?;
+            result
+        })
+        .await
     }
 
     async fn scans_at_venue(

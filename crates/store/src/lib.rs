@@ -155,6 +155,26 @@ pub enum StoreError {
 /// Result of store operations.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// The evidence derivation needs for a list of persons: the records about nobody in
+/// particular (risk areas and the acts on them), read once, and each person's own,
+/// in the order the persons were given. Each list is in ledger order.
+#[derive(Debug, Clone, Default)]
+pub struct DerivationInputs {
+    /// Records every derivation needs.
+    pub shared: Vec<Evidence>,
+    /// Each person's records.
+    pub own: Vec<Vec<Evidence>>,
+}
+
+impl DerivationInputs {
+    /// The records for the `i`-th person: the shared ones, then their own.
+    pub fn records_of(&self, i: usize) -> impl Iterator<Item = &Evidence> + Clone {
+        self.shared
+            .iter()
+            .chain(self.own.get(i).into_iter().flatten())
+    }
+}
+
 /// Whether `record` may matter to a derivation given these risk areas: every record
 /// but a venue scan for which [`mingma_core::scan_may_matter`] is false.
 pub fn may_matter(rules: &RuleSet, risk_areas: &[Evidence], record: &Evidence) -> bool {
@@ -191,19 +211,19 @@ pub trait Store: Clone + Send + Sync + 'static {
         person: PersonKey,
     ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
 
-    /// What `derive` needs for each of `persons` (in the same order): the records of
-    /// [`Store::evidence_about`] with a leaf below `below`, except the venue scans that
-    /// cannot change any derivation under `rules` (see
+    /// What `derive` needs for each of `persons` (see [`DerivationInputs`]): the
+    /// records of [`Store::evidence_about`] with a leaf below `below`, except the
+    /// venue scans that cannot change any derivation under `rules` (see
     /// [`mingma_core::scan_may_matter`]) — which a store may leave out, and a fast
-    /// store does not read at all. Each list is in ledger order.
+    /// store does not read at all.
     fn evidence_for_derivation(
         &self,
         persons: Vec<PersonKey>,
         rules: Arc<RuleSet>,
         below: u64,
-    ) -> impl Future<Output = Result<Vec<Vec<Evidence>>>> + Send {
+    ) -> impl Future<Output = Result<DerivationInputs>> + Send {
         async move {
-            let mut out = Vec::with_capacity(persons.len());
+            let mut own = Vec::with_capacity(persons.len());
             for person in persons {
                 let records = self.evidence_about(person).await?;
                 let risk_areas: Vec<Evidence> = records
@@ -211,7 +231,7 @@ pub trait Store: Clone + Send + Sync + 'static {
                     .filter(|r| r.leaf < below && r.evidence.kind() == EvidenceKind::RiskArea)
                     .map(|r| r.evidence.clone())
                     .collect();
-                out.push(
+                own.push(
                     records
                         .into_iter()
                         .filter(|r| r.leaf < below && may_matter(&rules, &risk_areas, &r.evidence))
@@ -219,7 +239,10 @@ pub trait Store: Clone + Send + Sync + 'static {
                         .collect(),
                 );
             }
-            Ok(out)
+            Ok(DerivationInputs {
+                shared: Vec::new(),
+                own,
+            })
         }
     }
 
