@@ -434,10 +434,11 @@ pub async fn evidence_for_derivation_leaves_out_only_scans_that_cannot_matter<S:
         .await
         .expect("read");
     assert_eq!(got.own.len(), 3);
+    let inputs = got;
     let got: Vec<Vec<Evidence>> = (0..3)
-        .map(|i| got.records_of(i).cloned().collect())
+        .map(|i| inputs.records_of(i).cloned().collect())
         .collect();
-    for (person, got) in [a, b, nobody].into_iter().zip(&got) {
+    for (i, (person, got)) in [a, b, nobody].into_iter().zip(&got).enumerate() {
         let all = store.evidence_about(person).await.expect("read");
         let risk_areas: Vec<Evidence> = all
             .iter()
@@ -456,9 +457,13 @@ pub async fn evidence_for_derivation_leaves_out_only_scans_that_cannot_matter<S:
                 "{id} is not evidence about this person"
             );
         }
-        let mut in_order = got_ids.clone();
-        in_order.sort_by_key(|id| ids(&all).iter().position(|x| x == id));
-        assert_eq!(got_ids, in_order, "not in ledger order");
+        // The shared records and the person's own, each in ledger order.
+        for list in [&inputs.shared, &inputs.own[i]] {
+            let listed = ids(list.iter());
+            let mut in_order = listed.clone();
+            in_order.sort_by_key(|id| ids(&all).iter().position(|x| x == id));
+            assert_eq!(listed, in_order, "not in ledger order");
+        }
         for at in ["06-06 12:00", "06-10 00:00", "06-20 00:00"] {
             assert_eq!(
                 derive(got, &person, t(at), t(at), &rules),
