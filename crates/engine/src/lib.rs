@@ -74,8 +74,9 @@ pub struct Overlap {
     pub venue: VenueId,
     /// The case's scan.
     pub case_scan: RecordId,
-    /// The contact's scan.
-    pub contact_scan: RecordId,
+    /// The ledger leaf of the contact's scan (`Store::records_from(leaf, 1)` reads
+    /// it).
+    pub contact_leaf: u64,
     /// When the two stays (the case's widened by the margin) overlapped:
     /// `[from, until)`.
     pub from: Timestamp,
@@ -237,22 +238,19 @@ impl<S: Store> Engine<S> {
             let (near_from, near_until) = (entered.minus(margin), left.plus(margin));
             for other in self
                 .store
-                .stays_at_venue(venue, near_from, near_until, longest)
+                .stays_overlapping(venue, near_from, near_until, self.rules.clone())
                 .await?
             {
-                let Some(person) = other.evidence.subject.filter(|p| *p != case) else {
+                if other.person == case {
                     continue;
-                };
-                let Some((their_from, their_until)) = stay(&self.rules, &other.evidence) else {
-                    continue;
-                };
+                }
                 let (overlap_from, overlap_until) =
-                    (their_from.max(near_from), their_until.min(near_until));
+                    (other.entered.max(near_from), other.left.min(near_until));
                 if overlap_from < overlap_until {
-                    contacts.entry(person).or_default().push(Overlap {
+                    contacts.entry(other.person).or_default().push(Overlap {
                         venue: venue.clone(),
                         case_scan: case_scan.evidence.id.clone(),
-                        contact_scan: other.evidence.id.clone(),
+                        contact_leaf: other.leaf,
                         from: overlap_from,
                         until: overlap_until,
                     });

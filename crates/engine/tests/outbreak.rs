@@ -58,7 +58,7 @@ async fn tracing_finds_the_stays_that_overlap_the_cases_within_the_margin() {
         ])
         .await
         .expect("append");
-    let engine = Engine::new(store, RuleSet::default_rules().expect("rules"));
+    let engine = Engine::new(store.clone(), RuleSet::default_rules().expect("rules"));
     let contacts = engine
         .trace(
             person(1),
@@ -68,20 +68,18 @@ async fn tracing_finds_the_stays_that_overlap_the_cases_within_the_margin() {
         )
         .await
         .expect("trace");
-    let mut found: Vec<(u32, Vec<String>)> = contacts
-        .iter()
-        .map(|c| {
-            let who = (2..10)
-                .find(|n| person(*n) == c.person)
-                .expect("a known person");
-            let scans = c
-                .overlaps
-                .iter()
-                .map(|o| o.contact_scan.to_string())
-                .collect();
-            (who, scans)
-        })
-        .collect();
+    let mut found: Vec<(u32, Vec<String>)> = Vec::new();
+    for c in &contacts {
+        let who = (2..10)
+            .find(|n| person(*n) == c.person)
+            .expect("a known person");
+        let mut scans = Vec::new();
+        for o in &c.overlaps {
+            let record = store.records_from(o.contact_leaf, 1).await.expect("read");
+            scans.push(record[0].evidence.id.to_string());
+        }
+        found.push((who, scans));
+    }
     found.sort();
     let want: Vec<(u32, Vec<String>)> = vec![
         (2, vec!["a".into()]),

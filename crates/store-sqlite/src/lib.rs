@@ -35,7 +35,7 @@ use mingma_core::{
 use mingma_ledger::{Hash, HashSource};
 use mingma_store::nodes::generated;
 use mingma_store::{
-    colour_from_byte, Appended, CodeChange, CodeState, DerivationInputs, PurgeReport, Result,
+    colour_from_byte, Appended, CodeChange, CodeState, DerivationInputs, PurgeReport, Result, Stay,
     StoreError, StoredCheckpoint, StoredLeaf, StoredRecord,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -885,6 +885,49 @@ impl mingma_store::Store for SqliteStore {
             let vids = vids_of(conn, &venue)?;
             let leaves = index.stays_at(&vids, from, until, longest);
             scans_at_leaves(conn, &index, &leaves, |row| row.venue == venue)
+        })
+        .await
+    }
+
+    async fn stays_overlapping(
+        &self,
+        venue: &VenueId,
+        from: Timestamp,
+        until: Timestamp,
+        rules: Arc<RuleSet>,
+    ) -> Result<Vec<Stay>> {
+        let venue = venue.to_string();
+        let index = self.inner.scans.clone();
+        self.read(move |conn| {
+            let kinds: Vec<(i64, i64)> = conn
+                .prepare_cached("SELECT vid, kind FROM venues WHERE id = ?1")
+                .and_then(|mut s| {
+                    s.query_map([&venue], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect()
+                })
+                .map_err(backend)?;
+            let venues: Vec<(i64, Span)> = kinds
+                .into_iter()
+                .map(|(vid, kind)| {
+                    let kind = VenueKind::ALL
+                        .get(usize::try_from(kind).unwrap_or(usize::MAX))
+                        .copied()
+                        .ok_or_else(|| corrupt(format!("venue {vid}: kind {kind}")))?;
+                    Ok((vid, rules.dwell.of(kind)))
+                })
+                .collect::<Result<_>>()?;
+            index
+                .overlapping(&venues, from, until, rules.longest_stay())
+                .into_iter()
+                .map(|(pid, leaf, entered, left)| {
+                    Ok(Stay {
+                        person: key_of(conn, &index, i64::from(pid))?,
+                        leaf,
+                        entered: time(entered)?,
+                        left: time(left)?,
+                    })
+                })
+                .collect()
         })
         .await
     }

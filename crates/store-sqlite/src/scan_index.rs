@@ -73,24 +73,37 @@ struct AtVenue {
     pid: u32,
     leaf_low: u32,
     leaf_high: u16,
-    /// Minutes from entry to the recorded exit, rounded up and at most
-    /// [`STAY_LIMIT`]; [`NO_EXIT`] if no exit was recorded.
+    /// The stay to the recorded exit (see [`stay_field`]).
     stay: u16,
 }
 
-/// Longest stay an entry records, in minutes (45 days; any rule counts far less).
-const STAY_LIMIT: u16 = 0xfffe;
-/// The stay of a scan without a recorded exit.
-const NO_EXIT: u16 = 0xffff;
+/// The stay of a scan without a recorded exit, or with one not after its entry
+/// (derivation then assumes the venue kind's stay).
+const NO_EXIT: u16 = 0;
+/// Stays below this many seconds (9 hours) are kept to the second; longer ones in
+/// minutes, rounded up, with this bit set.
+const IN_MINUTES: u16 = 0x8000;
+/// The longest stay kept, in minutes (about 22 days; any rule counts far less).
+const MINUTES_LIMIT: i64 = 0x7fff;
 
-/// The stay field of a scan entered at `entered` and left at `left` (seconds).
-fn stay_minutes(entered: i64, left: Option<i64>) -> u16 {
-    match left {
-        None => NO_EXIT,
-        Some(left) => {
-            let minutes = left.saturating_sub(entered).max(0).saturating_add(59) / 60;
-            minutes.min(i64::from(STAY_LIMIT)) as u16
-        }
+/// The stay field of a scan entered at `entered` and left at `left` (seconds):
+/// exact below 9 hours, rounded up to the minute above.
+fn stay_field(entered: i64, left: Option<i64>) -> u16 {
+    let seconds = left.map_or(0, |left| left.saturating_sub(entered).max(0));
+    if seconds < i64::from(IN_MINUTES) {
+        seconds as u16
+    } else {
+        let minutes = seconds.saturating_add(59) / 60;
+        IN_MINUTES | minutes.min(MINUTES_LIMIT) as u16
+    }
+}
+
+/// The recorded stay in seconds, if an exit after the entry was recorded.
+fn stay_seconds(field: u16) -> Option<u32> {
+    match field {
+        NO_EXIT => None,
+        f if f & IN_MINUTES != 0 => Some(u32::from(f & !IN_MINUTES) * 60),
+        f => Some(u32::from(f)),
     }
 }
 
@@ -137,11 +150,15 @@ impl AtVenue {
     /// Whether the stay may last past `from` (seconds since 2000): a stay without a
     /// recorded exit, or a longer one, counts as `longest` seconds.
     fn may_last_past(self, from: u32, longest: u32) -> bool {
-        let stay = match self.stay {
-            NO_EXIT => longest,
-            minutes => (u32::from(minutes) * 60).min(longest),
-        };
-        self.entered.saturating_add(stay) > from
+        self.left(longest, longest) > from
+    }
+
+    /// When the stay ended as derivation counts it (`mingma_core::stay`): at the
+    /// recorded exit (to the minute above 9 hours), else after `dwell`, and never
+    /// after `longest`.
+    fn left(self, dwell: u32, longest: u32) -> u32 {
+        let stay = stay_seconds(self.stay).unwrap_or(dwell).min(longest);
+        self.entered.saturating_add(stay)
     }
 }
 
@@ -456,7 +473,7 @@ impl ScanIndex {
             let pid: i64 = row.get(1).map_err(backend)?;
             let vid: i64 = row.get(2).map_err(backend)?;
             let entered: i64 = row.get(3).map_err(backend)?;
-            let stay = stay_minutes(entered, row.get(4).map_err(backend)?);
+            let stay = stay_field(entered, row.get(4).map_err(backend)?);
             let bad = |what: &str| corrupt(format!("scan at leaf {leaf}: {what}"));
             let leaf = u64::try_from(leaf)
                 .ok()
@@ -500,7 +517,7 @@ impl ScanIndex {
         left: Option<Timestamp>,
         key: PersonKey,
     ) -> std::result::Result<Added, String> {
-        let stay = stay_minutes(entered.unix_seconds(), left.map(Timestamp::unix_seconds));
+        let stay = stay_field(entered.unix_seconds(), left.map(Timestamp::unix_seconds));
         if leaf >= LEAF_LIMIT {
             return Err(format!("leaf {leaf} is beyond what the scan index holds"));
         }
@@ -660,6 +677,54 @@ impl ScanIndex {
         in_entry_order(found)
             .into_iter()
             .map(|e| e.leaf())
+            .collect()
+    }
+
+    /// The stays at these venues (each with the stay assumed when no exit was
+    /// recorded) that overlap `[from, until)` as derivation counts them: `(pid,
+    /// leaf, entered, left)`, times in Unix seconds, in entry order.
+    pub(crate) fn overlapping(
+        &self,
+        venues: &[(i64, Span)],
+        from: Timestamp,
+        until: Timestamp,
+        longest: Span,
+    ) -> Vec<(u32, u64, i64, i64)> {
+        let lower = bound(from.minus(longest));
+        let seconds = |s: Span| u32::try_from(s.seconds().max(0)).unwrap_or(u32::MAX);
+        let longest = seconds(longest);
+        let (from, until) = (bound(from), bound(until));
+        let mut found: Vec<(AtVenue, u32)> = Vec::new();
+        let mut window = Vec::new();
+        let tables = self.read();
+        for (vid, dwell) in venues {
+            if let Some(venue) = usize::try_from(*vid)
+                .ok()
+                .and_then(|v| tables.venues.get(v))
+            {
+                window.clear();
+                venue.window(lower, until, &mut window);
+                let dwell = seconds(*dwell);
+                found.extend(
+                    window
+                        .iter()
+                        .map(|e| (*e, e.left(dwell, longest)))
+                        .filter(|(e, left)| e.entered < until && *left > from),
+                );
+            }
+        }
+        drop(tables);
+        found.sort_unstable_by_key(|(e, _)| e.key());
+        found
+            .into_iter()
+            .map(|(e, left)| {
+                (
+                    e.pid,
+                    e.leaf(),
+                    i64::from(e.entered) + EPOCH_2000,
+                    i64::from(left) + EPOCH_2000,
+                )
+            })
             .collect()
     }
 
@@ -875,19 +940,29 @@ mod tests {
 
     #[test]
     fn stays_are_kept_in_minutes_and_count_at_most_the_longest() {
-        assert_eq!(stay_minutes(0, None), NO_EXIT);
-        assert_eq!(stay_minutes(0, Some(1)), 1);
-        assert_eq!(stay_minutes(0, Some(3600)), 60);
-        assert_eq!(stay_minutes(100, Some(50)), 0);
-        assert_eq!(stay_minutes(0, Some(i64::MAX)), STAY_LIMIT);
+        assert_eq!(stay_field(0, None), NO_EXIT);
+        assert_eq!(stay_field(100, Some(50)), NO_EXIT);
+        assert_eq!(stay_field(0, Some(1)), 1);
+        assert_eq!(stay_field(0, Some(3600)), 3600);
+        assert_eq!(stay_seconds(stay_field(0, Some(32_767))), Some(32_767));
+        // From 9 hours, minutes rounded up.
+        assert_eq!(stay_seconds(stay_field(0, Some(32_768))), Some(32_820));
+        assert_eq!(stay_seconds(stay_field(0, Some(36_000))), Some(36_000));
+        assert_eq!(
+            stay_seconds(stay_field(0, Some(i64::MAX))),
+            Some(MINUTES_LIMIT as u32 * 60)
+        );
         let entry = |stay| AtVenue::new(1000, 1, 1, stay);
         // Entered at 1000 s; stays of 10 minutes end at 1600 s.
-        assert!(entry(10).may_last_past(1599, 86_400));
-        assert!(!entry(10).may_last_past(1600, 86_400));
-        // Without an exit, or longer than the longest: the longest.
+        assert!(entry(600).may_last_past(1599, 86_400));
+        assert!(!entry(600).may_last_past(1600, 86_400));
+        assert_eq!(entry(600).left(3600, 86_400), 1600);
+        // Without an exit: the dwell; never beyond the longest.
+        assert_eq!(entry(NO_EXIT).left(3600, 86_400), 4600);
         assert!(entry(NO_EXIT).may_last_past(1000 + 86_399, 86_400));
         assert!(!entry(NO_EXIT).may_last_past(1000 + 86_400, 86_400));
-        assert!(!entry(STAY_LIMIT).may_last_past(1000 + 86_400, 86_400));
+        let long = stay_field(0, Some(30 * 86_400));
+        assert_eq!(entry(long).left(3600, 86_400), 1000 + 86_400);
     }
 
     #[test]

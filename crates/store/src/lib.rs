@@ -155,6 +155,19 @@ pub enum StoreError {
 /// Result of store operations.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A person's stay at a venue: the scan's leaf and the stay as derivation counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stay {
+    /// Who.
+    pub person: PersonKey,
+    /// The leaf of their scan.
+    pub leaf: u64,
+    /// Entry.
+    pub entered: Timestamp,
+    /// Exit, recorded or assumed.
+    pub left: Timestamp,
+}
+
 /// The evidence derivation needs for a list of persons: the records about nobody in
 /// particular (risk areas and the acts on them), read once, and each person's own,
 /// in the order the persons were given. Each list is in ledger order.
@@ -267,6 +280,39 @@ pub trait Store: Clone + Send + Sync + 'static {
         longest: Span,
     ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send {
         self.scans_at_venue(venue, from.minus(longest), until)
+    }
+
+    /// The stays at `venue` that overlap `[from, until)`, each as derivation counts
+    /// it under `rules` ([`mingma_core::stay`]), in entry order: who, the scan's
+    /// leaf, and when they entered and left. A store that keeps stays in memory
+    /// answers without reading rows (and may round stays of 9 hours or more up to
+    /// the minute); the default reads them with [`Store::stays_at_venue`].
+    fn stays_overlapping(
+        &self,
+        venue: &VenueId,
+        from: Timestamp,
+        until: Timestamp,
+        rules: Arc<RuleSet>,
+    ) -> impl Future<Output = Result<Vec<Stay>>> + Send {
+        let venue = venue.clone();
+        async move {
+            let rows = self
+                .stays_at_venue(&venue, from, until, rules.longest_stay())
+                .await?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| {
+                    let person = r.evidence.subject?;
+                    let (entered, left) = mingma_core::stay(&rules, &r.evidence)?;
+                    (entered < until && from < left).then_some(Stay {
+                        person,
+                        leaf: r.leaf,
+                        entered,
+                        left,
+                    })
+                })
+                .collect())
+        }
     }
 
     /// Scans by `person` entered in `[from, until)`, in entry order.
