@@ -1,13 +1,16 @@
 //! The `mingma` command.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod db;
 mod explain;
 mod import;
 mod input;
 mod keys;
 mod ledger;
+mod progress;
 mod receipt;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +47,14 @@ enum Command {
         #[command(subcommand)]
         command: ledger::LedgerCommand,
     },
+    /// Simulate a city (residents, venues, scans, tests, an outbreak, inbound
+    /// travellers): an evidence file, or streamed into the store.
+    Sim(sim::SimArgs),
+    /// The benchmark suite, beside a conventional PostgreSQL design.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
 }
 
 /// Language of human-readable output.
@@ -64,6 +75,8 @@ async fn main() -> ExitCode {
         Command::Keygen(args) => keys::keygen(&args),
         Command::Import(args) => import::run(&args).await,
         Command::Ledger { command } => ledger::run(&command).await,
+        Command::Sim(args) => sim::run(&args).await,
+        Command::Bench { command } => bench::run(&command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
