@@ -599,7 +599,8 @@ pub async fn ingest<S: Store>(
             }
             Ok(())
         };
-        for day in city.days() {
+        // One generating thread: the other core is the store's writer.
+        for day in city.days().threads(1) {
             end = day.start().plus(Span::days(1));
             let mut held = Vec::new();
             let mut current = Vec::with_capacity(batch);
@@ -896,7 +897,7 @@ async fn baseline(
     // The same simulation again (it is deterministic), straight into COPY.
     progress(Progress::Phase("baseline: load PostgreSQL", None));
     let started = Instant::now();
-    let rows = city.days().flat_map(|day| {
+    let rows = city.days().threads(1).flat_map(|day| {
         day.evidence(city, keys)
             .filter_map(|r| as_row(&r))
             .collect::<Vec<_>>()

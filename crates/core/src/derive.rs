@@ -414,13 +414,29 @@ pub fn derive<'a>(
 /// Every period of every rule for `person`.
 fn periods(ledger: &Ledger, person: &PersonKey, rules: &RuleSet) -> Vec<Period> {
     let about: Vec<&Evidence> = ledger.about(person).collect();
+    // Every scan is checked against every declaration: find those once.
+    let declarations: Vec<&Evidence> = about
+        .iter()
+        .copied()
+        .filter(|r| r.kind() == EvidenceKind::RiskArea)
+        .collect();
     let mut out: Vec<Period> = Vec::new();
     for (index, rule) in rules.rules.iter().enumerate() {
         let starts: Vec<Period> = match &rule.trigger {
             Trigger::Evidence(condition) => about
                 .iter()
                 .filter(|r| r.subject.is_some())
-                .flat_map(|anchor| starts_for(ledger, &about, rules, index, condition, anchor))
+                .flat_map(|anchor| {
+                    starts_for(
+                        ledger,
+                        &about,
+                        &declarations,
+                        rules,
+                        index,
+                        condition,
+                        anchor,
+                    )
+                })
                 .collect(),
             Trigger::After(base) => out
                 .iter()
@@ -454,6 +470,7 @@ fn periods(ledger: &Ledger, person: &PersonKey, rules: &RuleSet) -> Vec<Period> 
 fn starts_for(
     ledger: &Ledger,
     about: &[&Evidence],
+    declarations: &[&Evidence],
     rules: &RuleSet,
     rule: usize,
     condition: &Condition,
@@ -527,7 +544,7 @@ fn starts_for(
     if condition.in_risk_area.is_empty() {
         return vec![base];
     }
-    scan_periods(rules, about, condition, anchor, base)
+    scan_periods(rules, declarations, condition, anchor, base)
 }
 
 /// For a venue scan: one period per declared risk area (of an accepted level) that
@@ -535,7 +552,7 @@ fn starts_for(
 /// have happened, and lasting the rule's duration from the end of the exposure.
 fn scan_periods(
     rules: &RuleSet,
-    about: &[&Evidence],
+    declarations: &[&Evidence],
     condition: &Condition,
     scan: &Evidence,
     base: Period,
@@ -558,7 +575,7 @@ fn scan_periods(
     let Some((entered, left)) = stay(rules, scan) else {
         return Vec::new();
     };
-    about
+    declarations
         .iter()
         .filter_map(|declaration| {
             let EvidenceBody::RiskArea {

@@ -399,10 +399,25 @@ fn derivation_inputs(
         .into_iter()
         .map(stored_record)
         .collect::<Result<_>>()?;
-    let risk_areas: Vec<Evidence> = shared
-        .iter()
-        .filter(|r| r.evidence.kind() == EvidenceKind::RiskArea)
-        .map(|r| r.evidence.clone())
+    // Risk areas (by index in `shared`), and the acts on each shared record.
+    let areas: Vec<usize> = (0..shared.len())
+        .filter(|i| shared[*i].evidence.kind() == EvidenceKind::RiskArea)
+        .collect();
+    let mut acts_on: HashMap<&RecordId, Vec<usize>> = HashMap::new();
+    let mut acts = vec![false; shared.len()];
+    for (i, record) in shared.iter().enumerate() {
+        if let EvidenceBody::Approval { target }
+        | EvidenceBody::Rejection { target, .. }
+        | EvidenceBody::Retraction { target, .. } = &record.evidence.body
+        {
+            acts_on.entry(target).or_default().push(i);
+            acts[i] = true;
+        }
+    }
+    // Shared records everyone needs: all but risk areas and the acts on shared
+    // records (a derivation needs those only with a scan in the area).
+    let everyone: Vec<usize> = (0..shared.len())
+        .filter(|i| shared[*i].evidence.kind() != EvidenceKind::RiskArea && !acts[*i])
         .collect();
     let mut pids = Vec::with_capacity(persons.len());
     for person in persons {
@@ -410,20 +425,20 @@ fn derivation_inputs(
     }
     // Scans in risk areas, by person: only these can matter.
     let only_in_areas = rules.scans_matter_only_in_risk_areas();
-    let mut exposed: HashMap<u32, Vec<u64>> = HashMap::new();
-    if only_in_areas && !risk_areas.is_empty() {
+    let mut exposed: HashMap<u32, Vec<(u64, usize)>> = HashMap::new();
+    if only_in_areas && !areas.is_empty() {
         let wanted: HashSet<u32> = pids
             .iter()
             .flatten()
             .filter_map(|p| u32::try_from(*p).ok())
             .collect();
-        for area in &risk_areas {
+        for &area in &areas {
             let EvidenceBody::RiskArea {
                 area: scope,
                 from,
                 until,
                 ..
-            } = &area.body
+            } = &shared[area].evidence.body
             else {
                 continue;
             };
@@ -431,11 +446,12 @@ fn derivation_inputs(
             for (pid, leaf) in
                 index.visits_at(&vids, from.minus(rules.longest_stay()), *until, &wanted)
             {
-                exposed.entry(pid).or_default().push(leaf);
+                exposed.entry(pid).or_default().push((leaf, area));
             }
         }
     }
     let mut out = Vec::with_capacity(persons.len());
+    let mut shared_of = Vec::with_capacity(persons.len());
     let mut about = conn
         .prepare_cached(&format!(
             "SELECT {RECORD_COLUMNS} FROM records WHERE about = ?1 AND leaf < ?2 ORDER BY leaf"
@@ -443,6 +459,10 @@ fn derivation_inputs(
         .map_err(backend)?;
     for pid in pids {
         let mut records: Vec<StoredRecord> = Vec::new();
+        let mut needs: BTreeSet<usize> = everyone.iter().copied().collect();
+        if !only_in_areas {
+            needs.extend(0..shared.len());
+        }
         if let Some(pid) = pid {
             let rows: Vec<_> = about
                 .query_map(params![pid, below], record_row)
@@ -452,10 +472,17 @@ fn derivation_inputs(
                 records.push(stored_record(row)?);
             }
             let leaves = if only_in_areas {
-                let mut leaves = u32::try_from(pid)
+                let visits = u32::try_from(pid)
                     .ok()
                     .and_then(|p| exposed.remove(&p))
                     .unwrap_or_default();
+                // The areas this person's scans lie in, and the acts on them.
+                for (_, area) in &visits {
+                    needs.insert(*area);
+                    let id = &shared[*area].evidence.id;
+                    needs.extend(acts_on.get(id).into_iter().flatten());
+                }
+                let mut leaves: Vec<u64> = visits.into_iter().map(|(leaf, _)| leaf).collect();
                 leaves.sort_unstable();
                 leaves.dedup();
                 leaves
@@ -465,17 +492,17 @@ fn derivation_inputs(
             let scans = scans_at_leaves(conn, index, &leaves, |row| {
                 row.pid == pid && row.leaf < below
             })?;
-            records.extend(
-                scans
-                    .into_iter()
-                    .filter(|r| mingma_store::may_matter(rules, &risk_areas, &r.evidence)),
-            );
+            // Found by venue and window, these are exactly the scans
+            // `scan_may_matter` keeps: no need to check each again.
+            records.extend(scans);
         }
         records.sort_by_key(|r| r.leaf);
         out.push(records.into_iter().map(|r| r.evidence).collect());
+        shared_of.push(needs.into_iter().collect());
     }
     Ok(DerivationInputs {
         shared: shared.into_iter().map(|r| r.evidence).collect(),
+        shared_of,
         own: out,
     })
 }

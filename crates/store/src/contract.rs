@@ -446,7 +446,11 @@ pub async fn evidence_for_derivation_leaves_out_only_scans_that_cannot_matter<S:
             .map(|r| r.evidence.clone())
             .collect();
         let all: Vec<Evidence> = all.into_iter().map(|r| r.evidence).collect();
-        let needed: Vec<String> = ids(all.iter().filter(|r| may_matter(&rules, &risk_areas, r)));
+        // Every record of their own and every scan that may matter (and, decisions
+        // being equal below, whatever shared records the decisions rest on).
+        let needed: Vec<String> = ids(all
+            .iter()
+            .filter(|r| r.subject.is_some() && may_matter(&rules, &risk_areas, r)));
         let got_ids = ids(got);
         for id in &needed {
             assert!(got_ids.contains(id), "{id} may matter but was left out");
@@ -458,7 +462,11 @@ pub async fn evidence_for_derivation_leaves_out_only_scans_that_cannot_matter<S:
             );
         }
         // The shared records and the person's own, each in ledger order.
-        for list in [&inputs.shared, &inputs.own[i]] {
+        let shared: Vec<Evidence> = inputs.shared_of[i]
+            .iter()
+            .map(|s| inputs.shared[*s].clone())
+            .collect();
+        for list in [&shared, &inputs.own[i]] {
             let listed = ids(list.iter());
             let mut in_order = listed.clone();
             in_order.sort_by_key(|id| ids(&all).iter().position(|x| x == id));

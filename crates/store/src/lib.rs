@@ -169,21 +169,28 @@ pub struct Stay {
 }
 
 /// The evidence derivation needs for a list of persons: the records about nobody in
-/// particular (risk areas and the acts on them), read once, and each person's own,
-/// in the order the persons were given. Each list is in ledger order.
+/// particular (risk areas and the acts on them), read once, with the ones each
+/// person's derivation needs, and each person's own, in the order the persons were
+/// given. Each list is in ledger order.
 #[derive(Debug, Clone, Default)]
 pub struct DerivationInputs {
-    /// Records every derivation needs.
+    /// Records about nobody in particular.
     pub shared: Vec<Evidence>,
+    /// For each person, the indexes in `shared` of the records their derivation
+    /// needs (a risk area none of their scans lies in is not needed), ascending.
+    pub shared_of: Vec<Vec<usize>>,
     /// Each person's records.
     pub own: Vec<Vec<Evidence>>,
 }
 
 impl DerivationInputs {
-    /// The records for the `i`-th person: the shared ones, then their own.
+    /// The records for the `i`-th person: the shared ones they need, then their own.
     pub fn records_of(&self, i: usize) -> impl Iterator<Item = &Evidence> + Clone {
-        self.shared
-            .iter()
+        self.shared_of
+            .get(i)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| self.shared.get(*s))
             .chain(self.own.get(i).into_iter().flatten())
     }
 }
@@ -254,6 +261,7 @@ pub trait Store: Clone + Send + Sync + 'static {
             }
             Ok(DerivationInputs {
                 shared: Vec::new(),
+                shared_of: vec![Vec::new(); own.len()],
                 own,
             })
         }

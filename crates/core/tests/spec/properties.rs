@@ -543,6 +543,44 @@ proptest! {
     }
 
     #[test]
+    fn risk_areas_none_of_a_persons_scans_lie_in_can_be_left_out(
+        specs in specs(), view in view()
+    ) {
+        // What a store may leave out of one person's shared records.
+        let records = build(&specs);
+        for m in view.moments(&records) {
+            let lies_in = |area: &Evidence| {
+                records.iter().any(|r| match &r.body {
+                    EvidenceBody::VenueScan { venue, street, .. } => {
+                        r.subject == Some(m.person)
+                            && scan_may_matter(default_rules(), [area], venue, *street, r.effective_at)
+                    }
+                    _ => false,
+                })
+            };
+            let dropped: Vec<&RecordId> = records
+                .iter()
+                .filter(|r| r.kind() == EvidenceKind::RiskArea && !lies_in(r))
+                .map(|r| &r.id)
+                .collect();
+            let kept: Vec<&Evidence> = records
+                .iter()
+                .filter(|r| !dropped.contains(&&r.id))
+                .filter(|r| match &r.body {
+                    EvidenceBody::Approval { target }
+                    | EvidenceBody::Rejection { target, .. }
+                    | EvidenceBody::Retraction { target, .. } => !dropped.contains(&target),
+                    _ => true,
+                })
+                .collect();
+            prop_assert_eq!(
+                m.derive(&records),
+                derive(kept, &m.person, m.valid_at, m.known_at, default_rules())
+            );
+        }
+    }
+
+    #[test]
     fn the_order_of_the_evidence_does_not_matter(
         (records, shuffled) in (specs(), proptest::collection::vec((any::<prop::sample::Index>(), 0i64..3 * 86_400), 0..4))
             .prop_flat_map(|(s, duplicates)| {
