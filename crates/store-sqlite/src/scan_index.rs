@@ -330,6 +330,23 @@ struct Tables {
     scans: u64,
 }
 
+impl Tables {
+    /// The vector of venue `vid`, if the index has one.
+    fn venue(&self, vid: i64) -> Option<&Run<AtVenue>> {
+        usize::try_from(vid).ok().and_then(|v| self.venues.get(v))
+    }
+
+    /// Appends the entries of these venues entered in `[from, until)` (seconds
+    /// since 2000) to `out`.
+    fn windows(&self, vids: &[i64], from: u32, until: u32, out: &mut Vec<AtVenue>) {
+        for vid in vids {
+            if let Some(venue) = self.venue(*vid) {
+                venue.window(from, until, out);
+            }
+        }
+    }
+}
+
 /// A scan the open transaction inserted, shown once it commits.
 #[derive(Clone, Copy)]
 pub(crate) struct Added {
@@ -603,14 +620,7 @@ impl ScanIndex {
         let (from, until) = (bound(from), bound(until));
         let mut found: Vec<AtVenue> = Vec::new();
         let tables = self.read();
-        for vid in vids {
-            if let Some(venue) = usize::try_from(*vid)
-                .ok()
-                .and_then(|v| tables.venues.get(v))
-            {
-                venue.window(from, until, &mut found);
-            }
-        }
+        tables.windows(vids, from, until, &mut found);
         drop(tables);
         in_entry_order(found)
             .into_iter()
@@ -632,10 +642,7 @@ impl ScanIndex {
         let mut visits = Vec::new();
         let tables = self.read();
         for vid in vids {
-            if let Some(venue) = usize::try_from(*vid)
-                .ok()
-                .and_then(|v| tables.venues.get(v))
-            {
+            if let Some(venue) = tables.venue(*vid) {
                 found.clear();
                 venue.window(from, until, &mut found);
                 visits.extend(
@@ -664,14 +671,7 @@ impl ScanIndex {
         let (from, until) = (bound(from), bound(until));
         let mut found: Vec<AtVenue> = Vec::new();
         let tables = self.read();
-        for vid in vids {
-            if let Some(venue) = usize::try_from(*vid)
-                .ok()
-                .and_then(|v| tables.venues.get(v))
-            {
-                venue.window(lower, until, &mut found);
-            }
-        }
+        tables.windows(vids, lower, until, &mut found);
         drop(tables);
         found.retain(|e| e.may_last_past(from, longest));
         in_entry_order(found)
@@ -698,10 +698,7 @@ impl ScanIndex {
         let mut window = Vec::new();
         let tables = self.read();
         for (vid, dwell) in venues {
-            if let Some(venue) = usize::try_from(*vid)
-                .ok()
-                .and_then(|v| tables.venues.get(v))
-            {
+            if let Some(venue) = tables.venue(*vid) {
                 window.clear();
                 venue.window(lower, until, &mut window);
                 let dwell = seconds(*dwell);
@@ -738,14 +735,7 @@ impl ScanIndex {
         let (from, until) = (bound(from), bound(until));
         let mut found: Vec<AtVenue> = Vec::new();
         let tables = self.read();
-        for vid in vids {
-            if let Some(venue) = usize::try_from(*vid)
-                .ok()
-                .and_then(|v| tables.venues.get(v))
-            {
-                venue.window(from, until, &mut found);
-            }
-        }
+        tables.windows(vids, from, until, &mut found);
         let mut pids: Vec<(u32, u64)> = found.into_iter().map(|e| (e.pid, e.leaf())).collect();
         pids.sort_unstable_by_key(|(pid, _)| *pid);
         pids.dedup_by_key(|(pid, _)| *pid);
