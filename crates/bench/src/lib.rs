@@ -453,33 +453,26 @@ pub async fn run(
     drop(store);
 
     // 6. The baseline.
-    let baseline = match &config.baseline {
+    // The cluster, if one is started, lives until the baseline is measured.
+    let mut cluster = None;
+    let url = match &config.baseline {
         BaselineTarget::Skip => None,
         BaselineTarget::Cluster => {
-            let cluster = mingma_pgtest::PgCluster::start()
+            let started = mingma_pgtest::PgCluster::start()
                 .map_err(|e| anyhow!("starting PostgreSQL: {e}"))?;
-            let url = cluster
+            let url = started
                 .fresh_database("bench")
                 .map_err(|e| anyhow!("a database for the baseline: {e}"))?;
-            Some(
-                baseline(
-                    config,
-                    &url,
-                    &city,
-                    &keys,
-                    district,
-                    (from, until),
-                    &cases,
-                    &rules,
-                    progress,
-                )
-                .await?,
-            )
+            cluster = Some(started);
+            Some(url)
         }
-        BaselineTarget::Url(url) => Some(
+        BaselineTarget::Url(url) => Some(url.clone()),
+    };
+    let baseline = match url {
+        Some(url) => Some(
             baseline(
                 config,
-                url,
+                &url,
                 &city,
                 &keys,
                 district,
@@ -490,7 +483,9 @@ pub async fn run(
             )
             .await?,
         ),
+        None => None,
     };
+    drop(cluster);
     let ratios = baseline.as_ref().map(|b| Ratios {
         affected: b.affected_ms / declared.affected_ms.max(1e-3),
         tracing: b.trace_median_ms / tracing.median_ms.max(1e-3),

@@ -7,20 +7,6 @@ use mingma_store::contract::{act, person, rid, risk_area, scan, t};
 use mingma_store::Store;
 use mingma_store_sqlite::SqliteStore;
 
-struct Dir(std::path::PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(name: &str) -> Dir {
-    let dir = std::env::temp_dir().join(format!("mingma-engine-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    Dir(dir)
-}
-
 /// A market scan from `entered` to `left` (no recorded exit: `None`).
 fn stay(id: &str, who: u32, venue: &str, entered: &str, left: Option<&str>) -> Evidence {
     let mut record = scan(id, person(who), venue, "410102001", t(entered));
@@ -32,8 +18,8 @@ fn stay(id: &str, who: u32, venue: &str, entered: &str, left: Option<&str>) -> E
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tracing_finds_the_stays_that_overlap_the_cases_within_the_margin() {
-    let dir = temp_dir("trace");
-    let store = SqliteStore::open(dir.0.join("m.sqlite")).expect("open");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("m.sqlite")).expect("open");
     store
         .append(vec![
             // The case: at the market 10:00-11:00 on 06-01, at the office on 06-02.
@@ -112,8 +98,8 @@ async fn tracing_finds_the_stays_that_overlap_the_cases_within_the_margin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_district_declaration_turns_exactly_the_people_with_a_stay_in_it_red() {
-    let dir = temp_dir("declare");
-    let store = SqliteStore::open(dir.0.join("m.sqlite")).expect("open");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("m.sqlite")).expect("open");
     let mut records = Vec::new();
     // 40 people; person n visits 中原区 (410102) on day n % 10 of June and 二七区
     // (410103) every day.

@@ -8,24 +8,10 @@ use mingma_store::contract::{act, case, close_contact, person, rid, scan, t};
 use mingma_store::{verify, Store};
 use mingma_store_sqlite::SqliteStore;
 
-struct Dir(std::path::PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(name: &str) -> Dir {
-    let dir = std::env::temp_dir().join(format!("mingma-engine-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    Dir(dir)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_close_contacts_code_changes_by_itself_exactly_once() {
-    let dir = temp_dir("scheduler");
-    let db = dir.0.join("mingma.sqlite");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("mingma.sqlite");
     let (contact, case_person) = (person(1), person(2));
     let rules = RuleSet::default_rules().expect("rules");
     {
@@ -136,8 +122,8 @@ async fn a_close_contacts_code_changes_by_itself_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_retention_purge_runs_from_the_engine() {
-    let dir = temp_dir("purge");
-    let store = SqliteStore::open(dir.0.join("mingma.sqlite")).expect("open");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("mingma.sqlite")).expect("open");
     store
         .append(vec![
             scan(
