@@ -1,11 +1,15 @@
-//! Times the phases of deriving every code of a benchmark database: reading the
-//! evidence, deriving, recording. `cargo run --release -p mingma-bench --example
-//! derive_phases -- DB PERSONS DAYS [SEED]` (the database of `mingma bench run`).
+//! Times the phases of a re-derivation on a benchmark database: finding who is
+//! affected, reading their evidence, deriving, recording. `cargo run --release -p
+//! mingma-bench --example derive_phases -- DB PERSONS DAYS [all|declaration] [SEED]`
+//! (the database of `mingma bench run`; `declaration` re-derives the people its
+//! stored district declaration affects, `all` everyone). Recording changes the
+//! database: run it on a copy.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use mingma_core::{derive, RuleSet, Span};
+use mingma_core::{derive, RecordId, RuleSet, Span};
+use mingma_engine::Engine;
 use mingma_sim::{City, CityConfig};
 use mingma_store::Store;
 use mingma_store_sqlite::SqliteStore;
@@ -16,15 +20,34 @@ async fn main() -> anyhow::Result<()> {
     let db = args.get(1).expect("DB");
     let persons: u32 = args.get(2).map_or(Ok(10_000), |a| a.parse())?;
     let days: u32 = args.get(3).map_or(Ok(14), |a| a.parse())?;
-    let seed: u64 = args.get(4).map_or(Ok(2022), |a| a.parse())?;
+    let mode = args.get(4).map_or("all", String::as_str);
+    let seed: u64 = args.get(5).map_or(Ok(2022), |a| a.parse())?;
     let config = CityConfig::new(seed, persons, days);
-    let city = City::generate(&config);
-    let keys = city.person_keys(&mingma_bench::bench_key());
-    let everyone: Vec<_> = (0..city.person_count()).map(|p| keys.get(p)).collect();
+    let now = config.start.plus(Span::days(i64::from(days)));
     let store = SqliteStore::open(db)?;
     let rules = Arc::new(RuleSet::default_rules()?);
+    let engine = Engine::new(store.clone(), (*rules).clone());
+    let started = Instant::now();
+    let everyone: Vec<_> = match mode {
+        "declaration" => {
+            let declaration = store
+                .record(&RecordId::parse("bench-declaration")?)
+                .await?
+                .expect("the database holds the bench declaration");
+            engine
+                .affected_by(&declaration.evidence)
+                .await?
+                .into_iter()
+                .collect()
+        }
+        _ => {
+            let city = City::generate(&config);
+            let keys = city.person_keys(&mingma_bench::bench_key());
+            (0..city.person_count()).map(|p| keys.get(p)).collect()
+        }
+    };
+    let affected = started.elapsed();
     let below = store.ledger_size().await?;
-    let now = config.start.plus(Span::days(i64::from(days)));
     let started = Instant::now();
     let mut inputs = Vec::new();
     for chunk in everyone.chunks(8192) {
@@ -43,6 +66,20 @@ async fn main() -> anyhow::Result<()> {
                 .sum::<usize>()
         })
         .sum();
+    let mut kinds = std::collections::BTreeMap::new();
+    let mut own = 0usize;
+    for i in &inputs {
+        own += i.own.iter().map(Vec::len).sum::<usize>();
+        for p in 0..i.own.len() {
+            for r in i.records_of(p) {
+                *kinds.entry(format!("{:?}", r.kind())).or_insert(0usize) += 1;
+            }
+        }
+    }
+    eprintln!(
+        "own {own}, shared records {}, by kind {kinds:?}",
+        inputs.first().map_or(0, |i| i.shared.len())
+    );
     let started = Instant::now();
     let mut decisions = Vec::new();
     for (chunk, input) in everyone.chunks(8192).zip(&inputs) {
@@ -52,12 +89,17 @@ async fn main() -> anyhow::Result<()> {
     }
     let derived = started.elapsed();
     let started = Instant::now();
-    store.record_code_changes(decisions, below).await?;
+    let batch = store.record_code_changes(decisions, below).await?;
     let recorded = started.elapsed();
+    let changed = match batch {
+        Some(leaf) => store.code_change_batch(leaf).await?.len(),
+        None => 0,
+    };
     println!(
-        "{} persons, {records} records read ({:.1} per person): read {:.0} ms, derive {:.0} ms, record {:.0} ms",
+        "{mode}: {} persons (found in {:.0} ms), {records} records read ({:.1} per person): read {:.0} ms, derive {:.0} ms, record {:.0} ms ({changed} changes)",
         everyone.len(),
-        records as f64 / everyone.len() as f64,
+        affected.as_secs_f64() * 1e3,
+        records as f64 / everyone.len().max(1) as f64,
         read.as_secs_f64() * 1e3,
         derived.as_secs_f64() * 1e3,
         recorded.as_secs_f64() * 1e3

@@ -23,7 +23,7 @@ mod scan_index;
 mod schema;
 mod writer;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -41,8 +41,8 @@ use mingma_store::{
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
 
-use crate::scan_index::ScanIndex;
 pub use crate::scan_index::ScanIndexStats;
+use crate::scan_index::{PidSet, ScanIndex};
 use crate::writer::Job;
 
 /// The SQLite store. Cloning is cheap; all clones share one writer and one pool.
@@ -248,16 +248,14 @@ fn stored_record((leaf, bytes, salt_bytes): (i64, Vec<u8>, Vec<u8>)) -> Result<S
 }
 
 /// Columns selected for a scan row, joined with its venue.
-const SCAN_COLUMNS: &str = "s.leaf, s.id, s.pid, v.id, v.street, v.kind, s.entered, s.left_at, \
-     s.presence, s.recorded_at, s.proxy, s.official, s.authority, s.salt";
+const SCAN_COLUMNS: &str =
+    "leaf, id, pid, vid, entered, left_at, presence, recorded_at, proxy, official, authority, salt";
 
 struct ScanRow {
     leaf: i64,
     id: String,
     pid: i64,
-    venue: String,
-    street: i64,
-    venue_kind: i64,
+    vid: i64,
     entered: i64,
     left_at: Option<i64>,
     presence: i64,
@@ -273,21 +271,70 @@ fn scan_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ScanRow> {
         leaf: row.get(0)?,
         id: row.get(1)?,
         pid: row.get(2)?,
-        venue: row.get(3)?,
-        street: row.get(4)?,
-        venue_kind: row.get(5)?,
-        entered: row.get(6)?,
-        left_at: row.get(7)?,
-        presence: row.get(8)?,
-        recorded_at: row.get(9)?,
-        proxy: row.get(10)?,
-        official: row.get(11)?,
-        authority: row.get(12)?,
-        salt: row.get(13)?,
+        vid: row.get(3)?,
+        entered: row.get(4)?,
+        left_at: row.get(5)?,
+        presence: row.get(6)?,
+        recorded_at: row.get(7)?,
+        proxy: row.get(8)?,
+        official: row.get(9)?,
+        authority: row.get(10)?,
+        salt: row.get(11)?,
     })
 }
 
-fn stored_scan(conn: &Connection, index: &ScanIndex, row: ScanRow) -> Result<StoredRecord> {
+/// A venue as a scan row refers to it (by its interned `vid`).
+struct Venue {
+    id: VenueId,
+    street: Jurisdiction,
+    kind: VenueKind,
+}
+
+/// The venues scan rows refer to, each read and parsed once per read.
+struct Venues<'c> {
+    conn: &'c Connection,
+    known: HashMap<i64, Venue>,
+}
+
+impl<'c> Venues<'c> {
+    fn new(conn: &'c Connection) -> Self {
+        Self {
+            conn,
+            known: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, vid: i64) -> Result<&Venue> {
+        if !self.known.contains_key(&vid) {
+            let (id, street, kind): (String, i64, i64) = self
+                .conn
+                .prepare_cached("SELECT id, street, kind FROM venues WHERE vid = ?1")
+                .and_then(|mut s| s.query_row([vid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+                .map_err(backend)?;
+            let bad = |what: String| corrupt(format!("venue {vid}: {what}"));
+            let venue = Venue {
+                id: VenueId::parse(&id).map_err(|e| bad(e.to_string()))?,
+                street: Jurisdiction::parse(&format!("{street:09}"))
+                    .map_err(|e| bad(e.to_string()))?,
+                kind: *VenueKind::ALL
+                    .get(usize::try_from(kind).unwrap_or(usize::MAX))
+                    .ok_or_else(|| bad(format!("kind {kind}")))?,
+            };
+            self.known.insert(vid, venue);
+        }
+        self.known
+            .get(&vid)
+            .ok_or_else(|| corrupt(format!("venue {vid}")))
+    }
+}
+
+fn stored_scan(
+    conn: &Connection,
+    index: &ScanIndex,
+    venues: &mut Venues<'_>,
+    row: ScanRow,
+) -> Result<StoredRecord> {
+    let venue = venues.get(row.vid)?;
     let bad = |what: &str| corrupt(format!("scan at leaf {}: {what}", row.leaf));
     let recorded_by = match (&row.official, row.proxy) {
         (Some(official), _) => Recorder::Official(
@@ -311,12 +358,9 @@ fn stored_scan(conn: &Connection, index: &ScanIndex, row: ScanRow) -> Result<Sto
         effective_at: time(row.entered)?,
         recorded_at: time(row.recorded_at)?,
         body: EvidenceBody::VenueScan {
-            venue: VenueId::parse(&row.venue).map_err(|e| bad(&e.to_string()))?,
-            street: Jurisdiction::parse(&format!("{:09}", row.street))
-                .map_err(|e| bad(&e.to_string()))?,
-            venue_kind: *VenueKind::ALL
-                .get(row.venue_kind as usize)
-                .ok_or_else(|| bad("venue kind"))?,
+            venue: venue.id.clone(),
+            street: venue.street,
+            venue_kind: venue.kind,
             left_at: row.left_at.map(time).transpose()?,
             presence: *Presence::ALL
                 .get(row.presence as usize)
@@ -349,7 +393,7 @@ fn scans_at_leaves(
     let placeholders = vec!["?"; CHUNK].join(",");
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {SCAN_COLUMNS} FROM scans s JOIN venues v ON v.vid = s.vid WHERE s.leaf IN ({placeholders})"
+            "SELECT {SCAN_COLUMNS} FROM scans WHERE leaf IN ({placeholders})"
         ))
         .map_err(backend)?;
     let mut rows = Vec::with_capacity(leaves.len());
@@ -369,8 +413,9 @@ fn scans_at_leaves(
     if !rows.is_sorted_by_key(|r| (r.entered, r.leaf)) {
         rows.sort_by_key(|r| (r.entered, r.leaf));
     }
+    let mut venues = Venues::new(conn);
     rows.into_iter()
-        .map(|r| stored_scan(conn, index, r))
+        .map(|r| stored_scan(conn, index, &mut venues, r))
         .collect()
 }
 
@@ -427,9 +472,12 @@ fn derivation_inputs(
     let only_in_areas = rules.scans_matter_only_in_risk_areas();
     let mut exposed: HashMap<u32, Vec<(u64, usize)>> = HashMap::new();
     if only_in_areas && !areas.is_empty() {
-        let wanted: HashSet<u32> = pids
+        // Only people the index holds can have scans in it (and a corrupt, huge id
+        // cannot size the bitmap).
+        let wanted: PidSet = pids
             .iter()
             .flatten()
+            .filter(|p| index.key(**p).is_some())
             .filter_map(|p| u32::try_from(*p).ok())
             .collect();
         for &area in &areas {
@@ -457,13 +505,19 @@ fn derivation_inputs(
             "SELECT {RECORD_COLUMNS} FROM records WHERE about = ?1 AND leaf < ?2 ORDER BY leaf"
         ))
         .map_err(backend)?;
-    for pid in pids {
+    // First each person's records about them and the leaves of their scans that
+    // matter; then all those scans in one pass in leaf order (neighbouring leaves
+    // share pages), handed back to their persons.
+    let mut own: Vec<Vec<StoredRecord>> = Vec::with_capacity(persons.len());
+    let mut scan_leaves: Vec<Vec<u64>> = Vec::with_capacity(persons.len());
+    for pid in &pids {
         let mut records: Vec<StoredRecord> = Vec::new();
         let mut needs: BTreeSet<usize> = everyone.iter().copied().collect();
         if !only_in_areas {
             needs.extend(0..shared.len());
         }
-        if let Some(pid) = pid {
+        let mut leaves = Vec::new();
+        if let Some(pid) = *pid {
             let rows: Vec<_> = about
                 .query_map(params![pid, below], record_row)
                 .and_then(|r| r.collect())
@@ -471,7 +525,7 @@ fn derivation_inputs(
             for row in rows {
                 records.push(stored_record(row)?);
             }
-            let leaves = if only_in_areas {
+            leaves = if only_in_areas {
                 let visits = u32::try_from(pid)
                     .ok()
                     .and_then(|p| exposed.remove(&p))
@@ -482,23 +536,39 @@ fn derivation_inputs(
                     let id = &shared[*area].evidence.id;
                     needs.extend(acts_on.get(id).into_iter().flatten());
                 }
-                let mut leaves: Vec<u64> = visits.into_iter().map(|(leaf, _)| leaf).collect();
-                leaves.sort_unstable();
-                leaves.dedup();
-                leaves
+                visits.into_iter().map(|(leaf, _)| leaf).collect()
             } else {
                 index.of_person(pid, None)
             };
-            let scans = scans_at_leaves(conn, index, &leaves, |row| {
-                row.pid == pid && row.leaf < below
-            })?;
-            // Found by venue and window, these are exactly the scans
-            // `scan_may_matter` keeps: no need to check each again.
-            records.extend(scans);
+            leaves.sort_unstable();
+            leaves.dedup();
+        }
+        own.push(records);
+        scan_leaves.push(leaves);
+        shared_of.push(needs.into_iter().collect());
+    }
+    let mut wanted: Vec<u64> = scan_leaves.iter().flatten().copied().collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    // Found by venue and window, these are exactly the scans `scan_may_matter`
+    // keeps: no need to check each again.
+    let below_leaf = u64::try_from(below).unwrap_or(0);
+    let scans: HashMap<u64, StoredRecord> = scans_at_leaves(conn, index, &wanted, |_| true)?
+        .into_iter()
+        .filter(|scan| scan.leaf < below_leaf)
+        .map(|scan| (scan.leaf, scan))
+        .collect();
+    for ((mut records, leaves), person) in own.into_iter().zip(scan_leaves).zip(persons) {
+        for leaf in leaves {
+            match scans.get(&leaf) {
+                Some(scan) if scan.evidence.subject.as_ref() == Some(person) => {
+                    records.push(scan.clone())
+                }
+                _ => {}
+            }
         }
         records.sort_by_key(|r| r.leaf);
         out.push(records.into_iter().map(|r| r.evidence).collect());
-        shared_of.push(needs.into_iter().collect());
     }
     Ok(DerivationInputs {
         shared: shared.into_iter().map(|r| r.evidence).collect(),
@@ -569,12 +639,11 @@ pub(crate) fn read_record(
         return stored_record(row).map(Some);
     }
     let scan = conn
-        .prepare_cached(&format!(
-            "SELECT {SCAN_COLUMNS} FROM scans s JOIN venues v ON v.vid = s.vid WHERE s.id = ?1"
-        ))
+        .prepare_cached(&format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?1"))
         .and_then(|mut s| s.query_row([id], scan_row).optional())
         .map_err(backend)?;
-    scan.map(|row| stored_scan(conn, index, row)).transpose()
+    scan.map(|row| stored_scan(conn, index, &mut Venues::new(conn), row))
+        .transpose()
 }
 
 pub(crate) fn read_code_change(
@@ -823,17 +892,25 @@ impl mingma_store::Store for SqliteStore {
                 .prepare_cached(&format!(
                     "SELECT {RECORD_COLUMNS} FROM records WHERE leaf >= ?1 ORDER BY leaf LIMIT ?2"
                 ))
-                .and_then(|mut s| s.query_map(params![from as i64, limit], record_row)?.collect())
+                .and_then(|mut s| {
+                    s.query_map(params![from as i64, limit], record_row)?
+                        .collect()
+                })
                 .map_err(backend)?;
-            let mut out: Vec<StoredRecord> = rows.into_iter().map(stored_record).collect::<Result<_>>()?;
+            let mut out: Vec<StoredRecord> =
+                rows.into_iter().map(stored_record).collect::<Result<_>>()?;
             let scans: Vec<ScanRow> = conn
                 .prepare_cached(&format!(
-                    "SELECT {SCAN_COLUMNS} FROM scans s JOIN venues v ON v.vid = s.vid WHERE s.leaf >= ?1 ORDER BY s.leaf LIMIT ?2"
+                    "SELECT {SCAN_COLUMNS} FROM scans WHERE leaf >= ?1 ORDER BY leaf LIMIT ?2"
                 ))
-                .and_then(|mut s| s.query_map(params![from as i64, limit], scan_row)?.collect())
+                .and_then(|mut s| {
+                    s.query_map(params![from as i64, limit], scan_row)?
+                        .collect()
+                })
                 .map_err(backend)?;
+            let mut venues = Venues::new(conn);
             for row in scans {
-                out.push(stored_scan(conn, &index, row)?);
+                out.push(stored_scan(conn, &index, &mut venues, row)?);
             }
             out.sort_by_key(|r| r.leaf);
             out.truncate(limit as usize);
@@ -893,7 +970,7 @@ impl mingma_store::Store for SqliteStore {
             let vids = vids_of(conn, &venue)?;
             let leaves = index.at_venues(&vids, from, until);
             scans_at_leaves(conn, &index, &leaves, |row| {
-                row.venue == venue && entered_in(row.entered, from, until)
+                vids.contains(&row.vid) && entered_in(row.entered, from, until)
             })
         })
         .await
@@ -911,7 +988,7 @@ impl mingma_store::Store for SqliteStore {
         self.read(move |conn| {
             let vids = vids_of(conn, &venue)?;
             let leaves = index.stays_at(&vids, from, until, longest);
-            scans_at_leaves(conn, &index, &leaves, |row| row.venue == venue)
+            scans_at_leaves(conn, &index, &leaves, |row| vids.contains(&row.vid))
         })
         .await
     }

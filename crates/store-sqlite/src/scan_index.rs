@@ -31,7 +31,7 @@
 //! (rows are never deleted), kept in a `u32`. Stored values outside these ranges are
 //! corrupt data and reported as such, naming the leaf.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use mingma_core::{PersonKey, Span, Timestamp};
@@ -60,6 +60,33 @@ fn stored_entered(unix: i64) -> Option<u32> {
 /// entry time, which lies in 2000–2099).
 fn bound(at: Timestamp) -> u32 {
     (at.unix_seconds().saturating_sub(EPOCH_2000)).clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// A set of person ids as a bitmap: ids are dense, and a district's window holds
+/// millions of entries, each checked against the set.
+pub(crate) struct PidSet(Vec<u64>);
+
+impl PidSet {
+    /// Whether `pid` is in the set.
+    pub(crate) fn contains(&self, pid: u32) -> bool {
+        self.0
+            .get(pid as usize / 64)
+            .is_some_and(|word| word & (1 << (pid % 64)) != 0)
+    }
+}
+
+impl FromIterator<u32> for PidSet {
+    fn from_iter<I: IntoIterator<Item = u32>>(pids: I) -> Self {
+        let mut words = Vec::new();
+        for pid in pids {
+            let word = pid as usize / 64;
+            if words.len() <= word {
+                words.resize(word + 1, 0u64);
+            }
+            words[word] |= 1 << (pid % 64);
+        }
+        Self(words)
+    }
 }
 
 /// The sort key of every vector: entry time, then leaf.
@@ -635,7 +662,7 @@ impl ScanIndex {
         vids: &[i64],
         from: Timestamp,
         until: Timestamp,
-        pids: &HashSet<u32>,
+        pids: &PidSet,
     ) -> Vec<(u32, u64)> {
         let (from, until) = (bound(from), bound(until));
         let mut found: Vec<AtVenue> = Vec::new();
@@ -648,7 +675,7 @@ impl ScanIndex {
                 visits.extend(
                     found
                         .iter()
-                        .filter(|e| pids.contains(&{ e.pid }))
+                        .filter(|e| pids.contains(e.pid))
                         .map(|e| (e.pid, e.leaf())),
                 );
             }
@@ -801,6 +828,18 @@ impl ScanIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pid_set_holds_exactly_its_members() {
+        let members = [0u32, 1, 63, 64, 65, 1000, 4095];
+        let set: PidSet = members.iter().copied().collect();
+        for pid in 0..5000 {
+            assert_eq!(set.contains(pid), members.contains(&pid), "pid {pid}");
+        }
+        assert!(!set.contains(u32::MAX));
+        let empty: PidSet = std::iter::empty().collect();
+        assert!(!empty.contains(0));
+    }
 
     fn at(unix: i64) -> Timestamp {
         Timestamp::from_unix_seconds(unix).expect("in range")
