@@ -17,7 +17,9 @@ use mingma_store_sqlite::SqliteStore;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let db = args.get(1).expect("DB");
+    let db = args.get(1).ok_or_else(|| {
+        anyhow::anyhow!("usage: derive_phases DB PERSONS DAYS [all|declaration] [SEED]")
+    })?;
     let persons: u32 = args.get(2).map_or(Ok(10_000), |a| a.parse())?;
     let days: u32 = args.get(3).map_or(Ok(14), |a| a.parse())?;
     let mode = args.get(4).map_or("all", String::as_str);
@@ -33,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
             let declaration = store
                 .record(&RecordId::parse("bench-declaration")?)
                 .await?
-                .expect("the database holds the bench declaration");
+                .ok_or_else(|| anyhow::anyhow!("{db} holds no record bench-declaration"))?;
             engine
                 .affected_by(&declaration.evidence)
                 .await?

@@ -13,7 +13,9 @@ use mingma_store_sqlite::SqliteStore;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let db = args.get(1).expect("DB");
+    let db = args
+        .get(1)
+        .ok_or_else(|| anyhow::anyhow!("usage: trace_timing DB PERSONS DAYS [CASES] [SEED]"))?;
     let persons: u32 = args.get(2).map_or(Ok(10_000), |a| a.parse())?;
     let days: u32 = args.get(3).map_or(Ok(14), |a| a.parse())?;
     let wanted: usize = args.get(4).map_or(Ok(20), |a| a.parse())?;
