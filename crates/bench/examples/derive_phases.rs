@@ -3,7 +3,8 @@
 //! mingma-bench --example derive_phases -- DB PERSONS DAYS [all|declaration] [SEED]`
 //! (the database of `mingma bench run`; `declaration` re-derives the people its
 //! stored district declaration affects, `all` everyone). Recording changes the
-//! database: run it on a copy.
+//! database: run it on a copy. With `DERIVE_ONLY=N` it reads the first 8,192
+//! people's inputs and only times `derive` over them, N passes (for profiling).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,6 +51,28 @@ async fn main() -> anyhow::Result<()> {
     };
     let affected = started.elapsed();
     let below = store.ledger_size().await?;
+    if let Ok(repeat) = std::env::var("DERIVE_ONLY").map(|r| r.parse::<usize>().unwrap_or(20)) {
+        // Derivation alone, repeated over the first chunk's inputs (for profiling).
+        let chunk: Vec<_> = everyone.iter().take(8192).copied().collect();
+        let input = store
+            .evidence_for_derivation(chunk.clone(), rules.clone(), below)
+            .await?;
+        let mut times = Vec::new();
+        for _ in 0..repeat {
+            let started = Instant::now();
+            for (i, person) in chunk.iter().enumerate() {
+                std::hint::black_box(derive(input.records_of(i), person, now, now, &rules));
+            }
+            times.push(started.elapsed());
+        }
+        times.sort();
+        println!(
+            "derive only: {} persons, median {:.1} µs per person over {repeat} passes",
+            chunk.len(),
+            times[times.len() / 2].as_secs_f64() * 1e6 / chunk.len().max(1) as f64
+        );
+        return Ok(());
+    }
     let started = Instant::now();
     let mut inputs = Vec::new();
     for chunk in everyone.chunks(8192) {
