@@ -23,11 +23,16 @@
 //! the ownership of a retracted record are checked by `mingma_core::derive`, which
 //! ignores acts that do not meet them.
 //!
+//! [`signature`] checks who vouches for a record: a data source's or an official's
+//! registered key, over the record's canonical bytes.
+//!
 //! # What this crate must never do
 //! Read or write anything: it is a pure function of the grants, the action and the
 //! place, so the same answer is given to the console, the API and the command line.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod signature;
 
 use std::fmt;
 

@@ -1,0 +1,446 @@
+//! Signatures on records: who vouches for a record, checked against registered keys.
+//!
+//! A data source (lab, customs post, case-reporting unit) signs what it submits with
+//! its registered key; an official signs every manual record, approval, rejection
+//! and retraction with a personal key that the server never holds (kept in the
+//! official's browser or a key file). The signature covers the record's canonical
+//! bytes (`mingma_core::canonical_bytes`) after a domain-separation prefix, so a
+//! signature on a record can be neither moved to another record nor mistaken for a
+//! signature on anything else the same key signs.
+//!
+//! [`KeyRing::check`] decides whether a record carries the signature it needs: the
+//! key named must be registered to the record's recorder and not revoked at the time
+//! the record was made, and the signature must verify. Records the holder's own
+//! phone makes (venue scans by the holder or a proxy) need none.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use mingma_core::{canonical_bytes, DataSourceId, Evidence, OfficialId, Recorder, Timestamp};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Prefix of every signed message: what is signed is a Mingma evidence record.
+const DOMAIN: &[u8] = b"mingma/evidence-record/v1\n";
+
+/// A key's id: the first 8 bytes of SHA-256 over its public key, in hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId([u8; 8]);
+
+impl KeyId {
+    /// The id of `key`.
+    pub fn of(key: &VerifyingKey) -> KeyId {
+        let digest = Sha256::digest(key.as_bytes());
+        let mut id = [0; 8];
+        id.copy_from_slice(&digest[..8]);
+        KeyId(id)
+    }
+
+    /// Parses 16 hex digits.
+    pub fn parse(text: &str) -> Result<KeyId, SignatureError> {
+        let bad = || SignatureError::Malformed(format!("key id {text:?} is not 16 hex digits"));
+        if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let mut id = [0; 8];
+        for (i, byte) in id.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(KeyId(id))
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A signature on one record, by one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordSignature {
+    /// The key that signed.
+    pub key: KeyId,
+    /// The Ed25519 signature over [`signed_message`].
+    pub signature: Signature,
+}
+
+/// The message a signature on `record` covers.
+pub fn signed_message(record: &Evidence) -> Vec<u8> {
+    let mut message = DOMAIN.to_vec();
+    message.extend_from_slice(&canonical_bytes(record));
+    message
+}
+
+/// Signs `record` with `key` (done by the signer: a source's system, or the
+/// official's browser or key file — never the server for an official).
+pub fn sign(record: &Evidence, key: &SigningKey) -> RecordSignature {
+    RecordSignature {
+        key: KeyId::of(&key.verifying_key()),
+        signature: key.sign(&signed_message(record)),
+    }
+}
+
+/// Whose key a key is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+pub enum KeyHolder {
+    /// An official's personal key.
+    Official(OfficialId),
+    /// A registered data source's key.
+    Source(DataSourceId),
+}
+
+impl fmt::Display for KeyHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyHolder::Official(id) => write!(f, "official {id}"),
+            KeyHolder::Source(id) => write!(f, "source {id}"),
+        }
+    }
+}
+
+/// A registered key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredKey {
+    /// Whose.
+    pub holder: KeyHolder,
+    /// The public key.
+    pub key: VerifyingKey,
+    /// From when records it signs count.
+    pub valid_from: Timestamp,
+    /// When it was revoked, if it was: records made from then on are refused.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Why a record's signature is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The record needs a signature and has none.
+    #[error(
+        "record {record}: unsigned; a record by {recorder} must be signed with its registered key"
+    )]
+    Unsigned {
+        /// The record.
+        record: String,
+        /// Who recorded it.
+        recorder: String,
+    },
+    /// The key named is not registered.
+    #[error("record {record}: signed by key {key}, which is not registered")]
+    UnknownKey {
+        /// The record.
+        record: String,
+        /// The key.
+        key: KeyId,
+    },
+    /// The key is registered to someone other than the recorder.
+    #[error("record {record}: recorded by {recorder} but signed by key {key} of {holder}")]
+    WrongSigner {
+        /// The record.
+        record: String,
+        /// Who recorded it.
+        recorder: String,
+        /// The key.
+        key: KeyId,
+        /// Whose key it is.
+        holder: KeyHolder,
+    },
+    /// The key was not valid when the record was made.
+    #[error("record {record}: made at {at}, when key {key} was {state}")]
+    KeyNotValid {
+        /// The record.
+        record: String,
+        /// The key.
+        key: KeyId,
+        /// When the record was made.
+        at: Timestamp,
+        /// "not yet registered" or "revoked".
+        state: &'static str,
+    },
+    /// The signature does not verify over the record's canonical bytes.
+    #[error("record {record}: the signature by key {key} does not match the record's content")]
+    BadSignature {
+        /// The record.
+        record: String,
+        /// The key.
+        key: KeyId,
+    },
+    /// The key is already registered to someone else.
+    #[error("key {key} is already registered to {holder}; it cannot also be {claimant}'s")]
+    KeyTaken {
+        /// The key.
+        key: KeyId,
+        /// Whose it is.
+        holder: KeyHolder,
+        /// Who asked to register it.
+        claimant: KeyHolder,
+    },
+    /// A key id, key or signature could not be read.
+    #[error("malformed signature data: {0}")]
+    Malformed(String),
+}
+
+/// The registered keys, as the ledger's key registrations and revocations made them.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRing {
+    keys: BTreeMap<KeyId, RegisteredKey>,
+}
+
+impl KeyRing {
+    /// An empty ring.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a key; returns its id. Registering the same key again replaces its
+    /// entry (a key belongs to one holder: the replacement must name the same one).
+    pub fn register(&mut self, key: RegisteredKey) -> Result<KeyId, SignatureError> {
+        let id = KeyId::of(&key.key);
+        if let Some(existing) = self.keys.get(&id) {
+            if existing.holder != key.holder {
+                return Err(SignatureError::KeyTaken {
+                    key: id,
+                    holder: existing.holder.clone(),
+                    claimant: key.holder,
+                });
+            }
+        }
+        self.keys.insert(id, key);
+        Ok(id)
+    }
+
+    /// The key registered under `id`.
+    pub fn get(&self, id: KeyId) -> Option<&RegisteredKey> {
+        self.keys.get(&id)
+    }
+
+    /// Whether `record` carries the signature it needs: none for what a holder's
+    /// phone records; otherwise a valid signature by a key registered to its
+    /// recorder and valid when it was recorded.
+    pub fn check(
+        &self,
+        record: &Evidence,
+        signature: Option<&RecordSignature>,
+    ) -> Result<(), SignatureError> {
+        let holder = match &record.recorded_by {
+            Recorder::Holder | Recorder::Proxy(_) => return Ok(()),
+            Recorder::Official(id) => KeyHolder::Official(id.clone()),
+            Recorder::Source { id, .. } => KeyHolder::Source(id.clone()),
+        };
+        let name = || record.id.to_string();
+        let Some(signature) = signature else {
+            return Err(SignatureError::Unsigned {
+                record: name(),
+                recorder: holder.to_string(),
+            });
+        };
+        let registered =
+            self.keys
+                .get(&signature.key)
+                .ok_or_else(|| SignatureError::UnknownKey {
+                    record: name(),
+                    key: signature.key,
+                })?;
+        if registered.holder != holder {
+            return Err(SignatureError::WrongSigner {
+                record: name(),
+                recorder: holder.to_string(),
+                key: signature.key,
+                holder: registered.holder.clone(),
+            });
+        }
+        let at = record.recorded_at;
+        let state = if at < registered.valid_from {
+            Some("not yet registered")
+        } else if registered.revoked_at.is_some_and(|r| at >= r) {
+            Some("revoked")
+        } else {
+            None
+        };
+        if let Some(state) = state {
+            return Err(SignatureError::KeyNotValid {
+                record: name(),
+                key: signature.key,
+                at,
+                state,
+            });
+        }
+        registered
+            .key
+            .verify(&signed_message(record), &signature.signature)
+            .map_err(|_| SignatureError::BadSignature {
+                record: name(),
+                key: signature.key,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mingma_core::{
+        AuthorityId, EvidenceBody, Jurisdiction, RecordId, RiskAreaScope, RiskLevel, SourceKind,
+        TestMethod, TestOutcome,
+    };
+
+    fn t(text: &str) -> Timestamp {
+        Timestamp::parse(text).expect("a time")
+    }
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn declaration(by: &str) -> Evidence {
+        Evidence {
+            id: RecordId::parse("ra-1").expect("id"),
+            subject: None,
+            recorded_by: Recorder::Official(OfficialId::parse(by).expect("id")),
+            authority: Some(AuthorityId::parse("hc-4101").expect("id")),
+            legal_basis: Some("《传染病防治法》第四十二条".into()),
+            effective_at: t("2022-06-10T00:00:00+08:00"),
+            recorded_at: t("2022-06-10T09:00:00+08:00"),
+            body: EvidenceBody::RiskArea {
+                area: RiskAreaScope::Divisions(vec![
+                    Jurisdiction::parse("410105").expect("a district")
+                ]),
+                level: RiskLevel::High,
+                from: t("2022-06-10T00:00:00+08:00"),
+                until: t("2022-06-13T00:00:00+08:00"),
+            },
+        }
+    }
+
+    fn ring() -> KeyRing {
+        let mut ring = KeyRing::new();
+        for (seed, holder) in [
+            (1, KeyHolder::Official(OfficialId::parse("li").expect("id"))),
+            (
+                2,
+                KeyHolder::Official(OfficialId::parse("zhao").expect("id")),
+            ),
+            (
+                3,
+                KeyHolder::Source(DataSourceId::parse("lab-1").expect("id")),
+            ),
+        ] {
+            ring.register(RegisteredKey {
+                holder,
+                key: key(seed).verifying_key(),
+                valid_from: t("2022-01-01T00:00:00+08:00"),
+                revoked_at: (seed == 2).then(|| t("2022-06-01T00:00:00+08:00")),
+            })
+            .expect("registered");
+        }
+        ring
+    }
+
+    #[test]
+    fn an_officials_signed_record_is_accepted_and_any_change_to_it_is_not() {
+        let ring = ring();
+        let record = declaration("li");
+        let signature = sign(&record, &key(1));
+        assert_eq!(ring.check(&record, Some(&signature)), Ok(()));
+
+        let mut widened = record.clone();
+        let EvidenceBody::RiskArea { until, .. } = &mut widened.body else {
+            unreachable!("a declaration")
+        };
+        *until = t("2022-06-20T00:00:00+08:00");
+        assert!(matches!(
+            ring.check(&widened, Some(&signature)),
+            Err(SignatureError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn refusals_name_what_is_wrong() {
+        let ring = ring();
+        let record = declaration("li");
+        let unsigned = ring.check(&record, None).expect_err("unsigned");
+        assert_eq!(
+            unsigned.to_string(),
+            "record ra-1: unsigned; a record by official li must be signed with its registered key"
+        );
+        // Signed by a colleague's key: someone with database access cannot act as li.
+        let by_zhao = sign(&record, &key(2));
+        assert!(matches!(
+            ring.check(&record, Some(&by_zhao)),
+            Err(SignatureError::WrongSigner { .. })
+        ));
+        // zhao's key was revoked before the record was made.
+        let record = declaration("zhao");
+        let revoked = ring.check(&record, Some(&sign(&record, &key(2))));
+        assert!(
+            matches!(
+                revoked,
+                Err(SignatureError::KeyNotValid {
+                    state: "revoked",
+                    ..
+                })
+            ),
+            "{revoked:?}"
+        );
+        // An unregistered key.
+        let stranger = ring.check(&record, Some(&sign(&record, &key(9))));
+        assert!(matches!(stranger, Err(SignatureError::UnknownKey { .. })));
+    }
+
+    #[test]
+    fn sources_sign_with_their_key_and_holders_need_none() {
+        let ring = ring();
+        let test = Evidence {
+            id: RecordId::parse("t-1").expect("id"),
+            subject: Some(mingma_core::PersonKey::from_bytes([5; 32])),
+            recorded_by: Recorder::Source {
+                id: DataSourceId::parse("lab-1").expect("id"),
+                kind: SourceKind::Lab,
+            },
+            authority: Some(AuthorityId::parse("cdc-4101").expect("id")),
+            legal_basis: None,
+            effective_at: t("2022-06-10T08:00:00+08:00"),
+            recorded_at: t("2022-06-10T20:00:00+08:00"),
+            body: EvidenceBody::TestResult {
+                method: TestMethod::NucleicAcid,
+                outcome: TestOutcome::Negative,
+                sampled_at: t("2022-06-10T08:00:00+08:00"),
+            },
+        };
+        assert_eq!(ring.check(&test, Some(&sign(&test, &key(3)))), Ok(()));
+        assert!(matches!(
+            ring.check(&test, Some(&sign(&test, &key(1)))),
+            Err(SignatureError::WrongSigner { .. })
+        ));
+        let mut scan = test.clone();
+        scan.recorded_by = Recorder::Holder;
+        assert_eq!(ring.check(&scan, None), Ok(()));
+    }
+
+    #[test]
+    fn key_ids_print_and_parse() {
+        let id = KeyId::of(&key(1).verifying_key());
+        assert_eq!(KeyId::parse(&id.to_string()), Ok(id));
+        assert!(KeyId::parse("xyz").is_err());
+        assert!(KeyId::parse("00112233445566zz").is_err());
+    }
+
+    #[test]
+    fn a_key_belongs_to_one_holder() {
+        let mut ring = ring();
+        let taken = ring.register(RegisteredKey {
+            holder: KeyHolder::Official(OfficialId::parse("mallory").expect("id")),
+            key: key(1).verifying_key(),
+            valid_from: t("2022-01-01T00:00:00+08:00"),
+            revoked_at: None,
+        });
+        assert!(
+            matches!(taken, Err(SignatureError::KeyTaken { .. })),
+            "{taken:?}"
+        );
+    }
+}
