@@ -23,6 +23,9 @@
 //! the ownership of a retracted record are checked by `mingma_core::derive`, which
 //! ignores acts that do not meet them.
 //!
+//! [`intake::check_official_act`] applies all of this to a record an official made
+//! by hand: the recorder, the authority, the legal basis, the two-person rule and the
+//! owner of what is approved or retracted, each refusal saying what is wrong.
 //! [`signature`] checks who vouches for a record: a data source's or an official's
 //! registered key, over the record's canonical bytes.
 //!
@@ -32,6 +35,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod intake;
 pub mod signature;
 
 use std::fmt;
