@@ -66,6 +66,15 @@ pub enum Lang {
     En,
 }
 
+impl From<Lang> for mingma_explain::Lang {
+    fn from(lang: Lang) -> Self {
+        match lang {
+            Lang::Zh => mingma_explain::Lang::Zh,
+            Lang::En => mingma_explain::Lang::En,
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -87,7 +87,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Splits `PREFIX` + base64url(payload || 64-byte signature).
-pub(crate) fn split_signed<'t>(text: &'t str, prefix: &str) -> Result<(Vec<u8>, [u8; 64]), String> {
+pub(crate) fn split_signed(text: &str, prefix: &str) -> Result<(Vec<u8>, [u8; 64]), String> {
     use base64::Engine as _;
     let body = text
         .trim()
