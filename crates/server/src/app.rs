@@ -682,9 +682,13 @@ impl<S: Store> App<S> {
         })?;
         self.account(person).await?;
         let bucket = now.unix_seconds() / CHECK_IN_BUCKET_SECONDS;
+        // One check-in per person, token, presence and ten minutes: a reload is not a
+        // second scan, but the same rotating token replayed once stale is.
+        let presence = reading.presence.to_string();
         let id_hash = digest(&[
             person.as_bytes(),
             token.trim().as_bytes(),
+            presence.as_bytes(),
             &bucket.to_be_bytes(),
         ]);
         let id = RecordId::parse(&format!("scan:{}", hex(&id_hash[..12])))
@@ -732,6 +736,26 @@ impl<S: Store> App<S> {
             at: now,
             new: appended.first().is_some_and(|a| a.fresh),
         })
+    }
+
+    /// Registers authorities (names shown as 赋码来源) and venues in bulk (the demo
+    /// and deployments loading a registry); ids already registered are kept as they
+    /// are.
+    pub async fn add_registry(
+        &self,
+        authorities: Vec<mingma_core::Authority>,
+        venues: Vec<VenueRecord>,
+    ) -> AppResult<()> {
+        self.accounts.add_authorities(authorities).await?;
+        self.accounts.add_venues(venues).await?;
+        let (directory, venues) = self.accounts.registry().await?;
+        let mut registry = self.registry.write().unwrap_or_else(|e| e.into_inner());
+        registry.directory = directory;
+        registry.venues = venues
+            .into_iter()
+            .map(|v| (v.venue.id.clone(), v))
+            .collect();
+        Ok(())
     }
 
     /// The person key of an ID number (the demo prints sign-ins with it).

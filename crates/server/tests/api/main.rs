@@ -1,0 +1,7 @@
+//! The service's API and pages, endpoint by endpoint, bad input included.
+
+mod checkin;
+mod code;
+mod pages;
+mod signin;
+mod support;
