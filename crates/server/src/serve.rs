@@ -173,6 +173,7 @@ pub async fn build<S: Store>(
 pub fn init_logs(format: &str) {
     let builder = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = if format == "json" {
         builder.json().try_init()
