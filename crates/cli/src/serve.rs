@@ -229,10 +229,7 @@ fn print_guide<S: Store>(
 ) {
     let base = app.config.base_url();
     println!();
-    println!(
-        "Mingma demo (明码演示) — {} residents' codes derived from simulated evidence",
-        "Zhengzhou 郑州"
-    );
+    println!("Mingma demo (明码演示): Zhengzhou 郑州, every code derived from simulated evidence");
     println!();
     println!(
         "  open           {base}/            (sign in; the one-time code is shown on the page)"
