@@ -65,6 +65,25 @@ CREATE TABLE IF NOT EXISTS code_history (
     position INTEGER NOT NULL,
     PRIMARY KEY (person, leaf, position)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dependants (
+    proxy BLOB NOT NULL,
+    person BLOB NOT NULL,
+    name TEXT NOT NULL,
+    id_last_four TEXT NOT NULL,
+    consent TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (proxy, person)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS consents (
+    id TEXT PRIMARY KEY,
+    proxy BLOB NOT NULL,
+    person BLOB NOT NULL,
+    name TEXT NOT NULL,
+    id_last_four TEXT NOT NULL,
+    code_hash BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS follower (
     id INTEGER PRIMARY KEY CHECK (id = 0),
     next_leaf INTEGER NOT NULL
@@ -97,6 +116,34 @@ pub struct Challenge {
     pub attempts: u32,
     /// Whether the account already existed when the challenge was made.
     pub existing: bool,
+}
+
+/// A person whose code a proxy may show and for whom the proxy may check in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependant {
+    /// The dependant.
+    pub person: PersonKey,
+    /// Name as the proxy gave it.
+    pub name: String,
+    /// Last four characters of the dependant's ID number.
+    pub id_last_four: String,
+    /// How consent was given (`otp`: a one-time code sent to the dependant's phone).
+    pub consent: String,
+}
+
+/// A proxy's pending request for a dependant's consent.
+#[derive(Debug, Clone)]
+pub struct Consent {
+    /// Who asks.
+    pub proxy: PersonKey,
+    /// For whom.
+    pub dependant: Dependant,
+    /// Hash of the one-time code sent to the dependant's phone.
+    pub code_hash: Vec<u8>,
+    /// When it expires.
+    pub expires_at: Timestamp,
+    /// Wrong codes tried.
+    pub attempts: u32,
 }
 
 /// A registered venue.
@@ -437,6 +484,106 @@ impl Accounts {
                 venues.push(v);
             }
             Ok((directory, venues))
+        })
+        .await
+    }
+
+    /// Stores a consent request under `id`.
+    pub async fn add_consent(&self, id: String, c: Consent) -> AppResult<()> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO consents (id, proxy, person, name, id_last_four, code_hash, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id,
+                    c.proxy.as_bytes().as_slice(),
+                    c.dependant.person.as_bytes().as_slice(),
+                    c.dependant.name,
+                    c.dependant.id_last_four,
+                    c.code_hash,
+                    c.expires_at.unix_seconds()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The consent request `id`, if any.
+    pub async fn consent(&self, id: String) -> AppResult<Option<Consent>> {
+        self.call(move |conn| {
+            conn.query_row(
+                "SELECT proxy, person, name, id_last_four, code_hash, expires_at, attempts FROM consents WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Consent {
+                        proxy: key_of(r.get(0)?)?,
+                        dependant: Dependant {
+                            person: key_of(r.get(1)?)?,
+                            name: r.get(2)?,
+                            id_last_four: r.get(3)?,
+                            consent: "otp".into(),
+                        },
+                        code_hash: r.get(4)?,
+                        expires_at: time_of(r.get(5)?)?,
+                        attempts: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Counts a wrong code against consent request `id`.
+    pub async fn fail_consent(&self, id: String) -> AppResult<()> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE consents SET attempts = attempts + 1 WHERE id = ?1",
+                [id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Completes consent request `id`: links the dependant and deletes the request, in
+    /// one transaction.
+    pub async fn complete_consent(&self, id: String, c: Consent, now: Timestamp) -> AppResult<()> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO dependants (proxy, person, name, id_last_four, consent, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (proxy, person) DO NOTHING",
+                params![
+                    c.proxy.as_bytes().as_slice(),
+                    c.dependant.person.as_bytes().as_slice(),
+                    c.dependant.name,
+                    c.dependant.id_last_four,
+                    c.dependant.consent,
+                    now.unix_seconds()
+                ],
+            )?;
+            tx.execute("DELETE FROM consents WHERE id = ?1", [id])?;
+            tx.commit()
+        })
+        .await
+    }
+
+    /// The dependants of `proxy`, by name.
+    pub async fn dependants(&self, proxy: PersonKey) -> AppResult<Vec<Dependant>> {
+        self.call(move |conn| {
+            let mut s = conn.prepare_cached(
+                "SELECT person, name, id_last_four, consent FROM dependants WHERE proxy = ?1 ORDER BY name",
+            )?;
+            let rows = s.query_map([proxy.as_bytes().as_slice()], |r| {
+                Ok(Dependant {
+                    person: key_of(r.get(0)?)?,
+                    name: r.get(1)?,
+                    id_last_four: r.get(2)?,
+                    consent: r.get(3)?,
+                })
+            })?;
+            rows.collect()
         })
         .await
     }

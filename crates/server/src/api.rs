@@ -38,6 +38,15 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
             "/api/v1/me/receipts/code-changes/{leaf}/{position}",
             get(code_change_receipt::<S>),
         )
+        .route(
+            "/api/v1/me/dependants",
+            get(my_dependants::<S>).post(add_dependant::<S>),
+        )
+        .route(
+            "/api/v1/me/dependants/confirm",
+            post(confirm_dependant::<S>),
+        )
+        .route("/api/v1/me/dependants/{key}/code", get(dependant_code::<S>))
         .route("/api/v1/checkins", post(check_in::<S>))
         .route("/api/v1/venues", post(register_venue::<S>))
         .route("/api/v1/venues/{id}", get(venue::<S>))
@@ -287,6 +296,48 @@ impl HistoryJson {
 pub struct CheckInRequest {
     /// The token, or the check-in URL carrying it.
     pub token: String,
+    /// Check in one of your dependants instead (their key, from
+    /// `GET /api/v1/me/dependants`); the scan is recorded as made by a proxy.
+    #[serde(default)]
+    pub dependant: Option<String>,
+}
+
+/// Ask a dependant's consent (a one-time code goes to their phone).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DependantRequest {
+    /// The dependant's ID number.
+    pub id_number: String,
+    /// Their name.
+    pub name: String,
+    /// Their phone (the one on file is used if they have an account).
+    pub phone: String,
+}
+
+/// A dependant.
+#[derive(Serialize, ToSchema)]
+pub struct DependantJson {
+    /// Key to use in paths and check-ins.
+    pub key: String,
+    /// Masked name.
+    pub masked_name: String,
+    /// Last four characters of the ID number.
+    pub id_last_four: String,
+    /// How consent was given.
+    pub consent: String,
+    /// Current colour (in the list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub colour: Option<String>,
+}
+
+fn dependant_json(d: &crate::accounts::Dependant, colour: Option<String>) -> DependantJson {
+    DependantJson {
+        key: d.person.to_string(),
+        masked_name: mingma_token::code::mask_name(&d.name),
+        id_last_four: d.id_last_four.clone(),
+        consent: d.consent.clone(),
+        colour,
+    }
 }
 
 /// What a check-in recorded.
@@ -544,10 +595,81 @@ pub async fn check_in<S: Store>(
 ) -> AppResult<(StatusCode, Json<CheckInJson>)> {
     let person = holder(&app, &headers).await?;
     let req: CheckInRequest = json_body(&body)?;
-    let done = app.check_in(person, token_of(&req.token)).await?;
+    let done = app
+        .check_in_as(person, req.dependant.as_deref(), token_of(&req.token))
+        .await?;
     app.metrics.event("checkins", &done.presence.to_string());
-    let code = app.code_view(person, Lang::Zh).await?;
+    let code = match req.dependant.as_deref() {
+        Some(d) => app.dependant_view(person, d, Lang::Zh).await?.1,
+        None => app.code_view(person, Lang::Zh).await?,
+    };
     Ok((StatusCode::CREATED, Json(check_in_json(&done, &code))))
+}
+
+/// Ask a dependant's consent to show their code and check in for them: a one-time
+/// code goes to the dependant's phone.
+#[utoipa::path(post, path = "/api/v1/me/dependants", request_body = DependantRequest,
+    responses((status = 202, body = SignInStarted), (status = 400, body = ErrorBody, description = "malformed_id_number, dependant_is_self, ...")))]
+pub async fn add_dependant<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<(StatusCode, Json<SignInStarted>)> {
+    let proxy = holder(&app, &headers).await?;
+    let req: DependantRequest = json_body(&body)?;
+    let started = app
+        .start_dependant(proxy, &req.id_number, &req.name, &req.phone)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(started)))
+}
+
+/// Confirm a dependant's consent with the code sent to their phone.
+#[utoipa::path(post, path = "/api/v1/me/dependants/confirm", request_body = ConfirmRequest,
+    responses((status = 201, body = DependantJson), (status = 401, body = ErrorBody, description = "otp_mismatch, otp_challenge_unknown")))]
+pub async fn confirm_dependant<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<(StatusCode, Json<DependantJson>)> {
+    let proxy = holder(&app, &headers).await?;
+    let req: ConfirmRequest = json_body(&body)?;
+    let d = app
+        .confirm_dependant(proxy, &req.challenge, &req.code)
+        .await?;
+    Ok((StatusCode::CREATED, Json(dependant_json(&d, None))))
+}
+
+/// The holder's dependants with their current colours.
+#[utoipa::path(get, path = "/api/v1/me/dependants", responses((status = 200, body = [DependantJson]), (status = 401, body = ErrorBody)))]
+pub async fn my_dependants<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+) -> AppResult<Json<Vec<DependantJson>>> {
+    let proxy = holder(&app, &headers).await?;
+    let mut out = Vec::new();
+    for d in app.dependants(proxy).await? {
+        let key = d.person.to_string();
+        let (_, view) = app.dependant_view(proxy, &key, Lang::Zh).await?;
+        out.push(dependant_json(
+            &d,
+            Some(view.decision.colour.name().to_owned()),
+        ));
+    }
+    Ok(Json(out))
+}
+
+/// A dependant's code, signed, with its explanation.
+#[utoipa::path(get, path = "/api/v1/me/dependants/{key}/code", params(("key" = String, Path), ("lang" = Option<String>, Query)),
+    responses((status = 200, body = CodeJson), (status = 404, body = ErrorBody, description = "dependant_unknown")))]
+pub async fn dependant_code<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Query(q): Query<LangQuery>,
+) -> AppResult<Json<CodeJson>> {
+    let proxy = holder(&app, &headers).await?;
+    let (_, view) = app.dependant_view(proxy, &key, lang_of(&q)).await?;
+    Ok(Json(CodeJson::of(&view)))
 }
 
 /// The JSON of a venue.
@@ -691,6 +813,10 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
         my_history,
         record_receipt,
         code_change_receipt,
+        add_dependant,
+        confirm_dependant,
+        my_dependants,
+        dependant_code,
         check_in,
         register_venue,
         venue,
@@ -710,6 +836,8 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
         HistoryJson,
         CheckInRequest,
         CheckInJson,
+        DependantRequest,
+        DependantJson,
         VenueRequest,
         VenueJson,
         RotatingJson,

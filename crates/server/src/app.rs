@@ -25,7 +25,7 @@ use mingma_token::{
     classify, CheckpointCode, IssuerKey, Refusal, TrustList, VenueKey, VerifiedCode,
 };
 
-use crate::accounts::{Account, Accounts, Challenge, VenueRecord};
+use crate::accounts::{Account, Accounts, Challenge, Consent, Dependant, VenueRecord};
 use crate::auth::{
     digest, parse_id, random_otp, random_token, Delivery, HolderName, IdentityVerifier, OtpChannel,
     Phone,
@@ -371,6 +371,31 @@ impl<S: Store> App<S> {
     /// brought up to date by the engine if it says anything else; signed.
     pub async fn code_view(&self, person: PersonKey, lang: Lang) -> AppResult<CodeView> {
         let account = self.account(person).await?;
+        self.code_view_of(person, &account.name, &account.id_last_four, lang)
+            .await
+    }
+
+    /// The code of one of `proxy`'s dependants (404 for anyone else).
+    pub async fn dependant_view(
+        &self,
+        proxy: PersonKey,
+        dependant: &str,
+        lang: Lang,
+    ) -> AppResult<(Dependant, CodeView)> {
+        let d = self.dependant(proxy, dependant).await?;
+        let view = self
+            .code_view_of(d.person, &d.name, &d.id_last_four, lang)
+            .await?;
+        Ok((d, view))
+    }
+
+    async fn code_view_of(
+        &self,
+        person: PersonKey,
+        name: &str,
+        id_last_four: &str,
+        lang: Lang,
+    ) -> AppResult<CodeView> {
         let now = self.now();
         let records: Vec<Evidence> = self
             .store
@@ -406,8 +431,8 @@ impl<S: Store> App<S> {
         let expires_at = now.plus_seconds(self.config.code_validity_seconds);
         let statement = CheckpointCode {
             holder: holder_of(&person),
-            masked_name: mask_name(&account.name),
-            id_last_four: account.id_last_four.clone(),
+            masked_name: mask_name(name),
+            id_last_four: id_last_four.to_owned(),
             colour: decision.colour,
             latest_test,
             issuer: self.keys.issuer.province(),
@@ -424,7 +449,7 @@ impl<S: Store> App<S> {
         Ok(CodeView {
             explanation,
             masked_name: statement.masked_name,
-            id_last_four: account.id_last_four,
+            id_last_four: id_last_four.to_owned(),
             token,
             issued_at: now,
             expires_at,
@@ -671,6 +696,17 @@ impl<S: Store> App<S> {
     /// assurance (stale tokens as stale), then re-derives the holder's code. A forged
     /// or malformed token records nothing.
     pub async fn check_in(&self, person: PersonKey, token: &str) -> AppResult<CheckedIn> {
+        self.check_in_as(person, None, token).await
+    }
+
+    /// Checks in `actor`, or with `dependant` (a person key in hex) one of the actor's
+    /// dependants, in which case the scan is recorded as made by a proxy.
+    pub async fn check_in_as(
+        &self,
+        actor: PersonKey,
+        dependant: Option<&str>,
+        token: &str,
+    ) -> AppResult<CheckedIn> {
         let now = self.now();
         let reading = classify(token, &self.keys.venue.public_key(), now)
             .map_err(|e| AppError::bad_request(e.code(), e.to_string()))?;
@@ -680,7 +716,14 @@ impl<S: Store> App<S> {
                 format!("venue {} is not registered", reading.venue),
             )
         })?;
-        self.account(person).await?;
+        self.account(actor).await?;
+        let (person, recorded_by) = match dependant {
+            Some(d) => (
+                self.dependant(actor, d).await?.person,
+                Recorder::Proxy(actor),
+            ),
+            None => (actor, Recorder::Holder),
+        };
         let bucket = now.unix_seconds() / CHECK_IN_BUCKET_SECONDS;
         // One check-in per person, token, presence and ten minutes: a reload is not a
         // second scan, but the same rotating token replayed once stale is.
@@ -709,7 +752,7 @@ impl<S: Store> App<S> {
         let scan = Evidence {
             id: id.clone(),
             subject: Some(person),
-            recorded_by: Recorder::Holder,
+            recorded_by,
             authority: None,
             legal_basis: None,
             effective_at: now,
@@ -736,6 +779,132 @@ impl<S: Store> App<S> {
             at: now,
             new: appended.first().is_some_and(|a| a.fresh),
         })
+    }
+
+    /// One of `proxy`'s dependants, by person key (hex); 404 for anyone else.
+    pub async fn dependant(&self, proxy: PersonKey, key: &str) -> AppResult<Dependant> {
+        let not_found = || AppError::not_found("dependant_unknown", "no such dependant of yours");
+        let person = PersonKey::parse_hex(key).map_err(|_| not_found())?;
+        self.accounts
+            .dependants(proxy)
+            .await?
+            .into_iter()
+            .find(|d| d.person == person)
+            .ok_or_else(not_found)
+    }
+
+    /// `proxy`'s dependants.
+    pub async fn dependants(&self, proxy: PersonKey) -> AppResult<Vec<Dependant>> {
+        self.accounts.dependants(proxy).await
+    }
+
+    /// Asks a dependant's consent: a one-time code to the dependant's phone (the one
+    /// on file if the dependant has an account, else the one given).
+    pub async fn start_dependant(
+        &self,
+        proxy: PersonKey,
+        id: &str,
+        name: &str,
+        phone: &str,
+    ) -> AppResult<SignInStarted> {
+        let id = parse_id(id)?;
+        let name = HolderName::parse(name)?;
+        let phone = Phone::parse(phone)?;
+        self.account(proxy).await?;
+        let person = self.keys.pseudonym.person_key(&id);
+        if person == proxy {
+            return Err(AppError::bad_request(
+                "dependant_is_self",
+                "this ID number is your own; your code is on your code page",
+            ));
+        }
+        self.identity.verify(&id, &name).await.map_err(|why| {
+            AppError::unprocessable(
+                "identity_not_verified",
+                format!("identity not verified: {why}"),
+            )
+        })?;
+        let (to, existing) = match self.accounts.account(person).await? {
+            Some(account) => (Phone::parse(&account.phone)?, true),
+            None => (phone, false),
+        };
+        let code = random_otp()?;
+        let challenge = random_token()?;
+        let delivery = self.otp.send(&to, &code).await.map_err(|why| {
+            AppError::unavailable(
+                "otp_not_sent",
+                format!("the one-time code could not be sent: {why}"),
+            )
+        })?;
+        self.accounts
+            .add_consent(
+                challenge.clone(),
+                Consent {
+                    proxy,
+                    dependant: Dependant {
+                        person,
+                        name: name.as_str().to_owned(),
+                        id_last_four: id.last_four().to_owned(),
+                        consent: "otp".into(),
+                    },
+                    code_hash: digest(&[challenge.as_bytes(), code.as_bytes()]),
+                    expires_at: self.now().plus_seconds(OTP_SECONDS),
+                    attempts: 0,
+                },
+            )
+            .await?;
+        Ok(SignInStarted {
+            challenge,
+            sent_to: to.masked(),
+            existing_account: existing,
+            demo_code: match delivery {
+                Delivery::Shown(code) => Some(code),
+                Delivery::Sent => None,
+            },
+        })
+    }
+
+    /// Confirms a dependant's consent with the code sent to their phone.
+    pub async fn confirm_dependant(
+        &self,
+        proxy: PersonKey,
+        challenge: &str,
+        code: &str,
+    ) -> AppResult<Dependant> {
+        let unknown = || {
+            AppError::unauthorized(
+                "otp_challenge_unknown",
+                "this consent request has expired or was never made; start again",
+            )
+        };
+        if challenge.len() != 64 {
+            return Err(unknown());
+        }
+        let c = self
+            .accounts
+            .consent(challenge.to_owned())
+            .await?
+            .filter(|c| c.proxy == proxy)
+            .ok_or_else(unknown)?;
+        let now = self.now();
+        if now >= c.expires_at || c.attempts >= OTP_ATTEMPTS {
+            return Err(unknown());
+        }
+        if digest(&[challenge.as_bytes(), code.trim().as_bytes()]) != c.code_hash {
+            self.accounts.fail_consent(challenge.to_owned()).await?;
+            return Err(AppError::unauthorized(
+                "otp_mismatch",
+                format!(
+                    "the one-time code is wrong ({} tries left)",
+                    OTP_ATTEMPTS.saturating_sub(c.attempts + 1)
+                ),
+            ));
+        }
+        let dependant = c.dependant.clone();
+        self.accounts
+            .complete_consent(challenge.to_owned(), c, now)
+            .await?;
+        Ok(dependant)
     }
 
     /// Registers authorities (names shown as 赋码来源) and venues in bulk (the demo

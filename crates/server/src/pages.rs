@@ -44,6 +44,13 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         .route("/venues/{id}/poster.svg", get(poster::<S>))
         .route("/venues/{id}/screen", get(screen::<S>))
         .route("/v/{token}", get(check_in_page::<S>))
+        .route("/v/{token}/for/{key}", post(check_in_dependant::<S>))
+        .route(
+            "/dependants",
+            get(dependants_page::<S>).post(dependant_submit::<S>),
+        )
+        .route("/dependants/confirm", post(dependant_confirm::<S>))
+        .route("/dependants/{key}", get(dependant_page::<S>))
         .route("/lang/{lang}", get(set_lang))
 }
 
@@ -125,6 +132,7 @@ fn layout(lang: Lang, path: &str, title: &str, signed_in: bool, body: Markup) ->
                         @if signed_in {
                             a href="/code" id="nav-code" { (t(lang, "我的码", "My code")) }
                             a href="/history" id="nav-history" { (t(lang, "记录", "History")) }
+                            a href="/dependants" id="nav-dependants" { (t(lang, "家人", "Dependants")) }
                         }
                         a id="lang-switch" href={ "/lang/" (other.0) "?next=" (encode(path)) } { (other.1) }
                     }
@@ -272,6 +280,16 @@ pub struct SignInForm {
 }
 
 fn otp_form(lang: Lang, started: &SignInStarted, next: &str, error: Option<&AppError>) -> Markup {
+    otp_form_to(lang, "/signin/confirm", started, next, error)
+}
+
+fn otp_form_to(
+    lang: Lang,
+    action: &str,
+    started: &SignInStarted,
+    next: &str,
+    error: Option<&AppError>,
+) -> Markup {
     html! {
         div.card {
             h2 { (t(lang, "输入验证码", "Enter the one-time code")) }
@@ -284,7 +302,7 @@ fn otp_form(lang: Lang, started: &SignInStarted, next: &str, error: Option<&AppE
                 p.notice { (t(lang, "演示通道（不发短信）：验证码 ", "Demo channel (no SMS sent): the code is ")) strong #demo-code { (code) } }
             }
             @if let Some(e) = error { p.error #error-message { (e.message) } }
-            form method="post" action="/signin/confirm" {
+            form method="post" action=(action) {
                 input type="hidden" name="challenge" value=(started.challenge);
                 input type="hidden" name="next" value=(next);
                 input type="hidden" name="sent_to" value=(started.sent_to);
@@ -801,6 +819,7 @@ async fn check_in_page<S: Store>(
     let done = or_page!(lang, app.check_in(person, &token).await);
     app.metrics.event("checkins", &done.presence.to_string());
     let view = or_page!(lang, app.code_view(person, lang).await);
+    let dependants = or_page!(lang, app.dependants(person).await);
     let body = html! {
         div.card #checkin {
             h2 { (t(lang, "已登记 ", "Checked in at ")) span #checkin-venue { (done.venue.venue.name) } }
@@ -815,7 +834,167 @@ async fn check_in_page<S: Store>(
             @if !done.new { p.muted { (t(lang, "（此前已登记，未重复记录）", "(already recorded; not recorded twice)")) } }
         }
         (code_summary(lang, &view))
+        @if !dependants.is_empty() {
+            div.card {
+                h3 { (t(lang, "同行家人", "Dependants with you")) }
+                @for d in &dependants {
+                    form method="post" action={ "/v/" (token) "/for/" (d.person) } {
+                        button.dependant-checkin { (t(lang, "代 ", "Check in ")) (mingma_token::code::mask_name(&d.name)) (t(lang, " 登记", "")) }
+                    }
+                }
+            }
+        }
         script { (PreEscaped(CLOCK_JS)) }
+    };
+    page(lang, &path, t(lang, "场所登记", "Check-in"), true, body)
+}
+
+fn dependant_form(lang: Lang, error: Option<&AppError>) -> Markup {
+    html! {
+        div.card {
+            h3 { (t(lang, "添加家人（代为出示）", "Add a dependant (show their code)")) }
+            p.muted { (t(lang, "例如没有智能手机的老人。需要对方同意：验证码将发送到对方的手机。", "For example an elderly parent without a smartphone. They must consent: a one-time code goes to their phone.")) }
+            @if let Some(e) = error { p.error #error-message { (e.message) } }
+            form method="post" action="/dependants" {
+                label for="d_id" { (t(lang, "家人身份证号", "Their ID number")) }
+                input #d_id name="id_number" required maxlength="18" autocomplete="off";
+                label for="d_name" { (t(lang, "家人姓名", "Their name")) }
+                input #d_name name="name" required maxlength="32";
+                label for="d_phone" { (t(lang, "家人手机号", "Their mobile phone")) }
+                input #d_phone name="phone" required inputmode="numeric" maxlength="13";
+                button #add-dependant type="submit" { (t(lang, "发送验证码给家人", "Send them a one-time code")) }
+            }
+        }
+    }
+}
+
+async fn dependants_page<S: Store>(State(app): St<S>, headers: HeaderMap) -> Response {
+    let lang = lang_of(&headers, None);
+    let proxy = require_holder!(app, headers, lang, "/dependants");
+    let list = or_page!(lang, app.dependants(proxy).await);
+    let mut rows = Vec::new();
+    for d in &list {
+        let key = d.person.to_string();
+        let (_, view) = or_page!(lang, app.dependant_view(proxy, &key, lang).await);
+        rows.push((
+            key,
+            mingma_token::code::mask_name(&d.name),
+            view.decision.colour,
+        ));
+    }
+    let body = html! {
+        div.card {
+            h2 { (t(lang, "我的家人", "My dependants")) }
+            @if rows.is_empty() { p.muted { (t(lang, "尚未添加。", "None yet.")) } }
+            ul.plain #dependants {
+                @for (key, name, colour) in &rows {
+                    li { a href={ "/dependants/" (key) } { (name) } " " span.band.(colour_class(*colour)) style="font-size:.8rem;padding:.1rem .4rem" { (colour_name(lang, *colour)) } }
+                }
+            }
+        }
+        (dependant_form(lang, None))
+    };
+    page(
+        lang,
+        "/dependants",
+        t(lang, "我的家人", "My dependants"),
+        true,
+        body,
+    )
+}
+
+async fn dependant_submit<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Form(f): Form<SignInForm>,
+) -> Response {
+    let lang = lang_of(&headers, None);
+    let proxy = require_holder!(app, headers, lang, "/dependants");
+    match app
+        .start_dependant(proxy, &f.id_number, &f.name, &f.phone)
+        .await
+    {
+        Ok(started) => page(
+            lang,
+            "/dependants",
+            t(lang, "家人同意", "Consent"),
+            true,
+            otp_form_to(lang, "/dependants/confirm", &started, "/dependants", None),
+        ),
+        Err(e) if e.status.is_client_error() => (
+            e.status,
+            Html(
+                layout(
+                    lang,
+                    "/dependants",
+                    "Dependants",
+                    true,
+                    dependant_form(lang, Some(&e)),
+                )
+                .into_string(),
+            ),
+        )
+            .into_response(),
+        Err(e) => error_page(lang, &e),
+    }
+}
+
+async fn dependant_confirm<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Form(f): Form<ConfirmForm>,
+) -> Response {
+    let lang = lang_of(&headers, None);
+    let proxy = require_holder!(app, headers, lang, "/dependants");
+    match app.confirm_dependant(proxy, &f.challenge, &f.code).await {
+        Ok(_) => redirect("/dependants"),
+        Err(e) => error_page(lang, &e),
+    }
+}
+
+async fn dependant_page<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+) -> Response {
+    let lang = lang_of(&headers, None);
+    let path = format!("/dependants/{key}");
+    let proxy = require_holder!(app, headers, lang, &path);
+    let (_, view) = or_page!(lang, app.dependant_view(proxy, &key, lang).await);
+    let body = html! {
+        p.notice { (t(lang, "代为出示的家人健康码", "A dependant's code, shown by their proxy")) }
+        (code_summary(lang, &view))
+        script { (PreEscaped(CLOCK_JS)) }
+    };
+    page(
+        lang,
+        &path,
+        t(lang, "家人健康码", "Dependant's code"),
+        true,
+        body,
+    )
+}
+
+async fn check_in_dependant<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Path((token, key)): Path<(String, String)>,
+) -> Response {
+    let lang = lang_of(&headers, None);
+    let path = format!("/v/{token}");
+    let proxy = require_holder!(app, headers, lang, &path);
+    let done = or_page!(lang, app.check_in_as(proxy, Some(&key), &token).await);
+    app.metrics.event("checkins", &done.presence.to_string());
+    let (_, view) = or_page!(lang, app.dependant_view(proxy, &key, lang).await);
+    let body = html! {
+        div.card #checkin {
+            h2 { (t(lang, "已代家人登记 ", "Checked in your dependant at ")) span #checkin-venue { (done.venue.venue.name) } }
+            p.muted { (done.at) " · " (t(lang, "代扫码", "scanned by a proxy")) }
+            @if done.presence == Presence::Stale {
+                p.error #stale-notice { (t(lang, "此场所码已过期或为转发的截图：本次登记记为“过期码”。", "This venue code is out of date or a forwarded photo: the check-in is recorded as stale.")) }
+            }
+        }
+        (code_summary(lang, &view))
     };
     page(lang, &path, t(lang, "场所登记", "Check-in"), true, body)
 }

@@ -2,6 +2,7 @@
 
 mod checkin;
 mod code;
+mod dependants;
 mod pages;
 mod signin;
 mod support;
