@@ -101,6 +101,7 @@ pub async fn demo(args: &DemoArgs) -> Result<()> {
         public_url: format!("http://{}", args.listen),
         key_dir: args.dir.join("keys"),
         create_missing_keys: true,
+        demo_channels: true,
         ..Config::default()
     };
     config.check()?;

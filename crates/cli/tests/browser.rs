@@ -337,6 +337,7 @@ fn serve(dir: &Path) -> (Killed, SocketAddr) {
         .env("MINGMA_METRICS_LISTEN", "127.0.0.1:0")
         .env("MINGMA_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("MINGMA_CHECKPOINT_EVERY_SECONDS", "1")
+        .env("MINGMA_DEMO_CHANNELS", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -280,6 +280,22 @@ impl Accounts {
         .await
     }
 
+    /// One-time codes for `person` still pending at `now` (sign-in challenges and
+    /// consent requests), to limit how many can be asked for.
+    pub async fn pending_codes(&self, person: PersonKey, now: Timestamp) -> AppResult<u32> {
+        self.call(move |c| {
+            let key = person.as_bytes().as_slice();
+            let n: u32 = c.query_row(
+                "SELECT (SELECT COUNT(*) FROM challenges WHERE person = ?1 AND expires_at > ?2) \
+                      + (SELECT COUNT(*) FROM consents WHERE person = ?1 AND expires_at > ?2)",
+                params![key, now.unix_seconds()],
+                |r| r.get(0),
+            )?;
+            Ok(n)
+        })
+        .await
+    }
+
     /// Counts a wrong code against challenge `id`.
     pub async fn fail_challenge(&self, id: String) -> AppResult<()> {
         self.call(move |c| {

@@ -95,9 +95,10 @@ pub async fn holder<S: Store>(app: &App<S>, headers: &HeaderMap) -> AppResult<Pe
 }
 
 /// The `Set-Cookie` value of a session.
-pub fn session_cookie(token: &str) -> HeaderValue {
+pub fn session_cookie(token: &str, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800"
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -471,9 +472,10 @@ pub async fn confirm<S: Store>(State(app): St<S>, body: Bytes) -> AppResult<Resp
         session: token.clone(),
     })
     .into_response();
-    response
-        .headers_mut()
-        .insert(SET_COOKIE, session_cookie(&token));
+    response.headers_mut().insert(
+        SET_COOKIE,
+        session_cookie(&token, app.config.secure_cookies()),
+    );
     Ok(response)
 }
 

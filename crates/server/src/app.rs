@@ -38,6 +38,9 @@ use crate::metrics::Metrics;
 const OTP_SECONDS: i64 = 300;
 /// Wrong codes allowed per challenge.
 const OTP_ATTEMPTS: u32 = 5;
+/// One-time codes that may be pending for one person at a time (each is an SMS to
+/// their phone, and each allows a few guesses).
+const OTP_PENDING: u32 = 3;
 /// How long a session lasts.
 const SESSION_SECONDS: i64 = 7 * 24 * 3600;
 /// Scans of the same token by the same person within this bucket are one check-in.
@@ -250,6 +253,7 @@ impl<S: Store> App<S> {
             )
         })?;
         let person = self.keys.pseudonym.person_key(&id);
+        self.limit_codes(person).await?;
         let existing = self.accounts.account(person).await?;
         let (account, to, is_existing) = match existing {
             Some(account) => {
@@ -344,6 +348,19 @@ impl<S: Store> App<S> {
             )
             .await?;
         Ok((token, person))
+    }
+
+    async fn limit_codes(&self, person: PersonKey) -> AppResult<()> {
+        if self.accounts.pending_codes(person, self.now()).await? >= OTP_PENDING {
+            return Err(AppError::too_many(
+                "otp_rate_limited",
+                format!(
+                    "{OTP_PENDING} one-time codes are already pending for this ID number; use one, or wait {} minutes",
+                    OTP_SECONDS / 60
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The person a session token belongs to.
@@ -824,6 +841,7 @@ impl<S: Store> App<S> {
                 format!("identity not verified: {why}"),
             )
         })?;
+        self.limit_codes(person).await?;
         let (to, existing) = match self.accounts.account(person).await? {
             Some(account) => (Phone::parse(&account.phone)?, true),
             None => (phone, false),

@@ -14,6 +14,8 @@
 //! code_validity_seconds = 300        # MINGMA_CODE_VALIDITY_SECONDS
 //! checkpoint_every_seconds = 5       # MINGMA_CHECKPOINT_EVERY_SECONDS
 //! log_format = "text"                # MINGMA_LOG_FORMAT: text | json
+//! demo_channels = false              # MINGMA_DEMO_CHANNELS=1: demo one-time codes shown on the page
+//! create_missing_keys = false        # MINGMA_CREATE_MISSING_KEYS=1
 //! ```
 
 use std::net::SocketAddr;
@@ -54,6 +56,11 @@ pub struct Config {
     pub log_format: String,
     /// Create missing key files (the demo does; a deployment provisions its keys).
     pub create_missing_keys: bool,
+    /// Use the demo one-time-code channel (codes shown on the page, no SMS) and the
+    /// demo identity verifier (every valid ID number). No other channel exists yet,
+    /// so the service refuses to start without this set: codes shown on a public
+    /// page would let anyone sign in as anyone.
+    pub demo_channels: bool,
 }
 
 impl Default for Config {
@@ -73,6 +80,7 @@ impl Default for Config {
             scheduler_every_seconds: 60,
             log_format: "text".into(),
             create_missing_keys: false,
+            demo_channels: false,
         }
     }
 }
@@ -137,6 +145,12 @@ impl Config {
         if let Some(v) = var("MINGMA_LOG_FORMAT") {
             self.log_format = v;
         }
+        if let Some(v) = var("MINGMA_DEMO_CHANNELS") {
+            self.demo_channels = v == "1" || v == "true";
+        }
+        if let Some(v) = var("MINGMA_CREATE_MISSING_KEYS") {
+            self.create_missing_keys = v == "1" || v == "true";
+        }
         Ok(())
     }
 
@@ -161,6 +175,11 @@ impl Config {
             bail!("public_url {:?} is not an http(s) URL", self.public_url);
         }
         Ok(())
+    }
+
+    /// Whether cookies must be `Secure` (the public URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
     }
 
     /// The public URL without a trailing slash.

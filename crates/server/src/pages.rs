@@ -366,7 +366,10 @@ async fn confirm_submit<S: Store>(
     match app.confirm_sign_in(&f.challenge, &f.code).await {
         Ok((token, _)) => {
             let mut r = redirect(&next);
-            r.headers_mut().insert(SET_COOKIE, session_cookie(&token));
+            r.headers_mut().insert(
+                SET_COOKIE,
+                session_cookie(&token, app.config.secure_cookies()),
+            );
             r
         }
         Err(e) if e.code == "otp_mismatch" => {

@@ -139,6 +139,11 @@ pub async fn build<S: Store>(
     keys: Keys,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<App<S>>> {
+    if !config.demo_channels {
+        return Err(anyhow!(
+            "no SMS gateway or real-name provider is configured, and the demo ones show one-time codes on the page: set demo_channels = true (MINGMA_DEMO_CHANNELS=1) to run with them, never on a public address"
+        ));
+    }
     let accounts = Accounts::open(&config.accounts_db).with_context(|| {
         format!(
             "cannot open the accounts database {}",

@@ -211,3 +211,52 @@ async fn holder_endpoints_need_a_session() {
     let got = t.json(Method::GET, "/api/v1/me/code", None, Some(&s)).await;
     assert_error(&got, StatusCode::UNAUTHORIZED, "session_expired");
 }
+
+#[tokio::test]
+async fn one_time_codes_are_limited_per_id_number() {
+    let t = TestApp::new().await;
+    let body = json!({"id_number": NEW_ID, "name": "王五", "phone": "13800001234"});
+    for _ in 0..3 {
+        let (status, _) = t
+            .json(Method::POST, "/api/v1/signin", Some(body.clone()), None)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let got = t
+        .json(Method::POST, "/api/v1/signin", Some(body.clone()), None)
+        .await;
+    assert_error(&got, StatusCode::TOO_MANY_REQUESTS, "otp_rate_limited");
+    // Once they expire, codes can be asked for again.
+    t.advance(301);
+    let (status, _) = t
+        .json(Method::POST, "/api/v1/signin", Some(body), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn the_service_refuses_to_start_without_demo_channels_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = mingma_server::Config {
+        db: dir.path().join("s.sqlite").display().to_string(),
+        accounts_db: dir.path().join("a.sqlite"),
+        ..mingma_server::Config::default()
+    };
+    let store = mingma_store_sqlite::SqliteStore::open(&config.db).unwrap();
+    let keys = mingma_server::app::Keys {
+        issuer: crate::support::issuer_key(),
+        venue: crate::support::venue_key(),
+        log: mingma_ledger::CheckpointSigner::new(
+            "o",
+            mingma_ledger::SigningKey::from_bytes(&[1; 32]),
+        )
+        .unwrap(),
+        pseudonym: crate::support::pseudonym_key(),
+    };
+    let clock = std::sync::Arc::new(mingma_engine::SystemClock);
+    let err = mingma_server::build(config, store, keys, clock)
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("demo_channels"), "{err}");
+}

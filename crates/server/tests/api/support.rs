@@ -62,6 +62,7 @@ impl TestApp {
             db: dir.path().join("store.sqlite").display().to_string(),
             accounts_db: dir.path().join("accounts.sqlite"),
             public_url: "http://mingma.test".into(),
+            demo_channels: true,
             ..Config::default()
         };
         let store = SqliteStore::open(&config.db).unwrap();
