@@ -159,11 +159,12 @@ pub async fn demo(args: &DemoArgs) -> Result<()> {
     if !seeded {
         eprintln!("derived {} codes", derived.derived);
     }
-    // Demo holders: two of each colour, and the first green one operates the venues.
-    let mut chosen: Vec<(u32, Colour)> = Vec::new();
+    // The venues' operator is the first resident, whatever their colour; then two
+    // demo holders of each colour.
+    let mut chosen: Vec<(u32, Colour)> = vec![(0, Colour::Green)];
     for colour in [Colour::Red, Colour::Yellow, Colour::Green] {
         let mut n = 0;
-        for i in 0..city.person_count() {
+        for i in 1..city.person_count() {
             if n == 2 {
                 break;
             }
@@ -178,30 +179,45 @@ pub async fn demo(args: &DemoArgs) -> Result<()> {
     let mut sign_ins = Vec::new();
     for (n, (i, colour)) in chosen.iter().enumerate() {
         let id = city.national_id(*i);
-        let name = format!(
-            "{}{}",
-            SURNAMES[n % SURNAMES.len()],
-            GIVEN[(n * 5 + 3) % GIVEN.len()]
-        );
-        let phone = format!("1380000{:04}", n + 1);
+        let person = person_keys.get(*i);
+        let (name, phone) = if n == 0 {
+            ("周强".to_owned(), "13900000000".to_owned())
+        } else {
+            (
+                format!(
+                    "{}{}",
+                    SURNAMES[n % SURNAMES.len()],
+                    GIVEN[(n * 5 + 3) % GIVEN.len()]
+                ),
+                format!("1380000{n:04}"),
+            )
+        };
         app.accounts
             .add_account(
                 Account {
-                    person: person_keys.get(*i),
-                    name: name.clone(),
-                    phone: phone.clone(),
+                    person,
+                    name,
+                    phone,
                     id_last_four: id.last_four().to_owned(),
                 },
                 app.now(),
             )
             .await
             .map_err(|e| anyhow!("{e}"))?;
-        sign_ins.push((id, name, phone, *colour));
+        // An earlier run may have registered this person under other details.
+        let account = app
+            .accounts
+            .account(person)
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+            .ok_or_else(|| anyhow!("the demo account was not stored"))?;
+        let colour = match app.store.code_state(person).await? {
+            Some(state) => state.change.colour(),
+            None => *colour,
+        };
+        sign_ins.push((id, account.name, account.phone, colour));
     }
-    let operator = chosen
-        .iter()
-        .find(|(_, c)| *c == Colour::Green)
-        .map(|(i, _)| person_keys.get(*i));
+    let operator = Some(person_keys.get(0));
     let directory = city.directory();
     let venues: Vec<VenueRecord> = directory
         .venues
@@ -243,8 +259,12 @@ fn print_guide<S: Store>(
     );
     println!();
     println!("  demo sign-ins (ID number, name, phone — any name works for a new ID number too):");
-    for (id, name, phone, colour) in sign_ins {
+    for (id, name, phone, colour) in sign_ins.iter().skip(1) {
         println!("    {:<6} {}  {name}  {phone}", colour.zh(), id.as_str());
+    }
+    if let Some((id, name, phone, _)) = sign_ins.first() {
+        println!("  venue operator (registers venues, shows their rotating codes):");
+        println!("    {}  {name}  {phone}", id.as_str());
     }
     let venue = app
         .registry
@@ -260,9 +280,7 @@ fn print_guide<S: Store>(
             "  check in       {}",
             app.check_in_url(&app.poster_token(&v))
         );
-        if sign_ins.iter().any(|s| s.3 == Colour::Green) {
-            println!("  rotating code  {base}/venues/{id}/screen   (signed in as the first green demo holder, who operates the demo venues)");
-        }
+        println!("  rotating code  {base}/venues/{id}/screen   (signed in as the venue operator)");
     }
     println!();
 }
