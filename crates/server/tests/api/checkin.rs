@@ -184,6 +184,13 @@ async fn check_ins_record_their_presence_assurance() {
         ),
         (Some("stale"), Some(true), Some(true))
     );
+    // The page tells the holder too.
+    let token = rotating["token"].as_str().unwrap();
+    let (status, _, html) = t
+        .raw(Method::GET, &format!("/v/{token}"), None, Some(&guest), "")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"stale-notice\""), "{html}");
 }
 
 #[tokio::test]
