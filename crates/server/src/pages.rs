@@ -442,7 +442,9 @@ fn code_summary(lang: Lang, v: &CodeView) -> Markup {
     }
 }
 
-const CLOCK_JS: &str = "function tick(){var e=document.getElementById('clock');if(e){e.textContent=new Date().toLocaleTimeString();}}tick();setInterval(tick,1000);";
+/// A ticking clock in UTC+8 (as every time on the page), so a screenshot or a photo
+/// of an old page is visibly old.
+const CLOCK_JS: &str = "function tick(){var e=document.getElementById('clock');if(e){e.textContent=new Date().toLocaleTimeString('zh-CN',{timeZone:'Asia/Shanghai',hour12:false})+' (UTC+8)';}}tick();setInterval(tick,1000);";
 
 async fn code_page<S: Store>(
     State(app): St<S>,
