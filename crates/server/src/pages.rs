@@ -171,7 +171,8 @@ fn redirect(to: &str) -> Response {
     r
 }
 
-fn error_page(lang: Lang, e: &AppError) -> Response {
+/// An error as a page, with its message and stable code.
+pub fn error_page(lang: Lang, e: &AppError) -> Response {
     let body = html! {
         div.card.error {
             h2 { (t(lang, "出错了", "Something is wrong")) }

@@ -27,8 +27,22 @@ use crate::config::Config;
 pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     crate::api::router::<S>()
         .merge(crate::pages::router::<S>())
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), track::<S>))
         .with_state(app)
+}
+
+/// Unknown paths: a JSON error under `/api/`, a page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let e = crate::error::AppError::not_found("not_found", format!("nothing at {}", uri.path()));
+    if uri.path().starts_with("/api/") {
+        e.into_response()
+    } else {
+        crate::pages::error_page(
+            crate::pages::lang_of(&axum::http::HeaderMap::new(), None),
+            &e,
+        )
+    }
 }
 
 async fn track<S: Store>(State(app): State<Arc<App<S>>>, request: Request, next: Next) -> Response {

@@ -248,6 +248,13 @@ async fn openapi_health_and_metrics() {
     }
     let (status, _, body) = t.raw(Method::GET, "/healthz", None, None, "").await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+    let got = t
+        .json(Method::GET, "/api/v1/nothing-here", None, None)
+        .await;
+    assert_error(&got, StatusCode::NOT_FOUND, "not_found");
+    let (status, _, html) = t.raw(Method::GET, "/nothing-here", None, None, "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("not_found"), "{html}");
     let metrics = t.app.metrics.render();
     assert!(
         metrics.contains("route=\"/healthz\",status=\"200\""),
