@@ -2,7 +2,7 @@
 //! WebDriver protocol through chromedriver, against `mingma serve` on loopback
 //! serving a store seeded by `mingma demo --no-serve`.
 //!
-//! A person signs up, opens a venue's check-in URL, signs in as a demo holder with
+//! A person signs up, opens a venue's check-in URL and records leaving, signs in as a demo holder with
 //! a red code and sees its reason, source and time, switches to English, opens the
 //! history and verifies a receipt. Then `mingma verify-code` checks the holder's
 //! signed code offline against the published trust list, and refuses an altered one.
@@ -385,6 +385,10 @@ fn a_holder_in_a_real_browser() {
     assert!(!b.text("#checkin-venue").is_empty());
     assert!(b.text("#presence").contains("海报"), "{}", b.source());
     assert!(!b.text("#colour").is_empty());
+    // Leaving is recorded, after the entry's second.
+    std::thread::sleep(Duration::from_millis(1100));
+    b.click("#leave");
+    assert!(b.text("#left-at").contains("+08:00"), "{}", b.source());
 
     // A demo holder with evidence: red, with reason, source and time.
     b.go(&format!("{base}/code"));

@@ -201,6 +201,12 @@ impl<'a> Explainer<'a> {
                     format!("{} {by}", self.t("复核驳回:", "rejected by"))
                 }
                 Some(RecordStatus::Duplicate) => self.t("重复记录", "duplicate").to_owned(),
+                Some(RecordStatus::Superseded { by }) => {
+                    format!(
+                        "{} {by}",
+                        self.t("已由离场记录补全:", "completed by the exit record")
+                    )
+                }
             };
             let kind = record.kind();
             not_counted.push(format!(

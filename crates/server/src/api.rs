@@ -48,6 +48,7 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         )
         .route("/api/v1/me/dependants/{key}/code", get(dependant_code::<S>))
         .route("/api/v1/checkins", post(check_in::<S>))
+        .route("/api/v1/checkins/{id}/leave", post(leave::<S>))
         .route("/api/v1/venues", post(register_venue::<S>))
         .route("/api/v1/venues/{id}", get(venue::<S>))
         .route("/api/v1/venues/{id}/rotating", get(rotating::<S>))
@@ -674,6 +675,48 @@ pub async fn dependant_code<S: Store>(
     Ok(Json(CodeJson::of(&view)))
 }
 
+/// What a leave recorded.
+#[derive(Serialize, ToSchema)]
+pub struct LeaveJson {
+    /// The record of the stay with its exit.
+    pub exit: String,
+    /// The check-in it completes.
+    pub checkin: String,
+    /// Venue name.
+    pub venue_name: String,
+    /// When.
+    pub left_at: String,
+    /// False when the leave was already recorded.
+    pub new: bool,
+}
+
+/// Record leaving the venue of a check-in (the holder's own, or one made for a
+/// dependant): the stay then ends now instead of after the venue kind's assumed stay.
+#[utoipa::path(post, path = "/api/v1/checkins/{id}/leave", params(("id" = String, Path, description = "the check-in's record id")),
+    responses((status = 201, body = LeaveJson), (status = 404, body = ErrorBody, description = "checkin_unknown"), (status = 409, body = ErrorBody, description = "already_left, leave_too_soon")))]
+pub async fn leave<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> AppResult<(StatusCode, Json<LeaveJson>)> {
+    let actor = holder(&app, &headers).await?;
+    let left = app.leave(actor, &id).await?;
+    Ok((
+        if left.new {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(LeaveJson {
+            exit: left.exit.to_string(),
+            checkin: left.entry.to_string(),
+            venue_name: left.venue.venue.name.clone(),
+            left_at: left.left_at.to_string(),
+            new: left.new,
+        }),
+    ))
+}
+
 /// The JSON of a venue.
 pub fn venue_json<S: Store>(app: &App<S>, v: &crate::accounts::VenueRecord) -> VenueJson {
     VenueJson {
@@ -815,6 +858,7 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
         my_history,
         record_receipt,
         code_change_receipt,
+        leave,
         add_dependant,
         confirm_dependant,
         my_dependants,
@@ -840,6 +884,7 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
         CheckInJson,
         DependantRequest,
         DependantJson,
+        LeaveJson,
         VenueRequest,
         VenueJson,
         RotatingJson,

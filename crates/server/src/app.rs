@@ -165,6 +165,23 @@ pub enum HistoryTarget {
     },
 }
 
+/// What a leave recorded.
+#[derive(Debug, Clone)]
+pub struct Left {
+    /// The record of the stay with its exit.
+    pub exit: RecordId,
+    /// The check-in it completes.
+    pub entry: RecordId,
+    /// The venue.
+    pub venue: VenueRecord,
+    /// Whose stay (the actor or their dependant).
+    pub person: PersonKey,
+    /// When they left.
+    pub left_at: Timestamp,
+    /// `false` if the leave was already recorded.
+    pub new: bool,
+}
+
 /// What a check-in did.
 #[derive(Debug, Clone)]
 pub struct CheckedIn {
@@ -943,6 +960,78 @@ impl<S: Store> App<S> {
             .map(|v| (v.venue.id.clone(), v))
             .collect();
         Ok(())
+    }
+
+    /// Records that the person of check-in `entry` left now: a record of the same
+    /// stay with its exit, which completes the open scan (derivation then counts the
+    /// real stay instead of the venue kind's assumed one). Only whoever recorded the
+    /// check-in (the holder, or the proxy for a dependant) can record the leave.
+    pub async fn leave(&self, actor: PersonKey, entry: &str) -> AppResult<Left> {
+        let unknown = || AppError::not_found("checkin_unknown", "no such check-in of yours");
+        let entry = RecordId::parse(entry).map_err(|_| unknown())?;
+        let stored = self.store.record(&entry).await?.ok_or_else(unknown)?;
+        let scan = stored.evidence;
+        let person = scan.subject.ok_or_else(unknown)?;
+        let mine = match &scan.recorded_by {
+            Recorder::Holder => person == actor,
+            Recorder::Proxy(proxy) => *proxy == actor,
+            _ => false,
+        };
+        let EvidenceBody::VenueScan { venue, left_at, .. } = &scan.body else {
+            return Err(unknown());
+        };
+        if !mine {
+            return Err(unknown());
+        }
+        let venue = self.venue(venue).ok_or_else(unknown)?;
+        if left_at.is_some() {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "already_left",
+                "this check-in already has its exit",
+            ));
+        }
+        let exit_id = RecordId::parse(&format!("{entry}:exit")).map_err(|_| unknown())?;
+        if let Some(done) = self.store.record(&exit_id).await? {
+            let left_at = match done.evidence.body {
+                EvidenceBody::VenueScan {
+                    left_at: Some(l), ..
+                } => l,
+                _ => done.evidence.recorded_at,
+            };
+            return Ok(Left {
+                exit: exit_id,
+                entry,
+                venue,
+                person,
+                left_at,
+                new: false,
+            });
+        }
+        let now = self.now();
+        if now <= scan.effective_at {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "leave_too_soon",
+                "a stay ends after it began; try again in a second",
+            ));
+        }
+        let mut exit = scan.clone();
+        exit.id = exit_id.clone();
+        exit.recorded_at = now;
+        if let EvidenceBody::VenueScan { left_at, .. } = &mut exit.body {
+            *left_at = Some(now);
+        }
+        let appended = self.store.append(vec![exit]).await?;
+        self.engine.rederive(&[person], now).await?;
+        Ok(Left {
+            exit: exit_id,
+            entry,
+            venue,
+            person,
+            left_at: now,
+            new: appended.first().is_some_and(|a| a.fresh),
+        })
     }
 
     /// The person key of an ID number (the demo prints sign-ins with it).

@@ -45,6 +45,7 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         .route("/venues/{id}/screen", get(screen::<S>))
         .route("/v/{token}", get(check_in_page::<S>))
         .route("/v/{token}/for/{key}", post(check_in_dependant::<S>))
+        .route("/checkins/{id}/leave", post(leave_submit::<S>))
         .route(
             "/dependants",
             get(dependants_page::<S>).post(dependant_submit::<S>),
@@ -838,6 +839,9 @@ async fn check_in_page<S: Store>(
                 Presence::Rotating => { p #presence { (t(lang, "扫描的是场所现场动态码。", "You scanned the venue's rotating code.")) } }
             }
             @if !done.new { p.muted { (t(lang, "（此前已登记，未重复记录）", "(already recorded; not recorded twice)")) } }
+            form method="post" action={ "/checkins/" (done.record) "/leave" } {
+                button #leave { (t(lang, "离开时点此登记离场", "Tap when you leave")) }
+            }
         }
         (code_summary(lang, &view))
         @if !dependants.is_empty() {
@@ -999,8 +1003,40 @@ async fn check_in_dependant<S: Store>(
             @if done.presence == Presence::Stale {
                 p.error #stale-notice { (t(lang, "此场所码已过期或为转发的截图：本次登记记为“过期码”。", "This venue code is out of date or a forwarded photo: the check-in is recorded as stale.")) }
             }
+            form method="post" action={ "/checkins/" (done.record) "/leave" } {
+                button.leave { (t(lang, "家人离开时点此登记离场", "Tap when they leave")) }
+            }
         }
         (code_summary(lang, &view))
     };
     page(lang, &path, t(lang, "场所登记", "Check-in"), true, body)
+}
+
+async fn leave_submit<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let lang = lang_of(&headers, None);
+    let actor = require_holder!(app, headers, lang, "/code");
+    let left = or_page!(lang, app.leave(actor, &id).await);
+    let view = if left.person == actor {
+        or_page!(lang, app.code_view(actor, lang).await)
+    } else {
+        or_page!(
+            lang,
+            app.dependant_view(actor, &left.person.to_string(), lang)
+                .await
+        )
+        .1
+    };
+    let body = html! {
+        div.card #left {
+            h2 { (t(lang, "已离开 ", "Left ")) (left.venue.venue.name) }
+            p #left-at { (t(lang, "离场时间 ", "Left at ")) (left.left_at) }
+        }
+        (code_summary(lang, &view))
+        script { (PreEscaped(CLOCK_JS)) }
+    };
+    page(lang, "/code", t(lang, "离场", "Left"), true, body)
 }

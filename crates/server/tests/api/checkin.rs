@@ -245,3 +245,85 @@ async fn forged_and_malformed_venue_tokens_record_nothing() {
     assert!(html.contains("venue_token_forged"), "{html}");
     assert_eq!(t.ledger_size().await, size);
 }
+
+#[tokio::test]
+async fn leaving_completes_the_check_in_and_only_its_holder_can_record_it() {
+    let t = TestApp::new().await;
+    let op = t.sign_in(OPERATOR, "王五", "13800001234").await;
+    let guest = t.sign_in(GUEST, "赵六", "13900001111").await;
+    let v = venue(&t, &op).await;
+    let (_, done) = t
+        .json(
+            Method::POST,
+            "/api/v1/checkins",
+            Some(json!({"token": v["poster_url"]})),
+            Some(&guest),
+        )
+        .await;
+    let id = done["record"].as_str().unwrap().to_owned();
+    // Not in the same second as the entry.
+    let size = t.ledger_size().await;
+    let got = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/checkins/{id}/leave"),
+            None,
+            Some(&guest),
+        )
+        .await;
+    assert_error(&got, StatusCode::CONFLICT, "leave_too_soon");
+    t.advance(40 * 60);
+    // Someone else cannot record it; an unknown or malformed id is unknown.
+    for (path, who) in [
+        (format!("/api/v1/checkins/{id}/leave"), &op),
+        (
+            "/api/v1/checkins/scan:000000000000000000000000/leave".to_owned(),
+            &guest,
+        ),
+        ("/api/v1/checkins/%20/leave".to_owned(), &guest),
+        ("/api/v1/checkins/be-0610-001/leave".to_owned(), &guest),
+    ] {
+        let got = t.json(Method::POST, &path, None, Some(who)).await;
+        assert_error(&got, StatusCode::NOT_FOUND, "checkin_unknown");
+    }
+    assert_eq!(t.ledger_size().await, size, "refusals record nothing");
+    let (status, left) = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/checkins/{id}/leave"),
+            None,
+            Some(&guest),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{left}");
+    assert_eq!(left["left_at"], "2022-06-14T12:40:00+08:00");
+    // The open scan is completed by the exit, and the explanation says so.
+    let (_, code) = t
+        .json(Method::GET, "/api/v1/me/code?lang=en", None, Some(&guest))
+        .await;
+    let not_counted = code["not_counted"].to_string();
+    assert!(
+        not_counted.contains("completed by the exit record") && not_counted.contains(&id),
+        "{code}"
+    );
+    // Once: a second leave answers the same record.
+    let (status, again) = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/checkins/{id}/leave"),
+            None,
+            Some(&guest),
+        )
+        .await;
+    assert_eq!((status, &again["exit"]), (StatusCode::OK, &left["exit"]));
+    let exit = left["exit"].as_str().unwrap();
+    let got = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/checkins/{exit}/leave"),
+            None,
+            Some(&guest),
+        )
+        .await;
+    assert_error(&got, StatusCode::CONFLICT, "already_left");
+}
