@@ -101,3 +101,55 @@ async fn pages_redirect_to_sign_in_and_show_the_code_in_both_languages() {
     assert_eq!(status, StatusCode::OK);
     assert!(checked.contains("receipt-valid"), "{checked}");
 }
+
+#[tokio::test]
+async fn venue_pages_register_print_and_rotate_for_the_operator_only() {
+    let t = TestApp::new().await;
+    let op = t.sign_in("110101199003071233", "王五", "13800001234").await;
+    let guest = t.sign_in("410105200001010017", "赵六", "13900001111").await;
+    let form = "application/x-www-form-urlencoded";
+    let bad = "name=x&address=y&street=4101&kind=restaurant".to_owned();
+    let (status, _, html) = t
+        .raw(Method::POST, "/venues", Some(bad), Some(&op), form)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains("error-message") && html.contains("4101"),
+        "{html}"
+    );
+    let good = "name=%E7%83%A9%E9%9D%A2%E9%A6%86&address=%E5%BB%BA%E8%AE%BE%E8%B7%AF&street=410102001&kind=restaurant".to_owned();
+    let (status, headers, _) = t
+        .raw(Method::POST, "/venues", Some(good), Some(&op), form)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let page = headers["location"].to_str().unwrap().to_owned();
+    let (_, _, html) = t.raw(Method::GET, &page, None, Some(&op), "").await;
+    assert!(
+        html.contains("烩面馆") && html.contains("poster-url") && html.contains("screen-link"),
+        "{html}"
+    );
+    let (_, _, html) = t.raw(Method::GET, &page, None, Some(&guest), "").await;
+    assert!(
+        !html.contains("screen-link"),
+        "only the operator is offered the screen"
+    );
+    let (status, _, html) = t
+        .raw(Method::GET, &format!("{page}/screen"), None, Some(&op), "")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("rotating-url") && html.contains("/v/MV1."),
+        "{html}"
+    );
+    let (status, _, html) = t
+        .raw(
+            Method::GET,
+            &format!("{page}/screen"),
+            None,
+            Some(&guest),
+            "",
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("not_venue_operator"), "{html}");
+}
