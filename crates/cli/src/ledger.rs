@@ -4,14 +4,12 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::{Args, Subcommand};
 use mingma_core::{RuleSet, Span, Timestamp};
-use mingma_ledger::{
-    empty_root, verify_consistency, Checkpoint, CheckpointSigner, NoteError, NoteVerifier,
-    SignedNote,
-};
-use mingma_store::{verify, LogIdentity, PurgeReport, Store, StoredCheckpoint, VerifyReport};
+use mingma_ledger::NoteVerifier;
+use mingma_store::receipt::{sign_checkpoint, Signed};
+use mingma_store::{verify, LogIdentity, PurgeReport, Store, VerifyReport};
 
 use crate::db::DbArg;
 use crate::input::{load_rules, now, parse_time};
@@ -73,156 +71,6 @@ async fn checkpoint_command(args: &CheckpointArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// What `sign_checkpoint` did.
-pub enum Signed {
-    /// Signed and stored a new checkpoint; the note.
-    New(String),
-    /// The log has not grown; the stored checkpoint of its size, by this key.
-    Unchanged(String),
-}
-
-/// Signs and stores a checkpoint of the whole log, refusing if the latest stored
-/// checkpoint is not consistent with the tree the store serves now.
-pub async fn sign_checkpoint<S: Store>(
-    store: &S,
-    signer: &CheckpointSigner,
-    origin: &str,
-) -> Result<Signed> {
-    // Refuse a bad origin before anything else.
-    Checkpoint::new(origin, 0, empty_root())
-        .to_text()
-        .map_err(|_| anyhow!("--origin {origin:?}: an origin is one non-empty line of text"))?;
-    let size = store.ledger_size().await?;
-    if size == 0 {
-        bail!("the log is empty: there is nothing to sign (import evidence first)");
-    }
-    let root = store.root(size).await?;
-    let checkpoints = store.checkpoints().await?;
-    if let Some(latest) = checkpoints.last() {
-        check_stored_note(latest, signer, origin)?;
-        let refuse = |why: String| {
-            anyhow!(
-                "refusing to sign: {why}. The stored log was altered; run `mingma ledger verify` to find where"
-            )
-        };
-        if latest.size > size {
-            return Err(refuse(format!(
-                "the latest checkpoint is of {} leaves but the log now has {size}",
-                latest.size
-            )));
-        }
-        if latest.size == 0 {
-            if latest.root != empty_root() {
-                return Err(refuse(
-                    "the stored checkpoint of the empty log has a root other than the empty root"
-                        .into(),
-                ));
-            }
-        } else {
-            let proof = store
-                .consistency_proof(latest.size, size)
-                .await
-                .map_err(|e| {
-                    refuse(format!(
-                        "no consistency proof from the latest checkpoint (size {}) to size {size}: {e}",
-                        latest.size
-                    ))
-                })?;
-            verify_consistency(latest.size, size, &proof, &latest.root, &root).map_err(|e| {
-                refuse(format!(
-                    "the log of {size} leaves (root {root}) is not consistent with the latest checkpoint (size {}, root {}): {e}",
-                    latest.size, latest.root
-                ))
-            })?;
-        }
-        if latest.size == size {
-            return match signer.verifier().verify_checkpoint(&latest.note, origin) {
-                Ok(_) => Ok(Signed::Unchanged(latest.note.clone())),
-                Err(_) => Err(anyhow!(
-                    "a checkpoint of the log at its current size ({size}) is already stored, signed by {}; the log has not grown since, so there is nothing new to sign",
-                    signers(&latest.note)
-                )),
-            };
-        }
-    }
-    let note = signer.sign_checkpoint(&Checkpoint::new(origin, size, root))?;
-    store
-        .add_checkpoint(StoredCheckpoint {
-            size,
-            root,
-            note: note.clone(),
-        })
-        .await
-        .context("the store refused the checkpoint")?;
-    // The store keeps one checkpoint per size: if another signer stored one of this
-    // size first, that one stands and ours was not stored.
-    let stored = store
-        .checkpoints()
-        .await?
-        .into_iter()
-        .find(|c| c.size == size);
-    match stored {
-        Some(c) if c.note == note => Ok(Signed::New(note)),
-        Some(c) => bail!(
-            "another checkpoint of size {size} was stored meanwhile, signed by {}; it stands and this one was not stored",
-            signers(&c.note)
-        ),
-        None => bail!("the store accepted the checkpoint of size {size} but does not list it"),
-    }
-}
-
-/// The latest stored checkpoint must say what its row says, name this origin, and,
-/// if it carries a signature by this key, verify.
-fn check_stored_note(
-    latest: &StoredCheckpoint,
-    signer: &CheckpointSigner,
-    origin: &str,
-) -> Result<()> {
-    let what = format!("the latest stored checkpoint (size {})", latest.size);
-    let note = SignedNote::parse(&latest.note)
-        .map_err(|e| anyhow!("refusing to sign: {what} is not a signed note: {e}"))?;
-    let body = Checkpoint::parse(&note.text)
-        .map_err(|e| anyhow!("refusing to sign: {what} is not a checkpoint: {e}"))?;
-    if body.size != latest.size || body.root != latest.root {
-        bail!(
-            "refusing to sign: {what} says size {} and root {} in its note but {} and {} in the store: the checkpoints were altered",
-            body.size,
-            body.root,
-            latest.size,
-            latest.root
-        );
-    }
-    if body.origin != origin {
-        bail!(
-            "refusing to sign: {what} is for origin {:?}, not {origin:?}; a log keeps one origin (check --origin)",
-            body.origin
-        );
-    }
-    match signer.verifier().verify(&note) {
-        Ok(()) | Err(NoteError::UnknownKey { .. }) => Ok(()),
-        Err(e) => bail!("refusing to sign: {what}: {e}: the stored note was altered"),
-    }
-}
-
-/// Who signed a note, for messages (unverified).
-pub fn signers(note: &str) -> String {
-    match SignedNote::parse(note) {
-        Ok(note) => {
-            let names: Vec<String> = note
-                .signatures
-                .iter()
-                .map(|s| format!("{}+{:08x}", s.name, s.key_id))
-                .collect();
-            if names.is_empty() {
-                "no key".into()
-            } else {
-                format!("key {}", names.join(", "))
-            }
-        }
-        Err(_) => "an unreadable note".into(),
-    }
 }
 
 // ---------------------------------------------------------------------------------

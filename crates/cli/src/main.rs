@@ -10,6 +10,7 @@ mod keys;
 mod ledger;
 mod progress;
 mod receipt;
+mod serve;
 mod sim;
 
 use std::path::PathBuf;
@@ -50,6 +51,13 @@ enum Command {
     /// Simulate a city (residents, venues, scans, tests, an outbreak, inbound
     /// travellers): an evidence file, or streamed into the store.
     Sim(sim::SimArgs),
+    /// Run the HTTP service (configuration by file and MINGMA_* variables).
+    Serve(serve::ServeArgs),
+    /// Seed a demo Zhengzhou (simulated residents, venues and evidence), print the
+    /// sign-ins and serve it.
+    Demo(serve::DemoArgs),
+    /// Verify a signed checkpoint code offline against a trust list.
+    VerifyCode(serve::VerifyCodeArgs),
     /// The benchmark suite, beside a conventional PostgreSQL design.
     Bench {
         #[command(subcommand)]
@@ -66,6 +74,15 @@ pub enum Lang {
     En,
 }
 
+impl From<Lang> for mingma_explain::Lang {
+    fn from(lang: Lang) -> Self {
+        match lang {
+            Lang::Zh => mingma_explain::Lang::Zh,
+            Lang::En => mingma_explain::Lang::En,
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -77,6 +94,9 @@ async fn main() -> ExitCode {
         Command::Ledger { command } => ledger::run(&command).await,
         Command::Sim(args) => sim::run(&args).await,
         Command::Bench { command } => bench::run(&command).await,
+        Command::Serve(args) => serve::serve(&args).await,
+        Command::Demo(args) => serve::demo(&args).await,
+        Command::VerifyCode(args) => serve::verify_code(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -109,6 +109,12 @@ pub enum RecordStatus {
     },
     /// Another record with the same id was chosen.
     Duplicate,
+    /// A venue scan recorded without an exit, completed by a later record of the same
+    /// stay that carries the exit (the "leave" of a check-in): that one counts.
+    Superseded {
+        /// The record with the exit.
+        by: RecordId,
+    },
 }
 
 /// Which records count, as known at one moment.
@@ -141,7 +147,78 @@ impl<'a> Ledger<'a> {
         }
         let mut ledger = Self { by_id, status };
         ledger.apply_acts();
+        ledger.apply_exits();
         ledger
+    }
+
+    /// A venue scan without an exit is completed by a counted record of the same
+    /// stay with its exit: same subject, recorder, venue (street and kind),
+    /// presence and entry time, and an exit after the entry. The open scan is then
+    /// `Superseded` by the first such record by id, whatever the input order. An
+    /// exit is recorded when the person leaves, so it can only shorten the assumed
+    /// stay of a scan that is still running, never move an entry or upgrade its
+    /// presence.
+    fn apply_exits(&mut self) {
+        type Stay<'r> = (
+            Option<PersonKey>,
+            &'r crate::evidence::Recorder,
+            &'r VenueId,
+            Jurisdiction,
+            crate::evidence::VenueKind,
+            crate::evidence::Presence,
+            Timestamp,
+        );
+        let stay_of = |r: &'a Evidence| -> Option<(Stay<'a>, Option<Timestamp>)> {
+            match &r.body {
+                EvidenceBody::VenueScan {
+                    venue,
+                    street,
+                    venue_kind,
+                    left_at,
+                    presence,
+                } => Some((
+                    (
+                        r.subject,
+                        &r.recorded_by,
+                        venue,
+                        *street,
+                        *venue_kind,
+                        *presence,
+                        r.effective_at,
+                    ),
+                    *left_at,
+                )),
+                _ => None,
+            }
+        };
+        let mut completed: BTreeMap<Stay<'a>, &'a RecordId> = BTreeMap::new();
+        for (id, record) in &self.by_id {
+            if !self.counts(id) {
+                continue;
+            }
+            if let Some((stay, Some(left))) = stay_of(record) {
+                if left > record.effective_at {
+                    completed.entry(stay).or_insert(*id);
+                }
+            }
+        }
+        if completed.is_empty() {
+            return;
+        }
+        let mut superseded = Vec::new();
+        for (id, record) in &self.by_id {
+            if !self.counts(id) {
+                continue;
+            }
+            if let Some((stay, None)) = stay_of(record) {
+                if let Some(by) = completed.get(&stay) {
+                    superseded.push((*id, (*by).clone()));
+                }
+            }
+        }
+        for (id, by) in superseded {
+            self.status.insert(id, RecordStatus::Superseded { by });
+        }
     }
 
     /// Resolves approvals, rejections and retractions.

@@ -29,6 +29,7 @@
 mod code;
 mod entry;
 pub mod nodes;
+pub mod receipt;
 pub mod verify;
 
 #[cfg(feature = "contract")]

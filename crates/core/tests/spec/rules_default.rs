@@ -1044,3 +1044,57 @@ fn only_the_first_closure_of_a_case_opens_the_yellow_after_discharge() {
         ],
     );
 }
+
+#[test]
+fn a_recorded_exit_completes_an_open_scan_and_ends_the_assumed_stay() {
+    use Presence::{Rotating, StaticPoster};
+    // Office dwell is 8 h: an open scan at 20:00 reaches into the window opening at
+    // midnight. The exit, recorded when the person left at 21:00, ends the stay there.
+    let entry = || scan("s-1", zhang(), &OFFICE, Rotating, t("06-09 20:00"));
+    let exit = |presence| {
+        scan("s-1-exit", zhang(), &OFFICE, presence, t("06-09 20:00"))
+            .left_at(t("06-09 21:00"))
+            .recorded(t("06-09 21:00"))
+    };
+    let colour = |evidence: &[mingma_core::Evidence], known_at: &str| {
+        mingma_core::derive(
+            evidence,
+            &zhang(),
+            t("06-12 12:00"),
+            t(known_at),
+            default_rules(),
+        )
+        .colour
+    };
+    let mut open = high_risk_zhongyuan();
+    open.push(entry());
+    assert_eq!(colour(&open, "06-12 12:00"), Red, "open scan, dwell time");
+    let mut completed = open.clone();
+    completed.push(exit(Rotating));
+    assert_eq!(
+        colour(&completed, "06-12 12:00"),
+        Green,
+        "the exit ends the stay"
+    );
+    let statuses = mingma_core::record_statuses(&completed, t("06-12 12:00"));
+    assert_eq!(
+        statuses.get(&rid("s-1")),
+        Some(&mingma_core::RecordStatus::Superseded {
+            by: rid("s-1-exit")
+        })
+    );
+    // In any order.
+    let mut reversed = completed.clone();
+    reversed.reverse();
+    assert_eq!(colour(&reversed, "06-12 12:00"), Green);
+    // A record of another stay does not complete it: another presence (an exit cannot
+    // upgrade a poster scan to a rotating one, or the reverse), another person.
+    let mut other = open.clone();
+    other.push(exit(StaticPoster));
+    assert_eq!(colour(&other, "06-12 12:00"), Red, "another presence");
+    let mut other = open.clone();
+    let mut li_exit = exit(Rotating);
+    li_exit.subject = Some(li());
+    other.push(li_exit);
+    assert_eq!(colour(&other, "06-12 12:00"), Red, "another person");
+}

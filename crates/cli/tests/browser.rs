@@ -1,0 +1,488 @@
+//! The service in a real browser: Debian's headless Chromium, driven over the
+//! WebDriver protocol through chromedriver, against `mingma serve` on loopback
+//! serving a store seeded by `mingma demo --no-serve`.
+//!
+//! A person signs up, opens a venue's check-in URL and records leaving, signs in as a demo holder with
+//! a red code and sees its reason, source and time, switches to English, opens the
+//! history and verifies a receipt. Then `mingma verify-code` checks the holder's
+//! signed code offline against the published trust list, and refuses an altered one.
+//!
+//! Needs `chromium` and `chromedriver` (Debian packages `chromium`,
+//! `chromium-driver`; `.ci/run` installs them); fails, saying so, without them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const MINGMA: &str = env!("CARGO_BIN_EXE_mingma");
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A child process killed when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// chromedriver in its own process group, killed with the browsers it started.
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg("--")
+            .arg(format!("-{}", self.0.id()))
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 exchange on loopback (`Connection: close`); returns the status
+/// and the body.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let body = body.unwrap_or("");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    // Read the head, then exactly Content-Length bytes: chromedriver keeps the
+    // connection open whatever the request says.
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        !lower.contains("transfer-encoding: chunked"),
+        "chunked answer to {path}"
+    );
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let length = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|n| n.trim().parse::<usize>().ok());
+    let mut body = Vec::new();
+    match length {
+        Some(n) => {
+            body.resize(n, 0);
+            reader.read_exact(&mut body).unwrap();
+        }
+        None => {
+            reader.read_to_end(&mut body).unwrap();
+        }
+    }
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A WebDriver session.
+struct Browser {
+    driver: SocketAddr,
+    session: String,
+    _chromedriver: Group,
+}
+
+impl Browser {
+    fn start() -> Self {
+        for program in ["chromium", "chromedriver"] {
+            let found = Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {program}"))
+                .output()
+                .is_ok_and(|o| o.status.success());
+            assert!(found, "{program} is not installed: apt-get install -y chromium chromium-driver (as .ci/run does)");
+        }
+        let port = free_port();
+        let child = {
+            use std::os::unix::process::CommandExt as _;
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("chromedriver starts")
+        };
+        let chromedriver = Group(child);
+        let driver = SocketAddr::from(([127, 0, 0, 1], port));
+        let started = Instant::now();
+        loop {
+            if TcpStream::connect(driver).is_ok() {
+                let (status, body) = http(driver, "GET", "/status", None, &[]);
+                if status == 200 && body.contains("\"ready\":true") {
+                    break;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "chromedriver did not become ready"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=412,915"]
+        }}}});
+        let (status, body) = http(driver, "POST", "/session", Some(&caps.to_string()), &[]);
+        assert_eq!(status, 200, "new session: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .expect("a session id")
+            .to_owned();
+        Self {
+            driver,
+            session,
+            _chromedriver: chromedriver,
+        }
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let path = format!("/session/{}{path}", self.session);
+        let body = body.map(|b| b.to_string());
+        let (status, text) = http(
+            self.driver,
+            method,
+            &path,
+            Some(body.as_deref().unwrap_or("{}")).filter(|_| method == "POST"),
+            &[],
+        );
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert_eq!(status, 200, "{method} {path}: {text}");
+        v["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({"url": url})));
+    }
+
+    fn url(&self) -> String {
+        self.cmd("GET", "/url", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn source(&self) -> String {
+        self.cmd("GET", "/source", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The element matching a CSS selector, waiting up to 10 s for it.
+    fn find(&self, css: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let path = format!("/session/{}/element", self.session);
+            let (status, text) = http(
+                self.driver,
+                "POST",
+                &path,
+                Some(&json!({"using": "css selector", "value": css}).to_string()),
+                &[],
+            );
+            if status == 200 {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                return v["value"][ELEMENT].as_str().unwrap().to_owned();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no element {css} on {}:\n{}",
+                self.url(),
+                self.source()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn text(&self, css: &str) -> String {
+        let e = self.find(css);
+        self.cmd("GET", &format!("/element/{e}/text"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn fill(&self, css: &str, value: &str) {
+        let e = self.find(css);
+        self.cmd("POST", &format!("/element/{e}/clear"), Some(json!({})));
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({"text": value})),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let e = self.find(css);
+        self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})));
+    }
+
+    /// Signs in through the pages; returns whether the ID number had an account.
+    fn sign_in(&self, base: &str, id: &str, name: &str, phone: &str) -> bool {
+        self.go(&format!("{base}/signin"));
+        self.fill("#id_number", id);
+        self.fill("#name", name);
+        self.fill("#phone", phone);
+        self.click("#send-code");
+        let code = self.text("#demo-code");
+        let existing = self.source().contains("id=\"existing-account\"");
+        self.fill("#code", &code);
+        self.click("#confirm");
+        existing
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let path = format!("/session/{}", self.session);
+        let _ =
+            TcpStream::connect(self.driver).map(|_| http(self.driver, "DELETE", &path, None, &[]));
+    }
+}
+
+/// Seeds a demo store; returns the red holder's (ID, name, phone) and a check-in
+/// path (`/v/...`).
+fn seed(dir: &Path) -> ((String, String, String), String) {
+    let out = Command::new(MINGMA)
+        .args([
+            "demo",
+            "--no-serve",
+            "--persons",
+            "1500",
+            "--days",
+            "10",
+            "--dir",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "mingma demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let red = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("红码"))
+        .unwrap_or_else(|| panic!("no red demo holder:\n{stdout}"));
+    let fields: Vec<&str> = red.split_whitespace().collect();
+    let holder = (
+        fields[1].to_owned(),
+        fields[2].to_owned(),
+        fields[3].to_owned(),
+    );
+    let check_in = stdout
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("check in"))
+        .and_then(|l| l.trim().find("/v/").map(|i| l.trim()[i..].to_owned()))
+        .unwrap_or_else(|| panic!("no check-in URL:\n{stdout}"));
+    (holder, check_in)
+}
+
+/// Starts `mingma serve` on the seeded directory; returns it and its address.
+fn serve(dir: &Path) -> (Killed, SocketAddr) {
+    let port = free_port();
+    let mut child = Command::new(MINGMA)
+        .arg("serve")
+        .env("MINGMA_DB", dir.join("store.sqlite"))
+        .env("MINGMA_ACCOUNTS_DB", dir.join("accounts.sqlite"))
+        .env("MINGMA_KEY_DIR", dir.join("keys"))
+        .env("MINGMA_LISTEN", format!("127.0.0.1:{port}"))
+        .env("MINGMA_METRICS_LISTEN", "127.0.0.1:0")
+        .env("MINGMA_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("MINGMA_CHECKPOINT_EVERY_SECONDS", "1")
+        .env("MINGMA_DEMO_CHANNELS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let served = Killed(child);
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("mingma serve exited before serving")
+            .unwrap();
+        if let Some(rest) = line.split("serving on http://").nth(1) {
+            break rest
+                .split('/')
+                .next()
+                .unwrap()
+                .parse::<SocketAddr>()
+                .unwrap();
+        }
+    };
+    // Keep reading its log so that it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (served, addr)
+}
+
+#[test]
+fn a_holder_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let ((red_id, red_name, red_phone), check_in) = seed(dir.path());
+    let (_server, addr) = serve(dir.path());
+    let base = format!("http://{addr}");
+    let b = Browser::start();
+
+    // Sign up with a new ID number; the code page follows.
+    b.go(&format!("{base}/"));
+    assert!(b.url().contains("/signin"), "{}", b.url());
+    assert!(!b.sign_in(&base, "110101199003071233", "王小明", "13912345678"));
+    assert!(b.url().ends_with("/code"), "{}", b.url());
+    assert_eq!(b.text("#colour"), "绿码");
+    assert_eq!(b.text("#masked-name"), "王**");
+
+    // Open a venue's URL (the poster's QR): checked in, the code shown.
+    b.go(&format!("{base}{check_in}"));
+    assert!(!b.text("#checkin-venue").is_empty());
+    assert!(b.text("#presence").contains("海报"), "{}", b.source());
+    assert!(!b.text("#colour").is_empty());
+    // Leaving is recorded, after the entry's second.
+    std::thread::sleep(Duration::from_millis(1100));
+    b.click("#leave");
+    assert!(b.text("#left-at").contains("+08:00"), "{}", b.source());
+
+    // A demo holder with evidence: red, with reason, source and time.
+    b.go(&format!("{base}/code"));
+    b.click("form[action='/signout'] button");
+    assert!(
+        b.sign_in(&base, &red_id, &red_name, &red_phone),
+        "the demo holder has an account"
+    );
+    assert_eq!(b.text("#colour"), "红码");
+    assert!(!b.text("#reason").is_empty());
+    assert!(!b.text("#assigned-by").is_empty());
+    assert!(b.text("#since").contains("+08:00"), "{}", b.text("#since"));
+    b.click("#why-link");
+    assert!(b.source().contains("class=\"evidence\""), "{}", b.source());
+
+    // English.
+    b.go(&format!("{base}/code"));
+    b.click("#lang-switch");
+    assert_eq!(b.text("#colour"), "RED code");
+    assert!(b.source().contains("Assigned by"));
+
+    // History, and a receipt verified.
+    b.click("#nav-history");
+    b.click(".verify-link");
+    assert!(
+        b.text("#receipt-valid").starts_with("Valid"),
+        "{}",
+        b.source()
+    );
+    assert!(b.source().contains("mingma ledger check-receipt"));
+
+    // The signed code, checked offline by `mingma verify-code`.
+    let body = json!({"id_number": red_id, "name": red_name, "phone": red_phone}).to_string();
+    let (status, started) = http(addr, "POST", "/api/v1/signin", Some(&body), &[]);
+    assert_eq!(status, 202, "{started}");
+    let started: Value = serde_json::from_str(&started).unwrap();
+    let confirm =
+        json!({"challenge": started["challenge"], "code": started["demo_code"]}).to_string();
+    let (_, session) = http(addr, "POST", "/api/v1/signin/confirm", Some(&confirm), &[]);
+    let session: Value = serde_json::from_str(&session).unwrap();
+    let bearer = format!("Bearer {}", session["session"].as_str().unwrap());
+    let (status, code) = http(
+        addr,
+        "GET",
+        "/api/v1/me/code",
+        None,
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(status, 200, "{code}");
+    let code: Value = serde_json::from_str(&code).unwrap();
+    let signed = code["signed_code"].as_str().unwrap();
+    let (_, trust) = http(
+        addr,
+        "GET",
+        "/.well-known/mingma/trust-list.json",
+        None,
+        &[],
+    );
+    let trust_file = dir.path().join("trust.json");
+    std::fs::write(&trust_file, trust).unwrap();
+    let out = Command::new(MINGMA)
+        .args(["verify-code", signed, "--trust-list"])
+        .arg(&trust_file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.starts_with("valid: red"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut altered = signed.to_owned();
+    let last = altered.pop().unwrap();
+    altered.push(if last == 'A' { 'B' } else { 'A' });
+    let out = Command::new(MINGMA)
+        .args(["verify-code", &altered, "--trust-list"])
+        .arg(&trust_file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("refused"),
+        "{stderr}"
+    );
+    let out = Command::new(MINGMA)
+        .args([
+            "verify-code",
+            signed,
+            "--at",
+            "2099-01-01T00:00:00+08:00",
+            "--trust-list",
+        ])
+        .arg(&trust_file)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused (expired)"));
+}

@@ -1,0 +1,659 @@
+//! The server's own database (SQLite, a file beside the store): holders' accounts,
+//! one-time-code challenges, sessions, the venue and authority registry, and the
+//! read model of each person's code changes.
+//!
+//! None of it is evidence and none of it goes into the ledger: a holder's name and
+//! phone are personal data that the log must never hold (its leaves are salted
+//! commitments). The ID number itself is not stored: an account is keyed by the
+//! person key (the keyed hash of the ID number), with the last four characters kept
+//! for the checkpoint code.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use mingma_core::{
+    Authority, AuthorityId, Directory, Jurisdiction, PersonKey, Timestamp, Venue, VenueId,
+    VenueKind,
+};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::{AppError, AppResult};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS accounts (
+    person BLOB PRIMARY KEY,
+    name TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    id_last_four TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS challenges (
+    id TEXT PRIMARY KEY,
+    person BLOB NOT NULL,
+    name TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    id_last_four TEXT NOT NULL,
+    code_hash BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    existing INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash BLOB PRIMARY KEY,
+    person BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS authorities (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_en TEXT,
+    jurisdiction TEXT NOT NULL,
+    contact TEXT
+);
+CREATE TABLE IF NOT EXISTS venues (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    address TEXT NOT NULL,
+    street TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    operator BLOB,
+    poster_issued_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS code_history (
+    person BLOB NOT NULL,
+    leaf INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (person, leaf, position)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dependants (
+    proxy BLOB NOT NULL,
+    person BLOB NOT NULL,
+    name TEXT NOT NULL,
+    id_last_four TEXT NOT NULL,
+    consent TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (proxy, person)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS consents (
+    id TEXT PRIMARY KEY,
+    proxy BLOB NOT NULL,
+    person BLOB NOT NULL,
+    name TEXT NOT NULL,
+    id_last_four TEXT NOT NULL,
+    code_hash BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS follower (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    next_leaf INTEGER NOT NULL
+);
+";
+
+/// A holder's account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The person key.
+    pub person: PersonKey,
+    /// Name as given at sign-up.
+    pub name: String,
+    /// Phone on file.
+    pub phone: String,
+    /// Last four characters of the ID number.
+    pub id_last_four: String,
+}
+
+/// A pending one-time-code challenge.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    /// The account it would create or sign in to.
+    pub account: Account,
+    /// Hash of the expected code.
+    pub code_hash: Vec<u8>,
+    /// When it expires.
+    pub expires_at: Timestamp,
+    /// Wrong codes tried.
+    pub attempts: u32,
+    /// Whether the account already existed when the challenge was made.
+    pub existing: bool,
+}
+
+/// A person whose code a proxy may show and for whom the proxy may check in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependant {
+    /// The dependant.
+    pub person: PersonKey,
+    /// Name as the proxy gave it.
+    pub name: String,
+    /// Last four characters of the dependant's ID number.
+    pub id_last_four: String,
+    /// How consent was given (`otp`: a one-time code sent to the dependant's phone).
+    pub consent: String,
+}
+
+/// A proxy's pending request for a dependant's consent.
+#[derive(Debug, Clone)]
+pub struct Consent {
+    /// Who asks.
+    pub proxy: PersonKey,
+    /// For whom.
+    pub dependant: Dependant,
+    /// Hash of the one-time code sent to the dependant's phone.
+    pub code_hash: Vec<u8>,
+    /// When it expires.
+    pub expires_at: Timestamp,
+    /// Wrong codes tried.
+    pub attempts: u32,
+}
+
+/// A registered venue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueRecord {
+    /// The venue as the core knows it (id, name, street, kind).
+    pub venue: Venue,
+    /// Street address.
+    pub address: String,
+    /// The account that operates it.
+    pub operator: Option<PersonKey>,
+    /// When its poster token was issued.
+    pub poster_issued_at: Timestamp,
+}
+
+/// The server's database.
+#[derive(Clone)]
+pub struct Accounts {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn key_of(bytes: Vec<u8>) -> rusqlite::Result<PersonKey> {
+    let arr: [u8; 32] = bytes.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Blob,
+            "a person key is 32 bytes".into(),
+        )
+    })?;
+    Ok(PersonKey::from_bytes(arr))
+}
+
+fn conversion(what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.into())
+}
+
+fn time_of(seconds: i64) -> rusqlite::Result<Timestamp> {
+    Timestamp::from_unix_seconds(seconds).ok_or_else(|| conversion(format!("time {seconds}")))
+}
+
+impl Accounts {
+    /// Opens (creating) the database at `path`.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the connection on a blocking thread.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| AppError::internal("the accounts connection was poisoned"))?;
+            f(&mut guard).map_err(AppError::from)
+        })
+        .await
+        .map_err(AppError::internal)?
+    }
+
+    /// The account of `person`.
+    pub async fn account(&self, person: PersonKey) -> AppResult<Option<Account>> {
+        self.call(move |c| {
+            c.query_row(
+                "SELECT name, phone, id_last_four FROM accounts WHERE person = ?1",
+                [person.as_bytes().as_slice()],
+                |r| {
+                    Ok(Account {
+                        person,
+                        name: r.get(0)?,
+                        phone: r.get(1)?,
+                        id_last_four: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Stores a challenge under `id`.
+    pub async fn add_challenge(&self, id: String, ch: Challenge) -> AppResult<()> {
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO challenges (id, person, name, phone, id_last_four, code_hash, expires_at, attempts, existing) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
+                params![
+                    id,
+                    ch.account.person.as_bytes().as_slice(),
+                    ch.account.name,
+                    ch.account.phone,
+                    ch.account.id_last_four,
+                    ch.code_hash,
+                    ch.expires_at.unix_seconds(),
+                    ch.existing
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The challenge `id`, if any.
+    pub async fn challenge(&self, id: String) -> AppResult<Option<Challenge>> {
+        self.call(move |c| {
+            c.query_row(
+                "SELECT person, name, phone, id_last_four, code_hash, expires_at, attempts, existing FROM challenges WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Challenge {
+                        account: Account {
+                            person: key_of(r.get(0)?)?,
+                            name: r.get(1)?,
+                            phone: r.get(2)?,
+                            id_last_four: r.get(3)?,
+                        },
+                        code_hash: r.get(4)?,
+                        expires_at: time_of(r.get(5)?)?,
+                        attempts: r.get(6)?,
+                        existing: r.get(7)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// One-time codes for `person` still pending at `now` (sign-in challenges and
+    /// consent requests), to limit how many can be asked for.
+    pub async fn pending_codes(&self, person: PersonKey, now: Timestamp) -> AppResult<u32> {
+        self.call(move |c| {
+            let key = person.as_bytes().as_slice();
+            let n: u32 = c.query_row(
+                "SELECT (SELECT COUNT(*) FROM challenges WHERE person = ?1 AND expires_at > ?2) \
+                      + (SELECT COUNT(*) FROM consents WHERE person = ?1 AND expires_at > ?2)",
+                params![key, now.unix_seconds()],
+                |r| r.get(0),
+            )?;
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Counts a wrong code against challenge `id`.
+    pub async fn fail_challenge(&self, id: String) -> AppResult<()> {
+        self.call(move |c| {
+            c.execute(
+                "UPDATE challenges SET attempts = attempts + 1 WHERE id = ?1",
+                [id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Completes challenge `id`: creates the account if new (one per person: an
+    /// existing account is never replaced), opens a session, deletes the challenge;
+    /// in one transaction.
+    pub async fn complete_challenge(
+        &self,
+        id: String,
+        account: Account,
+        session_hash: Vec<u8>,
+        now: Timestamp,
+        session_expires: Timestamp,
+    ) -> AppResult<()> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO accounts (person, name, phone, id_last_four, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (person) DO NOTHING",
+                params![
+                    account.person.as_bytes().as_slice(),
+                    account.name,
+                    account.phone,
+                    account.id_last_four,
+                    now.unix_seconds()
+                ],
+            )?;
+            tx.execute(
+                "INSERT INTO sessions (token_hash, person, expires_at) VALUES (?1, ?2, ?3)",
+                params![session_hash, account.person.as_bytes().as_slice(), session_expires.unix_seconds()],
+            )?;
+            tx.execute("DELETE FROM challenges WHERE id = ?1", [id])?;
+            tx.execute("DELETE FROM challenges WHERE expires_at < ?1", [now.unix_seconds()])?;
+            tx.commit()
+        })
+        .await
+    }
+
+    /// Creates an account directly (the demo's seeded holders).
+    pub async fn add_account(&self, account: Account, now: Timestamp) -> AppResult<()> {
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO accounts (person, name, phone, id_last_four, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (person) DO NOTHING",
+                params![
+                    account.person.as_bytes().as_slice(),
+                    account.name,
+                    account.phone,
+                    account.id_last_four,
+                    now.unix_seconds()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The person of a live session.
+    pub async fn session(
+        &self,
+        token_hash: Vec<u8>,
+        now: Timestamp,
+    ) -> AppResult<Option<PersonKey>> {
+        self.call(move |c| {
+            let key: Option<Vec<u8>> = c
+                .query_row(
+                    "SELECT person FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+                    params![token_hash, now.unix_seconds()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            key.map(key_of).transpose()
+        })
+        .await
+    }
+
+    /// Ends a session.
+    pub async fn end_session(&self, token_hash: Vec<u8>) -> AppResult<()> {
+        self.call(move |c| {
+            c.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Registers authorities (idempotent).
+    pub async fn add_authorities(&self, list: Vec<Authority>) -> AppResult<()> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            for a in list {
+                tx.execute(
+                    "INSERT INTO authorities (id, name, name_en, jurisdiction, contact) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (id) DO NOTHING",
+                    params![a.id.as_str(), a.name, a.name_en, a.jurisdiction.to_string(), a.contact],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    /// Registers a venue; `false` if the id is taken.
+    pub async fn add_venue(&self, v: VenueRecord) -> AppResult<bool> {
+        self.call(move |c| {
+            let n = c.execute(
+                "INSERT INTO venues (id, name, address, street, kind, operator, poster_issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (id) DO NOTHING",
+                params![
+                    v.venue.id.as_str(),
+                    v.venue.name,
+                    v.address,
+                    v.venue.street.to_string(),
+                    v.venue.kind.to_string(),
+                    v.operator.map(|p| p.as_bytes().to_vec()),
+                    v.poster_issued_at.unix_seconds()
+                ],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Registers many venues (the demo), ignoring ids already taken.
+    pub async fn add_venues(&self, list: Vec<VenueRecord>) -> AppResult<()> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            for v in list {
+                tx.execute(
+                    "INSERT INTO venues (id, name, address, street, kind, operator, poster_issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT (id) DO NOTHING",
+                    params![
+                        v.venue.id.as_str(),
+                        v.venue.name,
+                        v.address,
+                        v.venue.street.to_string(),
+                        v.venue.kind.to_string(),
+                        v.operator.map(|p| p.as_bytes().to_vec()),
+                        v.poster_issued_at.unix_seconds()
+                    ],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    /// Every venue and authority, as a directory, with the venues' records.
+    pub async fn registry(&self) -> AppResult<(Directory, Vec<VenueRecord>)> {
+        self.call(|c| {
+            let mut directory = Directory::default();
+            let mut s = c.prepare("SELECT id, name, name_en, jurisdiction, contact FROM authorities")?;
+            let rows = s.query_map([], |r| {
+                let id: String = r.get(0)?;
+                let jurisdiction: String = r.get(3)?;
+                Ok(Authority {
+                    id: AuthorityId::parse(&id).map_err(|e| conversion(e.to_string()))?,
+                    name: r.get(1)?,
+                    name_en: r.get(2)?,
+                    jurisdiction: Jurisdiction::parse(&jurisdiction)
+                        .map_err(|e| conversion(e.to_string()))?,
+                    contact: r.get(4)?,
+                })
+            })?;
+            for a in rows {
+                let a = a?;
+                directory.authorities.insert(a.id.clone(), a);
+            }
+            let mut venues = Vec::new();
+            let mut s = c.prepare(
+                "SELECT id, name, address, street, kind, operator, poster_issued_at FROM venues ORDER BY id",
+            )?;
+            let rows = s.query_map([], |r| {
+                let id: String = r.get(0)?;
+                let street: String = r.get(3)?;
+                let kind: String = r.get(4)?;
+                let operator: Option<Vec<u8>> = r.get(5)?;
+                Ok(VenueRecord {
+                    venue: Venue {
+                        id: VenueId::parse(&id).map_err(|e| conversion(e.to_string()))?,
+                        name: r.get(1)?,
+                        street: Jurisdiction::parse(&street).map_err(|e| conversion(e.to_string()))?,
+                        kind: VenueKind::from_name(&kind)
+                            .ok_or_else(|| conversion(format!("venue kind {kind}")))?,
+                    },
+                    address: r.get(2)?,
+                    operator: operator.map(key_of).transpose()?,
+                    poster_issued_at: time_of(r.get(6)?)?,
+                })
+            })?;
+            for v in rows {
+                let v = v?;
+                directory.venues.insert(v.venue.id.clone(), v.venue.clone());
+                venues.push(v);
+            }
+            Ok((directory, venues))
+        })
+        .await
+    }
+
+    /// Stores a consent request under `id`.
+    pub async fn add_consent(&self, id: String, c: Consent) -> AppResult<()> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO consents (id, proxy, person, name, id_last_four, code_hash, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id,
+                    c.proxy.as_bytes().as_slice(),
+                    c.dependant.person.as_bytes().as_slice(),
+                    c.dependant.name,
+                    c.dependant.id_last_four,
+                    c.code_hash,
+                    c.expires_at.unix_seconds()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The consent request `id`, if any.
+    pub async fn consent(&self, id: String) -> AppResult<Option<Consent>> {
+        self.call(move |conn| {
+            conn.query_row(
+                "SELECT proxy, person, name, id_last_four, code_hash, expires_at, attempts FROM consents WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Consent {
+                        proxy: key_of(r.get(0)?)?,
+                        dependant: Dependant {
+                            person: key_of(r.get(1)?)?,
+                            name: r.get(2)?,
+                            id_last_four: r.get(3)?,
+                            consent: "otp".into(),
+                        },
+                        code_hash: r.get(4)?,
+                        expires_at: time_of(r.get(5)?)?,
+                        attempts: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Counts a wrong code against consent request `id`.
+    pub async fn fail_consent(&self, id: String) -> AppResult<()> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE consents SET attempts = attempts + 1 WHERE id = ?1",
+                [id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Completes consent request `id`: links the dependant and deletes the request, in
+    /// one transaction.
+    pub async fn complete_consent(&self, id: String, c: Consent, now: Timestamp) -> AppResult<()> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO dependants (proxy, person, name, id_last_four, consent, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (proxy, person) DO NOTHING",
+                params![
+                    c.proxy.as_bytes().as_slice(),
+                    c.dependant.person.as_bytes().as_slice(),
+                    c.dependant.name,
+                    c.dependant.id_last_four,
+                    c.dependant.consent,
+                    now.unix_seconds()
+                ],
+            )?;
+            tx.execute("DELETE FROM consents WHERE id = ?1", [id])?;
+            tx.commit()
+        })
+        .await
+    }
+
+    /// The dependants of `proxy`, by name.
+    pub async fn dependants(&self, proxy: PersonKey) -> AppResult<Vec<Dependant>> {
+        self.call(move |conn| {
+            let mut s = conn.prepare_cached(
+                "SELECT person, name, id_last_four, consent FROM dependants WHERE proxy = ?1 ORDER BY name",
+            )?;
+            let rows = s.query_map([proxy.as_bytes().as_slice()], |r| {
+                Ok(Dependant {
+                    person: key_of(r.get(0)?)?,
+                    name: r.get(1)?,
+                    id_last_four: r.get(2)?,
+                    consent: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Where the code-history follower resumes.
+    pub async fn follower_position(&self) -> AppResult<u64> {
+        self.call(|c| {
+            let n: Option<i64> = c
+                .query_row("SELECT next_leaf FROM follower WHERE id = 0", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            Ok(n.map_or(0, |n| n.max(0) as u64))
+        })
+        .await
+    }
+
+    /// Records code changes seen in leaves before `next_leaf`, and the new position,
+    /// in one transaction.
+    pub async fn add_code_history(
+        &self,
+        changes: Vec<(PersonKey, u64, u64)>,
+        next_leaf: u64,
+    ) -> AppResult<()> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut s = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO code_history (person, leaf, position) VALUES (?1, ?2, ?3)",
+                )?;
+                for (person, leaf, position) in changes {
+                    s.execute(params![person.as_bytes().as_slice(), leaf as i64, position as i64])?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO follower (id, next_leaf) VALUES (0, ?1) ON CONFLICT (id) DO UPDATE SET next_leaf = excluded.next_leaf",
+                [next_leaf as i64],
+            )?;
+            tx.commit()
+        })
+        .await
+    }
+
+    /// The code changes of `person`: (batch leaf, position), oldest first.
+    pub async fn code_history(&self, person: PersonKey) -> AppResult<Vec<(u64, u64)>> {
+        self.call(move |c| {
+            let mut s = c.prepare_cached(
+                "SELECT leaf, position FROM code_history WHERE person = ?1 ORDER BY leaf",
+            )?;
+            let rows = s.query_map([person.as_bytes().as_slice()], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+}

@@ -1,0 +1,1041 @@
+//! The service: what the API and the pages do, over the evidence store (through the
+//! derivation engine for every code) and the server's own database.
+//!
+//! Colours come only from `mingma_core::derive`; the cached code state is written
+//! only by `Engine::rederive`, which this module calls when the cache does not say
+//! what derivation says now. A check-in is evidence: appended to the store (record
+//! and ledger leaf in one transaction), then re-derived.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use axum::http::StatusCode;
+use mingma_core::{
+    derive, Colour, Decision, Directory, Evidence, EvidenceBody, Jurisdiction, NationalId,
+    PersonKey, Presence, PseudonymKey, RecordId, RecordStatus, Recorder, Timestamp, Venue, VenueId,
+    VenueKind,
+};
+use mingma_engine::{Clock, Engine};
+use mingma_explain::{Explainer, Explanation, Lang};
+use mingma_ledger::{CheckpointSigner, NoteVerifier};
+use mingma_store::receipt::{check, issue, Receipt, ReceiptError, Target};
+use mingma_store::{CodeChange, LedgerEntry, Store};
+use mingma_token::code::{holder_of, mask_name};
+use mingma_token::{
+    classify, CheckpointCode, IssuerKey, Refusal, TrustList, VenueKey, VerifiedCode,
+};
+
+use crate::accounts::{Account, Accounts, Challenge, Consent, Dependant, VenueRecord};
+use crate::auth::{
+    digest, parse_id, random_otp, random_token, Delivery, HolderName, IdentityVerifier, OtpChannel,
+    Phone,
+};
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::metrics::Metrics;
+
+/// How long a one-time code is valid.
+const OTP_SECONDS: i64 = 300;
+/// Wrong codes allowed per challenge.
+const OTP_ATTEMPTS: u32 = 5;
+/// One-time codes that may be pending for one person at a time (each is an SMS to
+/// their phone, and each allows a few guesses).
+const OTP_PENDING: u32 = 3;
+/// How long a session lasts.
+const SESSION_SECONDS: i64 = 7 * 24 * 3600;
+/// Scans of the same token by the same person within this bucket are one check-in.
+const CHECK_IN_BUCKET_SECONDS: i64 = 600;
+
+/// The keys the service signs with.
+pub struct Keys {
+    /// Signs checkpoint codes.
+    pub issuer: IssuerKey,
+    /// Signs venue tokens.
+    pub venue: VenueKey,
+    /// Signs the log's checkpoints.
+    pub log: CheckpointSigner,
+    /// Keys persons by their ID number.
+    pub pseudonym: PseudonymKey,
+}
+
+/// The venue registry in memory, loaded from the server's database.
+#[derive(Default)]
+pub struct Registry {
+    /// Authorities and venues, as the explanation names them.
+    pub directory: Directory,
+    /// Venues with their address and operator.
+    pub venues: BTreeMap<VenueId, VenueRecord>,
+}
+
+/// Everything a handler needs.
+pub struct App<S> {
+    /// The configuration.
+    pub config: Config,
+    /// The evidence store.
+    pub store: S,
+    /// The derivation engine (the only writer of code states).
+    pub engine: Engine<S>,
+    /// The server's database.
+    pub accounts: Accounts,
+    /// Signing keys.
+    pub keys: Keys,
+    /// The trust list published at the well-known URL.
+    pub trust: TrustList,
+    /// Venues and authorities.
+    pub registry: RwLock<Registry>,
+    /// Now.
+    pub clock: Arc<dyn Clock>,
+    /// Where one-time codes go.
+    pub otp: Arc<dyn OtpChannel>,
+    /// Who vouches for ID numbers.
+    pub identity: Arc<dyn IdentityVerifier>,
+    /// Request metrics.
+    pub metrics: Metrics,
+    follow: tokio::sync::Mutex<()>,
+}
+
+/// A sign-in waiting for its one-time code.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SignInStarted {
+    /// The challenge to confirm.
+    pub challenge: String,
+    /// Where the code went (masked).
+    pub sent_to: String,
+    /// Whether an account exists for this ID number: then the code went to the phone
+    /// on file, not to the one given.
+    pub existing_account: bool,
+    /// The demo channel's code (absent with a real channel).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo_code: Option<String>,
+}
+
+/// A holder's code as shown.
+#[derive(Debug, Clone)]
+pub struct CodeView {
+    /// The derivation.
+    pub decision: Decision,
+    /// The explanation in the asked language.
+    pub explanation: Explanation,
+    /// The holder's masked name.
+    pub masked_name: String,
+    /// The last four characters of the ID number.
+    pub id_last_four: String,
+    /// The signed checkpoint code.
+    pub token: String,
+    /// When it was issued.
+    pub issued_at: Timestamp,
+    /// When it expires.
+    pub expires_at: Timestamp,
+    /// The batch leaf and position of the recorded code change behind it.
+    pub change_leaf: u64,
+    /// Its position in the batch.
+    pub change_position: u64,
+    /// The latest test's sample time.
+    pub latest_test: Option<Timestamp>,
+}
+
+/// One entry of a holder's history.
+#[derive(Debug, Clone)]
+pub struct HistoryItem {
+    /// When (effective time of a record; valid-at of a code change).
+    pub at: Timestamp,
+    /// What it is, in one line.
+    pub line: String,
+    /// For a code change, its colour.
+    pub colour: Option<Colour>,
+    /// The ledger leaf.
+    pub leaf: u64,
+    /// What a receipt is asked for with.
+    pub target: HistoryTarget,
+    /// Whether a signed checkpoint covers it yet.
+    pub covered: bool,
+}
+
+/// What a history entry's receipt is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryTarget {
+    /// A record, by id.
+    Record(RecordId),
+    /// A code change.
+    CodeChange {
+        /// The batch leaf.
+        leaf: u64,
+        /// The position.
+        position: u64,
+    },
+}
+
+/// What a leave recorded.
+#[derive(Debug, Clone)]
+pub struct Left {
+    /// The record of the stay with its exit.
+    pub exit: RecordId,
+    /// The check-in it completes.
+    pub entry: RecordId,
+    /// The venue.
+    pub venue: VenueRecord,
+    /// Whose stay (the actor or their dependant).
+    pub person: PersonKey,
+    /// When they left.
+    pub left_at: Timestamp,
+    /// `false` if the leave was already recorded.
+    pub new: bool,
+}
+
+/// What a check-in did.
+#[derive(Debug, Clone)]
+pub struct CheckedIn {
+    /// The scan record.
+    pub record: RecordId,
+    /// The venue.
+    pub venue: VenueRecord,
+    /// How strongly presence is assured.
+    pub presence: Presence,
+    /// When.
+    pub at: Timestamp,
+    /// `false` if the same check-in was already recorded (a reload).
+    pub new: bool,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl<S: Store> App<S> {
+    /// Assembles the service.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: Config,
+        store: S,
+        engine: Engine<S>,
+        accounts: Accounts,
+        keys: Keys,
+        registry: Registry,
+        clock: Arc<dyn Clock>,
+        otp: Arc<dyn OtpChannel>,
+        identity: Arc<dyn IdentityVerifier>,
+    ) -> Self {
+        let trust = TrustList::of(&keys.issuer, &config.issuer_name);
+        Self {
+            config,
+            store,
+            engine,
+            accounts,
+            keys,
+            trust,
+            registry: RwLock::new(registry),
+            clock,
+            otp,
+            identity,
+            metrics: Metrics::default(),
+            follow: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Now.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The log's verifier.
+    pub fn log_verifier(&self) -> NoteVerifier {
+        self.keys.log.verifier()
+    }
+
+    fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        // A poisoned lock only means a panic elsewhere while writing a map insert;
+        // the data is still a valid map.
+        self.registry.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---------------------------------------------------------------------------
+    // Sign-in.
+
+    /// Starts a sign-in (or sign-up) with an ID number, name and phone: sends a
+    /// one-time code to the phone on file if the ID number has an account, else to
+    /// the phone given.
+    pub async fn start_sign_in(
+        &self,
+        id: &str,
+        name: &str,
+        phone: &str,
+    ) -> AppResult<SignInStarted> {
+        let id = parse_id(id)?;
+        let name = HolderName::parse(name)?;
+        let phone = Phone::parse(phone)?;
+        self.identity.verify(&id, &name).await.map_err(|why| {
+            AppError::unprocessable(
+                "identity_not_verified",
+                format!("identity not verified: {why}"),
+            )
+        })?;
+        let person = self.keys.pseudonym.person_key(&id);
+        self.limit_codes(person).await?;
+        let existing = self.accounts.account(person).await?;
+        let (account, to, is_existing) = match existing {
+            Some(account) => {
+                let on_file = Phone::parse(&account.phone)?;
+                (account, on_file, true)
+            }
+            None => (
+                Account {
+                    person,
+                    name: name.as_str().to_owned(),
+                    phone: phone.as_str().to_owned(),
+                    id_last_four: id.last_four().to_owned(),
+                },
+                phone,
+                false,
+            ),
+        };
+        let code = random_otp()?;
+        let challenge = random_token()?;
+        let delivery = self.otp.send(&to, &code).await.map_err(|why| {
+            AppError::unavailable(
+                "otp_not_sent",
+                format!("the one-time code could not be sent: {why}"),
+            )
+        })?;
+        self.accounts
+            .add_challenge(
+                challenge.clone(),
+                Challenge {
+                    account,
+                    code_hash: digest(&[challenge.as_bytes(), code.as_bytes()]),
+                    expires_at: self.now().plus_seconds(OTP_SECONDS),
+                    attempts: 0,
+                    existing: is_existing,
+                },
+            )
+            .await?;
+        Ok(SignInStarted {
+            challenge,
+            sent_to: to.masked(),
+            existing_account: is_existing,
+            demo_code: match delivery {
+                Delivery::Shown(code) => Some(code),
+                Delivery::Sent => None,
+            },
+        })
+    }
+
+    /// Confirms a challenge with its one-time code; returns a session token.
+    pub async fn confirm_sign_in(
+        &self,
+        challenge: &str,
+        code: &str,
+    ) -> AppResult<(String, PersonKey)> {
+        let unknown = || {
+            AppError::unauthorized(
+                "otp_challenge_unknown",
+                "this sign-in has expired or was never started; start again",
+            )
+        };
+        if challenge.len() != 64 {
+            return Err(unknown());
+        }
+        let ch = self
+            .accounts
+            .challenge(challenge.to_owned())
+            .await?
+            .ok_or_else(unknown)?;
+        let now = self.now();
+        if now >= ch.expires_at || ch.attempts >= OTP_ATTEMPTS {
+            return Err(unknown());
+        }
+        if digest(&[challenge.as_bytes(), code.trim().as_bytes()]) != ch.code_hash {
+            self.accounts.fail_challenge(challenge.to_owned()).await?;
+            return Err(AppError::unauthorized(
+                "otp_mismatch",
+                format!(
+                    "the one-time code is wrong ({} tries left)",
+                    OTP_ATTEMPTS.saturating_sub(ch.attempts + 1)
+                ),
+            ));
+        }
+        let token = random_token()?;
+        let person = ch.account.person;
+        self.accounts
+            .complete_challenge(
+                challenge.to_owned(),
+                ch.account,
+                digest(&[token.as_bytes()]),
+                now,
+                now.plus_seconds(SESSION_SECONDS),
+            )
+            .await?;
+        Ok((token, person))
+    }
+
+    async fn limit_codes(&self, person: PersonKey) -> AppResult<()> {
+        if self.accounts.pending_codes(person, self.now()).await? >= OTP_PENDING {
+            return Err(AppError::too_many(
+                "otp_rate_limited",
+                format!(
+                    "{OTP_PENDING} one-time codes are already pending for this ID number; use one, or wait {} minutes",
+                    OTP_SECONDS / 60
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The person a session token belongs to.
+    pub async fn session(&self, token: &str) -> AppResult<Option<PersonKey>> {
+        self.accounts
+            .session(digest(&[token.as_bytes()]), self.now())
+            .await
+    }
+
+    /// Ends a session.
+    pub async fn sign_out(&self, token: &str) -> AppResult<()> {
+        self.accounts.end_session(digest(&[token.as_bytes()])).await
+    }
+
+    // ---------------------------------------------------------------------------
+    // The code.
+
+    async fn account(&self, person: PersonKey) -> AppResult<Account> {
+        self.accounts.account(person).await?.ok_or_else(|| {
+            AppError::unauthorized("no_account", "no account for this session; sign in again")
+        })
+    }
+
+    /// The holder's code now: derived from the evidence; the cached code state is
+    /// brought up to date by the engine if it says anything else; signed.
+    pub async fn code_view(&self, person: PersonKey, lang: Lang) -> AppResult<CodeView> {
+        let account = self.account(person).await?;
+        self.code_view_of(person, &account.name, &account.id_last_four, lang)
+            .await
+    }
+
+    /// The code of one of `proxy`'s dependants (404 for anyone else).
+    pub async fn dependant_view(
+        &self,
+        proxy: PersonKey,
+        dependant: &str,
+        lang: Lang,
+    ) -> AppResult<(Dependant, CodeView)> {
+        let d = self.dependant(proxy, dependant).await?;
+        let view = self
+            .code_view_of(d.person, &d.name, &d.id_last_four, lang)
+            .await?;
+        Ok((d, view))
+    }
+
+    async fn code_view_of(
+        &self,
+        person: PersonKey,
+        name: &str,
+        id_last_four: &str,
+        lang: Lang,
+    ) -> AppResult<CodeView> {
+        let now = self.now();
+        let records: Vec<Evidence> = self
+            .store
+            .evidence_about(person)
+            .await?
+            .into_iter()
+            .map(|r| r.evidence)
+            .collect();
+        let rules = self.engine.rules();
+        let decision = derive(&records, &person, now, now, rules);
+        let mut state = self.store.code_state(person).await?;
+        let current = CodeChange::from_decision(&decision, 0);
+        if !state.as_ref().is_some_and(|s| s.change.same_code(&current)) {
+            self.engine.rederive(&[person], now).await?;
+            state = self.store.code_state(person).await?;
+        }
+        let state = state.ok_or_else(|| AppError::internal("no code state after re-derivation"))?;
+        let explanation = {
+            let registry = self.registry();
+            let explainer = Explainer::new(&registry.directory, &records, now, lang);
+            explainer.explain(&decision)
+        };
+        let statuses = mingma_core::record_statuses(&records, now);
+        let latest_test = records
+            .iter()
+            .filter(|r| r.subject == Some(person))
+            .filter(|r| matches!(statuses.get(&r.id), Some(RecordStatus::Counted)))
+            .filter_map(|r| match r.body {
+                EvidenceBody::TestResult { sampled_at, .. } => Some(sampled_at),
+                _ => None,
+            })
+            .max();
+        let expires_at = now.plus_seconds(self.config.code_validity_seconds);
+        let statement = CheckpointCode {
+            holder: holder_of(&person),
+            masked_name: mask_name(name),
+            id_last_four: id_last_four.to_owned(),
+            colour: decision.colour,
+            latest_test,
+            issuer: self.keys.issuer.province(),
+            key_id: self.keys.issuer.key_id(),
+            issued_at: now,
+            expires_at,
+            rule_set: decision.rule_set.id.clone(),
+            rule_set_version: decision.rule_set.version.clone(),
+            ledger_index: state.change.reflects(),
+        };
+        let token = statement
+            .sign(&self.keys.issuer)
+            .map_err(AppError::internal)?;
+        Ok(CodeView {
+            explanation,
+            masked_name: statement.masked_name,
+            id_last_four: id_last_four.to_owned(),
+            token,
+            issued_at: now,
+            expires_at,
+            change_leaf: state.leaf,
+            change_position: state.position,
+            latest_test,
+            decision,
+        })
+    }
+
+    /// Verifies a checkpoint code against the service's own trust list.
+    pub fn verify_code(&self, token: &str) -> Result<VerifiedCode, Refusal> {
+        CheckpointCode::verify(token, &self.trust, self.now())
+    }
+
+    // ---------------------------------------------------------------------------
+    // History and receipts.
+
+    /// Brings the code-history read model up to the end of the log.
+    pub async fn follow(&self) -> AppResult<()> {
+        let _one = self.follow.lock().await;
+        let mut next = self.accounts.follower_position().await?;
+        let size = self.store.ledger_size().await?;
+        while next < size {
+            let leaves = self.store.leaves(next, 1024).await?;
+            if leaves.is_empty() {
+                break;
+            }
+            let mut changes = Vec::new();
+            for leaf in &leaves {
+                if let Ok(LedgerEntry::CodeChanges(_)) = LedgerEntry::from_bytes(&leaf.data) {
+                    for state in self.store.code_change_batch(leaf.index).await? {
+                        changes.push((state.change.person(), leaf.index, state.position));
+                    }
+                }
+                next = leaf.index + 1;
+            }
+            self.accounts.add_code_history(changes, next).await?;
+        }
+        Ok(())
+    }
+
+    /// Every code change of the holder and every record about them, newest first.
+    pub async fn history(&self, person: PersonKey, lang: Lang) -> AppResult<Vec<HistoryItem>> {
+        self.follow().await?;
+        let covered_size = self.store.checkpoints().await?.last().map_or(0, |c| c.size);
+        let stored = self.store.evidence_about(person).await?;
+        let records: Vec<Evidence> = stored.iter().map(|r| r.evidence.clone()).collect();
+        let mut items = Vec::new();
+        {
+            let registry = self.registry();
+            let explainer = Explainer::new(&registry.directory, &records, self.now(), lang);
+            for r in stored.iter().filter(|r| r.evidence.subject == Some(person)) {
+                items.push(HistoryItem {
+                    at: r.evidence.effective_at,
+                    line: explainer.evidence_line(&r.evidence.id),
+                    colour: None,
+                    leaf: r.leaf,
+                    target: HistoryTarget::Record(r.evidence.id.clone()),
+                    covered: r.leaf < covered_size,
+                });
+            }
+        }
+        let en = lang == Lang::En;
+        for (leaf, position) in self.accounts.code_history(person).await? {
+            let batch = self.store.code_change_batch(leaf).await?;
+            let Some(state) = usize::try_from(position).ok().and_then(|p| batch.get(p)) else {
+                continue;
+            };
+            let c = &state.change;
+            let colour = if en {
+                c.colour().name().to_uppercase()
+            } else {
+                c.colour().zh().to_owned()
+            };
+            let mut line = format!("{} → {colour}", if en { "Code change" } else { "赋码变更" });
+            if let Some(reason) = c.reason() {
+                line.push_str(&format!(" · {reason}"));
+            }
+            items.push(HistoryItem {
+                at: c.valid_at(),
+                line,
+                colour: Some(c.colour()),
+                leaf,
+                target: HistoryTarget::CodeChange { leaf, position },
+                covered: leaf < covered_size,
+            });
+        }
+        items.sort_by_key(|i| std::cmp::Reverse((i.at, i.leaf)));
+        Ok(items)
+    }
+
+    /// A receipt for one of the holder's own history entries.
+    pub async fn receipt(&self, person: PersonKey, target: HistoryTarget) -> AppResult<Receipt> {
+        let not_yours =
+            || AppError::not_found("receipt_not_found", "no such entry in your history");
+        let target = match target {
+            HistoryTarget::Record(id) => {
+                let record = self.store.record(&id).await?.ok_or_else(not_yours)?;
+                if record.evidence.subject != Some(person) {
+                    return Err(not_yours());
+                }
+                Target::Record(id)
+            }
+            HistoryTarget::CodeChange { leaf, position } => {
+                let batch = self.store.code_change_batch(leaf).await?;
+                let mine = usize::try_from(position)
+                    .ok()
+                    .and_then(|p| batch.get(p))
+                    .is_some_and(|s| s.change.person() == person);
+                if !mine {
+                    return Err(not_yours());
+                }
+                Target::CodeChange { leaf, position }
+            }
+        };
+        issue(&self.store, &target).await.map_err(|e| match e {
+            ReceiptError::Store(e) => AppError::from(e),
+            ReceiptError::Refused(why) => {
+                AppError::new(StatusCode::CONFLICT, "receipt_not_ready", why)
+            }
+        })
+    }
+
+    /// Checks a receipt with the log's public key and origin, as anyone can offline.
+    pub fn check_receipt(&self, receipt: &Receipt) -> Result<String, String> {
+        let verifier = self.log_verifier();
+        check(receipt, Some((&verifier, &self.config.log_origin)))
+    }
+
+    /// Signs a checkpoint of the log if it has grown.
+    pub async fn sign_checkpoint(&self) -> AppResult<()> {
+        if self.store.ledger_size().await? == 0 {
+            return Ok(());
+        }
+        mingma_store::receipt::sign_checkpoint(&self.store, &self.keys.log, &self.config.log_origin)
+            .await
+            .map(|_| ())
+            .map_err(AppError::internal)
+    }
+
+    // ---------------------------------------------------------------------------
+    // Venues and check-in.
+
+    /// A venue by id.
+    pub fn venue(&self, id: &VenueId) -> Option<VenueRecord> {
+        self.registry().venues.get(id).cloned()
+    }
+
+    /// Registers a venue operated by `operator`.
+    pub async fn register_venue(
+        &self,
+        operator: PersonKey,
+        name: &str,
+        address: &str,
+        street: &str,
+        kind: &str,
+    ) -> AppResult<VenueRecord> {
+        let name = name.trim();
+        if !(1..=64).contains(&name.chars().count()) || name.chars().any(char::is_control) {
+            return Err(AppError::bad_request(
+                "malformed_venue_name",
+                "the venue name must be 1 to 64 characters",
+            ));
+        }
+        let address = address.trim();
+        if !(1..=128).contains(&address.chars().count()) || address.chars().any(char::is_control) {
+            return Err(AppError::bad_request(
+                "malformed_address",
+                "the address must be 1 to 128 characters",
+            ));
+        }
+        let street = Jurisdiction::parse(street.trim())
+            .map_err(|e| AppError::bad_request("malformed_street", format!("street code: {e}")))?;
+        if street.level() != mingma_core::Level::Street {
+            return Err(AppError::bad_request(
+                "malformed_street",
+                format!(
+                    "{street} ({}) is not a street-level GB/T 2260 code (9 digits)",
+                    street.full_name()
+                ),
+            ));
+        }
+        let kind = VenueKind::from_name(kind.trim()).ok_or_else(|| {
+            AppError::bad_request(
+                "malformed_venue_kind",
+                format!("venue kind {kind:?} is not one of transport_hub, market, office, school, hospital, restaurant, residential, other"),
+            )
+        })?;
+        let mut bytes = [0u8; 6];
+        getrandom::fill(&mut bytes).map_err(AppError::internal)?;
+        let id = VenueId::parse(&format!("v-{}", hex(&bytes))).map_err(AppError::internal)?;
+        let record = VenueRecord {
+            venue: Venue {
+                id: id.clone(),
+                name: name.to_owned(),
+                street,
+                kind,
+            },
+            address: address.to_owned(),
+            operator: Some(operator),
+            poster_issued_at: self.now(),
+        };
+        if !self.accounts.add_venue(record.clone()).await? {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "venue_id_taken",
+                "a venue id collided; try again",
+            ));
+        }
+        let mut registry = self.registry.write().unwrap_or_else(|e| e.into_inner());
+        registry
+            .directory
+            .venues
+            .insert(id.clone(), record.venue.clone());
+        registry.venues.insert(id, record.clone());
+        Ok(record)
+    }
+
+    /// The URL a venue token's QR code carries.
+    pub fn check_in_url(&self, token: &str) -> String {
+        format!("{}/v/{token}", self.config.base_url())
+    }
+
+    /// The poster's static token.
+    pub fn poster_token(&self, venue: &VenueRecord) -> String {
+        self.keys
+            .venue
+            .static_token(&venue.venue.id, venue.poster_issued_at)
+    }
+
+    /// The rotating token of now, for the venue's operator only.
+    pub fn rotating_token(&self, person: PersonKey, venue: &VenueRecord) -> AppResult<String> {
+        if venue.operator != Some(person) {
+            return Err(AppError::forbidden(
+                "not_venue_operator",
+                "only the venue's operator can show its rotating code",
+            ));
+        }
+        Ok(self.keys.venue.rotating_token(&venue.venue.id, self.now()))
+    }
+
+    /// Checks in at the venue a token names: records the scan with its presence
+    /// assurance (stale tokens as stale), then re-derives the holder's code. A forged
+    /// or malformed token records nothing.
+    pub async fn check_in(&self, person: PersonKey, token: &str) -> AppResult<CheckedIn> {
+        self.check_in_as(person, None, token).await
+    }
+
+    /// Checks in `actor`, or with `dependant` (a person key in hex) one of the actor's
+    /// dependants, in which case the scan is recorded as made by a proxy.
+    pub async fn check_in_as(
+        &self,
+        actor: PersonKey,
+        dependant: Option<&str>,
+        token: &str,
+    ) -> AppResult<CheckedIn> {
+        let now = self.now();
+        let reading = classify(token, &self.keys.venue.public_key(), now)
+            .map_err(|e| AppError::bad_request(e.code(), e.to_string()))?;
+        let venue = self.venue(&reading.venue).ok_or_else(|| {
+            AppError::not_found(
+                "venue_unknown",
+                format!("venue {} is not registered", reading.venue),
+            )
+        })?;
+        self.account(actor).await?;
+        let (person, recorded_by) = match dependant {
+            Some(d) => (
+                self.dependant(actor, d).await?.person,
+                Recorder::Proxy(actor),
+            ),
+            None => (actor, Recorder::Holder),
+        };
+        let bucket = now.unix_seconds() / CHECK_IN_BUCKET_SECONDS;
+        // One check-in per person, token, presence and ten minutes: a reload is not a
+        // second scan, but the same rotating token replayed once stale is.
+        let presence = reading.presence.to_string();
+        let id_hash = digest(&[
+            person.as_bytes(),
+            token.trim().as_bytes(),
+            presence.as_bytes(),
+            &bucket.to_be_bytes(),
+        ]);
+        let id = RecordId::parse(&format!("scan:{}", hex(&id_hash[..12])))
+            .map_err(AppError::internal)?;
+        if let Some(existing) = self.store.record(&id).await? {
+            let presence = match existing.evidence.body {
+                EvidenceBody::VenueScan { presence, .. } => presence,
+                _ => reading.presence,
+            };
+            return Ok(CheckedIn {
+                record: id,
+                venue,
+                presence,
+                at: existing.evidence.effective_at,
+                new: false,
+            });
+        }
+        let scan = Evidence {
+            id: id.clone(),
+            subject: Some(person),
+            recorded_by,
+            authority: None,
+            legal_basis: None,
+            effective_at: now,
+            recorded_at: now,
+            body: EvidenceBody::VenueScan {
+                venue: venue.venue.id.clone(),
+                street: venue.venue.street,
+                venue_kind: venue.venue.kind,
+                left_at: None,
+                presence: reading.presence,
+            },
+        };
+        let appended = self.store.append(vec![scan]).await.map_err(|e| match e {
+            mingma_store::StoreError::Invalid { reason, .. } => {
+                AppError::bad_request("scan_refused", format!("the scan was refused: {reason}"))
+            }
+            other => AppError::from(other),
+        })?;
+        self.engine.rederive(&[person], now).await?;
+        Ok(CheckedIn {
+            record: id,
+            venue,
+            presence: reading.presence,
+            at: now,
+            new: appended.first().is_some_and(|a| a.fresh),
+        })
+    }
+
+    /// One of `proxy`'s dependants, by person key (hex); 404 for anyone else.
+    pub async fn dependant(&self, proxy: PersonKey, key: &str) -> AppResult<Dependant> {
+        let not_found = || AppError::not_found("dependant_unknown", "no such dependant of yours");
+        let person = PersonKey::parse_hex(key).map_err(|_| not_found())?;
+        self.accounts
+            .dependants(proxy)
+            .await?
+            .into_iter()
+            .find(|d| d.person == person)
+            .ok_or_else(not_found)
+    }
+
+    /// `proxy`'s dependants.
+    pub async fn dependants(&self, proxy: PersonKey) -> AppResult<Vec<Dependant>> {
+        self.accounts.dependants(proxy).await
+    }
+
+    /// Asks a dependant's consent: a one-time code to the dependant's phone (the one
+    /// on file if the dependant has an account, else the one given).
+    pub async fn start_dependant(
+        &self,
+        proxy: PersonKey,
+        id: &str,
+        name: &str,
+        phone: &str,
+    ) -> AppResult<SignInStarted> {
+        let id = parse_id(id)?;
+        let name = HolderName::parse(name)?;
+        let phone = Phone::parse(phone)?;
+        self.account(proxy).await?;
+        let person = self.keys.pseudonym.person_key(&id);
+        if person == proxy {
+            return Err(AppError::bad_request(
+                "dependant_is_self",
+                "this ID number is your own; your code is on your code page",
+            ));
+        }
+        self.identity.verify(&id, &name).await.map_err(|why| {
+            AppError::unprocessable(
+                "identity_not_verified",
+                format!("identity not verified: {why}"),
+            )
+        })?;
+        self.limit_codes(person).await?;
+        let (to, existing) = match self.accounts.account(person).await? {
+            Some(account) => (Phone::parse(&account.phone)?, true),
+            None => (phone, false),
+        };
+        let code = random_otp()?;
+        let challenge = random_token()?;
+        let delivery = self.otp.send(&to, &code).await.map_err(|why| {
+            AppError::unavailable(
+                "otp_not_sent",
+                format!("the one-time code could not be sent: {why}"),
+            )
+        })?;
+        self.accounts
+            .add_consent(
+                challenge.clone(),
+                Consent {
+                    proxy,
+                    dependant: Dependant {
+                        person,
+                        name: name.as_str().to_owned(),
+                        id_last_four: id.last_four().to_owned(),
+                        consent: "otp".into(),
+                    },
+                    code_hash: digest(&[challenge.as_bytes(), code.as_bytes()]),
+                    expires_at: self.now().plus_seconds(OTP_SECONDS),
+                    attempts: 0,
+                },
+            )
+            .await?;
+        Ok(SignInStarted {
+            challenge,
+            sent_to: to.masked(),
+            existing_account: existing,
+            demo_code: match delivery {
+                Delivery::Shown(code) => Some(code),
+                Delivery::Sent => None,
+            },
+        })
+    }
+
+    /// Confirms a dependant's consent with the code sent to their phone.
+    pub async fn confirm_dependant(
+        &self,
+        proxy: PersonKey,
+        challenge: &str,
+        code: &str,
+    ) -> AppResult<Dependant> {
+        let unknown = || {
+            AppError::unauthorized(
+                "otp_challenge_unknown",
+                "this consent request has expired or was never made; start again",
+            )
+        };
+        if challenge.len() != 64 {
+            return Err(unknown());
+        }
+        let c = self
+            .accounts
+            .consent(challenge.to_owned())
+            .await?
+            .filter(|c| c.proxy == proxy)
+            .ok_or_else(unknown)?;
+        let now = self.now();
+        if now >= c.expires_at || c.attempts >= OTP_ATTEMPTS {
+            return Err(unknown());
+        }
+        if digest(&[challenge.as_bytes(), code.trim().as_bytes()]) != c.code_hash {
+            self.accounts.fail_consent(challenge.to_owned()).await?;
+            return Err(AppError::unauthorized(
+                "otp_mismatch",
+                format!(
+                    "the one-time code is wrong ({} tries left)",
+                    OTP_ATTEMPTS.saturating_sub(c.attempts + 1)
+                ),
+            ));
+        }
+        let dependant = c.dependant.clone();
+        self.accounts
+            .complete_consent(challenge.to_owned(), c, now)
+            .await?;
+        Ok(dependant)
+    }
+
+    /// Registers authorities (names shown as 赋码来源) and venues in bulk (the demo
+    /// and deployments loading a registry); ids already registered are kept as they
+    /// are.
+    pub async fn add_registry(
+        &self,
+        authorities: Vec<mingma_core::Authority>,
+        venues: Vec<VenueRecord>,
+    ) -> AppResult<()> {
+        self.accounts.add_authorities(authorities).await?;
+        self.accounts.add_venues(venues).await?;
+        let (directory, venues) = self.accounts.registry().await?;
+        let mut registry = self.registry.write().unwrap_or_else(|e| e.into_inner());
+        registry.directory = directory;
+        registry.venues = venues
+            .into_iter()
+            .map(|v| (v.venue.id.clone(), v))
+            .collect();
+        Ok(())
+    }
+
+    /// Records that the person of check-in `entry` left now: a record of the same
+    /// stay with its exit, which completes the open scan (derivation then counts the
+    /// real stay instead of the venue kind's assumed one). Only whoever recorded the
+    /// check-in (the holder, or the proxy for a dependant) can record the leave.
+    pub async fn leave(&self, actor: PersonKey, entry: &str) -> AppResult<Left> {
+        let unknown = || AppError::not_found("checkin_unknown", "no such check-in of yours");
+        let entry = RecordId::parse(entry).map_err(|_| unknown())?;
+        let stored = self.store.record(&entry).await?.ok_or_else(unknown)?;
+        let scan = stored.evidence;
+        let person = scan.subject.ok_or_else(unknown)?;
+        let mine = match &scan.recorded_by {
+            Recorder::Holder => person == actor,
+            Recorder::Proxy(proxy) => *proxy == actor,
+            _ => false,
+        };
+        let EvidenceBody::VenueScan { venue, left_at, .. } = &scan.body else {
+            return Err(unknown());
+        };
+        if !mine {
+            return Err(unknown());
+        }
+        let venue = self.venue(venue).ok_or_else(unknown)?;
+        if left_at.is_some() {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "already_left",
+                "this check-in already has its exit",
+            ));
+        }
+        let exit_id = RecordId::parse(&format!("{entry}:exit")).map_err(|_| unknown())?;
+        if let Some(done) = self.store.record(&exit_id).await? {
+            let left_at = match done.evidence.body {
+                EvidenceBody::VenueScan {
+                    left_at: Some(l), ..
+                } => l,
+                _ => done.evidence.recorded_at,
+            };
+            return Ok(Left {
+                exit: exit_id,
+                entry,
+                venue,
+                person,
+                left_at,
+                new: false,
+            });
+        }
+        let now = self.now();
+        if now <= scan.effective_at {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "leave_too_soon",
+                "a stay ends after it began; try again in a second",
+            ));
+        }
+        let mut exit = scan.clone();
+        exit.id = exit_id.clone();
+        exit.recorded_at = now;
+        if let EvidenceBody::VenueScan { left_at, .. } = &mut exit.body {
+            *left_at = Some(now);
+        }
+        let appended = self.store.append(vec![exit]).await?;
+        self.engine.rederive(&[person], now).await?;
+        Ok(Left {
+            exit: exit_id,
+            entry,
+            venue,
+            person,
+            left_at: now,
+            new: appended.first().is_some_and(|a| a.fresh),
+        })
+    }
+
+    /// The person key of an ID number (the demo prints sign-ins with it).
+    pub fn person_key(&self, id: &NationalId) -> PersonKey {
+        self.keys.pseudonym.person_key(id)
+    }
+}

@@ -1,0 +1,263 @@
+use axum::http::{Method, StatusCode};
+use mingma_core::{Colour, Jurisdiction};
+use mingma_store::receipt::{check, Receipt};
+use mingma_token::code::{holder_of, mask_name};
+use mingma_token::{CheckpointCode, IssuerKey, TrustList};
+use serde_json::json;
+
+use crate::support::{assert_error, issuer_key, TestApp, TRAVELLER};
+
+#[tokio::test]
+async fn a_holder_with_evidence_sees_reason_source_time_and_why() {
+    let t = TestApp::new().await;
+    let s = t.sign_in(TRAVELLER, "李四", "13800005678").await;
+    let (status, code) = t.json(Method::GET, "/api/v1/me/code", None, Some(&s)).await;
+    assert_eq!(status, StatusCode::OK, "{code}");
+    assert_eq!(code["colour"], "red");
+    assert_eq!(code["reason"], "正在实施集中或居家医学隔离观察的入境人员");
+    let owners = code["assigned_by"].to_string();
+    assert!(
+        owners.contains("河南省卫生健康委员会") && owners.contains("郑州海关"),
+        "{owners}"
+    );
+    assert_eq!(code["since"], "2022-06-10T10:00:00+08:00");
+    assert_eq!(code["next_change"], "2022-06-17T10:00:00+08:00");
+    assert_eq!(code["next_colour"], "yellow");
+    let rules = code["rules"].as_array().unwrap();
+    assert_eq!(rules[0]["rule"], "inbound-traveller");
+    let evidence = rules[0]["evidence"].to_string();
+    assert!(
+        evidence.contains("qo-0610-001") && evidence.contains("第四十一条"),
+        "{evidence}"
+    );
+    // English.
+    let (_, en) = t
+        .json(Method::GET, "/api/v1/me/code?lang=en", None, Some(&s))
+        .await;
+    assert!(
+        en["reason"].as_str().unwrap().contains("quarantine"),
+        "{en}"
+    );
+    // The signed code verifies: red, as of now.
+    let (status, verified) = t
+        .json(
+            Method::POST,
+            "/api/v1/verify",
+            Some(json!({"code": code["signed_code"]})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{verified}");
+    assert_eq!(verified["colour"], "red");
+    assert_eq!(verified["valid_as_of"], "2022-06-14T12:00:00+08:00");
+    assert_eq!(verified["id_last_four"], "1017");
+    assert_eq!(verified["masked_name"], "李*");
+}
+
+#[tokio::test]
+async fn verify_refuses_expired_unknown_issuer_bad_signature_and_malformed() {
+    let t = TestApp::new().await;
+    let s = t.sign_in(TRAVELLER, "李四", "13800005678").await;
+    let (_, code) = t.json(Method::GET, "/api/v1/me/code", None, Some(&s)).await;
+    let token = code["signed_code"].as_str().unwrap().to_owned();
+    // Another province's key the trust list does not hold.
+    let other = IssuerKey::from_seed(Jurisdiction::parse("42").unwrap(), [42; 32]).unwrap();
+    let id = mingma_core::NationalId::parse(TRAVELLER).unwrap();
+    let statement = CheckpointCode {
+        holder: holder_of(&t.app.person_key(&id)),
+        masked_name: mask_name("李四"),
+        id_last_four: "1017".into(),
+        colour: Colour::Green,
+        latest_test: None,
+        issuer: other.province(),
+        key_id: other.key_id(),
+        issued_at: t.app.now(),
+        expires_at: t.app.now().plus_seconds(300),
+        rule_set: "mingma-default".into(),
+        rule_set_version: "2026.1".into(),
+        ledger_index: 1,
+    };
+    let foreign = statement.sign(&other).unwrap();
+    let got = t
+        .json(
+            Method::POST,
+            "/api/v1/verify",
+            Some(json!({"code": foreign})),
+            None,
+        )
+        .await;
+    assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "unknown_issuer");
+    // A green statement under our key id, signed by another key: a forgery.
+    let mut forged = statement.clone();
+    forged.issuer = issuer_key().province();
+    forged.key_id = issuer_key().key_id();
+    let forged_key = IssuerKey::from_seed(Jurisdiction::parse("41").unwrap(), [1; 32]).unwrap();
+    let payload_sig = {
+        // Our statement's bytes with the impostor's signature over them.
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut relabelled = forged.clone();
+        relabelled.key_id = forged_key.key_id();
+        let theirs = b64
+            .decode(&relabelled.sign(&forged_key).unwrap()[4..])
+            .unwrap();
+        let mut ours = b64
+            .decode(&forged.sign(&issuer_key()).unwrap()[4..])
+            .unwrap();
+        let n = ours.len();
+        ours[n - 64..].copy_from_slice(&theirs[theirs.len() - 64..]);
+        format!("MC1.{}", b64.encode(ours))
+    };
+    let got = t
+        .json(
+            Method::POST,
+            "/api/v1/verify",
+            Some(json!({"code": payload_sig})),
+            None,
+        )
+        .await;
+    assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "bad_signature");
+    let got = t
+        .json(
+            Method::POST,
+            "/api/v1/verify",
+            Some(json!({"code": "MC1.garbage"})),
+            None,
+        )
+        .await;
+    assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "malformed");
+    let got = t
+        .json(
+            Method::POST,
+            "/api/v1/verify",
+            Some(json!({"token": token})),
+            None,
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "malformed_json");
+    // Expired: five minutes later.
+    t.advance(301);
+    let got = t
+        .json(
+            Method::POST,
+            "/api/v1/verify",
+            Some(json!({"code": token})),
+            None,
+        )
+        .await;
+    assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "expired");
+    // The trust list published is the one verification uses.
+    let (status, _, text) = t
+        .raw(
+            Method::GET,
+            "/.well-known/mingma/trust-list.json",
+            None,
+            None,
+            "",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let list = TrustList::from_json(&text).unwrap();
+    assert!(list
+        .find(issuer_key().province(), issuer_key().key_id())
+        .is_some());
+}
+
+#[tokio::test]
+async fn history_lists_records_and_code_changes_with_receipts_that_check() {
+    let t = TestApp::new().await;
+    let s = t.sign_in(TRAVELLER, "李四", "13800005678").await;
+    t.json(Method::GET, "/api/v1/me/code", None, Some(&s)).await;
+    // Before a checkpoint, receipts are not ready.
+    let got = t
+        .json(
+            Method::GET,
+            "/api/v1/me/receipts/records/be-0610-001",
+            None,
+            Some(&s),
+        )
+        .await;
+    assert_error(&got, StatusCode::CONFLICT, "receipt_not_ready");
+    t.app.sign_checkpoint().await.unwrap();
+    let (status, history) = t
+        .json(Method::GET, "/api/v1/me/history", None, Some(&s))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let items = history.as_array().unwrap();
+    let kinds: Vec<&str> = items.iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert!(
+        kinds.contains(&"record") && kinds.contains(&"code_change"),
+        "{history}"
+    );
+    assert!(items.iter().all(|i| i["covered"] == true), "{history}");
+    let verifier = t.app.log_verifier();
+    for item in items {
+        let (status, _, text) = t
+            .raw(
+                Method::GET,
+                item["receipt"].as_str().unwrap(),
+                None,
+                Some(&s),
+                "",
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let receipt = Receipt::from_json(&text).unwrap();
+        let proved = check(&receipt, Some((&verifier, "mingma.example/log"))).unwrap();
+        assert!(proved.starts_with("valid:"), "{proved}");
+    }
+    // Another person's record is not in this holder's history.
+    let got = t
+        .json(
+            Method::GET,
+            "/api/v1/me/receipts/records/be-manual-0613",
+            None,
+            Some(&s),
+        )
+        .await;
+    assert_error(&got, StatusCode::NOT_FOUND, "receipt_not_found");
+    let got = t
+        .json(
+            Method::GET,
+            "/api/v1/me/receipts/code-changes/x/1",
+            None,
+            Some(&s),
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "malformed_position");
+}
+
+#[tokio::test]
+async fn openapi_health_and_metrics() {
+    let t = TestApp::new().await;
+    let (status, doc) = t
+        .json(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/api/v1/verify",
+        "/api/v1/checkins",
+        "/api/v1/me/code",
+        "/api/v1/signin",
+        "/api/v1/venues",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    let (status, _, body) = t.raw(Method::GET, "/healthz", None, None, "").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+    let got = t
+        .json(Method::GET, "/api/v1/nothing-here", None, None)
+        .await;
+    assert_error(&got, StatusCode::NOT_FOUND, "not_found");
+    let (status, _, html) = t.raw(Method::GET, "/nothing-here", None, None, "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("not_found"), "{html}");
+    let metrics = t.app.metrics.render();
+    assert!(
+        metrics.contains("route=\"/healthz\",status=\"200\""),
+        "{metrics}"
+    );
+}

@@ -1,0 +1,8 @@
+//! The service's API and pages, endpoint by endpoint, bad input included.
+
+mod checkin;
+mod code;
+mod dependants;
+mod pages;
+mod signin;
+mod support;
