@@ -159,6 +159,16 @@ impl<'a> Ledger<'a> {
     /// stay of a scan that is still running, never move an entry or upgrade its
     /// presence.
     fn apply_exits(&mut self) {
+        // Most people have no scan without an exit (or no scan at all): nothing to do.
+        let open = |r: &&Evidence| {
+            matches!(
+                &r.body,
+                EvidenceBody::VenueScan { left_at: None, .. }
+            )
+        };
+        if !self.by_id.values().any(open) {
+            return;
+        }
         type Stay<'r> = (
             Option<PersonKey>,
             &'r crate::evidence::Recorder,
