@@ -160,12 +160,7 @@ impl<'a> Ledger<'a> {
     /// presence.
     fn apply_exits(&mut self) {
         // Most people have no scan without an exit (or no scan at all): nothing to do.
-        let open = |r: &&Evidence| {
-            matches!(
-                &r.body,
-                EvidenceBody::VenueScan { left_at: None, .. }
-            )
-        };
+        let open = |r: &&Evidence| matches!(&r.body, EvidenceBody::VenueScan { left_at: None, .. });
         if !self.by_id.values().any(open) {
             return;
         }

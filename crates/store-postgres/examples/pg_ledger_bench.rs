@@ -3,7 +3,7 @@
 //! `ledger_bench`, so the two can be read side by side. A measurement, not a test:
 //!
 //! ```text
-//! cargo run --release -p mingma-store-postgres --example ledger_bench -- [LEAVES] [BATCH] [WRITERS] [NODES]
+//! cargo run --release -p mingma-store-postgres --example pg_ledger_bench -- [LEAVES] [BATCH] [WRITERS] [NODES]
 //! ```
 //!
 //! Defaults: 200,000 leaves, batches of 1,000 records per `append` call, 4
