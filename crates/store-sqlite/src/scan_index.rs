@@ -68,6 +68,34 @@ fn bound(at: Timestamp) -> u32 {
 pub(crate) struct PidSet(Vec<u64>);
 
 impl PidSet {
+    /// An empty set with room for ids below `len` without growing.
+    pub(crate) fn with_capacity(len: usize) -> Self {
+        Self(vec![0; len.div_ceil(64)])
+    }
+
+    /// Adds `pid`.
+    pub(crate) fn insert(&mut self, pid: u32) {
+        let word = pid as usize / 64;
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << (pid % 64);
+    }
+
+    /// How many ids the set holds.
+    pub(crate) fn len(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// The ids, ascending.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, word)| {
+            (0..64u32)
+                .filter(move |bit| word & (1 << bit) != 0)
+                .map(move |bit| i as u32 * 64 + bit)
+        })
+    }
+
     /// Whether `pid` is in the set.
     pub(crate) fn contains(&self, pid: u32) -> bool {
         self.0
@@ -78,15 +106,11 @@ impl PidSet {
 
 impl FromIterator<u32> for PidSet {
     fn from_iter<I: IntoIterator<Item = u32>>(pids: I) -> Self {
-        let mut words = Vec::new();
+        let mut set = PidSet(Vec::new());
         for pid in pids {
-            let word = pid as usize / 64;
-            if words.len() <= word {
-                words.resize(word + 1, 0u64);
-            }
-            words[word] |= 1 << (pid % 64);
+            set.insert(pid);
         }
-        Self(words)
+        set
     }
 }
 
@@ -287,14 +311,28 @@ impl<T: Entry> Run<T> {
 
     /// Appends the entries entered in `[from, until)` to `out`, not in order.
     fn window(&self, from: u32, until: u32, out: &mut Vec<T>) {
-        if from >= until {
-            return;
-        }
+        let (sorted, tail) = self.in_window(from, until);
+        out.extend_from_slice(sorted);
+        out.extend(tail);
+    }
+
+    /// The entries entered in `[from, until)`: a slice of the sorted part, and those
+    /// of the unsorted tail.
+    fn in_window(&self, from: u32, until: u32) -> (&[T], impl Iterator<Item = &T>) {
         let (sorted, tail) = self.entries.split_at(self.sorted.min(self.entries.len()));
-        let start = sorted.partition_point(|e| e.key().0 < from);
-        let end = sorted.partition_point(|e| e.key().0 < until);
-        out.extend_from_slice(sorted.get(start..end.max(start)).unwrap_or(&[]));
-        out.extend(tail.iter().filter(|e| (from..until).contains(&e.key().0)));
+        let (start, end) = if from < until {
+            (
+                sorted.partition_point(|e| e.key().0 < from),
+                sorted.partition_point(|e| e.key().0 < until),
+            )
+        } else {
+            (0, 0)
+        };
+        (
+            sorted.get(start..end.max(start)).unwrap_or(&[]),
+            tail.iter()
+                .filter(move |e| from < until && (from..until).contains(&e.key().0)),
+        )
     }
 
     /// Drops the entries whose leaves are in `gone` (sorted), and gives back capacity
@@ -788,20 +826,31 @@ impl ScanIndex {
         until: Timestamp,
     ) -> Result<BTreeSet<PersonKey>> {
         let (from, until) = (bound(from), bound(until));
-        let mut found: Vec<AtVenue> = Vec::new();
         let tables = self.read();
-        tables.windows(vids, from, until, &mut found);
-        let mut pids: Vec<(u32, u64)> = found.into_iter().map(|e| (e.pid, e.leaf())).collect();
-        pids.sort_unstable_by_key(|(pid, _)| *pid);
-        pids.dedup_by_key(|(pid, _)| *pid);
-        pids.into_iter()
-            .map(|(pid, leaf)| match tables.persons.get(pid as usize) {
-                Some(Some(person)) => Ok(person.key),
-                _ => Err(StoreError::Corrupt(format!(
-                    "scan at leaf {leaf}: person {pid} has no key"
-                ))),
-            })
-            .collect()
+        // Each entry in the windows marks its person in a bitmap: no copy, no sort.
+        let mut seen = PidSet::with_capacity(tables.persons.len());
+        for vid in vids {
+            if let Some(venue) = tables.venue(*vid) {
+                let (sorted, tail) = venue.in_window(from, until);
+                for entry in sorted.iter().chain(tail) {
+                    seen.insert(entry.pid);
+                }
+            }
+        }
+        let mut keys = Vec::with_capacity(seen.len());
+        for pid in seen.iter() {
+            match tables.persons.get(pid as usize) {
+                Some(Some(person)) => keys.push(person.key),
+                _ => {
+                    return Err(StoreError::Corrupt(format!(
+                        "person {pid} has scans in the index but no key"
+                    )))
+                }
+            }
+        }
+        // Sorted first, the set is built in one pass.
+        keys.sort_unstable();
+        Ok(keys.into_iter().collect())
     }
 
     /// Leaves of the person's scans entered in `[from, until)` (every scan without
@@ -865,8 +914,11 @@ mod tests {
             assert_eq!(set.contains(pid), members.contains(&pid), "pid {pid}");
         }
         assert!(!set.contains(u32::MAX));
+        assert_eq!(set.len(), members.len());
+        assert_eq!(set.iter().collect::<Vec<_>>(), members);
         let empty: PidSet = std::iter::empty().collect();
         assert!(!empty.contains(0));
+        assert_eq!(empty.iter().count(), 0);
     }
 
     fn at(unix: i64) -> Timestamp {
