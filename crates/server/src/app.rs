@@ -91,6 +91,8 @@ pub struct App<S> {
     pub identity: Arc<dyn IdentityVerifier>,
     /// Request metrics.
     pub metrics: Metrics,
+    /// Overload protection (other work shed before the door flow).
+    pub admission: crate::overload::Admission,
     follow: tokio::sync::Mutex<()>,
 }
 
@@ -216,7 +218,9 @@ impl<S: Store> App<S> {
         identity: Arc<dyn IdentityVerifier>,
     ) -> Self {
         let trust = TrustList::of(&keys.issuer, &config.issuer_name);
+        let admission = crate::overload::Admission::new(config.overload_limits());
         Self {
+            admission,
             config,
             store,
             engine,

@@ -22,6 +22,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod overload;
 pub mod pages;
 pub mod qr;
 pub mod serve;

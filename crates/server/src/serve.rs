@@ -23,11 +23,16 @@ use crate::auth::{DemoIdentityVerifier, DemoOtpChannel};
 use crate::config::Config;
 
 /// The whole HTTP application for `app`: API, pages, health, OpenAPI, trust list;
-/// every request counted in the metrics.
+/// other work shed before the door flow under overload (`overload`); every request
+/// counted in the metrics.
 pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     crate::api::router::<S>()
         .merge(crate::pages::router::<S>())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            crate::overload::admit::<S>,
+        ))
         .layer(middleware::from_fn_with_state(app.clone(), track::<S>))
         .with_state(app)
 }
