@@ -29,4 +29,4 @@ pub mod serve;
 
 pub use app::App;
 pub use config::Config;
-pub use serve::{build, init_logs, load_keys, router, serve};
+pub use serve::{build, init_logs, load_keys, router, serve, serve_on};

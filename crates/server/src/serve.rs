@@ -228,6 +228,19 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
+/// Serves `app`'s HTTP routes on `listener` until `shutdown` completes, without the
+/// metrics listener or background work (the load test, `mingma bench serve`).
+pub async fn serve_on<S: Store>(
+    app: Arc<App<S>>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the HTTP server failed")
+}
+
 /// Serves `app` until SIGTERM or Ctrl-C: the HTTP service, the metrics listener, the
 /// scheduler and retention purge, and checkpoint signing. `ready` gets the bound
 /// addresses (service, metrics).
