@@ -43,6 +43,8 @@ const OTP_ATTEMPTS: u32 = 5;
 const OTP_PENDING: u32 = 3;
 /// How long a session lasts.
 const SESSION_SECONDS: i64 = 7 * 24 * 3600;
+/// Code views kept at most; a full cache is emptied (it refills as codes are shown).
+const CODE_VIEWS: usize = 262_144;
 /// Scans of the same token by the same person within this bucket are one check-in.
 const CHECK_IN_BUCKET_SECONDS: i64 = 600;
 
@@ -93,6 +95,11 @@ pub struct App<S> {
     pub metrics: Metrics,
     /// Overload protection (other work shed before the door flow).
     pub admission: crate::overload::Admission,
+    /// Code views as derived and signed, per person and language, each until
+    /// `code_cache_seconds` have passed or its decision's next change falls due,
+    /// whichever is first; a check-in or leave through this service drops the
+    /// person's entries.
+    views: std::sync::Mutex<std::collections::HashMap<(PersonKey, bool), (CodeView, Timestamp)>>,
     follow: tokio::sync::Mutex<()>,
 }
 
@@ -221,6 +228,7 @@ impl<S: Store> App<S> {
         let admission = crate::overload::Admission::new(config.overload_limits());
         Self {
             admission,
+            views: std::sync::Mutex::default(),
             config,
             store,
             engine,
@@ -406,7 +414,10 @@ impl<S: Store> App<S> {
     }
 
     /// The holder's code now: derived from the evidence; the cached code state is
-    /// brought up to date by the engine if it says anything else; signed.
+    /// brought up to date by the engine if it says anything else; signed. The view
+    /// is then reused for up to `code_cache_seconds` (never past the decision's next
+    /// change, and dropped by the holder's next check-in or leave here), so evidence
+    /// appended elsewhere shows within that time.
     pub async fn code_view(&self, person: PersonKey, lang: Lang) -> AppResult<CodeView> {
         let account = self.account(person).await?;
         self.code_view_of(person, &account.name, &account.id_last_four, lang)
@@ -427,6 +438,23 @@ impl<S: Store> App<S> {
         Ok((d, view))
     }
 
+    fn views(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<(PersonKey, bool), (CodeView, Timestamp)>,
+    > {
+        // A poisoned lock means a panic during a map insert; the map is still valid.
+        self.views.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops the cached code views of `person` (new evidence about them).
+    pub fn forget_code(&self, person: PersonKey) {
+        let mut views = self.views();
+        views.remove(&(person, false));
+        views.remove(&(person, true));
+    }
+
     async fn code_view_of(
         &self,
         person: PersonKey,
@@ -435,6 +463,41 @@ impl<S: Store> App<S> {
         lang: Lang,
     ) -> AppResult<CodeView> {
         let now = self.now();
+        let key = (person, lang == Lang::En);
+        if let Some((view, until)) = self.views().get(&key) {
+            if view.issued_at <= now
+                && now < *until
+                && view.id_last_four == id_last_four
+                && view.masked_name == mask_name(name)
+            {
+                return Ok(view.clone());
+            }
+        }
+        let view = self
+            .derive_view(person, name, id_last_four, lang, now)
+            .await?;
+        if self.config.code_cache_seconds > 0 {
+            let mut until = now.plus_seconds(self.config.code_cache_seconds);
+            if let Some(next) = &view.decision.next_change {
+                until = until.min(next.at);
+            }
+            let mut views = self.views();
+            if views.len() >= CODE_VIEWS {
+                views.clear();
+            }
+            views.insert(key, (view.clone(), until));
+        }
+        Ok(view)
+    }
+
+    async fn derive_view(
+        &self,
+        person: PersonKey,
+        name: &str,
+        id_last_four: &str,
+        lang: Lang,
+        now: Timestamp,
+    ) -> AppResult<CodeView> {
         let records: Vec<Evidence> = self
             .store
             .evidence_about(person)
@@ -809,6 +872,7 @@ impl<S: Store> App<S> {
             }
             other => AppError::from(other),
         })?;
+        self.forget_code(person);
         self.engine.rederive(&[person], now).await?;
         Ok(CheckedIn {
             record: id,
@@ -1027,6 +1091,7 @@ impl<S: Store> App<S> {
             *left_at = Some(now);
         }
         let appended = self.store.append(vec![exit]).await?;
+        self.forget_code(person);
         self.engine.rederive(&[person], now).await?;
         Ok(Left {
             exit: exit_id,
