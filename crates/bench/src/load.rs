@@ -6,7 +6,8 @@
 //! flow (`POST /api/v1/signin`, then `/confirm` with the demo channel's code); then
 //! closed-loop phases (each connection sends its next request when the previous one
 //! is answered) for the JSON code display (`GET /api/v1/me/code`, signed code
-//! included), the HTML code page (`GET /code`, with its QR) and check-ins (`POST
+//! included; first each holder's first display, derived and signed, then displays
+//! cycling over the holders), the HTML code page (`GET /code`, with its QR) and check-ins (`POST
 //! /api/v1/checkins` with a venue's poster token, each a new scan appended durably);
 //! then an open-loop overload phase at twice the measured JSON code-display rate,
 //! half of it code displays and half console work (`GET /api/v1/me/history`), each
@@ -144,7 +145,10 @@ pub struct LoadReport {
     pub target_ms: f64,
     /// Preparing the sessions (two requests per holder).
     pub sign_in: PhaseReport,
-    /// `GET /api/v1/me/code`.
+    /// `GET /api/v1/me/code`, each holder's first display (derived and signed).
+    pub json_code_first: PhaseReport,
+    /// `GET /api/v1/me/code`, cycling over the holders (a view is reused for the
+    /// service's `code_cache_seconds`, then derived and signed again).
     pub json_code: PhaseReport,
     /// `GET /code`.
     pub html_code: PhaseReport,
@@ -455,25 +459,7 @@ pub async fn run(
     if config.connections == 0 || config.max_requests == 0 {
         bail!("connections and max_requests must be at least 1");
     }
-    let sim = CityConfig::new(config.seed, config.persons, config.days);
-    sim.validate().map_err(|e| anyhow!("city: {e}"))?;
-    let city = Arc::new(City::generate(&sim));
-    let keys = Arc::new(city.person_keys(&bench_key()));
-    std::fs::create_dir_all(&config.dir)
-        .with_context(|| format!("creating {}", config.dir.display()))?;
-    let db = config.dir.join("bench.sqlite");
-    let store = if db.exists() {
-        SqliteStore::open(&db)?
-    } else {
-        let store = SqliteStore::open(&db)?;
-        ingest(&store, city.clone(), keys.clone(), 4, 1_000, progress).await?;
-        progress(Progress::Phase("derive every code", None));
-        let everyone: Vec<PersonKey> = (0..city.person_count()).map(|p| keys.get(p)).collect();
-        Engine::new(store.clone(), RuleSet::default_rules()?)
-            .rederive(&everyone, mingma_engine::Clock::now(&SystemClock))
-            .await?;
-        store
-    };
+    let (sim, city, store) = open_or_build(config, progress).await?;
     let app = start_app(&config.dir.join("load"), store).await?;
     let directory = city.directory();
     let venues: Vec<VenueRecord> = directory
@@ -507,6 +493,42 @@ pub async fn run(
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
     result
+}
+
+/// Opens the city's store, `DIR/bench.sqlite`, first streaming the city into it and
+/// deriving every code if the file is missing (as `mingma bench run` leaves it,
+/// without its declaration).
+async fn open_or_build(
+    config: &LoadConfig,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> anyhow::Result<(CityConfig, Arc<City>, SqliteStore)> {
+    let sim = CityConfig::new(config.seed, config.persons, config.days);
+    sim.validate().map_err(|e| anyhow!("city: {e}"))?;
+    let city = Arc::new(City::generate(&sim));
+    std::fs::create_dir_all(&config.dir)
+        .with_context(|| format!("creating {}", config.dir.display()))?;
+    let db = config.dir.join("bench.sqlite");
+    if db.exists() {
+        return Ok((sim, city, SqliteStore::open(&db)?));
+    }
+    let keys = Arc::new(city.person_keys(&bench_key()));
+    let store = SqliteStore::open(&db)?;
+    ingest(&store, city.clone(), keys.clone(), 4, 1_000, progress).await?;
+    progress(Progress::Phase("derive every code", None));
+    let everyone: Vec<PersonKey> = (0..city.person_count()).map(|p| keys.get(p)).collect();
+    Engine::new(store.clone(), RuleSet::default_rules()?)
+        .rederive(&everyone, mingma_engine::Clock::now(&SystemClock))
+        .await?;
+    Ok((sim, city, store))
+}
+
+/// Only builds the store (`DIR/bench.sqlite`) if it is missing; returns its path.
+pub async fn prepare(
+    config: &LoadConfig,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> anyhow::Result<PathBuf> {
+    let (_, _, store) = open_or_build(config, progress).await?;
+    Ok(store.path().to_path_buf())
 }
 
 async fn start_app(scratch: &Path, store: SqliteStore) -> anyhow::Result<Arc<App<SqliteStore>>> {
@@ -620,10 +642,21 @@ async fn phases(
     let h = u64::from(holders);
     let limit = config.max_requests;
 
-    progress(Progress::Phase("JSON code display", None));
+    progress(Progress::Phase("JSON code display, first per holder", None));
     let s = sessions.clone();
     let json_request: Arc<dyn Fn(u64) -> Vec<u8> + Send + Sync> =
         Arc::new(move |n| get("/api/v1/me/code", &bearer(&s[(n % h) as usize])));
+    let json_code_first = closed_loop(
+        addr,
+        config.connections,
+        limit.min(h),
+        config.phase,
+        200,
+        json_request.clone(),
+    )
+    .await?;
+
+    progress(Progress::Phase("JSON code display", None));
     let json_code = closed_loop(
         addr,
         config.connections,
@@ -733,6 +766,7 @@ async fn phases(
         connections: config.connections,
         target_ms: ms(TARGET),
         sign_in,
+        json_code_first,
         json_code,
         html_code,
         check_ins,
@@ -754,6 +788,7 @@ pub fn markdown(r: &LoadReport) -> String {
     );
     for (name, p) in [
         ("sign-in (2 requests each)", &r.sign_in),
+        ("JSON code display, first per holder", &r.json_code_first),
         ("JSON code display", &r.json_code),
         ("HTML code page", &r.html_code),
         ("check-in", &r.check_ins),

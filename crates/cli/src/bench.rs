@@ -104,6 +104,9 @@ pub struct ServeArgs {
     /// Where to write the results (JSON).
     #[arg(long, default_value = "target/bench/load.json")]
     out: PathBuf,
+    /// Only build the store if it is missing; run no load.
+    #[arg(long)]
+    prepare_only: bool,
 }
 
 fn seconds(name: &str, value: f64) -> Result<std::time::Duration> {
@@ -128,6 +131,12 @@ pub async fn run(command: &BenchCommand) -> Result<()> {
                 overload: seconds("overload-seconds", args.overload_seconds)?,
             };
             let bar = Bar::new();
+            if args.prepare_only {
+                let path = mingma_bench::load::prepare(&config, &|p| bar.progress(p)).await?;
+                bar.finish();
+                println!("store: {}", path.display());
+                return Ok(());
+            }
             let report = mingma_bench::load::run(&config, &|p| bar.progress(p)).await?;
             bar.finish();
             if let Some(parent) = args.out.parent() {

@@ -141,6 +141,17 @@ pub struct CodeView {
     pub change_position: u64,
     /// The latest test's sample time.
     pub latest_test: Option<Timestamp>,
+    /// The signed code's QR (SVG), drawn once per view ([`CodeView::qr_svg`]).
+    qr: Arc<std::sync::OnceLock<String>>,
+}
+
+impl CodeView {
+    /// The signed code as a QR code (SVG, 260 px), drawn on first use and shared by
+    /// every display of this view.
+    pub fn qr_svg(&self) -> &str {
+        self.qr
+            .get_or_init(|| crate::qr::qr_svg(&self.token, 260).unwrap_or_default())
+    }
 }
 
 /// One entry of a holder's history.
@@ -558,6 +569,7 @@ impl<S: Store> App<S> {
             change_position: state.position,
             latest_test,
             decision,
+            qr: Arc::default(),
         })
     }
 
@@ -794,8 +806,10 @@ impl<S: Store> App<S> {
     }
 
     /// Checks in at the venue a token names: records the scan with its presence
-    /// assurance (stale tokens as stale), then re-derives the holder's code. A forged
-    /// or malformed token records nothing.
+    /// assurance (stale tokens as stale) and drops the holder's cached code view. The
+    /// caller then shows the holder's code ([`App::code_view`] or
+    /// [`App::dependant_view`]), which derives it and has the engine record any
+    /// change. A forged or malformed token records nothing.
     pub async fn check_in(&self, person: PersonKey, token: &str) -> AppResult<CheckedIn> {
         self.check_in_as(person, None, token).await
     }
@@ -872,8 +886,10 @@ impl<S: Store> App<S> {
             }
             other => AppError::from(other),
         })?;
+        // Re-derivation is left to the code display that follows every check-in
+        // (the API's answer and both pages show the code): it derives once, and has
+        // the engine record the change if the stored state differs.
         self.forget_code(person);
-        self.engine.rederive(&[person], now).await?;
         Ok(CheckedIn {
             record: id,
             venue,
