@@ -62,6 +62,9 @@ pub struct LoadConfig {
     pub max_requests: u64,
     /// Length of the overload phase.
     pub overload: Duration,
+    /// Requests per second offered in the overload phase, half code displays and
+    /// half history; `None`: twice the measured code-display rate.
+    pub overload_rate: Option<f64>,
 }
 
 /// One measured phase.
@@ -88,7 +91,8 @@ pub struct PhaseReport {
 /// The overload phase.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OverloadReport {
-    /// Requests per second offered in all (twice the measured code-display rate).
+    /// Requests per second offered in all (by default twice the measured
+    /// code-display rate).
     pub offered_per_second: f64,
     /// Length.
     pub seconds: f64,
@@ -708,7 +712,10 @@ async fn phases(
     let ledger_growth = app.store.ledger_size().await?.saturating_sub(before);
 
     progress(Progress::Phase("overload at twice the capacity", None));
-    let rate = 2.0 * json_code.per_second.max(1.0);
+    let rate = config
+        .overload_rate
+        .unwrap_or(2.0 * json_code.per_second)
+        .max(1.0);
     let s = sessions.clone();
     let other_request: Arc<dyn Fn(u64) -> Vec<u8> + Send + Sync> =
         Arc::new(move |n| get("/api/v1/me/history", &bearer(&s[(n % h) as usize])));

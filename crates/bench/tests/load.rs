@@ -21,6 +21,7 @@ async fn a_small_load_test_runs_every_phase_and_the_counts_add_up() {
         phase: Duration::from_secs(2),
         max_requests: 120,
         overload: Duration::from_millis(500),
+        overload_rate: None,
     };
     let report = run(&config, &|_| {}).await.unwrap();
     assert!(dir.path().join("bench.sqlite").exists());
@@ -57,6 +58,7 @@ async fn a_small_load_test_runs_every_phase_and_the_counts_add_up() {
             holders: 10,
             max_requests: 20,
             overload: Duration::from_millis(200),
+            overload_rate: Some(200.0),
             ..config
         },
         &|_| {},

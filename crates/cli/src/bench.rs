@@ -104,6 +104,10 @@ pub struct ServeArgs {
     /// Where to write the results (JSON).
     #[arg(long, default_value = "target/bench/load.json")]
     out: PathBuf,
+    /// Requests per second offered in the overload phase (half code displays, half
+    /// history); twice the measured code-display rate if not given.
+    #[arg(long)]
+    overload_rate: Option<f64>,
     /// Only build the store if it is missing; run no load.
     #[arg(long)]
     prepare_only: bool,
@@ -129,6 +133,12 @@ pub async fn run(command: &BenchCommand) -> Result<()> {
                 phase: seconds("seconds", args.seconds)?,
                 max_requests: args.max_requests,
                 overload: seconds("overload-seconds", args.overload_seconds)?,
+                overload_rate: match args.overload_rate {
+                    Some(r) if !(1.0..=10_000_000.0).contains(&r) => {
+                        anyhow::bail!("--overload-rate must be 1 to 10,000,000 requests/s, not {r}")
+                    }
+                    r => r,
+                },
             };
             let bar = Bar::new();
             if args.prepare_only {
