@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod chart;
+pub mod load;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -312,8 +313,12 @@ pub enum Progress {
 /// The pseudonym key of benchmark cities (a fixed, public one: nothing here is
 /// personal data).
 pub fn bench_key() -> PseudonymKey {
-    PseudonymKey::from_bytes([0x6d; 32])
+    PseudonymKey::from_bytes(BENCH_KEY_BYTES)
 }
+
+/// The bytes of [`bench_key`] (the load test writes them as the server's
+/// `pseudonym.key`).
+pub const BENCH_KEY_BYTES: [u8; 32] = [0x6d; 32];
 
 /// Runs the whole suite.
 pub async fn run(
@@ -763,7 +768,7 @@ fn probe_memory(program: &Path, db: &Path) -> anyhow::Result<Memory> {
     Ok(memory)
 }
 
-fn machine() -> Machine {
+pub(crate) fn machine() -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu_model = cpuinfo
         .lines()

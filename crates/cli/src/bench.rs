@@ -20,6 +20,12 @@ pub enum BenchCommand {
         #[arg(long)]
         db: PathBuf,
     },
+    /// The service load test: the HTTP service over a benchmark city's store
+    /// (`DIR/bench.sqlite`, streamed in first if missing), driven over loopback by an
+    /// in-process client (bounded in requests and time): JSON code display, HTML
+    /// code page, check-ins, an overload phase at twice the measured capacity, and
+    /// recovery. Writes the results (JSON) and prints a Markdown table.
+    Serve(ServeArgs),
     /// Draw an SVG chart of how each figure grows, from result files.
     Chart {
         /// Result files written by `bench run`.
@@ -66,8 +72,91 @@ pub struct RunArgs {
     trace_cases: usize,
 }
 
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Residents of the store's city (as given to `bench run`).
+    #[arg(long, default_value_t = 10_000)]
+    persons: u32,
+    /// Days simulated.
+    #[arg(long, default_value_t = 14)]
+    days: u32,
+    /// The simulator's seed.
+    #[arg(long, default_value_t = 2022)]
+    seed: u64,
+    /// The directory of `bench.sqlite` (as given to `bench run`).
+    #[arg(long, default_value = "target/bench")]
+    dir: PathBuf,
+    /// Holders signed in; requests cycle over them.
+    #[arg(long, default_value_t = 10_000)]
+    holders: u32,
+    /// Concurrent connections per phase.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Time limit of each measured phase, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Request limit of each measured phase.
+    #[arg(long, default_value_t = 2_000_000)]
+    max_requests: u64,
+    /// Length of the overload phase, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    overload_seconds: f64,
+    /// Where to write the results (JSON).
+    #[arg(long, default_value = "target/bench/load.json")]
+    out: PathBuf,
+    /// Requests per second offered in the overload phase (half code displays, half
+    /// history); twice the measured code-display rate if not given.
+    #[arg(long)]
+    overload_rate: Option<f64>,
+    /// Only build the store if it is missing; run no load.
+    #[arg(long)]
+    prepare_only: bool,
+}
+
+fn seconds(name: &str, value: f64) -> Result<std::time::Duration> {
+    if !(0.1..=3600.0).contains(&value) {
+        anyhow::bail!("--{name} must be 0.1 to 3600 seconds, not {value}");
+    }
+    Ok(std::time::Duration::from_secs_f64(value))
+}
+
 pub async fn run(command: &BenchCommand) -> Result<()> {
     match command {
+        BenchCommand::Serve(args) => {
+            let config = mingma_bench::load::LoadConfig {
+                seed: args.seed,
+                persons: args.persons,
+                days: args.days,
+                dir: args.dir.clone(),
+                holders: args.holders.min(args.persons),
+                connections: args.connections,
+                phase: seconds("seconds", args.seconds)?,
+                max_requests: args.max_requests,
+                overload: seconds("overload-seconds", args.overload_seconds)?,
+                overload_rate: match args.overload_rate {
+                    Some(r) if !(1.0..=10_000_000.0).contains(&r) => {
+                        anyhow::bail!("--overload-rate must be 1 to 10,000,000 requests/s, not {r}")
+                    }
+                    r => r,
+                },
+            };
+            let bar = Bar::new();
+            if args.prepare_only {
+                let path = mingma_bench::load::prepare(&config, &|p| bar.progress(p)).await?;
+                bar.finish();
+                println!("store: {}", path.display());
+                return Ok(());
+            }
+            let report = mingma_bench::load::run(&config, &|p| bar.progress(p)).await?;
+            bar.finish();
+            if let Some(parent) = args.out.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)
+                .with_context(|| format!("cannot write {}", args.out.display()))?;
+            println!("{}", mingma_bench::load::markdown(&report));
+            println!("results: {}", args.out.display());
+        }
         BenchCommand::Run(args) => {
             let mut config = BenchConfig::new(args.persons, args.days, args.dir.clone());
             config.seed = args.seed;

@@ -163,6 +163,20 @@ pub struct VenueRecord {
 #[derive(Clone)]
 pub struct Accounts {
     conn: Arc<Mutex<Connection>>,
+    hot: Arc<Mutex<Hot>>,
+}
+
+/// Entries kept in memory at most per map: a full account map is emptied (it
+/// refills from the database); sessions beyond it are read from the database.
+const HOT_ENTRIES: usize = 2_000_000;
+
+/// What every code display asks for, kept in memory after the first read: live
+/// sessions (removed when ended; checked for expiry on every use) and accounts (an
+/// account is never replaced or deleted, so a cached one cannot go stale).
+#[derive(Default)]
+struct Hot {
+    sessions: std::collections::HashMap<Vec<u8>, (PersonKey, i64)>,
+    accounts: std::collections::HashMap<PersonKey, Account>,
 }
 
 fn key_of(bytes: Vec<u8>) -> rusqlite::Result<PersonKey> {
@@ -193,6 +207,7 @@ impl Accounts {
         conn.execute_batch(SCHEMA)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            hot: Arc::default(),
         })
     }
 
@@ -212,24 +227,40 @@ impl Accounts {
         .map_err(AppError::internal)?
     }
 
+    fn hot(&self) -> std::sync::MutexGuard<'_, Hot> {
+        // A poisoned lock means a panic during a map insert; the map is still valid.
+        self.hot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The account of `person`.
     pub async fn account(&self, person: PersonKey) -> AppResult<Option<Account>> {
-        self.call(move |c| {
-            c.query_row(
-                "SELECT name, phone, id_last_four FROM accounts WHERE person = ?1",
-                [person.as_bytes().as_slice()],
-                |r| {
+        if let Some(account) = self.hot().accounts.get(&person) {
+            return Ok(Some(account.clone()));
+        }
+        let found = self
+            .call(move |c| {
+                c.prepare_cached(
+                    "SELECT name, phone, id_last_four FROM accounts WHERE person = ?1",
+                )?
+                .query_row([person.as_bytes().as_slice()], |r| {
                     Ok(Account {
                         person,
                         name: r.get(0)?,
                         phone: r.get(1)?,
                         id_last_four: r.get(2)?,
                     })
-                },
-            )
-            .optional()
-        })
-        .await
+                })
+                .optional()
+            })
+            .await?;
+        if let Some(account) = &found {
+            let mut hot = self.hot();
+            if hot.accounts.len() >= HOT_ENTRIES {
+                hot.accounts.clear();
+            }
+            hot.accounts.insert(person, account.clone());
+        }
+        Ok(found)
     }
 
     /// Stores a challenge under `id`.
@@ -368,21 +399,42 @@ impl Accounts {
         token_hash: Vec<u8>,
         now: Timestamp,
     ) -> AppResult<Option<PersonKey>> {
-        self.call(move |c| {
-            let key: Option<Vec<u8>> = c
-                .query_row(
-                    "SELECT person FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
-                    params![token_hash, now.unix_seconds()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            key.map(key_of).transpose()
-        })
-        .await
+        if let Some((person, expires)) = self.hot().sessions.get(&token_hash) {
+            return Ok((*expires > now.unix_seconds()).then_some(*person));
+        }
+        let key = token_hash.clone();
+        let found = self
+            .call(move |c| {
+                let row: Option<(Vec<u8>, i64)> = c
+                    .prepare_cached(
+                        "SELECT person, expires_at FROM sessions WHERE token_hash = ?1",
+                    )?
+                    .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                row.map(|(k, e)| key_of(k).map(|k| (k, e))).transpose()
+            })
+            .await?;
+        let Some((person, expires)) = found else {
+            return Ok(None);
+        };
+        let mut hot = self.hot();
+        if hot.sessions.len() >= HOT_ENTRIES && !hot.sessions.contains_key(&token_hash) {
+            // Full: this one is read from the database each time.
+            return Ok((expires > now.unix_seconds()).then_some(person));
+        }
+        // An ended session left a tombstone that this late read must not replace.
+        let (person, expires) = *hot.sessions.entry(token_hash).or_insert((person, expires));
+        Ok((expires > now.unix_seconds()).then_some(person))
     }
 
     /// Ends a session.
     pub async fn end_session(&self, token_hash: Vec<u8>) -> AppResult<()> {
+        // A tombstone (expired at the beginning of time) before the delete, so that
+        // a read racing with it cannot put the session back.
+        self.hot().sessions.insert(
+            token_hash.clone(),
+            (PersonKey::from_bytes([0; 32]), i64::MIN),
+        );
         self.call(move |c| {
             c.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
             Ok(())

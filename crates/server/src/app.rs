@@ -43,6 +43,8 @@ const OTP_ATTEMPTS: u32 = 5;
 const OTP_PENDING: u32 = 3;
 /// How long a session lasts.
 const SESSION_SECONDS: i64 = 7 * 24 * 3600;
+/// Code views kept at most; a full cache is emptied (it refills as codes are shown).
+const CODE_VIEWS: usize = 262_144;
 /// Scans of the same token by the same person within this bucket are one check-in.
 const CHECK_IN_BUCKET_SECONDS: i64 = 600;
 
@@ -91,6 +93,13 @@ pub struct App<S> {
     pub identity: Arc<dyn IdentityVerifier>,
     /// Request metrics.
     pub metrics: Metrics,
+    /// Overload protection (other work shed before the door flow).
+    pub admission: crate::overload::Admission,
+    /// Code views as derived and signed, per person and language, each until
+    /// `code_cache_seconds` have passed or its decision's next change falls due,
+    /// whichever is first; a check-in or leave through this service drops the
+    /// person's entries.
+    views: std::sync::Mutex<std::collections::HashMap<(PersonKey, bool), (CodeView, Timestamp)>>,
     follow: tokio::sync::Mutex<()>,
 }
 
@@ -132,6 +141,17 @@ pub struct CodeView {
     pub change_position: u64,
     /// The latest test's sample time.
     pub latest_test: Option<Timestamp>,
+    /// The signed code's QR (SVG), drawn once per view ([`CodeView::qr_svg`]).
+    qr: Arc<std::sync::OnceLock<String>>,
+}
+
+impl CodeView {
+    /// The signed code as a QR code (SVG, 260 px), drawn on first use and shared by
+    /// every display of this view.
+    pub fn qr_svg(&self) -> &str {
+        self.qr
+            .get_or_init(|| crate::qr::qr_svg(&self.token, 260).unwrap_or_default())
+    }
 }
 
 /// One entry of a holder's history.
@@ -216,7 +236,10 @@ impl<S: Store> App<S> {
         identity: Arc<dyn IdentityVerifier>,
     ) -> Self {
         let trust = TrustList::of(&keys.issuer, &config.issuer_name);
+        let admission = crate::overload::Admission::new(config.overload_limits());
         Self {
+            admission,
+            views: std::sync::Mutex::default(),
             config,
             store,
             engine,
@@ -402,7 +425,10 @@ impl<S: Store> App<S> {
     }
 
     /// The holder's code now: derived from the evidence; the cached code state is
-    /// brought up to date by the engine if it says anything else; signed.
+    /// brought up to date by the engine if it says anything else; signed. The view
+    /// is then reused for up to `code_cache_seconds` (never past the decision's next
+    /// change, and dropped by the holder's next check-in or leave here), so evidence
+    /// appended elsewhere shows within that time.
     pub async fn code_view(&self, person: PersonKey, lang: Lang) -> AppResult<CodeView> {
         let account = self.account(person).await?;
         self.code_view_of(person, &account.name, &account.id_last_four, lang)
@@ -423,6 +449,23 @@ impl<S: Store> App<S> {
         Ok((d, view))
     }
 
+    fn views(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<(PersonKey, bool), (CodeView, Timestamp)>,
+    > {
+        // A poisoned lock means a panic during a map insert; the map is still valid.
+        self.views.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops the cached code views of `person` (new evidence about them).
+    pub fn forget_code(&self, person: PersonKey) {
+        let mut views = self.views();
+        views.remove(&(person, false));
+        views.remove(&(person, true));
+    }
+
     async fn code_view_of(
         &self,
         person: PersonKey,
@@ -431,6 +474,41 @@ impl<S: Store> App<S> {
         lang: Lang,
     ) -> AppResult<CodeView> {
         let now = self.now();
+        let key = (person, lang == Lang::En);
+        if let Some((view, until)) = self.views().get(&key) {
+            if view.issued_at <= now
+                && now < *until
+                && view.id_last_four == id_last_four
+                && view.masked_name == mask_name(name)
+            {
+                return Ok(view.clone());
+            }
+        }
+        let view = self
+            .derive_view(person, name, id_last_four, lang, now)
+            .await?;
+        if self.config.code_cache_seconds > 0 {
+            let mut until = now.plus_seconds(self.config.code_cache_seconds);
+            if let Some(next) = &view.decision.next_change {
+                until = until.min(next.at);
+            }
+            let mut views = self.views();
+            if views.len() >= CODE_VIEWS {
+                views.clear();
+            }
+            views.insert(key, (view.clone(), until));
+        }
+        Ok(view)
+    }
+
+    async fn derive_view(
+        &self,
+        person: PersonKey,
+        name: &str,
+        id_last_four: &str,
+        lang: Lang,
+        now: Timestamp,
+    ) -> AppResult<CodeView> {
         let records: Vec<Evidence> = self
             .store
             .evidence_about(person)
@@ -491,6 +569,7 @@ impl<S: Store> App<S> {
             change_position: state.position,
             latest_test,
             decision,
+            qr: Arc::default(),
         })
     }
 
@@ -727,8 +806,10 @@ impl<S: Store> App<S> {
     }
 
     /// Checks in at the venue a token names: records the scan with its presence
-    /// assurance (stale tokens as stale), then re-derives the holder's code. A forged
-    /// or malformed token records nothing.
+    /// assurance (stale tokens as stale) and drops the holder's cached code view. The
+    /// caller then shows the holder's code ([`App::code_view`] or
+    /// [`App::dependant_view`]), which derives it and has the engine record any
+    /// change. A forged or malformed token records nothing.
     pub async fn check_in(&self, person: PersonKey, token: &str) -> AppResult<CheckedIn> {
         self.check_in_as(person, None, token).await
     }
@@ -805,7 +886,10 @@ impl<S: Store> App<S> {
             }
             other => AppError::from(other),
         })?;
-        self.engine.rederive(&[person], now).await?;
+        // Re-derivation is left to the code display that follows every check-in
+        // (the API's answer and both pages show the code): it derives once, and has
+        // the engine record the change if the stored state differs.
+        self.forget_code(person);
         Ok(CheckedIn {
             record: id,
             venue,
@@ -1023,6 +1107,7 @@ impl<S: Store> App<S> {
             *left_at = Some(now);
         }
         let appended = self.store.append(vec![exit]).await?;
+        self.forget_code(person);
         self.engine.rederive(&[person], now).await?;
         Ok(Left {
             exit: exit_id,

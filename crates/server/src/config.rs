@@ -16,6 +16,10 @@
 //! log_format = "text"                # MINGMA_LOG_FORMAT: text | json
 //! demo_channels = false              # MINGMA_DEMO_CHANNELS=1: demo one-time codes shown on the page
 //! create_missing_keys = false        # MINGMA_CREATE_MISSING_KEYS=1
+//! code_cache_seconds = 30           # MINGMA_CODE_CACHE_SECONDS: how long a derived, signed code view is reused (0: never)
+//! overload_door_in_flight = 64       # MINGMA_OVERLOAD_DOOR_IN_FLIGHT: door requests in flight that shed other work
+//! overload_door_latency_ms = 10      # MINGMA_OVERLOAD_DOOR_LATENCY_MS: recent door latency that sheds other work
+//! overload_other_in_flight = 16      # MINGMA_OVERLOAD_OTHER_IN_FLIGHT: other requests in flight at most
 //! ```
 
 use std::net::SocketAddr;
@@ -61,6 +65,18 @@ pub struct Config {
     /// so the service refuses to start without this set: codes shown on a public
     /// page would let anyone sign in as anyone.
     pub demo_channels: bool,
+    /// How long a holder's derived and signed code view is reused (never past its
+    /// next change; a check-in or leave here drops it); 0 derives on every display.
+    /// Evidence appended by other processes shows within this time.
+    pub code_cache_seconds: i64,
+    /// Door requests (code display, check-in; see `overload`) in flight at or above
+    /// which other work gets `503 overloaded`.
+    pub overload_door_in_flight: u64,
+    /// Recent door latency (milliseconds, weighted mean) above which other work gets
+    /// `503 overloaded` while door work is in flight.
+    pub overload_door_latency_ms: u64,
+    /// Other requests in flight at most; more get `503 overloaded`.
+    pub overload_other_in_flight: u64,
 }
 
 impl Default for Config {
@@ -81,6 +97,10 @@ impl Default for Config {
             log_format: "text".into(),
             create_missing_keys: false,
             demo_channels: false,
+            code_cache_seconds: 30,
+            overload_door_in_flight: 64,
+            overload_door_latency_ms: 10,
+            overload_other_in_flight: 16,
         }
     }
 }
@@ -151,6 +171,18 @@ impl Config {
         if let Some(v) = var("MINGMA_CREATE_MISSING_KEYS") {
             self.create_missing_keys = v == "1" || v == "true";
         }
+        if let Some(v) = var("MINGMA_CODE_CACHE_SECONDS") {
+            self.code_cache_seconds = parsed("MINGMA_CODE_CACHE_SECONDS", &v)?;
+        }
+        if let Some(v) = var("MINGMA_OVERLOAD_DOOR_IN_FLIGHT") {
+            self.overload_door_in_flight = parsed("MINGMA_OVERLOAD_DOOR_IN_FLIGHT", &v)?;
+        }
+        if let Some(v) = var("MINGMA_OVERLOAD_DOOR_LATENCY_MS") {
+            self.overload_door_latency_ms = parsed("MINGMA_OVERLOAD_DOOR_LATENCY_MS", &v)?;
+        }
+        if let Some(v) = var("MINGMA_OVERLOAD_OTHER_IN_FLIGHT") {
+            self.overload_other_in_flight = parsed("MINGMA_OVERLOAD_OTHER_IN_FLIGHT", &v)?;
+        }
         Ok(())
     }
 
@@ -171,6 +203,19 @@ impl Config {
                 self.log_format
             );
         }
+        if !(0..=self.code_validity_seconds / 2).contains(&self.code_cache_seconds) {
+            bail!(
+                "code_cache_seconds is {}; it is 0 to half of code_validity_seconds ({}), so a shown code stays valid long enough",
+                self.code_cache_seconds,
+                self.code_validity_seconds / 2
+            );
+        }
+        if self.overload_door_in_flight == 0 || self.overload_other_in_flight == 0 {
+            bail!("overload_door_in_flight and overload_other_in_flight must be at least 1");
+        }
+        if self.overload_door_latency_ms == 0 {
+            bail!("overload_door_latency_ms must be at least 1");
+        }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             bail!("public_url {:?} is not an http(s) URL", self.public_url);
         }
@@ -180,6 +225,15 @@ impl Config {
     /// Whether cookies must be `Secure` (the public URL is https).
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// The overload limits.
+    pub fn overload_limits(&self) -> crate::overload::Limits {
+        crate::overload::Limits {
+            door_in_flight: self.overload_door_in_flight,
+            door_latency: std::time::Duration::from_millis(self.overload_door_latency_ms),
+            other_in_flight: self.overload_other_in_flight,
+        }
     }
 
     /// The public URL without a trailing slash.

@@ -22,10 +22,11 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod overload;
 pub mod pages;
 pub mod qr;
 pub mod serve;
 
 pub use app::App;
 pub use config::Config;
-pub use serve::{build, init_logs, load_keys, router, serve};
+pub use serve::{build, init_logs, load_keys, router, serve, serve_on};

@@ -417,7 +417,7 @@ fn code_summary(lang: Lang, v: &CodeView) -> Markup {
     html! {
         div.card.code.(colour_class(d.colour)) #code-card data-colour=(d.colour.name()) {
             div.band #colour { (colour_name(lang, d.colour)) }
-            (PreEscaped(qr_svg(&v.token, 260).unwrap_or_default()))
+            (PreEscaped(v.qr_svg()))
             p { strong #masked-name { (v.masked_name) } " · " span.muted { "**************" (v.id_last_four) } }
             p.muted {
                 (t(lang, "刷新时间 ", "Refreshed at ")) span #refreshed { (v.issued_at) }

@@ -23,11 +23,16 @@ use crate::auth::{DemoIdentityVerifier, DemoOtpChannel};
 use crate::config::Config;
 
 /// The whole HTTP application for `app`: API, pages, health, OpenAPI, trust list;
-/// every request counted in the metrics.
+/// other work shed before the door flow under overload (`overload`); every request
+/// counted in the metrics.
 pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     crate::api::router::<S>()
         .merge(crate::pages::router::<S>())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            crate::overload::admit::<S>,
+        ))
         .layer(middleware::from_fn_with_state(app.clone(), track::<S>))
         .with_state(app)
 }
@@ -221,6 +226,19 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Serves `app`'s HTTP routes on `listener` until `shutdown` completes, without the
+/// metrics listener or background work (the load test, `mingma bench serve`).
+pub async fn serve_on<S: Store>(
+    app: Arc<App<S>>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the HTTP server failed")
 }
 
 /// Serves `app` until SIGTERM or Ctrl-C: the HTTP service, the metrics listener, the

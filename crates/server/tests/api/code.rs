@@ -261,3 +261,28 @@ async fn openapi_health_and_metrics() {
         "{metrics}"
     );
 }
+
+async fn shown_code(t: &TestApp, session: &str) -> serde_json::Value {
+    let (status, code) = t
+        .json(Method::GET, "/api/v1/me/code", None, Some(session))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{code}");
+    code
+}
+
+/// A shown code is reused (the same signed code) for `code_cache_seconds`, then
+/// derived and signed anew; evidence appended by others shows by then.
+#[tokio::test]
+async fn a_shown_code_is_reused_for_a_while_then_derived_again() {
+    let t = TestApp::new().await;
+    let session = t.sign_in(TRAVELLER, "李四", "13800000001").await;
+    let first = shown_code(&t, &session).await;
+    t.advance(5);
+    let again = shown_code(&t, &session).await;
+    assert_eq!(first["signed_code"], again["signed_code"]);
+    assert_eq!(first["issued_at"], again["issued_at"]);
+    t.advance(t.app.config.code_cache_seconds);
+    let later = shown_code(&t, &session).await;
+    assert_ne!(first["signed_code"], later["signed_code"]);
+    assert_ne!(first["issued_at"], later["issued_at"]);
+}

@@ -3,6 +3,7 @@
 mod checkin;
 mod code;
 mod dependants;
+mod overload;
 mod pages;
 mod signin;
 mod support;

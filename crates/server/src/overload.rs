@@ -1,0 +1,357 @@
+//! Overload protection: the door flow keeps priority.
+//!
+//! Every route is in one of three classes ([`class_of`]): the **door** flow (a
+//! holder's code as JSON or as the HTML code page, a dependant's code, check-in,
+//! leave, checkpoint-code verification, the trust list checkpoints verify with),
+//! **probes** (`/healthz`), and **other** work (sign-in, consoles, history and
+//! receipts, venue registration and posters, the OpenAPI document, imports and
+//! analytics as they come). Door requests and probes are never refused here.
+//! Other requests get `503 overloaded` with `Retry-After` when the door is busy:
+//! more door requests in flight than [`Limits::door_in_flight`], or door requests
+//! in flight while the recent door latency (an exponentially weighted mean) exceeds
+//! [`Limits::door_latency`], or more other requests in flight than
+//! [`Limits::other_in_flight`]. So other work is always shed before any door request,
+//! and with no door work waiting everything is admitted again (the server recovers
+//! by itself).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::RETRY_AFTER;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use mingma_store::Store;
+
+use crate::app::App;
+use crate::error::AppError;
+
+/// What kind of work a route is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Code display, check-in, leave, verification: never shed.
+    Door,
+    /// Health probes: never shed, not counted.
+    Probe,
+    /// Everything else: shed first.
+    Other,
+}
+
+/// The class of a route template (axum's matched path, e.g. `/v/{token}`); unmatched
+/// requests (`None`, answered 404) are other work.
+pub fn class_of(route: Option<&str>) -> Class {
+    match route {
+        Some(
+            "/api/v1/me/code"
+            | "/api/v1/me/dependants/{key}/code"
+            | "/api/v1/checkins"
+            | "/api/v1/checkins/{id}/leave"
+            | "/api/v1/verify"
+            | "/.well-known/mingma/trust-list.json"
+            | "/code"
+            | "/dependants/{key}"
+            | "/v/{token}"
+            | "/v/{token}/for/{key}"
+            | "/checkins/{id}/leave",
+        ) => Class::Door,
+        Some("/healthz") => Class::Probe,
+        _ => Class::Other,
+    }
+}
+
+/// When other work is shed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Door requests in flight at or above which other work is shed.
+    pub door_in_flight: u64,
+    /// Recent door latency above which other work is shed while door work is in flight.
+    pub door_latency: Duration,
+    /// Other requests in flight at or above which more other work is shed.
+    pub other_in_flight: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            door_in_flight: 64,
+            door_latency: Duration::from_millis(10),
+            other_in_flight: 16,
+        }
+    }
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shed {
+    /// Too many door requests in flight.
+    DoorBusy,
+    /// Door requests are slow.
+    DoorSlow,
+    /// Too much other work in flight.
+    OtherBusy,
+}
+
+/// The admission state shared by every request.
+#[derive(Debug, Default)]
+pub struct Admission {
+    limits: Limits,
+    door: AtomicU64,
+    other: AtomicU64,
+    /// Recent door latency in microseconds (weighted mean, weight 1/8 per request).
+    door_latency_micros: AtomicU64,
+    shed: AtomicU64,
+}
+
+/// An admitted request; its drop ends it. Door tickets should be ended with
+/// [`Ticket::finish`] so their latency counts.
+#[derive(Debug)]
+pub struct Ticket<'a> {
+    admission: &'a Admission,
+    class: Class,
+}
+
+impl Ticket<'_> {
+    /// Ends the request, recording a door request's latency.
+    pub fn finish(self, elapsed: Duration) {
+        if self.class == Class::Door {
+            let sample = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+            let a = &self.admission.door_latency_micros;
+            let old = a.load(Ordering::Relaxed);
+            // Approximate under races (a lost update only drops one sample).
+            let new = if sample >= old {
+                old + (sample - old) / 8
+            } else {
+                old - (old - sample) / 8
+            };
+            a.store(new, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        match self.class {
+            Class::Door => self.admission.door.fetch_sub(1, Ordering::AcqRel),
+            Class::Other => self.admission.other.fetch_sub(1, Ordering::AcqRel),
+            Class::Probe => 0,
+        };
+    }
+}
+
+impl Admission {
+    /// Admission with these limits.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Admits a request of `class`, or says why other work is shed now.
+    pub fn admit(&self, class: Class) -> Result<Ticket<'_>, Shed> {
+        match class {
+            Class::Door => {
+                self.door.fetch_add(1, Ordering::AcqRel);
+            }
+            Class::Probe => {}
+            Class::Other => {
+                let door = self.door.load(Ordering::Acquire);
+                let why = if door >= self.limits.door_in_flight {
+                    Some(Shed::DoorBusy)
+                } else if door > 0 && self.door_latency() > self.limits.door_latency {
+                    Some(Shed::DoorSlow)
+                } else if self.other.fetch_add(1, Ordering::AcqRel) >= self.limits.other_in_flight {
+                    self.other.fetch_sub(1, Ordering::AcqRel);
+                    Some(Shed::OtherBusy)
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    self.shed.fetch_add(1, Ordering::Relaxed);
+                    return Err(why);
+                }
+            }
+        }
+        Ok(Ticket {
+            admission: self,
+            class,
+        })
+    }
+
+    /// Door requests in flight.
+    pub fn door_in_flight(&self) -> u64 {
+        self.door.load(Ordering::Acquire)
+    }
+
+    /// Other requests in flight.
+    pub fn other_in_flight(&self) -> u64 {
+        self.other.load(Ordering::Acquire)
+    }
+
+    /// The recent door latency (weighted mean).
+    pub fn door_latency(&self) -> Duration {
+        Duration::from_micros(self.door_latency_micros.load(Ordering::Relaxed))
+    }
+
+    /// Requests shed so far.
+    pub fn shed_count(&self) -> u64 {
+        self.shed.load(Ordering::Relaxed)
+    }
+}
+
+/// The 503 answer to shed work: `{"code": "overloaded", ...}` with `Retry-After: 1`.
+pub fn overloaded(why: Shed) -> Response {
+    let message = match why {
+        Shed::DoorBusy | Shed::DoorSlow => {
+            "the service is busy showing codes and recording check-ins; try again in a moment"
+        }
+        Shed::OtherBusy => "the service is busy; try again in a moment",
+    };
+    let mut response = AppError::unavailable("overloaded", message).into_response();
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// The middleware: admits or sheds by the route's class.
+pub async fn admit<S: Store>(
+    State(app): State<Arc<App<S>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let class = class_of(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str()),
+    );
+    let ticket = match app.admission.admit(class) {
+        Ok(ticket) => ticket,
+        Err(why) => {
+            app.metrics.event("shed", class_name(why));
+            return overloaded(why);
+        }
+    };
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    ticket.finish(started.elapsed());
+    response
+}
+
+fn class_name(why: Shed) -> &'static str {
+    match why {
+        Shed::DoorBusy => "door_busy",
+        Shed::DoorSlow => "door_slow",
+        Shed::OtherBusy => "other_busy",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_classified() {
+        for door in [
+            "/api/v1/me/code",
+            "/api/v1/checkins",
+            "/api/v1/checkins/{id}/leave",
+            "/api/v1/verify",
+            "/code",
+            "/v/{token}",
+            "/checkins/{id}/leave",
+        ] {
+            assert_eq!(class_of(Some(door)), Class::Door, "{door}");
+        }
+        for other in [
+            "/api/v1/signin",
+            "/api/v1/me/history",
+            "/api/v1/venues",
+            "/api/v1/openapi.json",
+            "/history",
+            "/venues/{id}/poster.svg",
+            "/",
+        ] {
+            assert_eq!(class_of(Some(other)), Class::Other, "{other}");
+        }
+        assert_eq!(class_of(None), Class::Other);
+        assert_eq!(class_of(Some("/healthz")), Class::Probe);
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            door_in_flight: 3,
+            door_latency: Duration::from_millis(10),
+            other_in_flight: 2,
+        }
+    }
+
+    #[test]
+    fn other_work_is_shed_when_the_door_is_busy_and_door_work_never() {
+        let a = Admission::new(limits());
+        let doors: Vec<_> = (0..3).map(|_| a.admit(Class::Door).unwrap()).collect();
+        assert_eq!(a.admit(Class::Other).unwrap_err(), Shed::DoorBusy);
+        // The door itself is never refused, however busy.
+        let more: Vec<_> = (0..100).map(|_| a.admit(Class::Door).unwrap()).collect();
+        assert_eq!(a.door_in_flight(), 103);
+        assert!(a.admit(Class::Probe).is_ok());
+        drop(more);
+        drop(doors);
+        assert_eq!(a.door_in_flight(), 0);
+        // Recovered: other work is admitted again.
+        assert!(a.admit(Class::Other).is_ok());
+        assert_eq!(a.shed_count(), 1);
+    }
+
+    #[test]
+    fn slow_door_sheds_other_work_only_while_door_work_waits() {
+        let a = Admission::new(limits());
+        for _ in 0..64 {
+            a.admit(Class::Door)
+                .unwrap()
+                .finish(Duration::from_millis(40));
+        }
+        assert!(a.door_latency() > Duration::from_millis(10));
+        // Slow, but nothing at the door now: other work goes ahead.
+        assert!(a.admit(Class::Other).is_ok());
+        let door = a.admit(Class::Door).unwrap();
+        assert_eq!(a.admit(Class::Other).unwrap_err(), Shed::DoorSlow);
+        door.finish(Duration::from_millis(1));
+        // Fast again: the mean falls below the limit and other work is admitted.
+        for _ in 0..64 {
+            let d = a.admit(Class::Door).unwrap();
+            d.finish(Duration::from_micros(100));
+        }
+        let _door = a.admit(Class::Door).unwrap();
+        assert!(a.door_latency() < Duration::from_millis(10));
+        assert!(a.admit(Class::Other).is_ok());
+    }
+
+    #[test]
+    fn other_work_is_bounded_by_itself() {
+        let a = Admission::new(limits());
+        let one = a.admit(Class::Other).unwrap();
+        let two = a.admit(Class::Other).unwrap();
+        assert_eq!(a.admit(Class::Other).unwrap_err(), Shed::OtherBusy);
+        assert_eq!(a.other_in_flight(), 2);
+        drop(one);
+        let _three = a.admit(Class::Other).unwrap();
+        drop(two);
+        assert_eq!(a.other_in_flight(), 1);
+    }
+
+    #[test]
+    fn the_answer_is_503_overloaded_with_retry_after() {
+        let r = overloaded(Shed::DoorBusy);
+        assert_eq!(r.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers().get(RETRY_AFTER).unwrap(), "1");
+    }
+}
