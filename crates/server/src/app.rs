@@ -34,6 +34,43 @@ use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 
+/// A one-time code judged against its pending request (a sign-in challenge or a
+/// dependant's consent request).
+enum Otp {
+    /// The code matches.
+    Accepted,
+    /// The request has expired or used up its attempts.
+    Expired,
+    /// The code is wrong: the error says how many tries are left. The caller
+    /// counts the failed attempt.
+    Wrong(AppError),
+}
+
+/// Judges `code` for request `challenge`, stored with `code_hash`, valid until
+/// `expires_at`, after `attempts` wrong codes.
+fn judge_otp(
+    challenge: &str,
+    code: &str,
+    code_hash: &[u8],
+    expires_at: Timestamp,
+    attempts: u32,
+    now: Timestamp,
+) -> Otp {
+    if now >= expires_at || attempts >= OTP_ATTEMPTS {
+        return Otp::Expired;
+    }
+    if digest(&[challenge.as_bytes(), code.trim().as_bytes()]) != code_hash {
+        return Otp::Wrong(AppError::unauthorized(
+            "otp_mismatch",
+            format!(
+                "the one-time code is wrong ({} tries left)",
+                OTP_ATTEMPTS.saturating_sub(attempts + 1)
+            ),
+        ));
+    }
+    Otp::Accepted
+}
+
 /// How long a one-time code is valid.
 const OTP_SECONDS: i64 = 300;
 /// Wrong codes allowed per challenge.
@@ -363,18 +400,20 @@ impl<S: Store> App<S> {
             .await?
             .ok_or_else(unknown)?;
         let now = self.now();
-        if now >= ch.expires_at || ch.attempts >= OTP_ATTEMPTS {
-            return Err(unknown());
-        }
-        if digest(&[challenge.as_bytes(), code.trim().as_bytes()]) != ch.code_hash {
-            self.accounts.fail_challenge(challenge.to_owned()).await?;
-            return Err(AppError::unauthorized(
-                "otp_mismatch",
-                format!(
-                    "the one-time code is wrong ({} tries left)",
-                    OTP_ATTEMPTS.saturating_sub(ch.attempts + 1)
-                ),
-            ));
+        match judge_otp(
+            challenge,
+            code,
+            &ch.code_hash,
+            ch.expires_at,
+            ch.attempts,
+            now,
+        ) {
+            Otp::Accepted => {}
+            Otp::Expired => return Err(unknown()),
+            Otp::Wrong(error) => {
+                self.accounts.fail_challenge(challenge.to_owned()).await?;
+                return Err(error);
+            }
         }
         let token = random_token()?;
         let person = ch.account.person;
@@ -1006,18 +1045,13 @@ impl<S: Store> App<S> {
             .filter(|c| c.proxy == proxy)
             .ok_or_else(unknown)?;
         let now = self.now();
-        if now >= c.expires_at || c.attempts >= OTP_ATTEMPTS {
-            return Err(unknown());
-        }
-        if digest(&[challenge.as_bytes(), code.trim().as_bytes()]) != c.code_hash {
-            self.accounts.fail_consent(challenge.to_owned()).await?;
-            return Err(AppError::unauthorized(
-                "otp_mismatch",
-                format!(
-                    "the one-time code is wrong ({} tries left)",
-                    OTP_ATTEMPTS.saturating_sub(c.attempts + 1)
-                ),
-            ));
+        match judge_otp(challenge, code, &c.code_hash, c.expires_at, c.attempts, now) {
+            Otp::Accepted => {}
+            Otp::Expired => return Err(unknown()),
+            Otp::Wrong(error) => {
+                self.accounts.fail_consent(challenge.to_owned()).await?;
+                return Err(error);
+            }
         }
         let dependant = c.dependant.clone();
         self.accounts
