@@ -37,8 +37,10 @@ pub enum BenchCommand {
     },
 }
 
+/// The simulated city and where its store lives (shared by `bench run` and `bench
+/// serve`).
 #[derive(Args)]
-pub struct RunArgs {
+pub struct CityArgs {
     /// Residents.
     #[arg(long, default_value_t = 10_000)]
     persons: u32,
@@ -48,9 +50,15 @@ pub struct RunArgs {
     /// The simulator's seed.
     #[arg(long, default_value_t = 2022)]
     seed: u64,
-    /// Working directory for the store's file.
+    /// Working directory of the store's file (`bench.sqlite`).
     #[arg(long, default_value = "target/bench")]
     dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    city: CityArgs,
     /// Where to write the results (JSON).
     #[arg(long, default_value = "target/bench/results.json")]
     out: PathBuf,
@@ -74,18 +82,9 @@ pub struct RunArgs {
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Residents of the store's city (as given to `bench run`).
-    #[arg(long, default_value_t = 10_000)]
-    persons: u32,
-    /// Days simulated.
-    #[arg(long, default_value_t = 14)]
-    days: u32,
-    /// The simulator's seed.
-    #[arg(long, default_value_t = 2022)]
-    seed: u64,
-    /// The directory of `bench.sqlite` (as given to `bench run`).
-    #[arg(long, default_value = "target/bench")]
-    dir: PathBuf,
+    /// The city of the store (as given to `bench run`).
+    #[command(flatten)]
+    city: CityArgs,
     /// Holders signed in; requests cycle over them.
     #[arg(long, default_value_t = 10_000)]
     holders: u32,
@@ -124,11 +123,11 @@ pub async fn run(command: &BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Serve(args) => {
             let config = mingma_bench::load::LoadConfig {
-                seed: args.seed,
-                persons: args.persons,
-                days: args.days,
-                dir: args.dir.clone(),
-                holders: args.holders.min(args.persons),
+                seed: args.city.seed,
+                persons: args.city.persons,
+                days: args.city.days,
+                dir: args.city.dir.clone(),
+                holders: args.holders.min(args.city.persons),
                 connections: args.connections,
                 phase: seconds("seconds", args.seconds)?,
                 max_requests: args.max_requests,
@@ -158,8 +157,9 @@ pub async fn run(command: &BenchCommand) -> Result<()> {
             println!("results: {}", args.out.display());
         }
         BenchCommand::Run(args) => {
-            let mut config = BenchConfig::new(args.persons, args.days, args.dir.clone());
-            config.seed = args.seed;
+            let mut config =
+                BenchConfig::new(args.city.persons, args.city.days, args.city.dir.clone());
+            config.seed = args.city.seed;
             config.writers = args.writers;
             config.batch = args.batch;
             config.baseline_inserts = args.baseline_inserts;
