@@ -334,6 +334,7 @@ mod tests {
 
     fn record(id: &str, by: &str, authority_id: &str, body: EvidenceBody) -> Evidence {
         Evidence {
+            seal: None,
             id: RecordId::parse(id).expect("id"),
             subject: None,
             recorded_by: Recorder::Official(official(by)),

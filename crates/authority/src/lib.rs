@@ -35,8 +35,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod act;
 pub mod intake;
 pub mod signature;
+
+pub use act::{Act, ActBody, ActProblem, Registry, SignedAct};
+pub use signature::{sealed, sign, KeyId, KeyRing, SignatureError, Vouching};
 
 use std::fmt;
 

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use mingma_core::{canonical_bytes, DataSourceId, Evidence, OfficialId, Recorder, Timestamp};
+use mingma_core::{canonical_bytes, DataSourceId, Evidence, OfficialId, Recorder, Seal, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -35,6 +35,16 @@ impl KeyId {
         let mut id = [0; 8];
         id.copy_from_slice(&digest[..8]);
         KeyId(id)
+    }
+
+    /// The id a seal names.
+    pub fn from_bytes(bytes: [u8; 8]) -> KeyId {
+        KeyId(bytes)
+    }
+
+    /// The 8 bytes.
+    pub fn as_bytes(&self) -> &[u8; 8] {
+        &self.0
     }
 
     /// Parses 16 hex digits.
@@ -60,15 +70,6 @@ impl fmt::Display for KeyId {
     }
 }
 
-/// A signature on one record, by one key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordSignature {
-    /// The key that signed.
-    pub key: KeyId,
-    /// The Ed25519 signature over [`signed_message`].
-    pub signature: Signature,
-}
-
 /// The message a signature on `record` covers.
 pub fn signed_message(record: &Evidence) -> Vec<u8> {
     let mut message = DOMAIN.to_vec();
@@ -78,11 +79,17 @@ pub fn signed_message(record: &Evidence) -> Vec<u8> {
 
 /// Signs `record` with `key` (done by the signer: a source's system, or the
 /// official's browser or key file — never the server for an official).
-pub fn sign(record: &Evidence, key: &SigningKey) -> RecordSignature {
-    RecordSignature {
-        key: KeyId::of(&key.verifying_key()),
-        signature: key.sign(&signed_message(record)),
+pub fn sign(record: &Evidence, key: &SigningKey) -> Seal {
+    Seal {
+        key: KeyId::of(&key.verifying_key()).0,
+        signature: key.sign(&signed_message(record)).to_bytes(),
     }
+}
+
+/// `record` with its seal by `key`.
+pub fn sealed(mut record: Evidence, key: &SigningKey) -> Evidence {
+    record.seal = Some(sign(&record, key));
+    record
 }
 
 /// Whose key a key is.
@@ -214,6 +221,18 @@ impl KeyRing {
         Ok(id)
     }
 
+    /// Revokes the key `id` from `at` on; `None` if it is not registered.
+    pub fn revoke(&mut self, id: KeyId, at: Timestamp) -> Option<()> {
+        let key = self.keys.get_mut(&id)?;
+        key.revoked_at = Some(key.revoked_at.map_or(at, |r| r.min(at)));
+        Some(())
+    }
+
+    /// Every registered key, by id.
+    pub fn iter(&self) -> impl Iterator<Item = (&KeyId, &RegisteredKey)> {
+        self.keys.iter()
+    }
+
     /// The key registered under `id`.
     pub fn get(&self, id: KeyId) -> Option<&RegisteredKey> {
         self.keys.get(&id)
@@ -222,11 +241,7 @@ impl KeyRing {
     /// Whether `record` carries the signature it needs: none for what a holder's
     /// phone records; otherwise a valid signature by a key registered to its
     /// recorder and valid when it was recorded.
-    pub fn check(
-        &self,
-        record: &Evidence,
-        signature: Option<&RecordSignature>,
-    ) -> Result<(), SignatureError> {
+    pub fn check(&self, record: &Evidence, signature: Option<&Seal>) -> Result<(), SignatureError> {
         let holder = match &record.recorded_by {
             Recorder::Holder | Recorder::Proxy(_) => return Ok(()),
             Recorder::Official(id) => KeyHolder::Official(id.clone()),
@@ -239,18 +254,19 @@ impl KeyRing {
                 recorder: holder.to_string(),
             });
         };
-        let registered =
-            self.keys
-                .get(&signature.key)
-                .ok_or_else(|| SignatureError::UnknownKey {
-                    record: name(),
-                    key: signature.key,
-                })?;
+        let key = KeyId(signature.key);
+        let registered = self
+            .keys
+            .get(&key)
+            .ok_or_else(|| SignatureError::UnknownKey {
+                record: name(),
+                key,
+            })?;
         if registered.holder != holder {
             return Err(SignatureError::WrongSigner {
                 record: name(),
                 recorder: holder.to_string(),
-                key: signature.key,
+                key,
                 holder: registered.holder.clone(),
             });
         }
@@ -265,18 +281,94 @@ impl KeyRing {
         if let Some(state) = state {
             return Err(SignatureError::KeyNotValid {
                 record: name(),
-                key: signature.key,
+                key,
                 at,
                 state,
             });
         }
         registered
             .key
-            .verify(&signed_message(record), &signature.signature)
+            .verify(
+                &signed_message(record),
+                &Signature::from_bytes(&signature.signature),
+            )
             .map_err(|_| SignatureError::BadSignature {
                 record: name(),
-                key: signature.key,
+                key,
             })
+    }
+}
+
+/// Whether stored records count, by their seals, remembering the ones that did.
+///
+/// Derivation asks this of every record it is given: a record whose recorder must
+/// sign (an official, a data source) counts only with a valid seal by a key
+/// registered to that recorder. A record written into the database past the
+/// service — with a forged seal, someone else's, or none — therefore never colours a
+/// code. A verified record is remembered by a digest of its canonical bytes and
+/// seal, so a record is checked once per process, not once per derivation; changing
+/// the key ring forgets everything.
+#[derive(Debug, Default)]
+pub struct Vouching {
+    keys: std::sync::RwLock<KeyRing>,
+    vouched: std::sync::Mutex<std::collections::HashSet<[u8; 16]>>,
+}
+
+impl Vouching {
+    /// Vouching under `keys`.
+    pub fn new(keys: KeyRing) -> Self {
+        Vouching {
+            keys: std::sync::RwLock::new(keys),
+            vouched: Default::default(),
+        }
+    }
+
+    /// Replaces the key ring (after a key was registered or revoked).
+    pub fn set_keys(&self, keys: KeyRing) {
+        if let Ok(mut ring) = self.keys.write() {
+            *ring = keys;
+        }
+        if let Ok(mut vouched) = self.vouched.lock() {
+            vouched.clear();
+        }
+    }
+
+    /// Why `record` does not count, if it does not.
+    pub fn check(&self, record: &Evidence) -> Result<(), SignatureError> {
+        if matches!(record.recorded_by, Recorder::Holder | Recorder::Proxy(_)) {
+            return Ok(());
+        }
+        let digest = {
+            let mut hash = Sha256::new();
+            hash.update(canonical_bytes(record));
+            if let Some(seal) = &record.seal {
+                hash.update(seal.to_bytes());
+            }
+            let full = hash.finalize();
+            let mut digest = [0u8; 16];
+            digest.copy_from_slice(&full[..16]);
+            digest
+        };
+        if self.vouched.lock().is_ok_and(|v| v.contains(&digest)) {
+            return Ok(());
+        }
+        let checked = match self.keys.read() {
+            Ok(ring) => ring.check(record, record.seal.as_ref()),
+            Err(_) => Err(SignatureError::Malformed(
+                "the key ring is unavailable".into(),
+            )),
+        };
+        if checked.is_ok() {
+            if let Ok(mut vouched) = self.vouched.lock() {
+                vouched.insert(digest);
+            }
+        }
+        checked
+    }
+
+    /// Whether `record` counts.
+    pub fn counts(&self, record: &Evidence) -> bool {
+        self.check(record).is_ok()
     }
 }
 
@@ -298,6 +390,7 @@ mod tests {
 
     fn declaration(by: &str) -> Evidence {
         Evidence {
+            seal: None,
             id: RecordId::parse("ra-1").expect("id"),
             subject: None,
             recorded_by: Recorder::Official(OfficialId::parse(by).expect("id")),
@@ -395,6 +488,7 @@ mod tests {
     fn sources_sign_with_their_key_and_holders_need_none() {
         let ring = ring();
         let test = Evidence {
+            seal: None,
             id: RecordId::parse("t-1").expect("id"),
             subject: Some(mingma_core::PersonKey::from_bytes([5; 32])),
             recorded_by: Recorder::Source {

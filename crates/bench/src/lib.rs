@@ -830,6 +830,7 @@ fn declaration(
     };
     let id = RecordId::parse("bench-declaration")?;
     let declaration = Evidence {
+        seal: None,
         id: id.clone(),
         subject: None,
         recorded_by: Recorder::Official((*first).clone()),
@@ -845,6 +846,7 @@ fn declaration(
         },
     };
     let approval = Evidence {
+        seal: None,
         id: RecordId::parse("bench-declaration.approval")?,
         subject: None,
         recorded_by: Recorder::Official((*second).clone()),

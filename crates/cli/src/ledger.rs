@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Subcommand};
+use mingma_authority::{Registry, Vouching};
 use mingma_core::{RuleSet, Span, Timestamp};
 use mingma_ledger::NoteVerifier;
 use mingma_store::receipt::{sign_checkpoint, Signed};
@@ -116,10 +117,40 @@ pub async fn verify_ledger<S: Store>(
     rules: &RuleSet,
 ) -> Result<(String, Option<String>)> {
     let identity = log.map(|(verifier, origin)| LogIdentity { verifier, origin });
-    let report = verify(store, identity, rules)
+    // The authority acts, replayed: they give the keys every seal is checked with,
+    // and an act that does not check (forged, unauthorised) is a finding too.
+    let registry = Registry::replay(
+        store
+            .acts(0)
+            .await
+            .context("verification could not read the authority acts")?,
+    );
+    let vouching = Vouching::new(registry.keys.clone());
+    let seals = mingma_engine::SealCheck::new(&vouching);
+    let mut report = verify(store, identity, rules, Some(&seals))
         .await
         .context("verification could not read the store")?;
-    Ok(render_report(&report, log, rules))
+    for (leaf, problem) in &registry.problems {
+        report.findings.push(mingma_store::Finding::Leaf {
+            index: *leaf,
+            problem: format!("authority act ignored: {problem}"),
+        });
+    }
+    report.findings.sort_by_key(|f| match f {
+        mingma_store::Finding::Leaf { index, .. } => *index,
+        _ => u64::MAX,
+    });
+    let (mut text, first) = render_report(&report, log, rules);
+    text = text.replacen(
+        "code states:",
+        &format!(
+            "acts:           {} authority acts ({} applied; seals checked against their keys)\ncode states:",
+            registry.applied as usize + registry.problems.len(),
+            registry.applied
+        ),
+        1,
+    );
+    Ok((text, first))
 }
 
 fn render_report(

@@ -806,6 +806,7 @@ pub fn decode_canonical(bytes: &[u8]) -> Result<Evidence> {
     let body = read_body(kind, f.required(t::BODY, "body")?)?;
     f.finish(kind.name())?;
     let evidence = Evidence {
+        seal: None,
         id,
         subject,
         recorded_by,
@@ -1083,6 +1084,7 @@ pub(crate) mod tests {
         body: EvidenceBody,
     ) -> Evidence {
         Evidence {
+            seal: None,
             id: rid(id),
             subject,
             recorded_by: Recorder::Official(OfficialId::parse("official-zz-0417").unwrap()),
@@ -1102,6 +1104,7 @@ pub(crate) mod tests {
         let street = Jurisdiction::parse("410102001").unwrap();
         vec![
             Evidence {
+                seal: None,
                 id: rid("lab-01:2022-06-13.0001"),
                 subject: p,
                 recorded_by: Recorder::Source {
@@ -1119,6 +1122,7 @@ pub(crate) mod tests {
                 },
             },
             Evidence {
+                seal: None,
                 id: rid("case-2"),
                 subject: p,
                 recorded_by: Recorder::Source {
@@ -1190,6 +1194,7 @@ pub(crate) mod tests {
                 },
             ),
             Evidence {
+                seal: None,
                 id: rid("E2022061300042"),
                 subject: p,
                 recorded_by: Recorder::Source {
@@ -1276,6 +1281,7 @@ pub(crate) mod tests {
                 },
             ),
             Evidence {
+                seal: None,
                 id: rid("scan-1"),
                 subject: p,
                 recorded_by: Recorder::Holder,
@@ -1292,6 +1298,7 @@ pub(crate) mod tests {
                 },
             },
             Evidence {
+                seal: None,
                 id: rid("scan-2"),
                 subject: p,
                 recorded_by: Recorder::Proxy(proxy()),
@@ -1530,6 +1537,7 @@ pub(crate) mod tests {
                     body,
                 )| {
                     Evidence {
+                        seal: None,
                         id,
                         subject,
                         recorded_by,

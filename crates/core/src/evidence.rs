@@ -39,6 +39,72 @@ pub struct Evidence {
     pub recorded_at: Timestamp,
     /// What the record says.
     pub body: EvidenceBody,
+    /// The signature of whoever vouches for the record (an official's personal key,
+    /// a data source's registered key); `None` for the holder's own scans. It covers
+    /// the canonical bytes, which leave it out. This crate only carries it:
+    /// `mingma-authority` checks it against the registered keys.
+    pub seal: Option<Seal>,
+}
+
+/// A signature on a record: the id of the key that made it and the Ed25519
+/// signature bytes. Written `<16 hex digits>.<128 hex digits>`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Seal {
+    /// The first 8 bytes of SHA-256 over the signing key's public key.
+    pub key: [u8; 8],
+    /// The signature.
+    pub signature: [u8; 64],
+}
+
+impl Seal {
+    /// Parses the text form.
+    pub fn parse(text: &str) -> Result<Seal, String> {
+        let bad = || format!("a seal is `<16 hex digits>.<128 hex digits>`, not {text:?}");
+        let (key_text, signature_text) = text.split_once('.').ok_or_else(bad)?;
+        let mut seal = Seal {
+            key: [0; 8],
+            signature: [0; 64],
+        };
+        crate::hex::fill_from_hex(key_text, &mut seal.key).map_err(|_| bad())?;
+        crate::hex::fill_from_hex(signature_text, &mut seal.signature).map_err(|_| bad())?;
+        Ok(seal)
+    }
+
+    /// The 72 bytes stored: key id then signature.
+    pub fn to_bytes(&self) -> [u8; 72] {
+        let mut out = [0; 72];
+        out[..8].copy_from_slice(&self.key);
+        out[8..].copy_from_slice(&self.signature);
+        out
+    }
+
+    /// Reads [`Seal::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Option<Seal> {
+        let (key, signature) = (bytes.get(..8)?, bytes.get(8..)?);
+        Some(Seal {
+            key: key.try_into().ok()?,
+            signature: signature.try_into().ok()?,
+        })
+    }
+}
+
+impl fmt::Display for Seal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.key {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(".")?;
+        for b in self.signature {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Seal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Seal({self})")
+    }
 }
 
 /// Who entered a record.

@@ -662,6 +662,7 @@ fn record(
         ));
     }
     Ok(Evidence {
+        seal: None,
         id: envelope.id,
         subject,
         recorded_by,

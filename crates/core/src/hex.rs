@@ -15,6 +15,13 @@ pub(crate) fn to_hex(bytes: &[u8; 32], f: &mut fmt::Formatter<'_>) -> fmt::Resul
 /// Parses exactly 64 hexadecimal digits (either case), nothing else: no sign, no
 /// prefix, no spaces.
 pub(crate) fn from_hex(text: &str) -> Result<[u8; 32], HexError> {
+    let mut out = [0u8; 32];
+    fill_from_hex(text, &mut out)?;
+    Ok(out)
+}
+
+/// Parses exactly `2 * out.len()` hexadecimal digits into `out`.
+pub(crate) fn fill_from_hex(text: &str, out: &mut [u8]) -> Result<(), HexError> {
     fn nibble(c: u8) -> Result<u8, HexError> {
         match c {
             b'0'..=b'9' => Ok(c.wrapping_sub(b'0')),
@@ -24,15 +31,14 @@ pub(crate) fn from_hex(text: &str) -> Result<[u8; 32], HexError> {
         }
     }
     let text = text.as_bytes();
-    if text.len() != 64 {
+    if text.len() != 2 * out.len() {
         return Err(HexError);
     }
-    let mut out = [0u8; 32];
     for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
         let [high, low] = pair else {
             return Err(HexError);
         };
         *byte = (nibble(*high)? << 4) | nibble(*low)?;
     }
-    Ok(out)
+    Ok(())
 }

@@ -38,8 +38,8 @@ pub use directory::{Authority, DataSource, Directory, Official, Venue};
 pub use division::{Jurisdiction, Level};
 pub use evidence::{
     CaseClass, ClosureOutcome, Evidence, EvidenceBody, EvidenceKind, Exposure, Presence,
-    QuarantineSetting, Recorder, RiskAreaScope, RiskLevel, SourceKind, TestMethod, TestOutcome,
-    VenueKind,
+    QuarantineSetting, Recorder, RiskAreaScope, RiskLevel, Seal, SourceKind, TestMethod,
+    TestOutcome, VenueKind,
 };
 pub use evidence_file::{read_evidence_file, EvidenceFile, LineError};
 pub use identity::{NationalId, PersonKey, PseudonymKey};

@@ -12,8 +12,14 @@
 //! - the **retention purge**: scans older than the window (21 days by default) are
 //!   deleted with a logged purge.
 //!
+//! Only records that count are derived from: a record whose recorder must sign (an
+//! official, a data source) counts only with a valid seal by a key that the ledger's
+//! authority acts registered to that recorder ([`mingma_authority::Vouching`]). The
+//! engine follows those acts ([`Engine::registry`]) before every re-derivation.
+//!
 //! # What this crate must never do
-//! Set a colour any other way than by recording what `derive` decided.
+//! Set a colour any other way than by recording what `derive` decided; derive from a
+//! record whose seal it has not checked.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,11 +28,12 @@ use std::time::Duration;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use mingma_authority::{Registry, Vouching};
 use mingma_core::{
-    derive, stay, Colour, Evidence, EvidenceBody, PersonKey, RecordId, RiskAreaScope, RuleSet,
-    Span, Timestamp, VenueId,
+    derive, stay, Colour, Decision, Evidence, EvidenceBody, PersonKey, RecordId, RiskAreaScope,
+    RuleSet, Span, Timestamp, VenueId,
 };
-use mingma_store::{PurgeReport, Result, Store, StoreError};
+use mingma_store::{PurgeReport, Result, Store, StoreError, Vouch};
 
 /// Where "now" comes from: the system clock in service, a controlled one in tests.
 pub trait Clock: Send + Sync + 'static {
@@ -93,20 +100,111 @@ pub struct Contact {
     pub overlaps: Vec<Overlap>,
 }
 
+/// The registry the ledger's authority acts make, followed act by act.
+#[derive(Default)]
+struct Followed {
+    registry: std::sync::RwLock<Arc<Registry>>,
+    /// Serialises catching up, so acts are applied once and in order.
+    catching_up: tokio::sync::Mutex<()>,
+    vouching: Vouching,
+}
+
+/// The store's [`Vouch`]: the engine's seal checks, for `mingma_store::verify`.
+pub struct SealCheck<'a>(&'a Vouching);
+
+impl<'a> SealCheck<'a> {
+    /// Seal checks by `vouching`.
+    pub fn new(vouching: &'a Vouching) -> Self {
+        SealCheck(vouching)
+    }
+}
+
+impl Vouch for SealCheck<'_> {
+    fn vouch(&self, record: &Evidence) -> std::result::Result<(), String> {
+        self.0.check(record).map_err(|e| e.to_string())
+    }
+}
+
 /// The derivation engine over a store.
 #[derive(Clone)]
 pub struct Engine<S> {
     store: S,
     rules: Arc<RuleSet>,
+    followed: Arc<Followed>,
 }
 
 impl<S: Store> Engine<S> {
-    /// An engine deriving under `rules`.
+    /// An engine deriving under `rules`. It reads the store's authority acts before
+    /// its first derivation.
     pub fn new(store: S, rules: RuleSet) -> Self {
         Self {
             store,
             rules: Arc::new(rules),
+            followed: Arc::default(),
         }
+    }
+
+    /// The registry as of the latest authority act in the store (catching up first).
+    pub async fn registry(&self) -> Result<Arc<Registry>> {
+        let _one = self.followed.catching_up.lock().await;
+        let current = self.registry_now();
+        let from = current.last_leaf.map_or(0, |l| l + 1);
+        let acts = self.store.acts(from).await?;
+        if acts.is_empty() {
+            return Ok(current);
+        }
+        let mut next = (*current).clone();
+        for (leaf, bytes) in acts {
+            next.apply_bytes(leaf, &bytes);
+        }
+        self.followed.vouching.set_keys(next.keys.clone());
+        let next = Arc::new(next);
+        if let Ok(mut registry) = self.followed.registry.write() {
+            *registry = next.clone();
+        }
+        Ok(next)
+    }
+
+    /// The registry as last caught up (without reading the store).
+    pub fn registry_now(&self) -> Arc<Registry> {
+        self.followed
+            .registry
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// The seal checks derivation applies.
+    pub fn vouching(&self) -> &Vouching {
+        &self.followed.vouching
+    }
+
+    /// The seal checks as the store's verification asks them.
+    pub fn seal_check(&self) -> SealCheck<'_> {
+        SealCheck(&self.followed.vouching)
+    }
+
+    /// Derives `person`'s code from `records` as the engine does: without the records
+    /// that do not count (see [`Vouching`]).
+    pub fn derive<'a, I>(
+        &self,
+        records: I,
+        person: &PersonKey,
+        valid_at: Timestamp,
+        known_at: Timestamp,
+    ) -> Decision
+    where
+        I: IntoIterator<Item = &'a Evidence>,
+        I::IntoIter: Clone,
+    {
+        let vouching = &self.followed.vouching;
+        derive(
+            records.into_iter().filter(|r| vouching.counts(r)),
+            person,
+            valid_at,
+            known_at,
+            &self.rules,
+        )
     }
 
     /// The store.
@@ -128,6 +226,7 @@ impl<S: Store> Engine<S> {
     pub async fn rederive(&self, persons: &[PersonKey], now: Timestamp) -> Result<Rederived> {
         // Evidence appended after this point is not reflected; the batch says so.
         let reflects = self.store.ledger_size().await?;
+        self.registry().await?;
         let mut decisions = Vec::with_capacity(persons.len());
         let mut chunks = persons.chunks(DERIVATION_CHUNK);
         let read = |chunk: &[PersonKey]| {
@@ -140,12 +239,12 @@ impl<S: Store> Engine<S> {
         let mut current = (first.to_vec(), read(first).await?);
         loop {
             let (people, evidence) = current;
-            let rules = self.rules.clone();
+            let engine = self.clone();
             let derived = tokio::task::spawn_blocking(move || {
                 people
                     .iter()
                     .enumerate()
-                    .map(|(i, person)| derive(evidence.records_of(i), person, now, now, &rules))
+                    .map(|(i, person)| engine.derive(evidence.records_of(i), person, now, now))
                     .collect::<Vec<_>>()
             });
             match chunks.next() {

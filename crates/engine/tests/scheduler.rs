@@ -115,7 +115,7 @@ async fn a_close_contacts_code_changes_by_itself_exactly_once() {
     assert_eq!(state.change.colour(), Colour::Green);
     assert_eq!(state.change.next_change(), None);
     // Everything the engine recorded re-derives.
-    let report = verify(&store, None, &rules).await.expect("verify");
+    let report = verify(&store, None, &rules, None).await.expect("verify");
     assert!(report.is_clean(), "{:#?}", report.findings);
     assert_eq!(report.batches, 3);
 }

@@ -904,6 +904,7 @@ impl<S: Store> App<S> {
             });
         }
         let scan = Evidence {
+            seal: None,
             id: id.clone(),
             subject: Some(person),
             recorded_by,

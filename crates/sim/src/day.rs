@@ -307,6 +307,7 @@ impl Day {
         let at = |second: u32| Timestamp::clamped_unix_seconds(self.start + i64::from(second));
         let person = &city.persons[scan.person as usize];
         Evidence {
+            seal: None,
             id: record_id(&city.config.id_prefix, pack(self.index, scan.seq)),
             subject: Some(keys.get(scan.person)),
             recorded_by: if scan.flags & BY_PROXY != 0 {
@@ -639,6 +640,7 @@ fn rec_evidence(city: &City, keys: &PersonKeys, rec: &Rec) -> Evidence {
         },
     };
     Evidence {
+        seal: None,
         id: rid(rec.id),
         subject: rec.body.subject().map(|p| keys.get(p)),
         recorded_by,

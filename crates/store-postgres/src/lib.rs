@@ -159,6 +159,36 @@ impl PostgresStore {
 }
 
 impl mingma_store::Store for PostgresStore {
+    async fn append_act(&self, act: Vec<u8>) -> Result<u64> {
+        if act.is_empty() {
+            return Err(StoreError::Range("an authority act cannot be empty".into()));
+        }
+        self.write(|reply| Job::Act(act, reply)).await
+    }
+
+    async fn acts(&self, from: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        let conn = self.reader().await?;
+        let rows = conn
+            .query(
+                "SELECT l.idx, l.data FROM acts a JOIN ledger_leaves l ON l.idx = a.leaf \
+                 WHERE a.leaf >= $1 ORDER BY a.leaf",
+                &[&index(from)],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let leaf: i64 = rows::get(row, 0)?;
+                let data: &[u8] = rows::get(row, 1)?;
+                match mingma_store::LedgerEntry::from_bytes(data) {
+                    Ok(mingma_store::LedgerEntry::Act(act)) => Ok((leaf as u64, act)),
+                    _ => Err(StoreError::Corrupt(format!(
+                        "leaf {leaf} is listed as an act but is not one"
+                    ))),
+                }
+            })
+            .collect()
+    }
+
     async fn append(&self, records: Vec<Evidence>) -> Result<Vec<Appended>> {
         self.write(|reply| Job::Append(records, reply)).await
     }

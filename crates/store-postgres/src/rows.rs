@@ -73,13 +73,21 @@ pub(crate) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
 }
 
 /// Columns selected for a record row.
-pub(crate) const RECORD_COLUMNS: &str = "leaf, canonical, salt";
+pub(crate) const RECORD_COLUMNS: &str = "leaf, canonical, salt, seal";
 
 pub(crate) fn stored_record(row: &Row) -> Result<StoredRecord> {
     let leaf: i64 = get(row, 0)?;
     let bytes: &[u8] = get(row, 1)?;
-    let evidence = mingma_core::canonical::decode_canonical(bytes)
+    let mut evidence = mingma_core::canonical::decode_canonical(bytes)
         .map_err(|e| corrupt(format!("record at leaf {leaf}: {e}")))?;
+    let seal: Option<&[u8]> = get(row, 3)?;
+    evidence.seal =
+        match seal {
+            None => None,
+            Some(bytes) => Some(mingma_core::Seal::from_bytes(bytes).ok_or_else(|| {
+                corrupt(format!("record at leaf {leaf}: the seal is not 72 bytes"))
+            })?),
+        };
     Ok(StoredRecord {
         evidence,
         leaf: unsigned(leaf, "leaf")?,
@@ -130,6 +138,7 @@ pub(crate) fn stored_scan(row: &Row) -> Result<StoredRecord> {
         .transpose()
         .map_err(|e| bad(&e.to_string()))?;
     let evidence = Evidence {
+        seal: None,
         id: RecordId::parse(id).map_err(|e| bad(&e.to_string()))?,
         subject: Some(person_key(subject).map_err(|e| bad(&e.to_string()))?),
         recorded_by,

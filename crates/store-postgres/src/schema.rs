@@ -9,10 +9,16 @@ use crate::backend;
 
 /// Migrations, in order. A migration that shipped is never edited: its checksum is
 /// recorded when applied and checked at every start.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_initial",
-    include_str!("../migrations/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial",
+        include_str!("../migrations/0001_initial.sql"),
+    ),
+    (
+        "0002_seals_and_acts",
+        include_str!("../migrations/0002_seals_and_acts.sql"),
+    ),
+];
 
 /// The advisory lock that serialises migrations of nodes starting at once.
 const MIGRATION_LOCK: i64 = 0x6d69_6e67_6d61_0001;

@@ -28,6 +28,7 @@ pub(crate) enum Job {
     CodeChanges(Vec<Decision>, u64, oneshot::Sender<Result<Option<u64>>>),
     Checkpoint(StoredCheckpoint, oneshot::Sender<Result<()>>),
     Purge(Timestamp, oneshot::Sender<Result<PurgeReport>>),
+    Act(Vec<u8>, oneshot::Sender<Result<u64>>),
 }
 
 /// A job's result, held until the transaction commits.
@@ -39,6 +40,7 @@ enum Done {
     CodeChanges(oneshot::Sender<Result<Option<u64>>>, Result<Option<u64>>),
     Checkpoint(oneshot::Sender<Result<()>>, Result<()>),
     Purge(oneshot::Sender<Result<PurgeReport>>, Result<PurgeReport>),
+    Act(oneshot::Sender<Result<u64>>, Result<u64>),
 }
 
 impl Done {
@@ -48,6 +50,7 @@ impl Done {
             Done::CodeChanges(_, r) => r.is_ok(),
             Done::Checkpoint(_, r) => r.is_ok(),
             Done::Purge(_, r) => r.is_ok(),
+            Done::Act(_, r) => r.is_ok(),
         }
     }
 
@@ -60,6 +63,7 @@ impl Done {
             Done::CodeChanges(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
             Done::Checkpoint(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
             Done::Purge(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
+            Done::Act(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
         }
     }
 
@@ -70,6 +74,7 @@ impl Done {
             Done::CodeChanges(tx, _) => Done::CodeChanges(tx, Err(error)),
             Done::Checkpoint(tx, _) => Done::Checkpoint(tx, Err(error)),
             Done::Purge(tx, _) => Done::Purge(tx, Err(error)),
+            Done::Act(tx, _) => Done::Act(tx, Err(error)),
         }
     }
 }
@@ -81,6 +86,7 @@ fn failed(job: Job, message: &str) -> Done {
         Job::CodeChanges(_, _, tx) => Done::CodeChanges(tx, Err(e())),
         Job::Checkpoint(_, tx) => Done::Checkpoint(tx, Err(e())),
         Job::Purge(_, tx) => Done::Purge(tx, Err(e())),
+        Job::Act(_, tx) => Done::Act(tx, Err(e())),
     }
 }
 
@@ -260,6 +266,7 @@ async fn apply(conn: &Conn, state: &mut WriteState, job: Job) -> Done {
             Done::Checkpoint(tx, add_checkpoint(conn, &state.frontier, checkpoint).await)
         }
         Job::Purge(before, tx) => Done::Purge(tx, purge(conn, &mut state.frontier, before).await),
+        Job::Act(act, tx) => Done::Act(tx, append_act(conn, &mut state.frontier, act).await),
     }
 }
 
@@ -631,6 +638,9 @@ async fn append(
         record_rows.about.push(about);
         record_rows.canonical.push(canonical_bytes(&f.evidence));
         record_rows.salt.push(salt);
+        record_rows
+            .seal
+            .push(f.evidence.seal.map(|seal| seal.to_bytes().to_vec()));
     }
     let ids = async {
         conn.execute(
@@ -724,6 +734,7 @@ struct RecordRows<'a> {
     about: Vec<Option<i32>>,
     canonical: Vec<Vec<u8>>,
     salt: Vec<Vec<u8>>,
+    seal: Vec<Option<Vec<u8>>>,
 }
 
 impl RecordRows<'_> {
@@ -732,8 +743,8 @@ impl RecordRows<'_> {
             return Ok(());
         }
         conn.execute(
-            "INSERT INTO records (leaf, id, kind, about, canonical, salt) \
-             SELECT * FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::int[], $5::bytea[], $6::bytea[])",
+            "INSERT INTO records (leaf, id, kind, about, canonical, salt, seal) \
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::int[], $5::bytea[], $6::bytea[], $7::bytea[])",
             &[
                 &self.leaf,
                 &self.id,
@@ -741,6 +752,7 @@ impl RecordRows<'_> {
                 &self.about,
                 &self.canonical,
                 &self.salt,
+                &self.seal,
             ],
         )
         .await
@@ -1069,6 +1081,16 @@ async fn purge(conn: &Conn, frontier: &mut Frontier, before: Timestamp) -> Resul
         removed,
         kept_referenced,
     })
+}
+
+/// Appends an authority act as one leaf and lists it in `acts`.
+async fn append_act(conn: &Conn, frontier: &mut Frontier, act: Vec<u8>) -> Result<u64> {
+    let mut leaves = NewLeaves::default();
+    let leaf = leaves.push(frontier, LedgerEntry::Act(act).to_bytes());
+    leaves.insert(conn).await?;
+    conn.execute("INSERT INTO acts (leaf) VALUES ($1)", &[&index(leaf)])
+        .await?;
+    Ok(leaf)
 }
 
 /// Drops a day's partition, waiting at most two seconds for its lock (readers of

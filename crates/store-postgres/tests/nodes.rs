@@ -155,7 +155,7 @@ async fn two_nodes_appending_at_once_share_one_gap_free_ledger() {
     }
     let rules = RuleSet::default_rules().expect("rules");
     for node in &nodes {
-        let report = verify(node, None, &rules).await.expect("verify");
+        let report = verify(node, None, &rules, None).await.expect("verify");
         assert!(report.is_clean(), "{:#?}", report.findings);
         assert_eq!(report.leaves, EXPECTED + 2);
     }
@@ -288,7 +288,7 @@ async fn scans_are_kept_in_day_partitions_that_a_purge_drops() {
         "{again:?}"
     );
     let rules = RuleSet::default_rules().expect("rules");
-    let report = verify(&store, None, &rules).await.expect("verify");
+    let report = verify(&store, None, &rules, None).await.expect("verify");
     assert!(report.is_clean(), "{:#?}", report.findings);
     assert_eq!(report.purged, 3);
 }

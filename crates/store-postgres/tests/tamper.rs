@@ -68,7 +68,9 @@ async fn tampering_with_the_id_index_or_the_ledger_head_is_found() {
     target
         .tamper("DELETE FROM record_ids WHERE id = 's-a'")
         .await;
-    let report = verify(&target.store, None, &rules).await.expect("verify");
+    let report = verify(&target.store, None, &rules, None)
+        .await
+        .expect("verify");
     assert!(
         report
             .findings
@@ -81,7 +83,9 @@ async fn tampering_with_the_id_index_or_the_ledger_head_is_found() {
     let target = fresh().await;
     target.store.append(records()).await.expect("append");
     target.tamper("UPDATE ledger_head SET size = 1").await;
-    let report = verify(&target.store, None, &rules).await.expect("verify");
+    let report = verify(&target.store, None, &rules, None)
+        .await
+        .expect("verify");
     assert!(!report.is_clean(), "rows beyond the head have no leaf");
     let next = target
         .store
@@ -97,8 +101,8 @@ async fn tampering_with_the_id_index_or_the_ledger_head_is_found() {
     target.store.append(records()).await.expect("append");
     target.tamper("UPDATE ledger_head SET size = 100").await;
     assert!(
-        verify(&target.store, None, &rules).await.is_err()
-            || !verify(&target.store, None, &rules)
+        verify(&target.store, None, &rules, None).await.is_err()
+            || !verify(&target.store, None, &rules, None)
                 .await
                 .expect("verify")
                 .is_clean(),

@@ -231,15 +231,25 @@ fn key_of(conn: &Connection, index: &ScanIndex, pid: i64) -> Result<PersonKey> {
 }
 
 /// Columns selected for a record row.
-const RECORD_COLUMNS: &str = "leaf, canonical, salt";
+const RECORD_COLUMNS: &str = "leaf, canonical, salt, seal";
 
-fn record_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<u8>, Vec<u8>)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+/// A record row: leaf, canonical bytes, salt, seal.
+type RecordRow = (i64, Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
+fn record_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
 }
 
-fn stored_record((leaf, bytes, salt_bytes): (i64, Vec<u8>, Vec<u8>)) -> Result<StoredRecord> {
-    let evidence = canonical::decode_canonical(&bytes)
+fn stored_record((leaf, bytes, salt_bytes, seal): RecordRow) -> Result<StoredRecord> {
+    let mut evidence = canonical::decode_canonical(&bytes)
         .map_err(|e| corrupt(format!("record at leaf {leaf}: {e}")))?;
+    evidence.seal =
+        match seal {
+            None => None,
+            Some(bytes) => Some(mingma_core::Seal::from_bytes(&bytes).ok_or_else(|| {
+                corrupt(format!("record at leaf {leaf}: the seal is not 72 bytes"))
+            })?),
+        };
     Ok(StoredRecord {
         evidence,
         leaf: leaf as u64,
@@ -350,6 +360,7 @@ fn stored_scan(
         .transpose()
         .map_err(|e| bad(&e.to_string()))?;
     let evidence = Evidence {
+        seal: None,
         id: RecordId::parse(&row.id).map_err(|e| bad(&e.to_string()))?,
         subject: Some(key_of(conn, index, row.pid)?),
         recorded_by,
@@ -888,7 +899,7 @@ impl mingma_store::Store for SqliteStore {
         let limit = limit.min(1 << 20) as i64;
         let index = self.inner.scans.clone();
         self.read(move |conn| {
-            let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
+            let rows: Vec<RecordRow> = conn
                 .prepare_cached(&format!(
                     "SELECT {RECORD_COLUMNS} FROM records WHERE leaf >= ?1 ORDER BY leaf LIMIT ?2"
                 ))
@@ -923,7 +934,7 @@ impl mingma_store::Store for SqliteStore {
         let index = self.inner.scans.clone();
         self.read(move |conn| {
             let pid = pid_of(conn, &person)?;
-            let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
+            let rows: Vec<RecordRow> = conn
                 .prepare_cached(&format!(
                     "SELECT {RECORD_COLUMNS} FROM records WHERE about = ?1 OR about IS NULL ORDER BY leaf"
                 ))
@@ -1288,5 +1299,40 @@ impl mingma_store::Store for SqliteStore {
 
     async fn purge_scans(&self, before: Timestamp) -> Result<PurgeReport> {
         self.write(|reply| Job::Purge(before, reply)).await
+    }
+
+    async fn append_act(&self, act: Vec<u8>) -> Result<u64> {
+        if act.is_empty() {
+            return Err(StoreError::Range("an authority act cannot be empty".into()));
+        }
+        self.write(|reply| Job::Act(act, reply)).await
+    }
+
+    async fn acts(&self, from: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        self.read(move |conn| {
+            let rows: Vec<(i64, Vec<u8>)> = conn
+                .prepare_cached(
+                    "SELECT l.idx, l.data FROM acts a JOIN ledger_leaves l ON l.idx = a.leaf \
+                     WHERE a.leaf >= ?1 ORDER BY a.leaf",
+                )
+                .and_then(|mut s| {
+                    s.query_map([from.min(i64::MAX as u64) as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?
+                    .collect()
+                })
+                .map_err(backend)?;
+            rows.into_iter()
+                .map(
+                    |(leaf, data)| match mingma_store::LedgerEntry::from_bytes(&data) {
+                        Ok(mingma_store::LedgerEntry::Act(act)) => Ok((leaf as u64, act)),
+                        _ => Err(corrupt(format!(
+                            "leaf {leaf} is listed as an act but is not one"
+                        ))),
+                    },
+                )
+                .collect()
+        })
+        .await
     }
 }

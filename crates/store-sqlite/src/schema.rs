@@ -22,6 +22,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_scan_indexes_in_memory",
         include_str!("../migrations/0003_scan_indexes_in_memory.sql"),
     ),
+    (
+        "0004_seals_and_acts",
+        include_str!("../migrations/0004_seals_and_acts.sql"),
+    ),
 ];
 
 /// Settings of the write connection: WAL, and `synchronous=FULL` so that a commit

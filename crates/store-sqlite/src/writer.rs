@@ -26,6 +26,7 @@ pub(crate) enum Job {
     CodeChanges(Vec<Decision>, u64, oneshot::Sender<Result<Option<u64>>>),
     Checkpoint(StoredCheckpoint, oneshot::Sender<Result<()>>),
     Purge(Timestamp, oneshot::Sender<Result<PurgeReport>>),
+    Act(Vec<u8>, oneshot::Sender<Result<u64>>),
 }
 
 /// A record made ready for the writer by the caller's thread: its salt, canonical
@@ -68,6 +69,7 @@ enum Outcome {
     CodeChanges(Result<Option<u64>>),
     Checkpoint(Result<()>),
     Purge(Result<PurgeReport>),
+    Act(Result<u64>),
 }
 
 impl Outcome {
@@ -77,6 +79,7 @@ impl Outcome {
             Outcome::CodeChanges(r) => r.is_ok(),
             Outcome::Checkpoint(r) => r.is_ok(),
             Outcome::Purge(r) => r.is_ok(),
+            Outcome::Act(r) => r.is_ok(),
         }
     }
 
@@ -88,6 +91,7 @@ impl Outcome {
             Job::CodeChanges(..) => Outcome::CodeChanges(Err(e())),
             Job::Checkpoint(..) => Outcome::Checkpoint(Err(e())),
             Job::Purge(..) => Outcome::Purge(Err(e())),
+            Job::Act(..) => Outcome::Act(Err(e())),
         }
     }
 }
@@ -112,6 +116,10 @@ impl Job {
             })),
             Job::Purge(_, tx) => drop(tx.send(match outcome {
                 Outcome::Purge(r) => r,
+                _ => Err(mismatch()),
+            })),
+            Job::Act(_, tx) => drop(tx.send(match outcome {
+                Outcome::Act(r) => r,
                 _ => Err(mismatch()),
             })),
         }
@@ -276,6 +284,7 @@ fn apply(conn: &Connection, state: &mut WriteState, job: &Job) -> Outcome {
             Outcome::Checkpoint(add_checkpoint(conn, &state.frontier, checkpoint))
         }
         Job::Purge(before, _) => Outcome::Purge(purge(conn, state, *before)),
+        Job::Act(act, _) => Outcome::Act(append_act(conn, state, act)),
     }
 }
 
@@ -541,8 +550,8 @@ fn insert_row(
     };
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO records (leaf, id, kind, about, canonical, salt) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-             ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO records (leaf, id, kind, about, canonical, salt, seal) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -552,6 +561,7 @@ fn insert_row(
                 about,
                 prepared.canonical.as_slice(),
                 salt.as_slice(),
+                evidence.seal.map(|seal| seal.to_bytes().to_vec()),
             ])
         })
         .map_err(backend)?;
@@ -706,6 +716,15 @@ fn referenced_scans(conn: &Connection, before: Timestamp) -> Result<BTreeSet<Str
         );
     }
     Ok(kept)
+}
+
+/// Appends an authority act as one leaf and lists it in `acts`.
+fn append_act(conn: &Connection, state: &mut WriteState, act: &[u8]) -> Result<u64> {
+    let leaf = append_leaf(conn, state, &LedgerEntry::Act(act.to_vec()).to_bytes())?;
+    conn.prepare_cached("INSERT INTO acts (leaf) VALUES (?1)")
+        .and_then(|mut s| s.execute([leaf as i64]))
+        .map_err(backend)?;
+    Ok(leaf)
 }
 
 fn purge(conn: &Connection, state: &mut WriteState, before: Timestamp) -> Result<PurgeReport> {

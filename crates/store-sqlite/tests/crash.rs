@@ -77,7 +77,7 @@ fn parent() -> Result<(), String> {
     let outcome = runtime.block_on(async {
         let store = SqliteStore::open(&db).map_err(|e| format!("reopen: {e}"))?;
         let rules = RuleSet::default_rules().map_err(|e| e.to_string())?;
-        let report = verify(&store, None, &rules)
+        let report = verify(&store, None, &rules, None)
             .await
             .map_err(|e| e.to_string())?;
         if !report.is_clean() {
@@ -110,7 +110,7 @@ fn parent() -> Result<(), String> {
             )])
             .await
             .map_err(|e| format!("append after restart: {e}"))?;
-        let report = verify(&store, None, &rules)
+        let report = verify(&store, None, &rules, None)
             .await
             .map_err(|e| e.to_string())?;
         if !report.is_clean() || report.leaves != size + 1 {

@@ -38,6 +38,7 @@ macro_rules! contract_tests {
             code_changes_are_batched_and_idempotent,
             checkpoints_must_match_the_log,
             purges_remove_old_scans_but_keep_referenced_ones_and_are_logged,
+            seals_and_authority_acts_are_kept_exactly,
         );
     };
     (@each $make:expr; $($name:ident),+ $(,)?) => {
@@ -98,6 +99,7 @@ fn street(code: &str) -> Jurisdiction {
 /// A holder's scan of `venue` on `street_code`.
 pub fn scan(id: &str, who: PersonKey, venue: &str, street_code: &str, at: Timestamp) -> Evidence {
     Evidence {
+        seal: None,
         id: rid(id),
         subject: Some(who),
         recorded_by: Recorder::Holder,
@@ -118,6 +120,7 @@ pub fn scan(id: &str, who: PersonKey, venue: &str, street_code: &str, at: Timest
 /// A lab-signed positive nucleic-acid test.
 pub fn positive(id: &str, who: PersonKey, at: Timestamp) -> Evidence {
     Evidence {
+        seal: None,
         id: rid(id),
         subject: Some(who),
         recorded_by: Recorder::Source {
@@ -139,6 +142,7 @@ pub fn positive(id: &str, who: PersonKey, at: Timestamp) -> Evidence {
 /// A confirmed case reported by the CDC's reporting system.
 pub fn case(id: &str, who: PersonKey, at: Timestamp) -> Evidence {
     Evidence {
+        seal: None,
         id: rid(id),
         subject: Some(who),
         recorded_by: Recorder::Source {
@@ -165,6 +169,7 @@ pub fn close_contact(
     at: Timestamp,
 ) -> Evidence {
     Evidence {
+        seal: None,
         id: rid(id),
         subject: Some(who),
         recorded_by: official("off-zhao"),
@@ -187,6 +192,7 @@ pub fn close_contact(
 /// An act (approval, rejection, retraction) by an official of the city commission.
 pub fn act(id: &str, by: &str, body: EvidenceBody, at: Timestamp) -> Evidence {
     Evidence {
+        seal: None,
         id: rid(id),
         subject: None,
         recorded_by: official(by),
@@ -202,6 +208,7 @@ pub fn act(id: &str, by: &str, body: EvidenceBody, at: Timestamp) -> Evidence {
 /// separately.
 pub fn risk_area(id: &str, division: &str, at: Timestamp) -> Evidence {
     Evidence {
+        seal: None,
         id: rid(id),
         subject: None,
         recorded_by: official("off-zhao"),
@@ -1081,6 +1088,7 @@ pub mod tamper {
                     origin: ORIGIN,
                 }),
                 &self.rules,
+                None,
             )
             .await
             .expect("verification runs")
@@ -1519,4 +1527,76 @@ pub mod bench {
         );
         size
     }
+}
+
+/// A record's seal is stored and read back with it (and is not part of what its
+/// leaf commits to); authority acts are leaves of their own, read back in order.
+pub async fn seals_and_authority_acts_are_kept_exactly<S: Store>(store: &S) {
+    let mut sealed = positive("sealed-1", person(1), t("06-01 10:00"));
+    sealed.seal = Some(mingma_core::Seal {
+        key: [7; 8],
+        signature: [8; 64],
+    });
+    let plain = positive("plain-1", person(2), t("06-01 10:00"));
+    store
+        .append(vec![sealed.clone(), plain.clone()])
+        .await
+        .expect("append");
+    let first = store.append_act(b"first act".to_vec()).await.expect("act");
+    store
+        .append(vec![positive("plain-2", person(3), t("06-01 11:00"))])
+        .await
+        .expect("append");
+    let second = store.append_act(b"second act".to_vec()).await.expect("act");
+    assert!(first < second);
+    assert_eq!(store.ledger_size().await.expect("size"), second + 1);
+
+    let back = store
+        .record(&sealed.id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(back.evidence, sealed, "the seal reads back exactly");
+    let back = store
+        .record(&plain.id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(back.evidence.seal, None);
+    let about = store.evidence_about(person(1)).await.expect("read");
+    assert_eq!(about.first().map(|r| r.evidence.seal), Some(sealed.seal));
+    let inputs = store
+        .evidence_for_derivation(
+            vec![person(1)],
+            Arc::new(RuleSet::default_rules().expect("default rules")),
+            u64::MAX,
+        )
+        .await
+        .expect("inputs");
+    assert_eq!(
+        inputs.records_of(0).map(|r| r.seal).collect::<Vec<_>>(),
+        vec![sealed.seal]
+    );
+
+    assert_eq!(
+        store.acts(0).await.expect("acts"),
+        vec![
+            (first, b"first act".to_vec()),
+            (second, b"second act".to_vec())
+        ]
+    );
+    assert_eq!(
+        store.acts(first + 1).await.expect("acts"),
+        vec![(second, b"second act".to_vec())]
+    );
+    let leaf = store.leaves(first, 1).await.expect("leaf");
+    assert_eq!(
+        leaf.first().map(|l| LedgerEntry::from_bytes(&l.data)),
+        Some(Ok(LedgerEntry::Act(b"first act".to_vec())))
+    );
+    let rules = RuleSet::default_rules().expect("default rules");
+    let report = crate::verify(store, None, &rules, None)
+        .await
+        .expect("verify");
+    assert!(report.is_clean(), "{:?}", report.findings);
 }

@@ -7,6 +7,7 @@
 //! | `0x01` | an evidence record | [`LeafEntry`] bytes (id, kind, owner, times, commitment) |
 //! | `0x02` | a batch of code changes | version `0x01`, count (u64 BE), root of the batch tree (32 bytes), ledger size the batch reflects (u64 BE), rule set id and version (u32 BE length + UTF-8 each) |
 //! | `0x03` | a retention purge | version `0x01`, count (u64 BE), then each purged leaf index (u64 BE), ascending |
+//! | `0x04` | an authority act | opaque to the store: `mingma_authority::SignedAct` bytes (a key, role, data source or rule set registered; a tracing query) |
 //!
 //! The batch tree of a code-change entry is an RFC 6962 tree whose leaves are the
 //! per-person change commitments (see [`crate::CodeChange`]), in the order stored;
@@ -25,6 +26,8 @@ pub enum LedgerEntry {
     CodeChanges(CodeChangeBatch),
     /// Scans past the retention window were purged.
     Purge(Purge),
+    /// An authority act (the store never reads it; `mingma-authority` does).
+    Act(Vec<u8>),
 }
 
 /// The summary of a batch of code changes that one leaf commits to.
@@ -74,6 +77,7 @@ pub enum EntryError {
 const RECORD: u8 = 0x01;
 const CODE_CHANGES: u8 = 0x02;
 const PURGE: u8 = 0x03;
+const ACT: u8 = 0x04;
 const PAYLOAD_VERSION: u8 = 0x01;
 
 impl LedgerEntry {
@@ -102,6 +106,11 @@ impl LedgerEntry {
                 for leaf in &purge.leaves {
                     out.extend(leaf.to_be_bytes());
                 }
+                out
+            }
+            LedgerEntry::Act(act) => {
+                let mut out = vec![ACT];
+                out.extend_from_slice(act);
                 out
             }
         }
@@ -145,6 +154,8 @@ impl LedgerEntry {
                 }
                 Ok(LedgerEntry::Purge(Purge { leaves }))
             }
+            ACT if payload.is_empty() => Err(EntryError::Malformed("act")),
+            ACT => Ok(LedgerEntry::Act(payload.to_vec())),
             other => Err(EntryError::UnknownType(other)),
         }
     }

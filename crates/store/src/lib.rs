@@ -50,7 +50,7 @@ use mingma_core::{
     RecordId, RuleSet, Span, Timestamp, VenueId,
 };
 use mingma_ledger::Hash;
-pub use verify::{verify, Finding, LogIdentity, VerifyReport};
+pub use verify::{verify, Finding, LogIdentity, VerifyReport, Vouch};
 
 /// The scans a record keeps from a retention purge cutting at `before`: those a
 /// close-contact designation names as its exposure, while the designation itself is
@@ -422,4 +422,12 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Deletes scans entered before `before`, except those that live evidence refers
     /// to, and records a purge leaf listing their leaves, in one transaction.
     fn purge_scans(&self, before: Timestamp) -> impl Future<Output = Result<PurgeReport>> + Send;
+
+    /// Appends an authority act (see [`LedgerEntry::Act`]) as one leaf and returns
+    /// its index. The store does not read the act; `mingma-authority` checks it
+    /// before and replays it after.
+    fn append_act(&self, act: Vec<u8>) -> impl Future<Output = Result<u64>> + Send;
+
+    /// The authority acts with a leaf `>= from`, in leaf order: (leaf, act bytes).
+    fn acts(&self, from: u64) -> impl Future<Output = Result<Vec<(u64, Vec<u8>)>>> + Send;
 }

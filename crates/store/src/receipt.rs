@@ -561,6 +561,7 @@ fn entry_name(entry: &LedgerEntry) -> &'static str {
         LedgerEntry::Record(_) => "a record entry",
         LedgerEntry::CodeChanges(_) => "a code-change batch",
         LedgerEntry::Purge(_) => "a purge entry",
+        LedgerEntry::Act(_) => "an authority act",
     }
 }
 

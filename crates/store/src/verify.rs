@@ -12,6 +12,11 @@
 //!    checkpoints are consistent.
 //! 6. Every cached code state is what derivation gives again on the evidence it
 //!    reflected.
+//!
+//! Given a [`Vouch`], step 2 also asks it of every stored record: a record whose
+//! recorder must sign and whose seal is missing, forged or someone else's is named,
+//! and step 6 re-derives without it (as the engine does), so such a record is
+//! reported and colours nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -106,13 +111,25 @@ pub struct LogIdentity<'a> {
 
 const PAGE: u64 = 4096;
 
+/// Decides whether a stored record counts: one whose recorder must sign (an
+/// official, a data source) counts only with a valid seal by a registered key.
+/// `mingma_authority::Vouching` is the implementation; the store does not know keys.
+pub trait Vouch: Sync {
+    /// `Err(why)` if `record` does not count.
+    fn vouch(&self, record: &mingma_core::Evidence) -> std::result::Result<(), String>;
+}
+
 /// Verifies `store` (see the module documentation). `rules` re-derives the code
 /// states; a state made under another rule set version is reported, not skipped.
+/// Without `vouch`, seals are not checked (the caller must check them: `mingma
+/// ledger verify` always does).
 pub async fn verify<S: Store>(
     store: &S,
     log: Option<LogIdentity<'_>>,
     rules: &RuleSet,
+    vouch: Option<&dyn Vouch>,
 ) -> Result<VerifyReport> {
+    let mut refused: BTreeSet<mingma_core::RecordId> = BTreeSet::new();
     let mut report = VerifyReport::default();
     let mut tree = MemoryTree::new();
     let mut records: BTreeMap<u64, LeafEntry> = BTreeMap::new();
@@ -148,6 +165,8 @@ pub async fn verify<S: Store>(
                     records.insert(leaf.index, entry);
                 }
                 Ok(LedgerEntry::CodeChanges(batch)) => batches.push((leaf.index, batch)),
+                // Acts are checked by replaying them (`mingma_authority::Registry`).
+                Ok(LedgerEntry::Act(_)) => {}
                 Ok(LedgerEntry::Purge(purge)) => {
                     for index in purge.leaves {
                         if index >= leaf.index {
@@ -191,6 +210,9 @@ pub async fn verify<S: Store>(
                         "record `{}` is still stored although a purge removed it",
                         entry.record
                     ))
+                } else if let Some(Err(why)) = vouch.map(|v| v.vouch(&row.evidence)) {
+                    refused.insert(row.evidence.id.clone());
+                    Some(format!("does not count and colours no code: {why}"))
                 } else {
                     None
                 }
@@ -386,7 +408,7 @@ pub async fn verify<S: Store>(
             .evidence_about(person)
             .await?
             .into_iter()
-            .filter(|r| r.leaf < change.reflects())
+            .filter(|r| r.leaf < change.reflects() && !refused.contains(&r.evidence.id))
             .map(|r| r.evidence)
             .collect();
         let decision = derive(

@@ -284,6 +284,7 @@ fn build(specs: &[Spec]) -> Vec<Evidence> {
         };
         let id = format!("r{i}");
         let record = Evidence {
+            seal: None,
             id: rid(&id),
             subject,
             recorded_by: recorded_by.clone(),

@@ -199,6 +199,7 @@ fn record(
         .needs_legal_basis()
         .then(|| "《中华人民共和国传染病防治法》第三十九条".to_owned());
     Evidence {
+        seal: None,
         id: rid(id),
         subject,
         recorded_by,

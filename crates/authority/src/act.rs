@@ -1,0 +1,787 @@
+//! Authority acts: the ledger entries that say who may do what, and the sensitive
+//! reads that must leave a trace.
+//!
+//! Registering an authority, an official, a key or a data source, granting or
+//! revoking a role, publishing a rule set and running a contact-tracing query are
+//! each one [`SignedAct`]: the act, who made it, when, and the Ed25519 seal of the
+//! actor's registered key over [`act_message`]. The store appends it as a ledger leaf
+//! of type `0x04` whose payload is [`SignedAct::to_bytes`] and never reads it; the
+//! [`Registry`] is rebuilt by replaying those leaves in order, so the directory, the
+//! grants and the key ring are a function of the ledger alone, and anyone holding the
+//! log can rebuild and check them.
+//!
+//! Replaying checks every act against the registry as it stood before it: the actor
+//! must hold the admin role (for a tracing query: a role that may trace), the seal
+//! must verify under the actor's key, and data-source registration and rule-set
+//! publication take effect only when a *second* admin confirms them. An act failing
+//! any check changes nothing and is reported with its leaf index; that is how `ledger
+//! verify` finds an act written straight into the database.
+//!
+//! The first act of a log is a [`Act::Bootstrap`]: the first admin, self-signed. It
+//! is valid only while no act precedes it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use mingma_core::{
+    Authority, AuthorityId, DataSource, DataSourceId, Directory, Jurisdiction, Official,
+    OfficialId, RecordId, Seal, SourceKind, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::signature::{KeyHolder, KeyId, KeyRing, RegisteredKey};
+use crate::{authorize, Action, Grant, Role};
+
+/// Prefix of every signed act: what is signed is a Mingma authority act.
+const DOMAIN: &[u8] = b"mingma/authority-act/v1\n";
+/// Payload version of [`SignedAct::to_bytes`].
+const VERSION: u8 = 0x01;
+
+/// What an act does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "act", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Act {
+    /// The first admin of a new log, who signs this act with the key it registers.
+    Bootstrap {
+        /// The authority the admin acts for.
+        authority: AuthorityId,
+        /// Its name.
+        authority_name: String,
+        /// Its jurisdiction, which becomes the admin's.
+        jurisdiction: Jurisdiction,
+        /// The admin.
+        official: OfficialId,
+        /// The admin's display name.
+        name: String,
+        /// The admin's public key, 64 hex digits.
+        key: String,
+    },
+    /// A new authority.
+    AddAuthority {
+        /// Id.
+        authority: AuthorityId,
+        /// Chinese name.
+        name: String,
+        /// English name.
+        name_en: Option<String>,
+        /// Where it acts.
+        jurisdiction: Jurisdiction,
+        /// How the public reaches it.
+        contact: Option<String>,
+    },
+    /// A new official of an authority.
+    AddOfficial {
+        /// Id.
+        official: OfficialId,
+        /// Display name.
+        name: String,
+        /// The authority they act for.
+        authority: AuthorityId,
+    },
+    /// An official's personal public key (the private key stays with them).
+    RegisterKey {
+        /// Whose.
+        official: OfficialId,
+        /// The public key, 64 hex digits.
+        key: String,
+    },
+    /// A key revoked: records and acts made from `at` on under it are refused.
+    RevokeKey {
+        /// The key's id, 16 hex digits.
+        key: String,
+        /// From when.
+        at: Timestamp,
+    },
+    /// A role granted in a jurisdiction.
+    GrantRole {
+        /// To whom.
+        official: OfficialId,
+        /// The role and where.
+        grant: Grant,
+    },
+    /// A role taken back.
+    RevokeRole {
+        /// From whom.
+        official: OfficialId,
+        /// The role and where.
+        grant: Grant,
+    },
+    /// A data source and its signing key (takes effect on a second admin's
+    /// confirmation).
+    RegisterSource {
+        /// Id.
+        source: DataSourceId,
+        /// Lab, customs post or case-reporting unit.
+        kind: SourceKind,
+        /// The authority owning its records.
+        authority: AuthorityId,
+        /// Display name.
+        name: String,
+        /// Its public key, 64 hex digits.
+        key: String,
+    },
+    /// A rule set published (takes effect on a second admin's confirmation).
+    PublishRuleSet {
+        /// Rule set id.
+        id: String,
+        /// Version.
+        version: String,
+        /// SHA-256 of the rule-set file, 64 hex digits.
+        sha256: String,
+    },
+    /// A second admin's confirmation of the act at leaf `proposal`.
+    Confirm {
+        /// The leaf index of the proposed act.
+        proposal: u64,
+    },
+    /// A contact-tracing query, logged with its purpose before its results are shown.
+    TracingQuery {
+        /// The case report the query is for (its purpose).
+        case: RecordId,
+        /// The margin around the case's stays, in minutes.
+        margin_minutes: u32,
+        /// How many people it found.
+        found: u64,
+    },
+}
+
+impl Act {
+    /// Whether the act takes effect only when a second admin confirms it.
+    pub fn needs_second_admin(&self) -> bool {
+        matches!(
+            self,
+            Act::RegisterSource { .. } | Act::PublishRuleSet { .. }
+        )
+    }
+
+    /// The action the actor's grants must permit (`None` for the bootstrap).
+    fn action(&self) -> Option<Action> {
+        match self {
+            Act::Bootstrap { .. } => None,
+            Act::RegisterSource { .. } => Some(Action::RegisterSource),
+            Act::PublishRuleSet { .. } => Some(Action::PublishRuleSet),
+            Act::TracingQuery { .. } => Some(Action::Trace),
+            Act::Confirm { .. }
+            | Act::AddAuthority { .. }
+            | Act::AddOfficial { .. }
+            | Act::RegisterKey { .. }
+            | Act::RevokeKey { .. }
+            | Act::GrantRole { .. }
+            | Act::RevokeRole { .. } => Some(Action::ManageAccounts),
+        }
+    }
+
+    /// A short English description, for listings and reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Act::Bootstrap { official, .. } => format!("bootstrap admin {official}"),
+            Act::AddAuthority { authority, .. } => format!("add authority {authority}"),
+            Act::AddOfficial { official, .. } => format!("add official {official}"),
+            Act::RegisterKey { official, .. } => format!("register a key of {official}"),
+            Act::RevokeKey { key, .. } => format!("revoke key {key}"),
+            Act::GrantRole { official, grant } => format!(
+                "grant {} in {} to {official}",
+                grant.role.as_str(),
+                grant.jurisdiction
+            ),
+            Act::RevokeRole { official, grant } => format!(
+                "revoke {} in {} from {official}",
+                grant.role.as_str(),
+                grant.jurisdiction
+            ),
+            Act::RegisterSource { source, .. } => format!("register data source {source}"),
+            Act::PublishRuleSet { id, version, .. } => format!("publish rule set {id} {version}"),
+            Act::Confirm { proposal } => format!("confirm the act at leaf {proposal}"),
+            Act::TracingQuery { case, .. } => format!("tracing query for case {case}"),
+        }
+    }
+}
+
+/// The signed part of an act: what, by whom, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActBody {
+    /// Who acts.
+    pub by: OfficialId,
+    /// When.
+    pub at: Timestamp,
+    /// What.
+    pub act: Act,
+}
+
+/// An act with its seal, as a ledger leaf carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedAct {
+    /// The act.
+    pub body: ActBody,
+    /// The exact JSON bytes that were signed (kept, never re-encoded).
+    pub json: Vec<u8>,
+    /// The actor's seal over [`act_message`] of `json`.
+    pub seal: Seal,
+}
+
+/// The message an act's seal covers.
+pub fn act_message(json: &[u8]) -> Vec<u8> {
+    let mut message = DOMAIN.to_vec();
+    message.extend_from_slice(json);
+    message
+}
+
+/// Why act bytes are not a signed act.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed authority act: {0}")]
+pub struct MalformedAct(pub String);
+
+impl SignedAct {
+    /// Signs `body` with `key` (the actor's key file or browser does this).
+    pub fn sign(body: ActBody, key: &SigningKey) -> SignedAct {
+        // Serialising a derived struct of checked values cannot fail.
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        let seal = Seal {
+            key: *KeyId::of(&key.verifying_key()).as_bytes(),
+            signature: key.sign(&act_message(&json)).to_bytes(),
+        };
+        SignedAct { body, json, seal }
+    }
+
+    /// Joins an act's JSON and a seal made elsewhere (the official's browser).
+    pub fn from_parts(json: Vec<u8>, seal: Seal) -> Result<SignedAct, MalformedAct> {
+        let body = serde_json::from_slice(&json).map_err(|e| MalformedAct(e.to_string()))?;
+        Ok(SignedAct { body, json, seal })
+    }
+
+    /// The leaf payload: version, the 72 seal bytes, the JSON.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(73 + self.json.len());
+        out.push(VERSION);
+        out.extend_from_slice(&self.seal.to_bytes());
+        out.extend_from_slice(&self.json);
+        out
+    }
+
+    /// Reads [`SignedAct::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<SignedAct, MalformedAct> {
+        match bytes.split_first() {
+            Some((&VERSION, rest)) if rest.len() > 72 => {
+                let seal = rest
+                    .get(..72)
+                    .and_then(Seal::from_bytes)
+                    .ok_or_else(|| MalformedAct("cut short".into()))?;
+                SignedAct::from_parts(rest.get(72..).unwrap_or_default().to_vec(), seal)
+            }
+            Some((&VERSION, _)) => Err(MalformedAct("cut short".into())),
+            Some((v, _)) => Err(MalformedAct(format!("unknown version {v}"))),
+            None => Err(MalformedAct("empty".into())),
+        }
+    }
+}
+
+/// Why an act is refused (at intake) or ignored (on replay).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActProblem {
+    /// The bytes do not decode.
+    #[error("{0}")]
+    Malformed(#[from] MalformedAct),
+    /// A bootstrap after the log already has acts.
+    #[error("a bootstrap is valid only as the first act of a log")]
+    LateBootstrap,
+    /// No act may precede the bootstrap.
+    #[error("the first act of a log must be a bootstrap")]
+    NoBootstrap,
+    /// The actor is not registered.
+    #[error("official {0} is not registered")]
+    UnknownActor(OfficialId),
+    /// The seal does not verify under a valid key of the actor.
+    #[error("the seal is not a valid signature by a key of {actor}: {why}")]
+    BadSeal {
+        /// Who the act says made it.
+        actor: OfficialId,
+        /// Why.
+        why: String,
+    },
+    /// The actor's grants do not permit it.
+    #[error("{0}")]
+    Refused(#[from] crate::Refusal),
+    /// What the act names is unknown, taken or inconsistent.
+    #[error("{0}")]
+    Invalid(String),
+    /// A confirmation by the proposer, of nothing pending, or of a settled act.
+    #[error("{0}")]
+    Confirmation(String),
+}
+
+/// A rule set that two admins published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublishedRuleSet {
+    /// Id.
+    pub id: String,
+    /// Version.
+    pub version: String,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// Leaf of the proposal.
+    pub leaf: u64,
+}
+
+/// An act waiting for a second admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    /// Who proposed it.
+    pub by: OfficialId,
+    /// When.
+    pub at: Timestamp,
+    /// What.
+    pub act: Act,
+}
+
+/// Who may do what, as the ledger's acts made it.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    /// Authorities, officials and data sources (venues are not kept here).
+    pub directory: Directory,
+    /// Each official's roles.
+    pub grants: BTreeMap<OfficialId, Vec<Grant>>,
+    /// The registered keys of officials and data sources.
+    pub keys: KeyRing,
+    /// Acts waiting for a second admin, by leaf.
+    pub pending: BTreeMap<u64, Proposal>,
+    /// Published rule sets, oldest first.
+    pub rule_sets: Vec<PublishedRuleSet>,
+    /// Tracing queries: leaf, official, case.
+    pub tracing_queries: Vec<(u64, OfficialId, RecordId)>,
+    /// Acts that were ignored, with their leaf and why.
+    pub problems: Vec<(u64, ActProblem)>,
+    /// Acts applied so far (bootstrap included).
+    pub applied: u64,
+    /// Leaf of the last act seen.
+    pub last_leaf: Option<u64>,
+}
+
+fn public_key(hex: &str) -> Result<VerifyingKey, ActProblem> {
+    let bad = || ActProblem::Invalid(format!("{hex:?} is not an Ed25519 public key in hex"));
+    let mut bytes = [0u8; 32];
+    if hex.len() != 64 {
+        return Err(bad());
+    }
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = hex
+            .get(2 * i..2 * i + 2)
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+            .ok_or_else(bad)?;
+    }
+    VerifyingKey::from_bytes(&bytes).map_err(|_| bad())
+}
+
+/// The hex text of a public key, as acts carry it.
+pub fn key_hex(key: &VerifyingKey) -> String {
+    key.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Registry {
+    /// Replays `acts` (leaf index, leaf payload) in order.
+    pub fn replay<I: IntoIterator<Item = (u64, Vec<u8>)>>(acts: I) -> Registry {
+        let mut registry = Registry::default();
+        for (leaf, bytes) in acts {
+            registry.apply_bytes(leaf, &bytes);
+        }
+        registry
+    }
+
+    /// Applies one leaf payload; a problem is kept in [`Registry::problems`].
+    pub fn apply_bytes(&mut self, leaf: u64, bytes: &[u8]) {
+        self.last_leaf = Some(leaf);
+        let outcome = SignedAct::from_bytes(bytes)
+            .map_err(ActProblem::from)
+            .and_then(|act| self.apply(leaf, &act));
+        if let Err(problem) = outcome {
+            self.problems.push((leaf, problem));
+        }
+    }
+
+    /// The grants of `official` (empty if none).
+    pub fn grants_of(&self, official: &OfficialId) -> &[Grant] {
+        self.grants.get(official).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Checks `act` against the registry as it stands, without applying it: what
+    /// intake asks before appending.
+    pub fn check(&self, act: &SignedAct) -> Result<(), ActProblem> {
+        self.clone().apply(u64::MAX, act)
+    }
+
+    /// Checks and applies `act`, made at `leaf`.
+    pub fn apply(&mut self, leaf: u64, act: &SignedAct) -> Result<(), ActProblem> {
+        let body = &act.body;
+        if let Act::Bootstrap {
+            authority,
+            authority_name,
+            jurisdiction,
+            official,
+            name,
+            key,
+        } = &body.act
+        {
+            if self.applied > 0 {
+                return Err(ActProblem::LateBootstrap);
+            }
+            if official != &body.by {
+                return Err(ActProblem::Invalid(
+                    "a bootstrap is made by the admin it registers".into(),
+                ));
+            }
+            let key = public_key(key)?;
+            verify_seal(&key, act).map_err(|why| ActProblem::BadSeal {
+                actor: body.by.clone(),
+                why,
+            })?;
+            self.add_authority(Authority {
+                id: authority.clone(),
+                name: authority_name.clone(),
+                name_en: None,
+                jurisdiction: *jurisdiction,
+                contact: None,
+            })?;
+            self.add_official(official, name, authority)?;
+            self.register_key(KeyHolder::Official(official.clone()), key, body.at)?;
+            self.grants
+                .entry(official.clone())
+                .or_default()
+                .push(Grant {
+                    role: Role::Admin,
+                    jurisdiction: *jurisdiction,
+                });
+            self.applied += 1;
+            return Ok(());
+        }
+        if self.applied == 0 {
+            return Err(ActProblem::NoBootstrap);
+        }
+        self.check_seal(act)?;
+        let place = self.place_of(&body.by, &body.act)?;
+        if let Some(action) = body.act.action() {
+            authorize(self.grants_of(&body.by), action, place)?;
+        }
+        if body.act.needs_second_admin() {
+            self.pending.insert(
+                leaf,
+                Proposal {
+                    by: body.by.clone(),
+                    at: body.at,
+                    act: body.act.clone(),
+                },
+            );
+            self.applied += 1;
+            return Ok(());
+        }
+        if let Act::Confirm { proposal } = &body.act {
+            let pending = self.pending.get(proposal).ok_or_else(|| {
+                ActProblem::Confirmation(format!(
+                    "nothing at leaf {proposal} is waiting for a second admin"
+                ))
+            })?;
+            if pending.by == body.by {
+                return Err(ActProblem::Confirmation(format!(
+                    "{} proposed the act at leaf {proposal}; a second admin must confirm it",
+                    body.by
+                )));
+            }
+            let (proposer, proposed) = (pending.by.clone(), pending.act.clone());
+            self.take_effect(*proposal, &proposer, &proposed, body.at)?;
+            self.pending.remove(proposal);
+        } else {
+            self.take_effect(leaf, &body.by, &body.act, body.at)?;
+        }
+        self.applied += 1;
+        Ok(())
+    }
+
+    /// The division an act concerns, for the jurisdiction check.
+    fn place_of(&self, by: &OfficialId, act: &Act) -> Result<Jurisdiction, ActProblem> {
+        let of_authority = |id: &AuthorityId| {
+            self.directory
+                .authorities
+                .get(id)
+                .map(|a| a.jurisdiction)
+                .ok_or_else(|| ActProblem::Invalid(format!("authority {id} is not registered")))
+        };
+        let of_official = |id: &OfficialId| {
+            self.directory
+                .officials
+                .get(id)
+                .ok_or_else(|| ActProblem::Invalid(format!("official {id} is not registered")))
+                .and_then(|o| of_authority(&o.authority))
+        };
+        match act {
+            Act::Bootstrap { jurisdiction, .. } => Ok(*jurisdiction),
+            Act::AddAuthority { jurisdiction, .. } => Ok(*jurisdiction),
+            Act::AddOfficial { authority, .. } | Act::RegisterSource { authority, .. } => {
+                of_authority(authority)
+            }
+            Act::RegisterKey { official, .. } => of_official(official),
+            Act::GrantRole { official, grant } | Act::RevokeRole { official, grant } => {
+                // Both the official's authority and the granted place must be inside
+                // the admin's jurisdiction; the place is the narrower test here and
+                // the authority is checked by `take_effect`.
+                of_official(official)?;
+                Ok(grant.jurisdiction)
+            }
+            Act::RevokeKey { key, .. } => {
+                let id = KeyId::parse(key).map_err(|e| ActProblem::Invalid(e.to_string()))?;
+                match self.keys.get(id).map(|k| &k.holder) {
+                    Some(KeyHolder::Official(o)) => of_official(o),
+                    Some(KeyHolder::Source(s)) => self
+                        .directory
+                        .sources
+                        .get(s)
+                        .ok_or_else(|| ActProblem::Invalid(format!("source {s} is unknown")))
+                        .and_then(|s| of_authority(&s.authority)),
+                    None => Err(ActProblem::Invalid(format!("key {key} is not registered"))),
+                }
+            }
+            // A rule set applies province-wide: the admin needs a grant covering the
+            // province of their own authority.
+            Act::PublishRuleSet { .. } => of_official(by).map(province_of),
+            Act::Confirm { proposal } => match self.pending.get(proposal) {
+                Some(p) => self.place_of(by, &p.act.clone()),
+                None => of_official(by),
+            },
+            // The case's place is checked by the service before the query runs; the
+            // ledger checks that the actor may trace in their own authority's area.
+            Act::TracingQuery { .. } => of_official(by),
+        }
+    }
+
+    fn check_seal(&self, act: &SignedAct) -> Result<(), ActProblem> {
+        let actor = &act.body.by;
+        if !self.directory.officials.contains_key(actor) {
+            return Err(ActProblem::UnknownActor(actor.clone()));
+        }
+        let bad = |why: String| ActProblem::BadSeal {
+            actor: actor.clone(),
+            why,
+        };
+        let key = self
+            .keys
+            .get(KeyId::from_bytes(act.seal.key))
+            .ok_or_else(|| {
+                bad(format!(
+                    "key {} is not registered",
+                    KeyId::from_bytes(act.seal.key)
+                ))
+            })?;
+        if key.holder != KeyHolder::Official(actor.clone()) {
+            return Err(bad(format!("the key belongs to {}", key.holder)));
+        }
+        if act.body.at < key.valid_from || key.revoked_at.is_some_and(|r| act.body.at >= r) {
+            return Err(bad("the key was not valid at the time of the act".into()));
+        }
+        verify_seal(&key.key, act).map_err(bad)
+    }
+
+    fn take_effect(
+        &mut self,
+        leaf: u64,
+        by: &OfficialId,
+        act: &Act,
+        at: Timestamp,
+    ) -> Result<(), ActProblem> {
+        match act {
+            Act::Bootstrap { .. } | Act::Confirm { .. } => Ok(()),
+            Act::AddAuthority {
+                authority,
+                name,
+                name_en,
+                jurisdiction,
+                contact,
+            } => self.add_authority(Authority {
+                id: authority.clone(),
+                name: name.clone(),
+                name_en: name_en.clone(),
+                jurisdiction: *jurisdiction,
+                contact: contact.clone(),
+            }),
+            Act::AddOfficial {
+                official,
+                name,
+                authority,
+            } => self.add_official(official, name, authority),
+            Act::RegisterKey { official, key } => {
+                if !self.directory.officials.contains_key(official) {
+                    return Err(ActProblem::Invalid(format!(
+                        "official {official} is not registered"
+                    )));
+                }
+                let key = public_key(key)?;
+                self.register_key(KeyHolder::Official(official.clone()), key, at)
+            }
+            Act::RevokeKey { key, at } => {
+                let id = KeyId::parse(key).map_err(|e| ActProblem::Invalid(e.to_string()))?;
+                self.keys
+                    .revoke(id, *at)
+                    .ok_or_else(|| ActProblem::Invalid(format!("key {key} is not registered")))
+            }
+            Act::GrantRole { official, grant } => {
+                let grants = self.grants.entry(official.clone()).or_default();
+                if !grants.contains(grant) {
+                    grants.push(*grant);
+                }
+                Ok(())
+            }
+            Act::RevokeRole { official, grant } => {
+                let grants = self.grants.entry(official.clone()).or_default();
+                let before = grants.len();
+                grants.retain(|g| g != grant);
+                if grants.len() == before {
+                    return Err(ActProblem::Invalid(format!(
+                        "{official} does not hold {} in {}",
+                        grant.role.as_str(),
+                        grant.jurisdiction
+                    )));
+                }
+                Ok(())
+            }
+            Act::RegisterSource {
+                source,
+                kind,
+                authority,
+                name,
+                key,
+            } => {
+                if self.directory.sources.contains_key(source) {
+                    return Err(ActProblem::Invalid(format!(
+                        "data source {source} is already registered"
+                    )));
+                }
+                if !self.directory.authorities.contains_key(authority) {
+                    return Err(ActProblem::Invalid(format!(
+                        "authority {authority} is not registered"
+                    )));
+                }
+                let key = public_key(key)?;
+                self.register_key(KeyHolder::Source(source.clone()), key, at)?;
+                self.directory.sources.insert(
+                    source.clone(),
+                    DataSource {
+                        id: source.clone(),
+                        kind: *kind,
+                        authority: authority.clone(),
+                        name: name.clone(),
+                    },
+                );
+                Ok(())
+            }
+            Act::PublishRuleSet {
+                id,
+                version,
+                sha256,
+            } => {
+                self.rule_sets.push(PublishedRuleSet {
+                    id: id.clone(),
+                    version: version.clone(),
+                    sha256: sha256.clone(),
+                    leaf,
+                });
+                Ok(())
+            }
+            Act::TracingQuery { case, .. } => {
+                self.tracing_queries.push((leaf, by.clone(), case.clone()));
+                Ok(())
+            }
+        }
+    }
+
+    fn add_authority(&mut self, authority: Authority) -> Result<(), ActProblem> {
+        if self.directory.authorities.contains_key(&authority.id) {
+            return Err(ActProblem::Invalid(format!(
+                "authority {} is already registered",
+                authority.id
+            )));
+        }
+        self.directory
+            .authorities
+            .insert(authority.id.clone(), authority);
+        Ok(())
+    }
+
+    fn add_official(
+        &mut self,
+        official: &OfficialId,
+        _name: &str,
+        authority: &AuthorityId,
+    ) -> Result<(), ActProblem> {
+        if self.directory.officials.contains_key(official) {
+            return Err(ActProblem::Invalid(format!(
+                "official {official} is already registered"
+            )));
+        }
+        if !self.directory.authorities.contains_key(authority) {
+            return Err(ActProblem::Invalid(format!(
+                "authority {authority} is not registered"
+            )));
+        }
+        self.directory.officials.insert(
+            official.clone(),
+            Official {
+                id: official.clone(),
+                authority: authority.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    fn register_key(
+        &mut self,
+        holder: KeyHolder,
+        key: VerifyingKey,
+        at: Timestamp,
+    ) -> Result<(), ActProblem> {
+        if self.keys.get(KeyId::of(&key)).is_some() {
+            return Err(ActProblem::Invalid(format!(
+                "key {} is already registered",
+                KeyId::of(&key)
+            )));
+        }
+        self.keys
+            .register(RegisteredKey {
+                holder,
+                key,
+                valid_from: at,
+                revoked_at: None,
+            })
+            .map(|_| ())
+            .map_err(|e| ActProblem::Invalid(e.to_string()))
+    }
+}
+
+/// The province a division lies in.
+fn province_of(place: Jurisdiction) -> Jurisdiction {
+    place.chain().last().unwrap_or(place)
+}
+
+fn verify_seal(key: &VerifyingKey, act: &SignedAct) -> Result<(), String> {
+    if act.seal.key != *KeyId::of(key).as_bytes() {
+        return Err(format!(
+            "sealed with key {}, not {}",
+            KeyId::from_bytes(act.seal.key),
+            KeyId::of(key)
+        ));
+    }
+    key.verify(
+        &act_message(&act.json),
+        &Signature::from_bytes(&act.seal.signature),
+    )
+    .map_err(|_| "the signature does not match the act".to_owned())
+}
+
+impl fmt::Display for SignedAct {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} by {} at {}",
+            self.body.act.describe(),
+            self.body.by,
+            self.body.at
+        )
+    }
+}
