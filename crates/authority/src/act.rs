@@ -141,8 +141,6 @@ pub enum Act {
         case: RecordId,
         /// The margin around the case's stays, in minutes.
         margin_minutes: u32,
-        /// How many people it found.
-        found: u64,
     },
 }
 

@@ -1,6 +1,7 @@
 //! The `mingma` command.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod bench;
 mod db;
 mod explain;
@@ -58,6 +59,12 @@ enum Command {
     Demo(serve::DemoArgs),
     /// Verify a signed checkpoint code offline against a trust list.
     VerifyCode(serve::VerifyCodeArgs),
+    /// Officials, roles, keys, data sources and rule sets (authority acts, each
+    /// sealed by the acting admin's key), console passwords and API tokens.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
     /// The benchmark suite, beside a conventional PostgreSQL design.
     Bench {
         #[command(subcommand)]
@@ -91,6 +98,7 @@ async fn main() -> ExitCode {
         Command::Rules { file, lang } => explain::list_rules(file.as_deref(), lang),
         Command::Keygen(args) => keys::keygen(&args),
         Command::Import(args) => import::run(&args).await,
+        Command::Admin { command } => admin::run(&command).await,
         Command::Ledger { command } => ledger::run(&command).await,
         Command::Sim(args) => sim::run(&args).await,
         Command::Bench { command } => bench::run(&command).await,

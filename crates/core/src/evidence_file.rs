@@ -50,10 +50,11 @@ pub struct EvidenceFile {
 const REGISTRY_TYPES: [&str; 4] = ["authority", "official", "data_source", "venue"];
 
 /// Fields every evidence record has.
-const ENVELOPE: [&str; 8] = [
+const ENVELOPE: [&str; 9] = [
     "id",
     "type",
     "subject",
+    "subject_key",
     "recorded_by",
     "authority",
     "legal_basis",
@@ -100,6 +101,8 @@ struct VenueLine {
 struct Envelope {
     id: RecordId,
     subject: Option<NationalId>,
+    /// The person's key instead of their ID number (what a tracing query returns).
+    subject_key: Option<PersonKey>,
     recorded_by: String,
     authority: Option<AuthorityId>,
     legal_basis: Option<String>,
@@ -410,15 +413,23 @@ fn record(
     let envelope: Envelope = from_map(envelope_map)?;
     let context = |e: String| format!("{kind_name} `{}`: {e}", envelope.id);
 
-    let subject = match (&envelope.subject, kind.has_subject()) {
-        (Some(id), true) => Some(key.person_key(id)),
-        (None, true) => return Err(context("missing `subject` (the person's ID number)".into())),
-        (Some(_), false) => {
+    let subject = match (&envelope.subject, &envelope.subject_key, kind.has_subject()) {
+        (Some(_), Some(_), _) => {
+            return Err(context(
+                "give either `subject` (an ID number) or `subject_key`, not both".into(),
+            ))
+        }
+        (Some(id), None, true) => Some(key.person_key(id)),
+        (None, Some(person), true) => Some(*person),
+        (None, None, true) => {
+            return Err(context("missing `subject` (the person's ID number)".into()))
+        }
+        (Some(_), None, false) | (None, Some(_), false) => {
             return Err(context(
                 "has no `subject`: it is about an area or another record".into(),
             ))
         }
-        (None, false) => None,
+        (None, None, false) => None,
     };
     let recorded_by = parse_recorder(directory, &envelope.recorded_by, key).map_err(context)?;
     match (&recorded_by, kind) {
@@ -785,4 +796,26 @@ fn check_references(
         }
     }
     problems
+}
+
+/// Reads one record given as a JSON object in this file format (its `type` naming
+/// the kind), against `directory`: what the API takes for a single record. The
+/// record's references are not checked here (the caller has the store).
+pub fn read_record(
+    directory: &Directory,
+    object: Value,
+    key: &PseudonymKey,
+) -> Result<Evidence, String> {
+    let Value::Object(mut map) = object else {
+        return Err("a record must be a JSON object".into());
+    };
+    let kind = match map.remove("type") {
+        Some(Value::String(t)) => t,
+        Some(_) => return Err("`type` must be a string".into()),
+        None => return Err("missing `type`".into()),
+    };
+    if REGISTRY_TYPES.contains(&kind.as_str()) {
+        return Err(format!("`{kind}` is a directory entry, not a record"));
+    }
+    record(directory, &kind, map, key)
 }

@@ -20,6 +20,24 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::error::{AppError, AppResult};
 
 const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS official_logins (
+    official TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS official_tokens (
+    token_hash BLOB PRIMARY KEY,
+    principal TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT,
+    expires_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS drafts (
+    id TEXT PRIMARY KEY,
+    principal TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS accounts (
     person BLOB PRIMARY KEY,
     name TEXT NOT NULL,
@@ -707,5 +725,44 @@ impl Accounts {
             rows.collect()
         })
         .await
+    }
+
+    /// Sets (or replaces) an official's console password hash.
+    pub async fn set_official_password(
+        &self,
+        official: &mingma_core::OfficialId,
+        hash: String,
+    ) -> AppResult<()> {
+        let official = official.to_string();
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO official_logins (official, password_hash) VALUES (?1, ?2) \
+                 ON CONFLICT (official) DO UPDATE SET password_hash = excluded.password_hash",
+                params![official, hash],
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Issues a token for an official or a data source (`kind`: `session` or
+    /// `api`); only its digest is stored.
+    pub async fn issue_official_token(
+        &self,
+        principal: &crate::officials::Principal,
+        kind: &'static str,
+        expires_at: Option<i64>,
+    ) -> AppResult<String> {
+        let token = crate::auth::random_token()?;
+        let hash = crate::auth::digest(&[b"official-token", token.as_bytes()]);
+        let who = principal.to_text();
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO official_tokens (token_hash, principal, kind, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![hash, who, kind, expires_at],
+            )
+        })
+        .await?;
+        Ok(token)
     }
 }

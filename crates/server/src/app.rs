@@ -11,9 +11,8 @@ use std::sync::{Arc, RwLock};
 
 use axum::http::StatusCode;
 use mingma_core::{
-    derive, Colour, Decision, Directory, Evidence, EvidenceBody, Jurisdiction, NationalId,
-    PersonKey, Presence, PseudonymKey, RecordId, RecordStatus, Recorder, Timestamp, Venue, VenueId,
-    VenueKind,
+    Colour, Decision, Directory, Evidence, EvidenceBody, Jurisdiction, NationalId, PersonKey,
+    Presence, PseudonymKey, RecordId, RecordStatus, Recorder, Timestamp, Venue, VenueId, VenueKind,
 };
 use mingma_engine::{Clock, Engine};
 use mingma_explain::{Explainer, Explanation, Lang};
@@ -138,6 +137,8 @@ pub struct App<S> {
     /// person's entries.
     views: std::sync::Mutex<std::collections::HashMap<(PersonKey, bool), (CodeView, Timestamp)>>,
     follow: tokio::sync::Mutex<()>,
+    /// How many authority acts the explanation directory has taken in.
+    acts_merged: std::sync::atomic::AtomicU64,
 }
 
 /// A sign-in waiting for its one-time code.
@@ -289,6 +290,7 @@ impl<S: Store> App<S> {
             identity,
             metrics: Metrics::default(),
             follow: tokio::sync::Mutex::new(()),
+            acts_merged: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -302,7 +304,7 @@ impl<S: Store> App<S> {
         self.keys.log.verifier()
     }
 
-    fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+    pub(crate) fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
         // A poisoned lock only means a panic elsewhere while writing a map insert;
         // the data is still a valid map.
         self.registry.read().unwrap_or_else(|e| e.into_inner())
@@ -540,6 +542,32 @@ impl<S: Store> App<S> {
         Ok(view)
     }
 
+    /// Catches the engine up on the ledger's authority acts and takes their
+    /// authorities, officials and sources into the directory explanations name.
+    pub(crate) async fn merge_ledger_directory(&self) -> AppResult<()> {
+        use std::sync::atomic::Ordering;
+        let ledger = self.engine.registry().await?;
+        let seen = ledger.applied + ledger.problems.len() as u64;
+        if self.acts_merged.swap(seen, Ordering::AcqRel) == seen {
+            return Ok(());
+        }
+        let mut registry = self
+            .registry
+            .write()
+            .map_err(|_| AppError::internal("the registry lock was poisoned"))?;
+        let directory = &mut registry.directory;
+        for (id, a) in &ledger.directory.authorities {
+            directory.authorities.insert(id.clone(), a.clone());
+        }
+        for (id, o) in &ledger.directory.officials {
+            directory.officials.insert(id.clone(), o.clone());
+        }
+        for (id, s) in &ledger.directory.sources {
+            directory.sources.insert(id.clone(), s.clone());
+        }
+        Ok(())
+    }
+
     async fn derive_view(
         &self,
         person: PersonKey,
@@ -548,15 +576,20 @@ impl<S: Store> App<S> {
         lang: Lang,
         now: Timestamp,
     ) -> AppResult<CodeView> {
+        // Only records that count (sealed by a registered key where one is needed)
+        // are derived from or shown: the engine's seal checks, after catching up on
+        // the ledger's authority acts.
+        self.merge_ledger_directory().await?;
+        let vouching = self.engine.vouching();
         let records: Vec<Evidence> = self
             .store
             .evidence_about(person)
             .await?
             .into_iter()
             .map(|r| r.evidence)
+            .filter(|r| vouching.counts(r))
             .collect();
-        let rules = self.engine.rules();
-        let decision = derive(&records, &person, now, now, rules);
+        let decision = self.engine.derive(&records, &person, now, now);
         let mut state = self.store.code_state(person).await?;
         let current = CodeChange::from_decision(&decision, 0);
         if !state.as_ref().is_some_and(|s| s.change.same_code(&current)) {
@@ -1074,6 +1107,9 @@ impl<S: Store> App<S> {
         let (directory, venues) = self.accounts.registry().await?;
         let mut registry = self.registry.write().unwrap_or_else(|e| e.into_inner());
         registry.directory = directory;
+        // The ledger's part of the directory is merged in again on next use.
+        self.acts_merged
+            .store(0, std::sync::atomic::Ordering::Release);
         registry.venues = venues
             .into_iter()
             .map(|v| (v.venue.id.clone(), v))

@@ -27,6 +27,7 @@ use crate::config::Config;
 /// counted in the metrics.
 pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     crate::api::router::<S>()
+        .merge(crate::console_api::router::<S>())
         .merge(crate::pages::router::<S>())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

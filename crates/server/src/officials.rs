@@ -1,0 +1,969 @@
+//! What officials and data sources do through the service.
+//!
+//! - **Sign-in**: an official signs in with a password (argon2id hash in the
+//!   server's database) and gets a session; a machine client (a lab's system, an
+//!   official's script) uses an API token issued by `mingma admin token`. Both are
+//!   stored as SHA-256 digests only.
+//! - **Who may do what** comes from the ledger: the engine's [`mingma_authority::Registry`]
+//!   (grants, keys, sources), never from this database, and is decided by
+//!   `mingma_authority` ([`check_official_act`], [`authorize`]).
+//! - **Every act is sealed by its maker**: the server never holds an official's
+//!   key. A record or act is *drafted* here (checked, its recording time fixed, its
+//!   exact bytes kept), the official's browser or key file signs the message the
+//!   draft gives, and the seal is submitted; only then is it appended. A machine
+//!   client may instead submit a record it sealed itself.
+//! - After a record is appended, the codes it can change are re-derived at once
+//!   (for a risk-area declaration: everyone with a qualifying scan in it), and the
+//!   counts of changed codes by colour are returned.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine as _;
+use mingma_authority::act::act_message;
+use mingma_authority::intake::check_official_act;
+use mingma_authority::signature::signed_message;
+use mingma_authority::{authorize, Act, ActBody, Action, Grant, Registry, SignedAct};
+use mingma_core::canonical::{canonical_bytes, decode_canonical};
+use mingma_core::evidence_file::read_record;
+use mingma_core::{
+    AuthorityId, DataSourceId, Directory, Evidence, EvidenceBody, EvidenceKind, Jurisdiction,
+    OfficialId, PersonKey, RecordId, Recorder, Seal, Span, Timestamp,
+};
+use mingma_store::Store;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::auth::{digest, random_token};
+use crate::error::{AppError, AppResult};
+
+/// How long an official's session lasts.
+const OFFICIAL_SESSION_SECONDS: i64 = 12 * 3600;
+/// How long a draft waits for its seal.
+const DRAFT_SECONDS: i64 = 600;
+/// How far before a case report a tracing query looks by default: the four days
+/// before sampling or onset that the national protocol (9th edition) traces close
+/// contacts over.
+pub const INFECTIOUS_LOOKBACK: Span = Span::days(4);
+
+/// Who is calling, as their token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// An official (a console session or an official's API token).
+    Official(OfficialId),
+    /// A registered data source's system (an API token).
+    Source(DataSourceId),
+}
+
+impl Principal {
+    pub(crate) fn to_text(&self) -> String {
+        match self {
+            Principal::Official(id) => format!("official:{id}"),
+            Principal::Source(id) => format!("source:{id}"),
+        }
+    }
+
+    fn parse(text: &str) -> Option<Principal> {
+        match text.split_once(':')? {
+            ("official", id) => OfficialId::parse(id).ok().map(Principal::Official),
+            ("source", id) => DataSourceId::parse(id).ok().map(Principal::Source),
+            _ => None,
+        }
+    }
+}
+
+/// Hashes a password with argon2id and a fresh salt.
+pub fn hash_password(password: &str) -> AppResult<String> {
+    if password.chars().count() < 10 {
+        return Err(AppError::bad_request(
+            "weak_password",
+            "a password must have at least 10 characters",
+        ));
+    }
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| AppError::internal(format!("randomness: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(AppError::internal)?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(AppError::internal)
+}
+
+/// What a draft is waiting to be sealed as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DraftKind {
+    Record,
+    Act,
+}
+
+impl DraftKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            DraftKind::Record => "record",
+            DraftKind::Act => "act",
+        }
+    }
+}
+
+/// A record or act drafted for its maker to seal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Draft {
+    /// The draft's id (submit the seal to it).
+    pub draft: String,
+    /// What it is: `record` or `act`.
+    pub kind: &'static str,
+    /// The record's id, for a record.
+    pub record: Option<String>,
+    /// A one-line description.
+    pub summary: String,
+    /// The exact message to sign, base64: the signature must be Ed25519 over these
+    /// bytes by the official's registered key.
+    pub message: String,
+    /// The id of the key that must sign (16 hex digits), if the official has one.
+    pub key: Option<String>,
+}
+
+/// What submitting a record did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Submitted {
+    /// The record.
+    pub record: String,
+    /// Its ledger leaf.
+    pub leaf: u64,
+    /// `false` if the identical record was already stored.
+    pub fresh: bool,
+    /// Whether it takes effect only after a second official approves it.
+    pub awaiting_approval: bool,
+    /// People whose code was re-derived.
+    pub derived: usize,
+    /// Codes that changed, by new colour.
+    pub changed: ChangedCodes,
+}
+
+/// Counts of changed codes by colour.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ChangedCodes {
+    /// Now green.
+    pub green: usize,
+    /// Now yellow.
+    pub yellow: usize,
+    /// Now red.
+    pub red: usize,
+}
+
+/// One person a tracing query found, with the overlaps.
+#[derive(Debug, Clone, Serialize)]
+pub struct TracedContact {
+    /// The person's key (hex): what a designation names as `subject_key`.
+    pub person: String,
+    /// Each overlap: venue, the case's scan, the contact's scan leaf, from, until.
+    pub overlaps: Vec<TracedOverlap>,
+}
+
+/// One overlap of stays.
+#[derive(Debug, Clone, Serialize)]
+pub struct TracedOverlap {
+    /// Venue id.
+    pub venue: String,
+    /// The case's scan record.
+    pub case_scan: String,
+    /// The ledger leaf of the contact's scan.
+    pub contact_leaf: u64,
+    /// Overlap start.
+    pub from: Timestamp,
+    /// Overlap end.
+    pub until: Timestamp,
+}
+
+/// The result of a tracing query.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceResult {
+    /// The ledger leaf of the query's act (its purpose, logged before the results).
+    pub act_leaf: u64,
+    /// The case.
+    pub case: String,
+    /// The people found.
+    pub contacts: Vec<TracedContact>,
+}
+
+/// What a sealed draft produced.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Sealed {
+    /// A record was appended.
+    Record(Submitted),
+    /// An act was appended.
+    Act {
+        /// Its leaf.
+        leaf: u64,
+        /// For a tracing query, its results.
+        trace: Option<TraceResult>,
+    },
+}
+
+/// A person under a quarantine order.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnderQuarantine {
+    /// The person's key (hex).
+    pub person: String,
+    /// The order.
+    pub order: String,
+    /// The owning authority.
+    pub authority: String,
+    /// Centralised or home.
+    pub setting: String,
+    /// Start.
+    pub from: Timestamp,
+    /// Planned end.
+    pub planned_end: Timestamp,
+}
+
+fn forbidden(refusal: impl std::fmt::Display, code: &'static str) -> AppError {
+    AppError::forbidden(code, refusal.to_string())
+}
+
+impl<S: Store> App<S> {
+    /// Signs an official in with their password; returns a session token.
+    pub async fn official_sign_in(&self, official: &str, password: &str) -> AppResult<String> {
+        let refused = || {
+            AppError::unauthorized(
+                "bad_credentials",
+                "the official id or the password is wrong",
+            )
+        };
+        let official = OfficialId::parse(official.trim()).map_err(|_| refused())?;
+        let id = official.to_string();
+        let hash: Option<String> = self
+            .accounts
+            .call(move |c| {
+                c.query_row(
+                    "SELECT password_hash FROM official_logins WHERE official = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        let hash = hash.ok_or_else(refused)?;
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash)
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
+        .map_err(AppError::internal)?;
+        if !ok {
+            return Err(refused());
+        }
+        let registry = self.engine.registry().await?;
+        if !registry.directory.officials.contains_key(&official) {
+            return Err(AppError::forbidden(
+                "not_registered",
+                format!("official {official} is not registered in the ledger"),
+            ));
+        }
+        self.issue_token(
+            &Principal::Official(official),
+            "session",
+            Some(self.now().unix_seconds() + OFFICIAL_SESSION_SECONDS),
+        )
+        .await
+    }
+
+    /// Issues a token for `principal` (`kind` is `session` or `api`).
+    pub async fn issue_token(
+        &self,
+        principal: &Principal,
+        kind: &'static str,
+        expires_at: Option<i64>,
+    ) -> AppResult<String> {
+        self.accounts
+            .issue_official_token(principal, kind, expires_at)
+            .await
+    }
+
+    /// Ends an official's session.
+    pub async fn official_sign_out(&self, token: &str) -> AppResult<()> {
+        let hash = digest(&[b"official-token", token.as_bytes()]);
+        self.accounts
+            .call(move |c| {
+                c.execute(
+                    "DELETE FROM official_tokens WHERE token_hash = ?1 AND kind = 'session'",
+                    [hash],
+                )
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Who `token` belongs to.
+    pub async fn principal(&self, token: &str) -> AppResult<Principal> {
+        let hash = digest(&[b"official-token", token.trim().as_bytes()]);
+        let now = self.now().unix_seconds();
+        let found: Option<String> = self
+            .accounts
+            .call(move |c| {
+                c.query_row(
+                    "SELECT principal FROM official_tokens WHERE token_hash = ?1 \
+                     AND (expires_at IS NULL OR expires_at > ?2)",
+                    params![hash, now],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        found.as_deref().and_then(Principal::parse).ok_or_else(|| {
+            AppError::unauthorized(
+                "not_signed_in",
+                "sign in as an official, or give a valid API token",
+            )
+        })
+    }
+
+    fn official_of(principal: &Principal) -> AppResult<&OfficialId> {
+        match principal {
+            Principal::Official(id) => Ok(id),
+            Principal::Source(id) => Err(AppError::forbidden(
+                "not_an_official",
+                format!("data source {id} may only submit its own sealed records"),
+            )),
+        }
+    }
+
+    /// The directory records are read against: the ledger's authorities, officials
+    /// and sources, with the venues this server registered.
+    async fn intake_directory(&self) -> AppResult<(std::sync::Arc<Registry>, Directory)> {
+        let registry = self.engine.registry().await?;
+        let mut directory = registry.directory.clone();
+        directory.venues = self.registry().directory.venues.clone();
+        Ok((registry, directory))
+    }
+
+    /// An official's view of themself: authority, grants, keys.
+    pub async fn official_profile(&self, principal: &Principal) -> AppResult<Value> {
+        let official = Self::official_of(principal)?;
+        let registry = self.engine.registry().await?;
+        let authority = registry
+            .directory
+            .officials
+            .get(official)
+            .map(|o| o.authority.clone());
+        let keys: Vec<String> = registry
+            .keys
+            .iter()
+            .filter(|(_, k)| {
+                k.holder == mingma_authority::signature::KeyHolder::Official(official.clone())
+                    && k.revoked_at.is_none()
+            })
+            .map(|(id, _)| id.to_string())
+            .collect();
+        Ok(serde_json::json!({
+            "official": official,
+            "authority": authority,
+            "authority_name": authority.as_ref().map(|a| registry.directory.authority_name(a, false)),
+            "grants": registry.grants_of(official),
+            "keys": keys,
+        }))
+    }
+
+    /// Drafts a record an official makes by hand, from a JSON object in the
+    /// evidence-file format: the service fills in `recorded_by`, `recorded_at`
+    /// (now), the official's `authority` if none is given, `effective_at` (now) and
+    /// an `id` if none is given; then checks it as intake will.
+    pub async fn draft_record(&self, principal: &Principal, object: Value) -> AppResult<Draft> {
+        let official = Self::official_of(principal)?.clone();
+        let Value::Object(mut map) = object else {
+            return Err(AppError::bad_request(
+                "malformed_record",
+                "a record is a JSON object",
+            ));
+        };
+        let (registry, directory) = self.intake_directory().await?;
+        let acting = directory
+            .officials
+            .get(&official)
+            .map(|o| o.authority.clone())
+            .ok_or_else(|| {
+                AppError::forbidden(
+                    "not_registered",
+                    format!("official {official} is not registered"),
+                )
+            })?;
+        let now = self.now();
+        map.insert(
+            "recorded_by".into(),
+            Value::String(format!("official:{official}")),
+        );
+        map.insert(
+            "recorded_at".into(),
+            serde_json::to_value(now).map_err(AppError::internal)?,
+        );
+        map.entry("authority")
+            .or_insert_with(|| Value::String(acting.to_string()));
+        if !map.contains_key("effective_at") {
+            map.insert(
+                "effective_at".into(),
+                serde_json::to_value(now).map_err(AppError::internal)?,
+            );
+        }
+        if !map.contains_key("id") {
+            let suffix = random_token()?;
+            map.insert(
+                "id".into(),
+                Value::String(format!("m-{}", suffix.get(..20).unwrap_or(&suffix))),
+            );
+        }
+        let record = read_record(&directory, Value::Object(map), &self.keys.pseudonym)
+            .map_err(|e| AppError::bad_request("malformed_record", e))?;
+        self.check_intake(&official, &registry, &directory, &record)
+            .await?;
+        let key = registry
+            .keys
+            .iter()
+            .find(|(_, k)| {
+                k.holder == mingma_authority::signature::KeyHolder::Official(official.clone())
+                    && k.revoked_at.is_none()
+            })
+            .map(|(id, _)| id.to_string());
+        let message = signed_message(&record);
+        let draft = self
+            .save_draft(principal, DraftKind::Record, canonical_bytes(&record))
+            .await?;
+        Ok(Draft {
+            draft,
+            kind: DraftKind::Record.as_str(),
+            record: Some(record.id.to_string()),
+            summary: format!("{} {}", record.kind().label_en(), record.id),
+            message: base64::engine::general_purpose::STANDARD.encode(message),
+            key,
+        })
+    }
+
+    /// The checks intake applies to an official's record: their grants (from the
+    /// ledger) permit it in the place it concerns, it names them and their
+    /// authority, states a legal basis where one is needed, is not an approval of
+    /// their own record, and acts only on records of their authority.
+    async fn check_intake(
+        &self,
+        official: &OfficialId,
+        registry: &Registry,
+        directory: &Directory,
+        record: &Evidence,
+    ) -> AppResult<Grant> {
+        let target = match &record.body {
+            EvidenceBody::Retraction { target, .. }
+            | EvidenceBody::Approval { target }
+            | EvidenceBody::Rejection { target, .. } => Some(
+                self.store
+                    .record(target)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::bad_request(
+                            "unknown_target",
+                            format!("record {target} is not stored"),
+                        )
+                    })?
+                    .evidence,
+            ),
+            _ => None,
+        };
+        check_official_act(
+            official,
+            registry.grants_of(official),
+            record,
+            target.as_ref(),
+            directory,
+        )
+        .map_err(|e| {
+            let code = match &e {
+                mingma_authority::intake::ActRefusal::OwnRecord { .. } => "self_approval",
+                mingma_authority::intake::ActRefusal::Authorisation { refusal, .. } => {
+                    refusal.code()
+                }
+                mingma_authority::intake::ActRefusal::NoLegalBasis { .. } => "no_legal_basis",
+                mingma_authority::intake::ActRefusal::NotTheOwner { .. } => "not_the_owner",
+                _ => "refused",
+            };
+            forbidden(e, code)
+        })
+    }
+
+    async fn save_draft(
+        &self,
+        principal: &Principal,
+        kind: DraftKind,
+        payload: Vec<u8>,
+    ) -> AppResult<String> {
+        let id = random_token()?;
+        let id = id.get(..24).unwrap_or(&id).to_owned();
+        let (who, saved) = (principal.to_text(), id.clone());
+        let expires = self.now().unix_seconds() + DRAFT_SECONDS;
+        self.accounts
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO drafts (id, principal, kind, payload, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![saved, who, kind.as_str(), payload, expires],
+                )
+            })
+            .await?;
+        Ok(id)
+    }
+
+    /// Submits the seal of a draft: the record or act is appended if the seal is a
+    /// valid signature by the official's registered key, and the checks still pass.
+    pub async fn seal_draft(
+        &self,
+        principal: &Principal,
+        draft: &str,
+        seal: &str,
+    ) -> AppResult<Sealed> {
+        let seal =
+            Seal::parse(seal.trim()).map_err(|e| AppError::bad_request("malformed_seal", e))?;
+        let (id, who, now) = (
+            draft.to_owned(),
+            principal.to_text(),
+            self.now().unix_seconds(),
+        );
+        let found: Option<(String, Vec<u8>)> = self
+            .accounts
+            .call(move |c| {
+                let row = c
+                    .query_row(
+                        "SELECT kind, payload FROM drafts WHERE id = ?1 AND principal = ?2 AND expires_at > ?3",
+                        params![id, who, now],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                if row.is_some() {
+                    c.execute("DELETE FROM drafts WHERE id = ?1", [id])?;
+                }
+                Ok(row)
+            })
+            .await?;
+        let (kind, payload) = found.ok_or_else(|| {
+            AppError::not_found(
+                "unknown_draft",
+                format!(
+                    "no draft {draft} of yours is waiting (drafts expire after {DRAFT_SECONDS} s)"
+                ),
+            )
+        })?;
+        if kind == DraftKind::Act.as_str() {
+            let act = SignedAct::from_parts(payload, seal)
+                .map_err(|e| AppError::bad_request("malformed_act", e.to_string()))?;
+            return self.submit_act(principal, act).await;
+        }
+        let mut record = decode_canonical(&payload).map_err(AppError::internal)?;
+        record.seal = Some(seal);
+        self.submit_record(principal, record)
+            .await
+            .map(Sealed::Record)
+    }
+
+    /// Appends a sealed record from an official or a data source, after checking
+    /// the seal and (for an official) the intake checks again, and re-derives the
+    /// codes it can change.
+    pub async fn submit_record(
+        &self,
+        principal: &Principal,
+        record: Evidence,
+    ) -> AppResult<Submitted> {
+        let (registry, directory) = self.intake_directory().await?;
+        match (principal, &record.recorded_by) {
+            (Principal::Official(me), Recorder::Official(by)) if me == by => {
+                self.check_intake(me, &registry, &directory, &record)
+                    .await?;
+            }
+            (Principal::Source(me), Recorder::Source { id, .. }) if me == id => {}
+            (_, by) => {
+                return Err(AppError::forbidden(
+                    "not_the_recorder",
+                    format!(
+                        "record {} says it was recorded by {by}; you may submit only your own",
+                        record.id
+                    ),
+                ))
+            }
+        }
+        self.engine
+            .vouching()
+            .check(&record)
+            .map_err(|e| AppError::bad_request("bad_seal", e.to_string()))?;
+        self.check_references(&record).await?;
+        let target = match &record.body {
+            EvidenceBody::Retraction { target, .. } => {
+                self.store.record(target).await?.map(|r| r.evidence)
+            }
+            _ => None,
+        };
+        let awaiting_approval = record.needs_approval(target.as_ref());
+        let appended = self
+            .store
+            .append(vec![record.clone()])
+            .await
+            .map_err(|e| match e {
+                mingma_store::StoreError::Conflict { .. } => {
+                    AppError::new(axum::http::StatusCode::CONFLICT, "id_taken", e.to_string())
+                }
+                other => AppError::from(other),
+            })?;
+        let appended = appended
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::internal("append returned nothing"))?;
+        let persons = self.persons_affected(&record).await?;
+        let derived = self.engine.rederive(&persons, self.now()).await?;
+        for person in &persons {
+            self.forget_code(*person);
+        }
+        Ok(Submitted {
+            record: record.id.to_string(),
+            leaf: appended.leaf,
+            fresh: appended.fresh,
+            awaiting_approval,
+            derived: derived.derived,
+            changed: ChangedCodes {
+                green: derived.changed[0],
+                yellow: derived.changed[1],
+                red: derived.changed[2],
+            },
+        })
+    }
+
+    /// Every record a record names must be stored already.
+    async fn check_references(&self, record: &Evidence) -> AppResult<()> {
+        let mut named: Vec<&RecordId> = Vec::new();
+        match &record.body {
+            EvidenceBody::CaseReport { test: Some(t), .. } => named.push(t),
+            EvidenceBody::CaseClosure { case, .. } | EvidenceBody::CloseContact { case, .. } => {
+                named.push(case)
+            }
+            EvidenceBody::QuarantineOrder { ground, .. } => named.push(ground),
+            EvidenceBody::QuarantineRelease { order } => named.push(order),
+            EvidenceBody::Retraction { target, .. }
+            | EvidenceBody::Approval { target }
+            | EvidenceBody::Rejection { target, .. } => named.push(target),
+            _ => {}
+        }
+        for id in named {
+            if self.store.record(id).await?.is_none() {
+                return Err(AppError::bad_request(
+                    "unknown_reference",
+                    format!("record {} names {id}, which is not stored", record.id),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whose code a record can change: its subject; for an act on a record, that
+    /// record's; for a risk area (or an act on one), everyone with a qualifying
+    /// scan in it.
+    async fn persons_affected(&self, record: &Evidence) -> AppResult<Vec<PersonKey>> {
+        let subject_of = |r: &Evidence| r.subject;
+        let target = match &record.body {
+            EvidenceBody::Retraction { target, .. }
+            | EvidenceBody::Approval { target }
+            | EvidenceBody::Rejection { target, .. } => {
+                self.store.record(target).await?.map(|r| r.evidence)
+            }
+            _ => None,
+        };
+        let area = match (&record.body, &target) {
+            (EvidenceBody::RiskArea { .. }, _) => Some(record),
+            (_, Some(t)) if t.kind() == EvidenceKind::RiskArea => Some(t),
+            _ => None,
+        };
+        if let Some(area) = area {
+            return Ok(self.engine.affected_by(area).await?.into_iter().collect());
+        }
+        Ok(subject_of(record)
+            .or_else(|| target.as_ref().and_then(subject_of))
+            .into_iter()
+            .collect())
+    }
+
+    /// Drafts a contact-tracing query for `case` (a case report's id): the query is
+    /// logged as a sealed act, with its purpose, before any result is shown.
+    pub async fn draft_trace(
+        &self,
+        principal: &Principal,
+        case: &str,
+        margin_minutes: u32,
+    ) -> AppResult<Draft> {
+        let official = Self::official_of(principal)?.clone();
+        let case = RecordId::parse(case.trim())
+            .map_err(|e| AppError::bad_request("malformed_case", format!("case: {e}")))?;
+        let stored = self.store.record(&case).await?.ok_or_else(|| {
+            AppError::not_found("unknown_case", format!("case report {case} is not stored"))
+        })?;
+        if stored.evidence.kind() != EvidenceKind::CaseReport {
+            return Err(AppError::bad_request(
+                "not_a_case",
+                format!("{case} is a {}, not a case report", stored.evidence.kind()),
+            ));
+        }
+        if margin_minutes > 24 * 60 {
+            return Err(AppError::bad_request(
+                "margin_too_wide",
+                "the margin is at most 1440 minutes",
+            ));
+        }
+        let registry = self.engine.registry().await?;
+        let place = self.place_of_record(&registry, &stored.evidence)?;
+        authorize(registry.grants_of(&official), Action::Trace, place)
+            .map_err(|r| forbidden(&r, r.code()))?;
+        let body = ActBody {
+            by: official.clone(),
+            at: self.now(),
+            act: Act::TracingQuery {
+                case: case.clone(),
+                margin_minutes,
+            },
+        };
+        self.draft_act(principal, body, &registry).await
+    }
+
+    async fn draft_act(
+        &self,
+        principal: &Principal,
+        body: ActBody,
+        registry: &Registry,
+    ) -> AppResult<Draft> {
+        let json = serde_json::to_vec(&body).map_err(AppError::internal)?;
+        let summary = body.act.describe();
+        let key = registry
+            .keys
+            .iter()
+            .find(|(_, k)| {
+                k.holder == mingma_authority::signature::KeyHolder::Official(body.by.clone())
+                    && k.revoked_at.is_none()
+            })
+            .map(|(id, _)| id.to_string());
+        let message = act_message(&json);
+        let draft = self.save_draft(principal, DraftKind::Act, json).await?;
+        Ok(Draft {
+            draft,
+            kind: DraftKind::Act.as_str(),
+            record: None,
+            summary,
+            message: base64::engine::general_purpose::STANDARD.encode(message),
+            key,
+        })
+    }
+
+    /// Appends a sealed act after the registry accepts it; a tracing query then runs.
+    async fn submit_act(&self, principal: &Principal, act: SignedAct) -> AppResult<Sealed> {
+        let official = Self::official_of(principal)?;
+        if &act.body.by != official {
+            return Err(AppError::forbidden(
+                "not_the_actor",
+                "an act may be submitted only by its maker",
+            ));
+        }
+        let registry = self.engine.registry().await?;
+        registry
+            .check(&act)
+            .map_err(|e| AppError::bad_request("act_refused", e.to_string()))?;
+        let leaf = self.store.append_act(act.to_bytes()).await?;
+        let trace = match &act.body.act {
+            Act::TracingQuery {
+                case,
+                margin_minutes,
+            } => Some(self.run_trace(leaf, case, *margin_minutes).await?),
+            _ => None,
+        };
+        Ok(Sealed::Act { leaf, trace })
+    }
+
+    async fn run_trace(&self, leaf: u64, case: &RecordId, margin: u32) -> AppResult<TraceResult> {
+        let stored = self.store.record(case).await?.ok_or_else(|| {
+            AppError::not_found("unknown_case", format!("case report {case} is not stored"))
+        })?;
+        let person = stored.evidence.subject.ok_or_else(|| {
+            AppError::bad_request("not_a_case", format!("{case} is about nobody"))
+        })?;
+        // The infectious window the rule set publishes: from the case's incubation
+        // look-back before the report to the report.
+        let until = stored.evidence.effective_at;
+        let from = until.minus(INFECTIOUS_LOOKBACK);
+        let margin = Span::minutes(i64::from(margin));
+        let contacts = self.engine.trace(person, from, until, margin).await?;
+        Ok(TraceResult {
+            act_leaf: leaf,
+            case: case.to_string(),
+            contacts: contacts
+                .into_iter()
+                .map(|c| TracedContact {
+                    person: c.person.to_string(),
+                    overlaps: c
+                        .overlaps
+                        .into_iter()
+                        .map(|o| TracedOverlap {
+                            venue: o.venue.to_string(),
+                            case_scan: o.case_scan.to_string(),
+                            contact_leaf: o.contact_leaf,
+                            from: o.from,
+                            until: o.until,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+    }
+
+    /// The division a record concerns for authorisation: its owning authority's.
+    fn place_of_record(&self, registry: &Registry, record: &Evidence) -> AppResult<Jurisdiction> {
+        record
+            .authority
+            .as_ref()
+            .and_then(|a: &AuthorityId| registry.directory.authorities.get(a))
+            .map(|a| a.jurisdiction)
+            .ok_or_else(|| {
+                AppError::unprocessable(
+                    "unknown_authority",
+                    format!("record {} names no registered authority", record.id),
+                )
+            })
+    }
+
+    /// Records waiting for a second official of `principal`'s authority: manual
+    /// records that need approval and have no approval, rejection or retraction.
+    pub async fn pending_approvals(&self, principal: &Principal) -> AppResult<Vec<Value>> {
+        let official = Self::official_of(principal)?;
+        let registry = self.engine.registry().await?;
+        let authority = registry
+            .directory
+            .officials
+            .get(official)
+            .map(|o| o.authority.clone());
+        let mut decided = std::collections::BTreeSet::new();
+        let mut waiting = Vec::new();
+        let vouching = self.engine.vouching();
+        let mut from = 0;
+        loop {
+            let page = self.store.records_from(from, 4096).await?;
+            let Some(last) = page.last().map(|r| r.leaf) else {
+                break;
+            };
+            for stored in page {
+                let r = stored.evidence;
+                match &r.body {
+                    EvidenceBody::Approval { target }
+                    | EvidenceBody::Rejection { target, .. }
+                    | EvidenceBody::Retraction { target, .. }
+                        if vouching.counts(&r) =>
+                    {
+                        decided.insert(target.clone());
+                    }
+                    EvidenceBody::VenueScan { .. } => {}
+                    _ if r.needs_approval(None)
+                        && r.authority == authority
+                        && vouching.counts(&r) =>
+                    {
+                        waiting.push(r)
+                    }
+                    _ => {}
+                }
+            }
+            from = last + 1;
+        }
+        Ok(waiting
+            .into_iter()
+            .filter(|r| !decided.contains(&r.id))
+            .map(|r| {
+                serde_json::json!({
+                    "record": r.id,
+                    "kind": r.kind(),
+                    "label_zh": r.kind().label_zh(),
+                    "label_en": r.kind().label_en(),
+                    "recorded_by": r.recorded_by.to_string(),
+                    "recorded_at": r.recorded_at,
+                    "effective_at": r.effective_at,
+                    "legal_basis": r.legal_basis,
+                    "subject": r.subject.map(|s| s.to_string()),
+                    "own": r.recorded_by == Recorder::Official(official.clone()),
+                })
+            })
+            .collect())
+    }
+
+    /// People currently under quarantine orders of `principal`'s authority (or, for
+    /// an official whose grants cover it, of every authority inside their
+    /// jurisdiction): orders that count, are approved, not released or retracted.
+    pub async fn quarantine_list(&self, principal: &Principal) -> AppResult<Vec<UnderQuarantine>> {
+        let official = Self::official_of(principal)?;
+        let registry = self.engine.registry().await?;
+        let grants = registry.grants_of(official).to_vec();
+        let visible = |authority: &Option<AuthorityId>| {
+            authority
+                .as_ref()
+                .and_then(|a| registry.directory.authorities.get(a))
+                .is_some_and(|a| authorize(&grants, Action::ListQuarantine, a.jurisdiction).is_ok())
+        };
+        let vouching = self.engine.vouching();
+        let (mut orders, mut ended, mut approved) = (
+            Vec::new(),
+            std::collections::BTreeSet::new(),
+            std::collections::BTreeSet::new(),
+        );
+        let mut from = 0;
+        loop {
+            let page = self.store.records_from(from, 4096).await?;
+            let Some(last) = page.last().map(|r| r.leaf) else {
+                break;
+            };
+            for stored in page {
+                let r = stored.evidence;
+                if !vouching.counts(&r) {
+                    continue;
+                }
+                match &r.body {
+                    EvidenceBody::QuarantineOrder { .. } if visible(&r.authority) => orders.push(r),
+                    EvidenceBody::QuarantineRelease { order } => {
+                        ended.insert(order.clone());
+                    }
+                    EvidenceBody::Retraction { target, .. }
+                    | EvidenceBody::Rejection { target, .. } => {
+                        ended.insert(target.clone());
+                    }
+                    EvidenceBody::Approval { target } => {
+                        approved.insert(target.clone());
+                    }
+                    _ => {}
+                }
+            }
+            from = last + 1;
+        }
+        let now = self.now();
+        Ok(orders
+            .into_iter()
+            .filter(|o| !ended.contains(&o.id) && approved.contains(&o.id) && o.effective_at <= now)
+            .filter_map(|o| match &o.body {
+                EvidenceBody::QuarantineOrder {
+                    setting,
+                    planned_end,
+                    ..
+                } => Some(UnderQuarantine {
+                    person: o.subject.map(|s| s.to_string()).unwrap_or_default(),
+                    order: o.id.to_string(),
+                    authority: o
+                        .authority
+                        .as_ref()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                    setting: setting.name().to_owned(),
+                    from: o.effective_at,
+                    planned_end: *planned_end,
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+}
