@@ -585,3 +585,89 @@ async fn an_outbreak_is_handled_under_the_two_person_rule_and_codes_return_to_gr
     p.set("2022-06-20T11:00:00+08:00");
     assert_eq!(p.colour(person(&also)).await.0, Colour::Green);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_declared_high_risk_turns_its_visitors_red_once_approved_and_lifting_it_turns_them_back(
+) {
+    let p = province().await;
+    let visitors: Vec<String> = (1..=3)
+        .map(|n| id_number(&format!("4101021985050{n}00{n}")))
+        .collect();
+    let elsewhere = id_number("41020219870707007");
+    let mut scans: Vec<Evidence> = visitors
+        .iter()
+        .enumerate()
+        .map(|(n, who)| {
+            scan(
+                &format!("s-v{n}"),
+                who,
+                "2022-06-08T12:00:00+08:00",
+                "2022-06-08T13:00:00+08:00",
+            )
+        })
+        .collect();
+    // Before the window: not affected.
+    scans.push(scan(
+        "s-away",
+        &elsewhere,
+        "2022-06-05T12:00:00+08:00",
+        "2022-06-05T13:00:00+08:00",
+    ));
+    p.app.store.append(scans).await.unwrap();
+    let a = p.sign_in("zz-a").await;
+    let b = p.sign_in("zz-b").await;
+
+    let (status, body) = p
+        .record(
+            &a,
+            &key(11),
+            json!({"type": "risk_area", "id": "ra-1", "level": "high", "divisions": ["410103"],
+                   "from": "2022-06-07T00:00:00+08:00", "until": "2022-06-12T00:00:00+08:00",
+                   "legal_basis": "郑州市疫情防控指挥部通告2022年第50号"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["awaiting_approval"], true);
+    assert_eq!(
+        body["changed"]["red"], 0,
+        "a declaration without approval changes no code"
+    );
+    for who in &visitors {
+        assert_eq!(p.colour(person(who)).await.0, Colour::Green);
+    }
+
+    let (status, body) = p
+        .record(
+            &b,
+            &key(12),
+            json!({"type": "approval", "id": "ra-1-ok", "target": "ra-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["changed"]["red"], 3, "{body}");
+    for who in &visitors {
+        let (colour, reason, _) = p.colour(person(who)).await;
+        assert_eq!(
+            (colour, reason.as_deref()),
+            (Colour::Red, Some("high_risk_area_stay"))
+        );
+    }
+    assert_eq!(p.colour(person(&elsewhere)).await.0, Colour::Green);
+
+    // Lifting it: a retraction by its owner. Taking away what raised codes needs no
+    // second official (only an act that could raise a code does).
+    let (status, body) = p
+        .record(
+            &a,
+            &key(11),
+            json!({"type": "retraction", "id": "ra-1-lift", "target": "ra-1",
+                   "reason": "流调排除，解除风险区"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["awaiting_approval"], false, "{body}");
+    assert_eq!(body["changed"]["green"], 3, "{body}");
+    for who in &visitors {
+        assert_eq!(p.colour(person(who)).await.0, Colour::Green);
+    }
+}
