@@ -138,6 +138,8 @@ async fn province() -> Province {
         }));
     }
     for (id, seed, auth, role, code) in [
+        ("hn-q", 15, "hn-wjw", Role::HealthOfficial, "41"),
+        ("hn-r", 16, "hn-wjw", Role::HealthOfficial, "41"),
         ("zz-a", 11, "zz-wjw", Role::HealthOfficial, "4101"),
         ("zz-b", 12, "zz-wjw", Role::HealthOfficial, "4101"),
         ("zz-t", 13, "zz-wjw", Role::TracingTeam, "4101"),
@@ -167,26 +169,33 @@ async fn province() -> Province {
         name: "郑州金域检验".into(),
         key: key_hex(&key(30).verifying_key()),
     }));
-    let mut leaf_of_source = 0;
+    acts.push(admin(Act::RegisterSource {
+        source: DataSourceId::parse("cgo-customs").unwrap(),
+        kind: SourceKind::Customs,
+        authority: authority("hn-wjw"),
+        name: "郑州新郑国际机场海关".into(),
+        key: key_hex(&key(31).verifying_key()),
+    }));
+    let mut proposals = Vec::new();
     for (by, seed, act) in acts {
         let is_source = matches!(act, Act::RegisterSource { .. });
         let signed = SignedAct::sign(ActBody { by, at, act }, &key(seed));
         let leaf = app.store.append_act(signed.to_bytes()).await.unwrap();
         if is_source {
-            leaf_of_source = leaf;
+            proposals.push(leaf);
         }
     }
-    let confirm = SignedAct::sign(
-        ActBody {
-            by: official("hn-admin-2"),
-            at,
-            act: Act::Confirm {
-                proposal: leaf_of_source,
+    for proposal in proposals {
+        let confirm = SignedAct::sign(
+            ActBody {
+                by: official("hn-admin-2"),
+                at,
+                act: Act::Confirm { proposal },
             },
-        },
-        &key(2),
-    );
-    app.store.append_act(confirm.to_bytes()).await.unwrap();
+            &key(2),
+        );
+        app.store.append_act(confirm.to_bytes()).await.unwrap();
+    }
     let registry = app.engine.registry().await.unwrap();
     assert!(registry.problems.is_empty(), "{:?}", registry.problems);
     assert!(registry
@@ -194,7 +203,7 @@ async fn province() -> Province {
         .sources
         .contains_key(&DataSourceId::parse("zz-lab").unwrap()));
 
-    for id in ["zz-a", "zz-b", "zz-t", "kf-x"] {
+    for id in ["hn-q", "hn-r", "zz-a", "zz-b", "zz-t", "kf-x"] {
         app.accounts
             .set_official_password(&official(id), hash_password(PASSWORD).unwrap())
             .await
@@ -346,6 +355,16 @@ fn lab_test(id: &str, who: &str, outcome: &str, at: &str) -> Value {
 
 /// Seals a lab line (the lab's own system signs) and submits it with its token.
 async fn lab_submits(p: &Province, token: &str, line: Value) -> (StatusCode, Value) {
+    source_submits(p, token, line, &key(30)).await
+}
+
+/// Seals a source's line with `signer` and submits it with the source's token.
+async fn source_submits(
+    p: &Province,
+    token: &str,
+    line: Value,
+    signer: &SigningKey,
+) -> (StatusCode, Value) {
     let mut map = line.as_object().unwrap().clone();
     let record = mingma_core::evidence_file::read_record(
         &p.app.engine.registry().await.unwrap().directory,
@@ -353,7 +372,7 @@ async fn lab_submits(p: &Province, token: &str, line: Value) -> (StatusCode, Val
         &pseudonym_key(),
     )
     .unwrap();
-    let seal = mingma_authority::sign(&record, &key(30));
+    let seal = mingma_authority::sign(&record, signer);
     map.insert("seal".into(), Value::String(seal.to_string()));
     p.call(
         Method::POST,
@@ -670,4 +689,97 @@ async fn a_district_declared_high_risk_turns_its_visitors_red_once_approved_and_
     for who in &visitors {
         assert_eq!(p.colour(person(who)).await.0, Colour::Green);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_province_quarantine_order_on_a_customs_entry_is_listed_until_released() {
+    let p = province().await;
+    let traveller = id_number("41010219750808008");
+    let customs = p
+        .app
+        .accounts
+        .issue_official_token(
+            &Principal::Source(DataSourceId::parse("cgo-customs").unwrap()),
+            "api",
+            None,
+        )
+        .await
+        .unwrap();
+    let entry = json!({
+        "type": "border_entry", "id": "be-1", "subject": traveller,
+        "recorded_by": "source:cgo-customs", "authority": "hn-wjw",
+        "effective_at": "2022-06-10T07:00:00+08:00", "recorded_at": "2022-06-10T07:30:00+08:00",
+        "port": "郑州新郑国际机场", "origin": "首尔",
+    });
+    // Customs signs with its own key; a lab's key is refused for it.
+    let (status, body) = source_submits(&p, &customs, entry.clone(), &key(30)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_seal")),
+        "{body}"
+    );
+    let (status, body) = source_submits(&p, &customs, entry, &key(31)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let q = p.sign_in("hn-q").await;
+    let r = p.sign_in("hn-r").await;
+    let order = json!({"type": "quarantine_order", "id": "qo-1", "subject": traveller,
+        "setting": "centralised", "facility": "郑州市集中隔离点A", "ground": "be-1",
+        "planned_end": "2022-06-17T07:00:00+08:00",
+        "legal_basis": "《传染病防治法》第三十九条", "effective_at": "2022-06-10T08:00:00+08:00"});
+    let (status, body) = p.record(&q, &key(15), order).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, list) = p
+        .call(Method::GET, "/api/v1/official/quarantine", None, Some(&q))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        list,
+        json!([]),
+        "an unapproved order puts nobody under quarantine"
+    );
+
+    let (status, body) = p
+        .record(
+            &r,
+            &key(16),
+            json!({"type": "approval", "id": "qo-1-ok", "target": "qo-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (colour, reason, _) = p.colour(person(&traveller)).await;
+    assert_eq!(
+        (colour, reason.as_deref()),
+        (Colour::Red, Some("inbound_traveller_quarantine"))
+    );
+    let (_, list) = p
+        .call(Method::GET, "/api/v1/official/quarantine", None, Some(&q))
+        .await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["order"], "qo-1");
+    assert_eq!(list[0]["person"], person(&traveller).to_string());
+    // A city official's list covers only the city's authorities' orders.
+    let a = p.sign_in("zz-a").await;
+    let (_, list) = p
+        .call(Method::GET, "/api/v1/official/quarantine", None, Some(&a))
+        .await;
+    assert_eq!(list, json!([]));
+
+    // Released after 7 days: off the list, and the monitoring period follows.
+    // (The sessions of a week ago have expired.)
+    p.set("2022-06-17T09:00:00+08:00");
+    let (status, _) = p
+        .call(Method::GET, "/api/v1/official/me", None, Some(&q))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let q = p.sign_in("hn-q").await;
+    let (status, body) = p
+        .record(&q, &key(15), json!({"type": "quarantine_release", "id": "qr-1", "subject": traveller, "order": "qo-1"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, list) = p
+        .call(Method::GET, "/api/v1/official/quarantine", None, Some(&q))
+        .await;
+    assert_eq!(list, json!([]));
+    assert_eq!(p.colour(person(&traveller)).await.0, Colour::Yellow);
 }
