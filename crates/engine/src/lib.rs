@@ -241,10 +241,30 @@ impl<S: Store> Engine<S> {
             let (people, evidence) = current;
             let engine = self.clone();
             let derived = tokio::task::spawn_blocking(move || {
+                let vouching = engine.vouching();
+                // The shared records (risk areas and acts on them) are checked once
+                // per chunk, not once per person.
+                let counts: Vec<bool> =
+                    evidence.shared.iter().map(|r| vouching.counts(r)).collect();
                 people
                     .iter()
                     .enumerate()
-                    .map(|(i, person)| engine.derive(evidence.records_of(i), person, now, now))
+                    .map(|(i, person)| {
+                        let shared = evidence
+                            .shared_of
+                            .get(i)
+                            .into_iter()
+                            .flatten()
+                            .filter(|s| counts.get(**s).copied().unwrap_or(false))
+                            .filter_map(|s| evidence.shared.get(*s));
+                        let own = evidence
+                            .own
+                            .get(i)
+                            .into_iter()
+                            .flatten()
+                            .filter(|r| vouching.counts(r));
+                        derive(shared.chain(own), person, now, now, &engine.rules)
+                    })
                     .collect::<Vec<_>>()
             });
             match chunks.next() {

@@ -219,6 +219,17 @@ pub struct UnderQuarantine {
     pub planned_end: Timestamp,
 }
 
+/// The id of the key `official` signs with now (their latest unrevoked one).
+fn signing_key_of(registry: &Registry, official: &OfficialId) -> Option<String> {
+    let holder = mingma_authority::signature::KeyHolder::Official(official.clone());
+    registry
+        .keys
+        .iter()
+        .filter(|(_, k)| k.holder == holder && k.revoked_at.is_none())
+        .max_by_key(|(_, k)| k.valid_from)
+        .map(|(id, _)| id.to_string())
+}
+
 fn forbidden(refusal: impl std::fmt::Display, code: &'static str) -> AppError {
     AppError::forbidden(code, refusal.to_string())
 }
@@ -354,15 +365,7 @@ impl<S: Store> App<S> {
             .officials
             .get(official)
             .map(|o| o.authority.clone());
-        let keys: Vec<String> = registry
-            .keys
-            .iter()
-            .filter(|(_, k)| {
-                k.holder == mingma_authority::signature::KeyHolder::Official(official.clone())
-                    && k.revoked_at.is_none()
-            })
-            .map(|(id, _)| id.to_string())
-            .collect();
+        let keys: Vec<String> = signing_key_of(&registry, official).into_iter().collect();
         Ok(serde_json::json!({
             "official": official,
             "authority": authority,
@@ -423,14 +426,7 @@ impl<S: Store> App<S> {
             .map_err(|e| AppError::bad_request("malformed_record", e))?;
         self.check_intake(&official, &registry, &directory, &record)
             .await?;
-        let key = registry
-            .keys
-            .iter()
-            .find(|(_, k)| {
-                k.holder == mingma_authority::signature::KeyHolder::Official(official.clone())
-                    && k.revoked_at.is_none()
-            })
-            .map(|(id, _)| id.to_string());
+        let key = signing_key_of(&registry, &official);
         let message = signed_message(&record);
         let draft = self
             .save_draft(principal, DraftKind::Record, canonical_bytes(&record))
@@ -738,14 +734,7 @@ impl<S: Store> App<S> {
     ) -> AppResult<Draft> {
         let json = serde_json::to_vec(&body).map_err(AppError::internal)?;
         let summary = body.act.describe();
-        let key = registry
-            .keys
-            .iter()
-            .find(|(_, k)| {
-                k.holder == mingma_authority::signature::KeyHolder::Official(body.by.clone())
-                    && k.revoked_at.is_none()
-            })
-            .map(|(id, _)| id.to_string());
+        let key = signing_key_of(registry, &body.by);
         let message = act_message(&json);
         let draft = self.save_draft(principal, DraftKind::Act, json).await?;
         Ok(Draft {
@@ -833,6 +822,28 @@ impl<S: Store> App<S> {
             })
     }
 
+    /// Every stored record but venue scans that counts (see `Vouching`), in ledger
+    /// order.
+    async fn counted_records_except_scans(&self) -> AppResult<Vec<Evidence>> {
+        self.engine.registry().await?;
+        let vouching = self.engine.vouching();
+        let mut out = Vec::new();
+        let mut from = 0;
+        loop {
+            let page = self.store.records_except_scans_from(from, 4096).await?;
+            let Some(last) = page.last().map(|r| r.leaf) else {
+                break;
+            };
+            out.extend(
+                page.into_iter()
+                    .map(|r| r.evidence)
+                    .filter(|r| vouching.counts(r)),
+            );
+            from = last + 1;
+        }
+        Ok(out)
+    }
+
     /// Records waiting for a second official of `principal`'s authority: manual
     /// records that need approval and have no approval, rejection or retraction.
     pub async fn pending_approvals(&self, principal: &Principal) -> AppResult<Vec<Value>> {
@@ -845,34 +856,16 @@ impl<S: Store> App<S> {
             .map(|o| o.authority.clone());
         let mut decided = std::collections::BTreeSet::new();
         let mut waiting = Vec::new();
-        let vouching = self.engine.vouching();
-        let mut from = 0;
-        loop {
-            let page = self.store.records_from(from, 4096).await?;
-            let Some(last) = page.last().map(|r| r.leaf) else {
-                break;
-            };
-            for stored in page {
-                let r = stored.evidence;
-                match &r.body {
-                    EvidenceBody::Approval { target }
-                    | EvidenceBody::Rejection { target, .. }
-                    | EvidenceBody::Retraction { target, .. }
-                        if vouching.counts(&r) =>
-                    {
-                        decided.insert(target.clone());
-                    }
-                    EvidenceBody::VenueScan { .. } => {}
-                    _ if r.needs_approval(None)
-                        && r.authority == authority
-                        && vouching.counts(&r) =>
-                    {
-                        waiting.push(r)
-                    }
-                    _ => {}
+        for r in self.counted_records_except_scans().await? {
+            match &r.body {
+                EvidenceBody::Approval { target }
+                | EvidenceBody::Rejection { target, .. }
+                | EvidenceBody::Retraction { target, .. } => {
+                    decided.insert(target.clone());
                 }
+                _ if r.needs_approval(None) && r.authority == authority => waiting.push(r),
+                _ => {}
             }
-            from = last + 1;
         }
         Ok(waiting
             .into_iter()

@@ -159,6 +159,20 @@ impl PostgresStore {
 }
 
 impl mingma_store::Store for PostgresStore {
+    async fn records_except_scans_from(&self, from: u64, limit: u64) -> Result<Vec<StoredRecord>> {
+        let (from, limit) = (index(from), index(limit.min(1 << 20)));
+        let conn = self.reader().await?;
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE leaf >= $1 AND kind <> $3 ORDER BY leaf LIMIT $2"
+        );
+        let scan = rows::kind_code(mingma_core::EvidenceKind::VenueScan);
+        conn.query(&sql, &[&from, &limit, &scan])
+            .await?
+            .iter()
+            .map(stored_record)
+            .collect()
+    }
+
     async fn append_act(&self, act: Vec<u8>) -> Result<u64> {
         if act.is_empty() {
             return Err(StoreError::Range("an authority act cannot be empty".into()));

@@ -1301,6 +1301,31 @@ impl mingma_store::Store for SqliteStore {
         self.write(|reply| Job::Purge(before, reply)).await
     }
 
+    async fn records_except_scans_from(&self, from: u64, limit: u64) -> Result<Vec<StoredRecord>> {
+        let limit = limit.min(1 << 20) as i64;
+        self.read(move |conn| {
+            let rows: Vec<RecordRow> = conn
+                .prepare_cached(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM records WHERE leaf >= ?1 AND kind <> ?3 \
+                     ORDER BY leaf LIMIT ?2"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![
+                            from.min(i64::MAX as u64) as i64,
+                            limit,
+                            kind_code(EvidenceKind::VenueScan)
+                        ],
+                        record_row,
+                    )?
+                    .collect()
+                })
+                .map_err(backend)?;
+            rows.into_iter().map(stored_record).collect()
+        })
+        .await
+    }
+
     async fn append_act(&self, act: Vec<u8>) -> Result<u64> {
         if act.is_empty() {
             return Err(StoreError::Range("an authority act cannot be empty".into()));

@@ -1578,6 +1578,28 @@ pub async fn seals_and_authority_acts_are_kept_exactly<S: Store>(store: &S) {
         vec![sealed.seal]
     );
 
+    store
+        .append(vec![scan(
+            "scan-1",
+            person(1),
+            "sc-1",
+            "410102001",
+            t("06-01 12:00"),
+        )])
+        .await
+        .expect("append");
+    let listed: Vec<String> = store
+        .records_except_scans_from(0, 100)
+        .await
+        .expect("records")
+        .into_iter()
+        .map(|r| r.evidence.id.to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        ["sealed-1", "plain-1", "plain-2"],
+        "no scans, in leaf order"
+    );
     assert_eq!(
         store.acts(0).await.expect("acts"),
         vec![

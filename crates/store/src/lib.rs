@@ -224,6 +224,15 @@ pub trait Store: Clone + Send + Sync + 'static {
         limit: u64,
     ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
 
+    /// Stored records other than venue scans with leaf `>= from`, in leaf order, at
+    /// most `limit`: what the officials' lists (approvals, quarantine) read, without
+    /// the scans that are almost all of the log.
+    fn records_except_scans_from(
+        &self,
+        from: u64,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
+
     /// Everything derivation needs for `person`: the records about them (scans
     /// included), every risk-area declaration, and the approvals, rejections and
     /// retractions acting on any of these; in ledger order.

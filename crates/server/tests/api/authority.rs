@@ -544,6 +544,22 @@ async fn an_outbreak_is_handled_under_the_two_person_rule_and_codes_return_to_gr
         );
     }
     assert_eq!(p.colour(person(&near)).await.0, Colour::Green);
+    let (status, waiting) = p
+        .call(Method::GET, "/api/v1/official/approvals", None, Some(&b))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = waiting
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["record"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["cc-0", "cc-1"], "{waiting}");
+    assert_eq!(waiting[0]["own"], false);
+    let (_, mine) = p
+        .call(Method::GET, "/api/v1/official/approvals", None, Some(&t))
+        .await;
+    assert_eq!(mine[0]["own"], true, "{mine}");
 
     // Self-approval is refused, and so is an official of another city.
     let (status, body) = p
