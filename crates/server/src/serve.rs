@@ -181,6 +181,25 @@ pub async fn build<S: Store>(
     let rules =
         mingma_core::RuleSet::default_rules().map_err(|e| anyhow!("the default rule set: {e}"))?;
     let engine = Engine::new(store.clone(), rules);
+    let ledger = engine
+        .registry()
+        .await
+        .map_err(|e| anyhow!("cannot read the ledger's authority acts: {e}"))?;
+    for (leaf, problem) in &ledger.problems {
+        tracing::warn!(leaf, %problem, "an authority act in the ledger is ignored");
+    }
+    let rules = engine.rules();
+    if !ledger
+        .rule_sets
+        .iter()
+        .any(|r| r.id == rules.id && r.version == rules.version)
+    {
+        tracing::warn!(
+            rule_set = %rules.id,
+            version = %rules.version,
+            "the rule set derivation uses is not published in the ledger (two admins: mingma admin publish-rules, then confirm)"
+        );
+    }
     Ok(Arc::new(App::new(
         config,
         store,
