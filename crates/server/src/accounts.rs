@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS official_tokens (
     label TEXT,
     expires_at INTEGER
 );
+CREATE TABLE IF NOT EXISTS official_signin_failures (
+    official TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS official_signin_failures_by ON official_signin_failures (official, at);
 CREATE TABLE IF NOT EXISTS drafts (
     id TEXT PRIMARY KEY,
     principal TEXT NOT NULL,

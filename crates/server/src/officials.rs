@@ -40,6 +40,13 @@ use crate::error::{AppError, AppResult};
 
 /// How long an official's session lasts.
 const OFFICIAL_SESSION_SECONDS: i64 = 12 * 3600;
+/// Wrong passwords allowed per official within [`SIGN_IN_LOCKOUT_SECONDS`].
+const SIGN_IN_FAILURES: u32 = 10;
+/// The window wrong passwords are counted over.
+const SIGN_IN_LOCKOUT_SECONDS: i64 = 15 * 60;
+/// An argon2id hash no password matches, checked for unknown officials.
+const UNKNOWN_OFFICIAL_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$bm8tc3VjaC1vZmZpY2lhbA$2Q7pLr5Vf0ZQm0cQ3Qp1lHcW3d2l0Ek9pX8n1y0dY9A";
 /// How long a draft waits for its seal.
 const DRAFT_SECONDS: i64 = 600;
 /// How far before a case report a tracing query looks by default: the four days
@@ -244,21 +251,41 @@ impl<S: Store> App<S> {
             )
         };
         let official = OfficialId::parse(official.trim()).map_err(|_| refused())?;
-        let id = official.to_string();
-        let hash: Option<String> = self
+        let (id, since) = (
+            official.to_string(),
+            self.now().unix_seconds() - SIGN_IN_LOCKOUT_SECONDS,
+        );
+        let (hash, failures): (Option<String>, u32) = self
             .accounts
             .call(move |c| {
-                c.query_row(
-                    "SELECT password_hash FROM official_logins WHERE official = ?1",
-                    [id],
+                let hash = c
+                    .query_row(
+                        "SELECT password_hash FROM official_logins WHERE official = ?1",
+                        [&id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let failures = c.query_row(
+                    "SELECT count(*) FROM official_signin_failures WHERE official = ?1 AND at > ?2",
+                    params![id, since],
                     |r| r.get(0),
-                )
-                .optional()
+                )?;
+                Ok((hash, failures))
             })
             .await?;
-        let hash = hash.ok_or_else(refused)?;
+        if failures >= SIGN_IN_FAILURES {
+            return Err(AppError::too_many(
+                "signin_locked",
+                format!(
+                    "{failures} wrong passwords for {official} in the last {} minutes; try again later",
+                    SIGN_IN_LOCKOUT_SECONDS / 60
+                ),
+            ));
+        }
         let password = password.to_owned();
+        // An unknown official costs the same argon2 work as a known one.
         let ok = tokio::task::spawn_blocking(move || {
+            let hash = hash.unwrap_or_else(|| UNKNOWN_OFFICIAL_HASH.to_owned());
             PasswordHash::new(&hash)
                 .map(|parsed| {
                     Argon2::default()
@@ -270,6 +297,15 @@ impl<S: Store> App<S> {
         .await
         .map_err(AppError::internal)?;
         if !ok {
+            let (id, at) = (official.to_string(), self.now().unix_seconds());
+            self.accounts
+                .call(move |c| {
+                    c.execute(
+                        "INSERT INTO official_signin_failures (official, at) VALUES (?1, ?2)",
+                        params![id, at],
+                    )
+                })
+                .await?;
             return Err(refused());
         }
         let registry = self.engine.registry().await?;
@@ -499,9 +535,11 @@ impl<S: Store> App<S> {
         let id = random_token()?;
         let id = id.get(..24).unwrap_or(&id).to_owned();
         let (who, saved) = (principal.to_text(), id.clone());
-        let expires = self.now().unix_seconds() + DRAFT_SECONDS;
+        let now = self.now().unix_seconds();
+        let expires = now + DRAFT_SECONDS;
         self.accounts
             .call(move |c| {
+                c.execute("DELETE FROM drafts WHERE expires_at <= ?1", [now])?;
                 c.execute(
                     "INSERT INTO drafts (id, principal, kind, payload, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![saved, who, kind.as_str(), payload, expires],
@@ -958,5 +996,30 @@ impl<S: Store> App<S> {
                 _ => None,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_for_unknown_officials_parses_so_it_costs_the_same_work() {
+        let parsed = PasswordHash::new(UNKNOWN_OFFICIAL_HASH).expect("a PHC string");
+        assert!(Argon2::default()
+            .verify_password(b"anything", &parsed)
+            .is_err());
+    }
+
+    #[test]
+    fn passwords_are_hashed_with_a_fresh_salt_and_short_ones_refused() {
+        let a = hash_password("correct horse battery").expect("hash");
+        let b = hash_password("correct horse battery").expect("hash");
+        assert_ne!(a, b);
+        let parsed = PasswordHash::new(&a).expect("parses");
+        assert!(Argon2::default()
+            .verify_password(b"correct horse battery", &parsed)
+            .is_ok());
+        assert_eq!(hash_password("short").unwrap_err().code, "weak_password");
     }
 }

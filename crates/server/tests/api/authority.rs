@@ -799,3 +799,50 @@ async fn a_province_quarantine_order_on_a_customs_entry_is_listed_until_released
     assert_eq!(list, json!([]));
     assert_eq!(p.colour(person(&traveller)).await.0, Colour::Yellow);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_lock_an_official_out_for_a_while() {
+    let p = province().await;
+    for _ in 0..10 {
+        let (status, body) = p
+            .call(
+                Method::POST,
+                "/api/v1/official/signin",
+                Some(json!({"official": "zz-a", "password": "wrong password!"})),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("bad_credentials"))
+        );
+    }
+    let (status, body) = p
+        .call(
+            Method::POST,
+            "/api/v1/official/signin",
+            Some(json!({"official": "zz-a", "password": PASSWORD})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("signin_locked")),
+        "{body}"
+    );
+    // Unknown officials get the same answer as a wrong password.
+    let (status, body) = p
+        .call(
+            Method::POST,
+            "/api/v1/official/signin",
+            Some(json!({"official": "nobody", "password": PASSWORD})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_credentials"))
+    );
+    p.set("2022-06-10T09:16:00+08:00");
+    p.sign_in("zz-a").await;
+}
