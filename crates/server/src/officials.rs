@@ -47,6 +47,8 @@ const SIGN_IN_LOCKOUT_SECONDS: i64 = 15 * 60;
 /// An argon2id hash no password matches, checked for unknown officials.
 const UNKNOWN_OFFICIAL_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$bm8tc3VjaC1vZmZpY2lhbA$2Q7pLr5Vf0ZQm0cQ3Qp1lHcW3d2l0Ek9pX8n1y0dY9A";
+/// How far ahead of the server's clock a submitted record's `recorded_at` may be.
+const RECORDED_AT_SKEW: Span = Span::minutes(5);
 /// How long a draft waits for its seal.
 const DRAFT_SECONDS: i64 = 600;
 /// How far before a case report a tracing query looks by default: the four days
@@ -624,6 +626,18 @@ impl<S: Store> App<S> {
                     ),
                 ))
             }
+        }
+        if record.recorded_at > self.now().plus(RECORDED_AT_SKEW) {
+            return Err(AppError::bad_request(
+                "recorded_in_the_future",
+                format!(
+                    "record {} says it was recorded at {}, later than now ({}) by more than {}",
+                    record.id,
+                    record.recorded_at,
+                    self.now(),
+                    RECORDED_AT_SKEW
+                ),
+            ));
         }
         self.engine
             .vouching()

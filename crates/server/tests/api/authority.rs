@@ -727,6 +727,15 @@ async fn a_province_quarantine_order_on_a_customs_entry_is_listed_until_released
         "effective_at": "2022-06-10T07:00:00+08:00", "recorded_at": "2022-06-10T07:30:00+08:00",
         "port": "郑州新郑国际机场", "origin": "首尔",
     });
+    // A record claiming to be recorded in the future is refused.
+    let mut ahead = entry.clone();
+    ahead["recorded_at"] = json!("2022-06-10T10:00:00+08:00");
+    let (status, body) = source_submits(&p, &customs, ahead, &key(31)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("recorded_in_the_future")),
+        "{body}"
+    );
     // Customs signs with its own key; a lab's key is refused for it.
     let (status, body) = source_submits(&p, &customs, entry.clone(), &key(30)).await;
     assert_eq!(
