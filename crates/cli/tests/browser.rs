@@ -724,6 +724,29 @@ fn officials_in_a_real_browser() {
     let bearer = holder_session(addr, holder, "赵六", "13900001111");
     assert_eq!(colour(addr, &bearer), "green");
     let case = "110101199003071233";
+    // The case and the holder were at the same restaurant (a venue the case runs).
+    let case_bearer = holder_session(addr, case, "王小明", "13912345678");
+    let venue = json!({"name": "二七火锅", "address": "解放路1号", "street": "410103001", "kind": "restaurant"}).to_string();
+    let (status, venue) = http(
+        addr,
+        "POST",
+        "/api/v1/venues",
+        Some(&venue),
+        &[("Authorization", &case_bearer)],
+    );
+    assert_eq!(status, 201, "{venue}");
+    let venue: Value = serde_json::from_str(&venue).unwrap();
+    let poster = json!({"token": venue["poster_url"]}).to_string();
+    for who in [&case_bearer, &bearer] {
+        let (status, body) = http(
+            addr,
+            "POST",
+            "/api/v1/checkins",
+            Some(&poster),
+            &[("Authorization", who)],
+        );
+        assert!(status == 200 || status == 201, "{body}");
+    }
 
     let b = Browser::start();
     // The first official: signs in, imports the key file, records a case report
@@ -771,6 +794,22 @@ fn officials_in_a_real_browser() {
         refused.contains("记录格式或内容有误") && refused.contains("malformed_record"),
         "{refused}"
     );
+
+    // Tracing: the query is logged first, then the holder is found and proposed as
+    // a close contact by their person key.
+    b.go(&format!("{base}/console/trace"));
+    b.fill("#trace-case", "c-1");
+    b.click("#trace-form button[type=submit]");
+    let done = b.wait_text("#trace-result", |t| !t.is_empty() && !t.contains("正在"));
+    assert!(
+        done.starts_with("查询已记入账本") && done.ends_with("找到接触者 1"),
+        "{done}"
+    );
+    assert_eq!(b.text("#contacts li.contact code.person").len(), 64);
+    b.fill("#propose-basis", "《中华人民共和国传染病防治法》第四十二条");
+    b.click("#propose");
+    let done = b.wait_text("#propose-results li", |t| !t.is_empty());
+    assert!(done.contains("待另一名工作人员复核"), "{done}");
 
     // Their own records are listed for approval, but not approvable by them.
     b.go(&format!("{base}/console/approvals"));

@@ -240,7 +240,9 @@ textarea{width:100%;padding:.6rem;font-size:1rem;box-sizing:border-box}
 .own-note{color:#8a5a00}button.reject{background:#8a1c1c}
 .inline{display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.inline input{flex:1;min-width:10rem}.inline button{margin-top:0}
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.4rem;border-bottom:1px solid #eee;font-size:.9rem;word-break:break-all}
-code.key{font-size:.8rem;word-break:break-all}
+code.key,code.person,code.record-id{font-size:.8rem;word-break:break-all}
+input[type=checkbox]{width:auto;margin:0 .5rem 0 0;vertical-align:middle}
+li.contact label{display:flex;align-items:center;margin:.2rem 0}ul.overlaps{margin:.2rem 0 .4rem 1.2rem;padding:0;font-size:.9rem}
 "#;
 
 /// Who is signed in, as the ledger says.
