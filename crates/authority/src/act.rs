@@ -356,7 +356,8 @@ pub struct Registry {
     pub last_leaf: Option<u64>,
 }
 
-fn public_key(hex: &str) -> Result<VerifyingKey, ActProblem> {
+/// Reads an Ed25519 public key written as 64 hex digits, as acts carry it.
+pub fn public_key(hex: &str) -> Result<VerifyingKey, ActProblem> {
     let bad = || ActProblem::Invalid(format!("{hex:?} is not an Ed25519 public key in hex"));
     let mut bytes = [0u8; 32];
     if hex.len() != 64 {
@@ -408,9 +409,27 @@ impl Registry {
         self.clone().apply(u64::MAX, act)
     }
 
+    /// Checks an act that is not sealed yet against the registry as it stands:
+    /// every check but the seal's (the actor is registered, their grants permit it,
+    /// what it names exists and is consistent). What the service asks before it
+    /// drafts an act for its maker to seal; [`Registry::check`] runs again on the
+    /// sealed act before it is appended.
+    pub fn check_unsealed(&self, body: &ActBody) -> Result<(), ActProblem> {
+        self.clone().apply_body(u64::MAX, body, None)
+    }
+
     /// Checks and applies `act`, made at `leaf`.
     pub fn apply(&mut self, leaf: u64, act: &SignedAct) -> Result<(), ActProblem> {
-        let body = &act.body;
+        self.apply_body(leaf, &act.body, Some(act))
+    }
+
+    /// Checks and applies `body`; its seal is checked when `sealed` is given.
+    fn apply_body(
+        &mut self,
+        leaf: u64,
+        body: &ActBody,
+        sealed: Option<&SignedAct>,
+    ) -> Result<(), ActProblem> {
         if let Act::Bootstrap {
             authority,
             authority_name,
@@ -429,10 +448,12 @@ impl Registry {
                 ));
             }
             let key = public_key(key)?;
-            verify_seal(&key, act).map_err(|why| ActProblem::BadSeal {
-                actor: body.by.clone(),
-                why,
-            })?;
+            if let Some(act) = sealed {
+                verify_seal(&key, act).map_err(|why| ActProblem::BadSeal {
+                    actor: body.by.clone(),
+                    why,
+                })?;
+            }
             self.add_authority(Authority {
                 id: authority.clone(),
                 name: authority_name.clone(),
@@ -455,7 +476,13 @@ impl Registry {
         if self.applied == 0 {
             return Err(ActProblem::NoBootstrap);
         }
-        self.check_seal(act)?;
+        match sealed {
+            Some(act) => self.check_seal(act)?,
+            None if !self.directory.officials.contains_key(&body.by) => {
+                return Err(ActProblem::UnknownActor(body.by.clone()))
+            }
+            None => {}
+        }
         let place = self.place_of(&body.by, &body.act)?;
         if let Some(action) = body.act.action() {
             authorize(self.grants_of(&body.by), action, place)?;
@@ -781,5 +808,87 @@ impl fmt::Display for SignedAct {
             self.body.by,
             self.body.at
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn id(text: &str) -> OfficialId {
+        OfficialId::parse(text).unwrap()
+    }
+
+    #[test]
+    fn an_unsealed_act_is_checked_for_everything_but_its_seal() {
+        let at = Timestamp::parse("2022-06-01T00:00:00+08:00").unwrap();
+        let authority = AuthorityId::parse("hn-wjw").unwrap();
+        let mut registry = Registry::default();
+        let bootstrap = ActBody {
+            by: id("hn-admin"),
+            at,
+            act: Act::Bootstrap {
+                authority: authority.clone(),
+                authority_name: "河南省卫生健康委员会".into(),
+                jurisdiction: Jurisdiction::parse("41").unwrap(),
+                official: id("hn-admin"),
+                name: "管理员".into(),
+                key: key_hex(&key(1).verifying_key()),
+            },
+        };
+        registry
+            .apply(0, &SignedAct::sign(bootstrap, &key(1)))
+            .unwrap();
+        let add = ActBody {
+            by: id("hn-admin"),
+            at,
+            act: Act::AddOfficial {
+                official: id("zz-a"),
+                name: "a".into(),
+                authority,
+            },
+        };
+        registry.check_unsealed(&add).unwrap();
+        // Sealed by a key that is not the admin's, the same act is refused.
+        let forged = SignedAct::sign(add.clone(), &key(2));
+        assert!(matches!(
+            registry.check(&forged),
+            Err(ActProblem::BadSeal { .. })
+        ));
+        registry
+            .apply(1, &SignedAct::sign(add.clone(), &key(1)))
+            .unwrap();
+        assert!(matches!(
+            registry.check_unsealed(&add),
+            Err(ActProblem::Invalid(_))
+        ));
+        // An official without the admin role, and someone not registered.
+        let by_a = ActBody {
+            by: id("zz-a"),
+            at,
+            act: Act::RegisterKey {
+                official: id("zz-a"),
+                key: key_hex(&key(3).verifying_key()),
+            },
+        };
+        assert!(matches!(
+            registry.check_unsealed(&by_a),
+            Err(ActProblem::Refused(_))
+        ));
+        let nobody = ActBody {
+            by: id("nobody"),
+            ..by_a
+        };
+        assert!(matches!(
+            registry.check_unsealed(&nobody),
+            Err(ActProblem::UnknownActor(_))
+        ));
+        // Checking applies nothing.
+        assert_eq!(registry.applied, 2);
+        assert!(registry.keys.iter().count() == 1);
     }
 }

@@ -7,6 +7,12 @@
 //! history and verifies a receipt. Then `mingma verify-code` checks the holder's
 //! signed code offline against the published trust list, and refuses an altered one.
 //!
+//! Officials in the console: two officials of a city, registered with `mingma admin`
+//! and their key files, sign in, import their key files into the browser (a
+//! non-extractable WebCrypto key), one proposes a close-contact designation, the
+//! approve button is absent on their own record, the second approves, and the
+//! holder's code turns red.
+//!
 //! Needs `chromium` and `chromedriver` (Debian packages `chromium`,
 //! `chromium-driver`; `.ci/run` installs them); fails, saying so, without them.
 
@@ -257,6 +263,70 @@ impl Browser {
         );
     }
 
+    /// Types `text` into an element without clearing it first (a file input takes
+    /// a path this way).
+    fn send_keys(&self, css: &str, text: &str) {
+        let e = self.find(css);
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({"text": text})),
+        );
+    }
+
+    /// Runs `script` in the page; its return value.
+    fn execute(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// The text of `css` once `done` says it is final, waiting up to 30 s.
+    fn wait_text(&self, css: &str, done: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        loop {
+            let text = self.text(css);
+            if done(&text) {
+                return text;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{css} still says {text:?} on {}:\n{}",
+                self.url(),
+                self.source()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Signs an official in through the console's page.
+    fn console_sign_in(&self, base: &str, official: &str, password: &str) {
+        self.go(&format!("{base}/console"));
+        assert!(self.url().contains("/console/signin"), "{}", self.url());
+        self.fill("#official", official);
+        self.fill("#password", password);
+        self.click("#signin");
+        assert_eq!(self.text("#signed-in-as"), official);
+    }
+
+    /// Imports a key file on the console's key page; waits for it to be ready.
+    fn import_key_file(&self, base: &str, file: &Path) {
+        self.go(&format!("{base}/console/key"));
+        self.send_keys("#key-file", &file.display().to_string());
+        self.click("#import-key");
+        let status = self.wait_text("#browser-key", |t| {
+            t.contains("已登记") || t.contains("registered")
+        });
+        assert!(!status.contains("尚未"), "{status}");
+    }
+
+    /// Chooses `value` in a select element.
+    fn select(&self, css: &str, value: &str) {
+        self.click(&format!("{css} option[value='{value}']"));
+    }
+
     fn click(&self, css: &str) {
         let e = self.find(css);
         self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})));
@@ -338,6 +408,7 @@ fn serve(dir: &Path) -> (Killed, SocketAddr) {
         .env("MINGMA_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("MINGMA_CHECKPOINT_EVERY_SECONDS", "1")
         .env("MINGMA_DEMO_CHANNELS", "1")
+        .env("MINGMA_CREATE_MISSING_KEYS", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -485,4 +556,351 @@ fn a_holder_in_a_real_browser() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused (expired)"));
+}
+
+/// Runs `mingma` with `args` (and `stdin`), which must succeed; its standard output.
+fn mingma(args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = Command::new(MINGMA)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "mingma {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A holder's session through the API (the demo channel shows the one-time code).
+fn holder_session(addr: SocketAddr, id: &str, name: &str, phone: &str) -> String {
+    let body = json!({"id_number": id, "name": name, "phone": phone}).to_string();
+    let (status, started) = http(addr, "POST", "/api/v1/signin", Some(&body), &[]);
+    assert_eq!(status, 202, "{started}");
+    let started: Value = serde_json::from_str(&started).unwrap();
+    let confirm =
+        json!({"challenge": started["challenge"], "code": started["demo_code"]}).to_string();
+    let (status, session) = http(addr, "POST", "/api/v1/signin/confirm", Some(&confirm), &[]);
+    assert!(status == 200 || status == 201, "{session}");
+    let session: Value = serde_json::from_str(&session).unwrap();
+    format!("Bearer {}", session["session"].as_str().unwrap())
+}
+
+fn colour(addr: SocketAddr, bearer: &str) -> String {
+    let (status, code) = http(
+        addr,
+        "GET",
+        "/api/v1/me/code",
+        None,
+        &[("Authorization", bearer)],
+    );
+    assert_eq!(status, 200, "{code}");
+    let code: Value = serde_json::from_str(&code).unwrap();
+    code["colour"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn officials_in_a_real_browser() {
+    const PASSWORD: &str = "correct horse battery";
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let (db, accounts) = (path("store.sqlite"), path("accounts.sqlite"));
+
+    // The province's first admin, Zhengzhou's commission and two of its officials,
+    // each with a key file, registered by `mingma admin`.
+    mingma(
+        &[
+            "admin",
+            "init",
+            "--db",
+            &db,
+            "--authority",
+            "hn-wjw",
+            "--authority-name",
+            "河南省卫生健康委员会",
+            "--jurisdiction",
+            "41",
+            "--official",
+            "hn-admin",
+            "--name",
+            "省管理员",
+            "--key-out",
+            &path("admin.key"),
+        ],
+        None,
+    );
+    let admin = ["--db", db.as_str(), "--as", "hn-admin", "--key-file"];
+    let admin_key = path("admin.key");
+    let with_admin = |args: &[&str]| {
+        let mut all: Vec<&str> = vec!["admin"];
+        all.extend_from_slice(&args[..1]);
+        all.extend_from_slice(&admin);
+        all.push(&admin_key);
+        all.extend_from_slice(&args[1..]);
+        mingma(&all, None);
+    };
+    with_admin(&[
+        "add-authority",
+        "--id",
+        "zz-wjw",
+        "--name",
+        "郑州市卫生健康委员会",
+        "--jurisdiction",
+        "4101",
+    ]);
+    for official in ["zz-a", "zz-b"] {
+        let file = path(&format!("{official}.key"));
+        let public = mingma(&["admin", "keygen", "--out", &file], None);
+        with_admin(&[
+            "add-official",
+            "--id",
+            official,
+            "--name",
+            official,
+            "--authority",
+            "zz-wjw",
+            "--public-key",
+            public.trim(),
+            "--role",
+            "health_official@4101",
+        ]);
+        mingma(
+            &[
+                "admin",
+                "password",
+                "--accounts-db",
+                &accounts,
+                "--official",
+                official,
+            ],
+            Some(&format!("{PASSWORD}\n")),
+        );
+    }
+
+    // A third official without a key: they will make one in the browser.
+    with_admin(&[
+        "add-official",
+        "--id",
+        "zz-c",
+        "--name",
+        "zz-c",
+        "--authority",
+        "zz-wjw",
+        "--role",
+        "health_official@4101",
+    ]);
+    for official in ["zz-c", "hn-admin"] {
+        mingma(
+            &[
+                "admin",
+                "password",
+                "--accounts-db",
+                &accounts,
+                "--official",
+                official,
+            ],
+            Some(&format!("{PASSWORD}\n")),
+        );
+    }
+
+    let (_server, addr) = serve(dir.path());
+    let base = format!("http://{addr}");
+    // A holder, green so far; and a case (who needs no account).
+    let holder = "410105200001010017";
+    let bearer = holder_session(addr, holder, "赵六", "13900001111");
+    assert_eq!(colour(addr, &bearer), "green");
+    let case = "110101199003071233";
+    // The case and the holder were at the same restaurant (a venue the case runs).
+    let case_bearer = holder_session(addr, case, "王小明", "13912345678");
+    let venue = json!({"name": "二七火锅", "address": "解放路1号", "street": "410103001", "kind": "restaurant"}).to_string();
+    let (status, venue) = http(
+        addr,
+        "POST",
+        "/api/v1/venues",
+        Some(&venue),
+        &[("Authorization", &case_bearer)],
+    );
+    assert_eq!(status, 201, "{venue}");
+    let venue: Value = serde_json::from_str(&venue).unwrap();
+    let poster = json!({"token": venue["poster_url"]}).to_string();
+    for who in [&case_bearer, &bearer] {
+        let (status, body) = http(
+            addr,
+            "POST",
+            "/api/v1/checkins",
+            Some(&poster),
+            &[("Authorization", who)],
+        );
+        assert!(status == 200 || status == 201, "{body}");
+    }
+
+    let b = Browser::start();
+    // The first official: signs in, imports the key file, records a case report
+    // and proposes the holder as a close contact.
+    b.console_sign_in(&base, "zz-a", PASSWORD);
+    b.import_key_file(&base, &dir.path().join("zz-a.key"));
+    b.go(&format!("{base}/console/records"));
+    b.fill("#case_report-subject", case);
+    b.click("#form-case_report summary");
+    b.fill("#case_report-id", "c-1");
+    b.click("#form-case_report button[type=submit]");
+    let done = b.wait_text("#form-case_report .result", |t| {
+        !t.is_empty() && !t.contains("正在")
+    });
+    assert!(done.contains("待另一名工作人员复核"), "{done}");
+    b.fill("#close_contact-subject", holder);
+    b.fill("#close_contact-case", "c-1");
+    b.fill(
+        "#close_contact-legal_basis",
+        "《中华人民共和国传染病防治法》第四十二条",
+    );
+    b.click("#form-close_contact summary");
+    b.fill("#close_contact-id", "cc-1");
+    b.click("#form-close_contact button[type=submit]");
+    let done = b.wait_text("#form-close_contact .result", |t| {
+        !t.is_empty() && !t.contains("正在")
+    });
+    assert!(
+        done.contains("cc-1") && done.contains("待另一名工作人员复核"),
+        "{done}"
+    );
+    // A refusal, shown in the page's language: a risk area outside the city.
+    b.fill("#risk_area-places", "4102");
+    b.fill("#risk_area-from", "2022-06-10 00:00");
+    b.fill("#risk_area-until", "2022-06-13 00:00");
+    b.fill(
+        "#risk_area-legal_basis",
+        "《中华人民共和国传染病防治法》第四十三条",
+    );
+    b.click("#form-risk_area button[type=submit]");
+    let refused = b.wait_text("#form-risk_area .result", |t| {
+        !t.is_empty() && !t.contains("正在")
+    });
+    assert!(
+        refused.contains("记录格式或内容有误") && refused.contains("malformed_record"),
+        "{refused}"
+    );
+
+    // Tracing: the query is logged first, then the holder is found and proposed as
+    // a close contact by their person key.
+    b.go(&format!("{base}/console/trace"));
+    b.fill("#trace-case", "c-1");
+    b.click("#trace-form button[type=submit]");
+    let done = b.wait_text("#trace-result", |t| !t.is_empty() && !t.contains("正在"));
+    assert!(
+        done.starts_with("查询已记入账本") && done.ends_with("找到接触者 1"),
+        "{done}"
+    );
+    assert_eq!(b.text("#contacts li.contact code.person").len(), 64);
+    b.fill("#propose-basis", "《中华人民共和国传染病防治法》第四十二条");
+    b.click("#propose");
+    let done = b.wait_text("#propose-results li", |t| !t.is_empty());
+    assert!(done.contains("待另一名工作人员复核"), "{done}");
+
+    // Their own records are listed for approval, but not approvable by them.
+    b.go(&format!("{base}/console/approvals"));
+    b.find("li.pending[data-record='cc-1']");
+    assert_eq!(
+        b.execute("return document.querySelector(\"li.pending[data-record='cc-1'] button.approve\") === null"),
+        json!(true),
+        "no approve button on one's own record:\n{}",
+        b.source()
+    );
+    assert!(b
+        .text("li.pending[data-record='cc-1'] .own-note")
+        .contains("本人录入"));
+    // And the API refuses it too: self_approval.
+    let signin = json!({"official": "zz-a", "password": PASSWORD}).to_string();
+    let (status, token) = http(addr, "POST", "/api/v1/official/signin", Some(&signin), &[]);
+    assert_eq!(status, 200, "{token}");
+    let token: Value = serde_json::from_str(&token).unwrap();
+    let a_bearer = format!("Bearer {}", token["token"].as_str().unwrap());
+    let approval = json!({"type": "approval", "target": "cc-1"}).to_string();
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/official/records/draft",
+        Some(&approval),
+        &[("Authorization", &a_bearer)],
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("self_approval"), "{body}");
+    assert_eq!(colour(addr, &bearer), "green", "nothing approved yet");
+
+    // The second official, in English: signs in, imports their key file, approves.
+    b.click("#signout");
+    b.console_sign_in(&base, "zz-b", PASSWORD);
+    b.import_key_file(&base, &dir.path().join("zz-b.key"));
+    b.go(&format!("{base}/console/approvals"));
+    b.click("#lang-switch");
+    assert!(b.source().contains("Records waiting for approval"));
+    b.click("li.pending[data-record='c-1'] button.approve");
+    let done = b.wait_text("li.pending[data-record='c-1'] .result", |t| {
+        !t.is_empty() && !t.contains("Signing")
+    });
+    assert!(done.starts_with("Recorded"), "{done}");
+    b.click("li.pending[data-record='cc-1'] button.approve");
+    let done = b.wait_text("li.pending[data-record='cc-1'] .result", |t| {
+        !t.is_empty() && !t.contains("Signing")
+    });
+    assert!(
+        done.contains("now red / yellow / green: 1 / 0 / 0"),
+        "{done}"
+    );
+
+    // The holder's code is red.
+    assert_eq!(colour(addr, &bearer), "red");
+
+    // A key generated in the browser: its public key is shown and enrolled; the
+    // admin registers it from the admin page with a sealed act; then it signs.
+    b.click("#signout");
+    b.go(&format!("{base}/lang/zh?next=/console"));
+    b.console_sign_in(&base, "zz-c", PASSWORD);
+    b.go(&format!("{base}/console/key"));
+    b.click("#generate-key");
+    let done = b.wait_text("#key-result", |t| !t.is_empty());
+    assert!(done.starts_with("已生成新密钥"), "{done}");
+    let public = b.wait_text("#public-key", |t| t.len() == 64);
+    assert!(b.text("#browser-key").contains("等待管理员登记"));
+    assert_eq!(
+        b.execute("return indexedDB.databases().then(function (d) { return d.map(function (x) { return x.name; }); })"),
+        json!(["mingma-console"])
+    );
+    b.click("#signout");
+    b.console_sign_in(&base, "hn-admin", PASSWORD);
+    b.import_key_file(&base, &dir.path().join("admin.key"));
+    b.go(&format!("{base}/console/admin"));
+    let item = format!("li.enrolment[data-official='zz-c'][data-key='{public}']");
+    b.click(&format!("{item} button.register"));
+    let done = b.wait_text(&format!("{item} .result"), |t| {
+        !t.is_empty() && !t.contains("正在")
+    });
+    assert!(done.starts_with("已记入账本"), "{done}");
+    b.click("#signout");
+    b.console_sign_in(&base, "zz-c", PASSWORD);
+    let status = b.wait_text("#browser-key", |t| !t.contains("正在检查"));
+    assert!(status.contains("已登记，可以签名"), "{status}");
+    b.go(&format!("{base}/console/records"));
+    b.fill("#test_result-subject", case);
+    b.select("#test_result-outcome", "negative");
+    b.fill("#test_result-sampled_at", "2022-06-10 08:00");
+    b.click("#form-test_result button[type=submit]");
+    let done = b.wait_text("#form-test_result .result", |t| {
+        !t.is_empty() && !t.contains("正在")
+    });
+    assert!(done.starts_with("已记录"), "{done}");
 }

@@ -43,6 +43,12 @@ CREATE TABLE IF NOT EXISTS drafts (
     payload BLOB NOT NULL,
     expires_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS key_enrolments (
+    key_id TEXT PRIMARY KEY,
+    official TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    enrolled_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS accounts (
     person BLOB PRIMARY KEY,
     name TEXT NOT NULL,
@@ -167,6 +173,21 @@ pub struct Consent {
     pub expires_at: Timestamp,
     /// Wrong codes tried.
     pub attempts: u32,
+}
+
+/// A public key an official generated in their browser, waiting for an admin to
+/// register it in the ledger (a `register_key` act). Not evidence: the ledger act
+/// is what makes the key count.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyEnrolment {
+    /// Whose key.
+    pub official: mingma_core::OfficialId,
+    /// Its id (16 hex digits).
+    pub key_id: String,
+    /// The public key, 64 hex digits.
+    pub public_key: String,
+    /// When it was enrolled.
+    pub enrolled_at: Timestamp,
 }
 
 /// A registered venue.
@@ -748,6 +769,47 @@ impl Accounts {
         })
         .await?;
         Ok(())
+    }
+
+    /// Records a key enrolment; returns `false` if the key was enrolled already.
+    pub async fn add_enrolment(&self, e: KeyEnrolment) -> AppResult<bool> {
+        let changed = self
+            .call(move |c| {
+                c.execute(
+                    "INSERT OR IGNORE INTO key_enrolments (key_id, official, public_key, enrolled_at) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        e.key_id,
+                        e.official.to_string(),
+                        e.public_key,
+                        e.enrolled_at.unix_seconds()
+                    ],
+                )
+            })
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Every key enrolment, oldest first.
+    pub async fn enrolments(&self) -> AppResult<Vec<KeyEnrolment>> {
+        self.call(|c| {
+            let mut statement = c.prepare(
+                "SELECT key_id, official, public_key, enrolled_at FROM key_enrolments \
+                 ORDER BY enrolled_at, key_id",
+            )?;
+            let rows = statement.query_map([], |r| {
+                let official: String = r.get(1)?;
+                Ok(KeyEnrolment {
+                    key_id: r.get(0)?,
+                    official: mingma_core::OfficialId::parse(&official)
+                        .map_err(|e| conversion(format!("official {official:?}: {e}")))?,
+                    public_key: r.get(2)?,
+                    enrolled_at: time_of(r.get(3)?)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
     }
 
     /// Issues a token for an official or a data source (`kind`: `session` or

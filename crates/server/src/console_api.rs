@@ -36,13 +36,16 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         .route("/api/v1/official/records/draft", post(draft_record::<S>))
         .route("/api/v1/official/drafts/{id}/seal", post(seal_draft::<S>))
         .route("/api/v1/official/trace", post(trace::<S>))
+        .route("/api/v1/official/keys/enrol", post(enrol::<S>))
+        .route("/api/v1/official/keys/enrolments", get(enrolments::<S>))
+        .route("/api/v1/official/acts/draft", post(draft_act::<S>))
         .route("/api/v1/official/approvals", get(approvals::<S>))
         .route("/api/v1/official/quarantine", get(quarantine::<S>))
         .route("/api/v1/evidence", post(submit::<S>))
 }
 
 /// The caller's token: `Authorization: Bearer`, or the console's cookie.
-fn official_token(headers: &HeaderMap) -> Option<String> {
+pub fn official_token(headers: &HeaderMap) -> Option<String> {
     if let Some(auth) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         if let Some(token) = auth.strip_prefix("Bearer ") {
             return Some(token.trim().to_owned());
@@ -74,18 +77,19 @@ async fn sign_in<S: Store>(State(app): St<S>, body: Bytes) -> AppResult<Response
     let token = app
         .official_sign_in(&request.official, &request.password)
         .await?;
-    let secure = if app.config.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = HeaderValue::from_str(&format!(
-        "{OFFICIAL_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200{secure}"
-    ))
-    .map_err(AppError::internal)?;
+    let cookie = official_cookie(&token, app.config.secure_cookies())?;
     let mut response = Json(serde_json::json!({ "token": token })).into_response();
     response.headers_mut().insert(SET_COOKIE, cookie);
     Ok(response)
+}
+
+/// The console's session cookie for `token` (12 hours, HttpOnly, SameSite=Strict).
+pub fn official_cookie(token: &str, secure: bool) -> AppResult<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{OFFICIAL_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200{secure}"
+    ))
+    .map_err(AppError::internal)
 }
 
 async fn sign_out<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Response> {
@@ -156,6 +160,43 @@ async fn trace<S: Store>(
             .await?,
     )
     .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrolBody {
+    public_key: String,
+}
+
+/// An official's browser-generated public key, enrolled for an admin to register.
+async fn enrol<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    let who = principal(&app, &headers).await?;
+    let request: EnrolBody = json_body(&body)?;
+    Ok(Json(app.enrol_key(&who, &request.public_key).await?).into_response())
+}
+
+/// The enrolled keys an admin may register.
+async fn enrolments<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Response> {
+    let who = principal(&app, &headers).await?;
+    Ok(Json(app.pending_enrolments(&who).await?).into_response())
+}
+
+/// An admin's authority act (the `act` object of the ledger's act format, e.g.
+/// `{"act": "register_key", "official": "...", "key": "..."}`), drafted for the
+/// admin's browser to seal and submit to `/api/v1/official/drafts/{id}/seal`.
+async fn draft_act<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    let who = principal(&app, &headers).await?;
+    let act: mingma_authority::Act = serde_json::from_slice(&body)
+        .map_err(|e| AppError::bad_request("malformed_act", format!("request body: {e}")))?;
+    Ok(Json(app.draft_admin_act(&who, act).await?).into_response())
 }
 
 async fn approvals<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Json<Value>> {

@@ -20,6 +20,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod console_api;
 pub mod error;
 pub mod metrics;

@@ -22,7 +22,9 @@ use base64::Engine as _;
 use mingma_authority::act::act_message;
 use mingma_authority::intake::check_official_act;
 use mingma_authority::signature::signed_message;
-use mingma_authority::{authorize, Act, ActBody, Action, Grant, Registry, SignedAct};
+use mingma_authority::{
+    authorize, Act, ActBody, ActProblem, Action, Grant, KeyId, Registry, SignedAct,
+};
 use mingma_core::canonical::{canonical_bytes, decode_canonical};
 use mingma_core::evidence_file::read_record;
 use mingma_core::{
@@ -34,6 +36,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::accounts::KeyEnrolment;
 use crate::app::App;
 use crate::auth::{digest, random_token};
 use crate::error::{AppError, AppResult};
@@ -51,6 +54,8 @@ const UNKNOWN_OFFICIAL_HASH: &str =
 const RECORDED_AT_SKEW: Span = Span::minutes(5);
 /// How long a draft waits for its seal.
 const DRAFT_SECONDS: i64 = 600;
+/// Keys an official may have waiting for registration at once.
+const MAX_PENDING_ENROLMENTS: usize = 3;
 /// How far before a case report a tracing query looks by default: the four days
 /// before sampling or onset that the national protocol (9th edition) traces close
 /// contacts over.
@@ -243,6 +248,74 @@ fn forbidden(refusal: impl std::fmt::Display, code: &'static str) -> AppError {
     AppError::forbidden(code, refusal.to_string())
 }
 
+/// An act the registry refuses, as an API error with a stable code.
+fn act_refused(problem: ActProblem) -> AppError {
+    match &problem {
+        ActProblem::Refused(refusal) => forbidden(&problem, refusal.code()),
+        ActProblem::UnknownActor(_) => forbidden(&problem, "not_registered"),
+        ActProblem::BadSeal { .. } => AppError::bad_request("bad_seal", problem.to_string()),
+        _ => AppError::bad_request("act_refused", problem.to_string()),
+    }
+}
+
+/// A one-line, language-neutral account of what a record says (ids, codes, times),
+/// for the approvals list.
+pub fn record_detail(r: &Evidence) -> String {
+    use mingma_core::{Exposure, RiskAreaScope};
+    let list = |items: Vec<String>| items.join(", ");
+    match &r.body {
+        EvidenceBody::TestResult {
+            method,
+            outcome,
+            sampled_at,
+        } => format!("{method} {outcome}, sampled {sampled_at}"),
+        EvidenceBody::CaseReport {
+            classification,
+            test,
+        } => match test {
+            Some(t) => format!("{classification}, test {t}"),
+            None => classification.to_string(),
+        },
+        EvidenceBody::CaseClosure { case, outcome } => format!("case {case}: {outcome}"),
+        EvidenceBody::CloseContact { case, exposure } => match exposure {
+            Exposure::Household => format!("case {case}; household"),
+            Exposure::Venue {
+                venue, from, until, ..
+            } => format!("case {case}; venue {venue} {from} – {until}"),
+        },
+        EvidenceBody::BorderEntry { port, origin } => format!("{origin} → {port}"),
+        EvidenceBody::QuarantineOrder {
+            setting,
+            facility,
+            ground,
+            planned_end,
+        } => format!(
+            "{setting}{} until {planned_end}; ground {ground}",
+            facility
+                .as_ref()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default()
+        ),
+        EvidenceBody::QuarantineRelease { order } => format!("order {order}"),
+        EvidenceBody::RiskArea {
+            level,
+            area,
+            from,
+            until,
+        } => {
+            let places = match area {
+                RiskAreaScope::Divisions(d) => list(d.iter().map(ToString::to_string).collect()),
+                RiskAreaScope::Venues(v) => list(v.iter().map(ToString::to_string).collect()),
+            };
+            format!("{level}: {places}; {from} – {until}")
+        }
+        EvidenceBody::VenueScan { venue, .. } => format!("venue {venue}"),
+        EvidenceBody::Retraction { target, reason } => format!("{target}: {reason}"),
+        EvidenceBody::Approval { target } => target.to_string(),
+        EvidenceBody::Rejection { target, reason } => format!("{target}: {reason}"),
+    }
+}
+
 impl<S: Store> App<S> {
     /// Signs an official in with their password; returns a session token.
     pub async fn official_sign_in(&self, official: &str, password: &str) -> AppResult<String> {
@@ -403,14 +476,181 @@ impl<S: Store> App<S> {
             .officials
             .get(official)
             .map(|o| o.authority.clone());
-        let keys: Vec<String> = signing_key_of(&registry, official).into_iter().collect();
+        let holder = mingma_authority::signature::KeyHolder::Official(official.clone());
+        let own: Vec<_> = registry
+            .keys
+            .iter()
+            .filter(|(_, k)| k.holder == holder && k.revoked_at.is_none())
+            .collect();
+        let keys: Vec<String> = own.iter().map(|(id, _)| id.to_string()).collect();
+        let public_keys: Vec<Value> = own
+            .iter()
+            .map(|(id, k)| {
+                serde_json::json!({
+                    "id": id.to_string(),
+                    "public_key": mingma_authority::act::key_hex(&k.key),
+                    "valid_from": k.valid_from,
+                })
+            })
+            .collect();
+        let enrolled = self.own_enrolments(official, &registry).await?;
         Ok(serde_json::json!({
             "official": official,
             "authority": authority,
             "authority_name": authority.as_ref().map(|a| registry.directory.authority_name(a, false)),
             "grants": registry.grants_of(official),
             "keys": keys,
+            "public_keys": public_keys,
+            "enrolled": enrolled,
         }))
+    }
+
+    /// Records the public key an official generated in their browser (64 hex
+    /// digits), for an admin to register with a `register_key` act. The private
+    /// key never leaves the browser.
+    pub async fn enrol_key(
+        &self,
+        principal: &Principal,
+        public_key: &str,
+    ) -> AppResult<KeyEnrolment> {
+        let official = Self::official_of(principal)?.clone();
+        let registry = self.engine.registry().await?;
+        if !registry.directory.officials.contains_key(&official) {
+            return Err(AppError::forbidden(
+                "not_registered",
+                format!("official {official} is not registered in the ledger"),
+            ));
+        }
+        let text = public_key.trim().to_ascii_lowercase();
+        let key = mingma_authority::act::public_key(&text)
+            .map_err(|e| AppError::bad_request("malformed_key", e.to_string()))?;
+        let id = KeyId::of(&key);
+        if let Some(existing) = registry.keys.get(id) {
+            return Err(AppError::new(
+                axum::http::StatusCode::CONFLICT,
+                "key_registered",
+                format!("key {id} is already registered to {}", existing.holder),
+            ));
+        }
+        let known = self.accounts.enrolments().await?;
+        if let Some(other) = known.iter().find(|e| e.key_id == id.to_string()) {
+            if other.official != official {
+                return Err(AppError::new(
+                    axum::http::StatusCode::CONFLICT,
+                    "key_enrolled",
+                    format!("key {id} was enrolled by another official"),
+                ));
+            }
+            return Ok(other.clone());
+        }
+        let waiting = known
+            .iter()
+            .filter(|e| e.official == official && !key_registered(&registry, &e.key_id))
+            .count();
+        if waiting >= MAX_PENDING_ENROLMENTS {
+            return Err(AppError::too_many(
+                "too_many_enrolments",
+                format!("{waiting} keys of yours are already waiting for an admin to register one"),
+            ));
+        }
+        let enrolment = KeyEnrolment {
+            official,
+            key_id: id.to_string(),
+            public_key: text,
+            enrolled_at: self.now(),
+        };
+        self.accounts.add_enrolment(enrolment.clone()).await?;
+        Ok(enrolment)
+    }
+
+    async fn own_enrolments(
+        &self,
+        official: &OfficialId,
+        registry: &Registry,
+    ) -> AppResult<Vec<KeyEnrolment>> {
+        Ok(self
+            .accounts
+            .enrolments()
+            .await?
+            .into_iter()
+            .filter(|e| &e.official == official && !key_registered(registry, &e.key_id))
+            .collect())
+    }
+
+    /// Key enrolments not registered yet that `principal`, an admin, may register:
+    /// those of officials whose authority lies inside the admin's grants.
+    pub async fn pending_enrolments(&self, principal: &Principal) -> AppResult<Vec<KeyEnrolment>> {
+        let official = Self::official_of(principal)?;
+        let registry = self.engine.registry().await?;
+        let grants = registry.grants_of(official);
+        let place_of = |o: &OfficialId| {
+            registry
+                .directory
+                .officials
+                .get(o)
+                .and_then(|o| registry.directory.authorities.get(&o.authority))
+                .map(|a| a.jurisdiction)
+        };
+        if !grants
+            .iter()
+            .any(|g| g.role.permits(Action::ManageAccounts))
+        {
+            let home = place_of(official).ok_or_else(|| {
+                AppError::forbidden(
+                    "not_registered",
+                    format!("official {official} is not registered"),
+                )
+            })?;
+            let refusal = authorize(grants, Action::ManageAccounts, home)
+                .err()
+                .map(|r| forbidden(&r, r.code()));
+            return Err(refusal.unwrap_or_else(|| {
+                AppError::forbidden("not_permitted", "you may not manage accounts")
+            }));
+        }
+        Ok(self
+            .accounts
+            .enrolments()
+            .await?
+            .into_iter()
+            .filter(|e| !key_registered(&registry, &e.key_id))
+            .filter(|e| {
+                place_of(&e.official)
+                    .is_some_and(|p| authorize(grants, Action::ManageAccounts, p).is_ok())
+            })
+            .collect())
+    }
+
+    /// Drafts an admin's authority act (register a key, add an official, grant a
+    /// role, ...) for the admin's browser to seal: the service fixes who and when,
+    /// checks it against the registry as it stands (everything but the seal) and
+    /// keeps its exact bytes; `seal_draft` appends it once sealed. A bootstrap and
+    /// a tracing query are not drafted here.
+    pub async fn draft_admin_act(&self, principal: &Principal, act: Act) -> AppResult<Draft> {
+        let official = Self::official_of(principal)?.clone();
+        match act {
+            Act::Bootstrap { .. } => {
+                return Err(AppError::bad_request(
+                    "not_drafted_here",
+                    "a bootstrap starts a new log: use `mingma admin init`",
+                ))
+            }
+            Act::TracingQuery { .. } => {
+                return Err(AppError::bad_request(
+                    "not_drafted_here",
+                    "a tracing query is drafted by POST /api/v1/official/trace",
+                ))
+            }
+            _ => {}
+        }
+        let registry = self.engine.registry().await?;
+        let body = ActBody {
+            by: official,
+            at: self.now(),
+            act,
+        };
+        registry.check_unsealed(&body).map_err(act_refused)?;
+        self.draft_act(principal, body, &registry).await
     }
 
     /// Drafts a record an official makes by hand, from a JSON object in the
@@ -809,9 +1049,7 @@ impl<S: Store> App<S> {
             ));
         }
         let registry = self.engine.registry().await?;
-        registry
-            .check(&act)
-            .map_err(|e| AppError::bad_request("act_refused", e.to_string()))?;
+        registry.check(&act).map_err(act_refused)?;
         let leaf = self.store.append_act(act.to_bytes()).await?;
         let trace = match &act.body.act {
             Act::TracingQuery {
@@ -933,6 +1171,7 @@ impl<S: Store> App<S> {
                     "effective_at": r.effective_at,
                     "legal_basis": r.legal_basis,
                     "subject": r.subject.map(|s| s.to_string()),
+                    "detail": record_detail(&r),
                     "own": r.recorded_by == Recorder::Official(official.clone()),
                 })
             })
@@ -952,39 +1191,24 @@ impl<S: Store> App<S> {
                 .and_then(|a| registry.directory.authorities.get(a))
                 .is_some_and(|a| authorize(&grants, Action::ListQuarantine, a.jurisdiction).is_ok())
         };
-        let vouching = self.engine.vouching();
-        let (mut orders, mut ended, mut approved) = (
-            Vec::new(),
-            std::collections::BTreeSet::new(),
-            std::collections::BTreeSet::new(),
-        );
-        let mut from = 0;
-        loop {
-            let page = self.store.records_from(from, 4096).await?;
-            let Some(last) = page.last().map(|r| r.leaf) else {
-                break;
-            };
-            for stored in page {
-                let r = stored.evidence;
-                if !vouching.counts(&r) {
-                    continue;
+        let mut orders = Vec::new();
+        let mut ended = std::collections::BTreeSet::new();
+        let mut approved = std::collections::BTreeSet::new();
+        for r in self.counted_records_except_scans().await? {
+            match &r.body {
+                EvidenceBody::QuarantineOrder { .. } if visible(&r.authority) => orders.push(r),
+                EvidenceBody::QuarantineRelease { order } => {
+                    ended.insert(order.clone());
                 }
-                match &r.body {
-                    EvidenceBody::QuarantineOrder { .. } if visible(&r.authority) => orders.push(r),
-                    EvidenceBody::QuarantineRelease { order } => {
-                        ended.insert(order.clone());
-                    }
-                    EvidenceBody::Retraction { target, .. }
-                    | EvidenceBody::Rejection { target, .. } => {
-                        ended.insert(target.clone());
-                    }
-                    EvidenceBody::Approval { target } => {
-                        approved.insert(target.clone());
-                    }
-                    _ => {}
+                EvidenceBody::Retraction { target, .. }
+                | EvidenceBody::Rejection { target, .. } => {
+                    ended.insert(target.clone());
                 }
+                EvidenceBody::Approval { target } => {
+                    approved.insert(target.clone());
+                }
+                _ => {}
             }
-            from = last + 1;
         }
         let now = self.now();
         Ok(orders
@@ -1011,6 +1235,11 @@ impl<S: Store> App<S> {
             })
             .collect())
     }
+}
+
+/// Whether the key with id `key_id` (16 hex digits) is in the ledger's key ring.
+fn key_registered(registry: &Registry, key_id: &str) -> bool {
+    KeyId::parse(key_id).is_ok_and(|id| registry.keys.get(id).is_some())
 }
 
 #[cfg(test)]

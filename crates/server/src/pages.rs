@@ -63,7 +63,8 @@ pub fn lang_of(headers: &HeaderMap, query: Option<&str>) -> Lang {
     }
 }
 
-fn t<'a>(lang: Lang, zh: &'a str, en: &'a str) -> &'a str {
+/// `zh` or `en`, by `lang`.
+pub(crate) fn t<'a>(lang: Lang, zh: &'a str, en: &'a str) -> &'a str {
     if lang == Lang::En {
         en
     } else {
@@ -94,7 +95,8 @@ pub struct PageQuery {
     next: Option<String>,
 }
 
-const STYLE: &str = r#"
+/// The pages' style sheet (the console adds to it).
+pub(crate) const STYLE: &str = r#"
 body{font-family:-apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:0;background:#f4f5f7;color:#111}
 header{display:flex;justify-content:space-between;align-items:center;padding:.6rem 1rem;background:#fff;border-bottom:1px solid #ddd}
 header a{margin-left:.6rem;color:#0a5}
@@ -144,7 +146,8 @@ fn layout(lang: Lang, path: &str, title: &str, signed_in: bool, body: Markup) ->
     }
 }
 
-fn encode(text: &str) -> String {
+/// Percent-encodes `text` for a query parameter.
+pub(crate) fn encode(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
@@ -164,7 +167,8 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn redirect(to: &str) -> Response {
+/// 303 to `to`.
+pub(crate) fn redirect(to: &str) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
         r.headers_mut().insert(LOCATION, v);

@@ -28,6 +28,7 @@ use crate::config::Config;
 pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     crate::api::router::<S>()
         .merge(crate::console_api::router::<S>())
+        .merge(crate::console::router::<S>())
         .merge(crate::pages::router::<S>())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

@@ -32,14 +32,14 @@ use tower::ServiceExt as _;
 
 use crate::support::{issuer_key, pseudonym_key, ts, venue_key, TestClock};
 
-const PASSWORD: &str = "correct horse battery";
+pub const PASSWORD: &str = "correct horse battery";
 
-fn key(seed: u8) -> SigningKey {
+pub fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
 /// A valid GB 11643 ID number from 17 digits.
-fn id_number(first17: &str) -> String {
+pub fn id_number(first17: &str) -> String {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let sum: u32 = first17
         .chars()
@@ -50,7 +50,7 @@ fn id_number(first17: &str) -> String {
     format!("{first17}{check}")
 }
 
-fn seal_text(message_b64: &str, signer: &SigningKey) -> String {
+pub fn seal_text(message_b64: &str, signer: &SigningKey) -> String {
     let message = base64::engine::general_purpose::STANDARD
         .decode(message_b64)
         .unwrap();
@@ -61,16 +61,16 @@ fn seal_text(message_b64: &str, signer: &SigningKey) -> String {
     .to_string()
 }
 
-struct Province {
-    app: Arc<App<SqliteStore>>,
-    router: Router,
-    clock: Arc<TestClock>,
+pub struct Province {
+    pub app: Arc<App<SqliteStore>>,
+    pub router: Router,
+    pub clock: Arc<TestClock>,
     _dir: tempfile::TempDir,
 }
 
 /// Henan's health commission (province admins), Zhengzhou's (city officials and a
 /// tracing team), Kaifeng's (another city), and a Zhengzhou lab.
-async fn province() -> Province {
+pub async fn province() -> Province {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         db: dir.path().join("store.sqlite").display().to_string(),
@@ -235,13 +235,13 @@ async fn province() -> Province {
 }
 
 impl Province {
-    fn set(&self, when: &str) {
+    pub fn set(&self, when: &str) {
         self.clock
             .0
             .store(ts(when).unix_seconds(), std::sync::atomic::Ordering::SeqCst);
     }
 
-    async fn call(
+    pub async fn call(
         &self,
         method: Method,
         path: &str,
@@ -269,7 +269,7 @@ impl Province {
         (status, value)
     }
 
-    async fn sign_in(&self, official: &str) -> String {
+    pub async fn sign_in(&self, official: &str) -> String {
         let (status, body) = self
             .call(
                 Method::POST,
@@ -283,7 +283,12 @@ impl Province {
     }
 
     /// Drafts a record as `token`, seals it with `signer`, submits the seal.
-    async fn record(&self, token: &str, signer: &SigningKey, record: Value) -> (StatusCode, Value) {
+    pub async fn record(
+        &self,
+        token: &str,
+        signer: &SigningKey,
+        record: Value,
+    ) -> (StatusCode, Value) {
         let (status, draft) = self
             .call(
                 Method::POST,
@@ -308,7 +313,7 @@ impl Province {
         .await
     }
 
-    async fn colour(&self, person: PersonKey) -> (Colour, Option<String>, Option<Timestamp>) {
+    pub async fn colour(&self, person: PersonKey) -> (Colour, Option<String>, Option<Timestamp>) {
         let now = self.app.now();
         self.app.engine.rederive(&[person], now).await.unwrap();
         let state = self.app.store.code_state(person).await.unwrap().unwrap();
@@ -320,7 +325,7 @@ impl Province {
     }
 }
 
-fn person(id: &str) -> PersonKey {
+pub fn person(id: &str) -> PersonKey {
     pseudonym_key().person_key(&NationalId::parse(id).unwrap())
 }
 

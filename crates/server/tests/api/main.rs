@@ -3,6 +3,7 @@
 mod authority;
 mod checkin;
 mod code;
+mod console;
 mod dependants;
 mod overload;
 mod pages;
