@@ -848,7 +848,7 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
 #[openapi(
     info(
         title = "Mingma (明码) API",
-        description = "Holder codes, venue check-in and signed checkpoint codes."
+        description = "Holder codes, venue check-in and signed checkpoint codes; officials' and data sources' evidence intake, approvals, tracing and quarantine lists."
     ),
     paths(
         sign_in,
@@ -869,7 +869,19 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
         rotating,
         verify,
         trust_list,
-        healthz
+        healthz,
+        crate::console_api::sign_in,
+        crate::console_api::sign_out,
+        crate::console_api::me,
+        crate::console_api::draft_record,
+        crate::console_api::seal_draft,
+        crate::console_api::trace,
+        crate::console_api::enrol,
+        crate::console_api::enrolments,
+        crate::console_api::draft_act,
+        crate::console_api::approvals,
+        crate::console_api::quarantine,
+        crate::console_api::submit
     ),
     components(schemas(
         ErrorBody,

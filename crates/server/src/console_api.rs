@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::api::{cookie, json_body};
 use crate::app::App;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::officials::Principal;
 
 /// The official session cookie's name.
@@ -72,7 +72,10 @@ struct SignIn {
     password: String,
 }
 
-async fn sign_in<S: Store>(State(app): St<S>, body: Bytes) -> AppResult<Response> {
+/// An official signs in with a password; a 12-hour session (cookie and token).
+#[utoipa::path(post, path = "/api/v1/official/signin", tag = "officials", description = "An official signs in with a password; a 12-hour session (cookie and token).", request_body = Object,
+    responses((status = 200, body = Object, description = "{token}"), (status = 401, body = ErrorBody, description = "bad_credentials"), (status = 429, body = ErrorBody, description = "signin_locked")))]
+pub async fn sign_in<S: Store>(State(app): St<S>, body: Bytes) -> AppResult<Response> {
     let request: SignIn = json_body(&body)?;
     let token = app
         .official_sign_in(&request.official, &request.password)
@@ -92,7 +95,10 @@ pub fn official_cookie(token: &str, secure: bool) -> AppResult<HeaderValue> {
     .map_err(AppError::internal)
 }
 
-async fn sign_out<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Response> {
+/// Ends the session.
+#[utoipa::path(post, path = "/api/v1/official/signout", tag = "officials", description = "Ends the session.",
+    responses((status = 200, body = Object)))]
+pub async fn sign_out<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Response> {
     if let Some(token) = official_token(&headers) {
         app.official_sign_out(&token).await?;
     }
@@ -104,12 +110,18 @@ async fn sign_out<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<
     Ok(response)
 }
 
-async fn me<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Json<Value>> {
+/// The official: authority, grants, registered keys, pending enrolments.
+#[utoipa::path(get, path = "/api/v1/official/me", tag = "officials", description = "The official: authority, grants, registered keys, pending enrolments.",
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody, description = "not_signed_in")))]
+pub async fn me<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Json<Value>> {
     let who = principal(&app, &headers).await?;
     app.official_profile(&who).await.map(Json)
 }
 
-async fn draft_record<S: Store>(
+/// Drafts a hand-made record (an evidence-file object) for the official to seal: checked against the official's grants; returns the exact message to sign.
+#[utoipa::path(post, path = "/api/v1/official/records/draft", tag = "officials", description = "Drafts a hand-made record (an evidence-file object) for the official to seal: checked against the official's grants; returns the exact message to sign.", request_body = Object,
+    responses((status = 200, body = Object, description = "{draft, kind, record, summary, message, key}"), (status = 400, body = ErrorBody, description = "malformed_record, unknown_target"), (status = 403, body = ErrorBody, description = "not_permitted, outside_jurisdiction, self_approval, not_the_owner, no_legal_basis")))]
+pub async fn draft_record<S: Store>(
     State(app): St<S>,
     headers: HeaderMap,
     body: Bytes,
@@ -125,7 +137,10 @@ struct SealBody {
     seal: String,
 }
 
-async fn seal_draft<S: Store>(
+/// Submits the seal of a draft: the record or act is appended, the affected codes re-derived (counts by colour); for a tracing query, its results.
+#[utoipa::path(post, path = "/api/v1/official/drafts/{id}/seal", tag = "officials", description = "Submits the seal of a draft: the record or act is appended, the affected codes re-derived (counts by colour); for a tracing query, its results.", request_body = Object,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody, description = "malformed_seal, bad_seal, act_refused"), (status = 404, body = ErrorBody, description = "unknown_draft")))]
+pub async fn seal_draft<S: Store>(
     State(app): St<S>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -148,7 +163,10 @@ fn default_margin() -> u32 {
     30
 }
 
-async fn trace<S: Store>(
+/// Drafts a contact-tracing query for a case report (its purpose); sealing it logs it and returns the contacts.
+#[utoipa::path(post, path = "/api/v1/official/trace", tag = "officials", description = "Drafts a contact-tracing query for a case report (its purpose); sealing it logs it and returns the contacts.", request_body = Object,
+    responses((status = 200, body = Object), (status = 403, body = ErrorBody, description = "not_permitted, outside_jurisdiction"), (status = 404, body = ErrorBody, description = "unknown_case")))]
+pub async fn trace<S: Store>(
     State(app): St<S>,
     headers: HeaderMap,
     body: Bytes,
@@ -169,7 +187,10 @@ struct EnrolBody {
 }
 
 /// An official's browser-generated public key, enrolled for an admin to register.
-async fn enrol<S: Store>(
+/// Records a public key generated in the official's browser, for an admin to register.
+#[utoipa::path(post, path = "/api/v1/official/keys/enrol", tag = "officials", description = "Records a public key generated in the official's browser, for an admin to register.", request_body = Object,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
+pub async fn enrol<S: Store>(
     State(app): St<S>,
     headers: HeaderMap,
     body: Bytes,
@@ -180,7 +201,10 @@ async fn enrol<S: Store>(
 }
 
 /// The enrolled keys an admin may register.
-async fn enrolments<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Response> {
+/// Admins: keys waiting to be registered, within their jurisdiction.
+#[utoipa::path(get, path = "/api/v1/official/keys/enrolments", tag = "officials", description = "Admins: keys waiting to be registered, within their jurisdiction.",
+    responses((status = 200, body = Object), (status = 403, body = ErrorBody, description = "not_permitted")))]
+pub async fn enrolments<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Response> {
     let who = principal(&app, &headers).await?;
     Ok(Json(app.pending_enrolments(&who).await?).into_response())
 }
@@ -188,7 +212,10 @@ async fn enrolments<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResul
 /// An admin's authority act (the `act` object of the ledger's act format, e.g.
 /// `{"act": "register_key", "official": "...", "key": "..."}`), drafted for the
 /// admin's browser to seal and submit to `/api/v1/official/drafts/{id}/seal`.
-async fn draft_act<S: Store>(
+/// Admins: drafts an authority act (register a key, grant a role, ...) for the admin's browser to seal.
+#[utoipa::path(post, path = "/api/v1/official/acts/draft", tag = "officials", description = "Admins: drafts an authority act (register a key, grant a role, ...) for the admin's browser to seal.", request_body = Object,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody, description = "act_refused"), (status = 403, body = ErrorBody, description = "not_permitted, outside_jurisdiction")))]
+pub async fn draft_act<S: Store>(
     State(app): St<S>,
     headers: HeaderMap,
     body: Bytes,
@@ -199,19 +226,28 @@ async fn draft_act<S: Store>(
     Ok(Json(app.draft_admin_act(&who, act).await?).into_response())
 }
 
-async fn approvals<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Json<Value>> {
+/// Records of the official's authority waiting for a second official.
+#[utoipa::path(get, path = "/api/v1/official/approvals", tag = "officials", description = "Records of the official's authority waiting for a second official.",
+    responses((status = 200, body = Object)))]
+pub async fn approvals<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Json<Value>> {
     let who = principal(&app, &headers).await?;
     Ok(Json(Value::Array(app.pending_approvals(&who).await?)))
 }
 
-async fn quarantine<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Response> {
+/// People under approved, unreleased quarantine orders of authorities in the official's jurisdiction.
+#[utoipa::path(get, path = "/api/v1/official/quarantine", tag = "officials", description = "People under approved, unreleased quarantine orders of authorities in the official's jurisdiction.",
+    responses((status = 200, body = Object)))]
+pub async fn quarantine<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Response> {
     let who = principal(&app, &headers).await?;
     Ok(Json(app.quarantine_list(&who).await?).into_response())
 }
 
 /// A record sealed by its maker (a data source's system, an official's key file),
 /// in the evidence-file format with its `seal`.
-async fn submit<S: Store>(
+/// A record sealed by its maker (a data source's system, an official's key file), as an evidence-file object with its seal.
+#[utoipa::path(post, path = "/api/v1/evidence", tag = "officials", description = "A record sealed by its maker (a data source's system, an official's key file), as an evidence-file object with its seal.", request_body = Object,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody, description = "malformed_record, malformed_seal, bad_seal, unknown_reference, recorded_in_the_future"), (status = 403, body = ErrorBody, description = "not_the_recorder"), (status = 409, body = ErrorBody, description = "id_taken")))]
+pub async fn submit<S: Store>(
     State(app): St<S>,
     headers: HeaderMap,
     body: Bytes,

@@ -240,6 +240,14 @@ async fn openapi_health_and_metrics() {
         "/api/v1/me/code",
         "/api/v1/signin",
         "/api/v1/venues",
+        "/api/v1/official/signin",
+        "/api/v1/official/records/draft",
+        "/api/v1/official/drafts/{id}/seal",
+        "/api/v1/official/trace",
+        "/api/v1/official/approvals",
+        "/api/v1/official/quarantine",
+        "/api/v1/official/acts/draft",
+        "/api/v1/evidence",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),
