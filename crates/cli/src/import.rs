@@ -30,6 +30,7 @@
 //! - The same record as one stored counts as already stored; a different record
 //!   under a stored id is an error of its line.
 
+pub mod bench;
 mod lines;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -358,9 +359,9 @@ fn read_chunks(
                     prepared.lines += 1;
                     records.push((line, raw));
                 }
-                Err(problem) => {
+                Err((problem, id)) => {
                     prepared.lines += 1;
-                    prepared.refused.push((LineError::new(line, problem), None));
+                    prepared.refused.push((LineError::new(line, problem), id));
                 }
             }
         }

@@ -25,7 +25,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use mingma_core::{Problem, RawLine};
+use mingma_core::{Problem, RawLine, RecordId};
 use serde_json::{Map, Value};
 
 /// The types a CSV row may have.
@@ -82,13 +82,23 @@ pub enum Pending {
 }
 
 impl Pending {
-    /// Parses the line (`None`: blank or a comment).
-    pub fn parse(self) -> Result<Option<RawLine>, Problem> {
+    /// Parses the line (`None`: blank or a comment). A line that does not parse
+    /// comes with the record id it seems to give, if any, so that the lines
+    /// referring to it can say what they refer to.
+    pub fn parse(self) -> Result<Option<RawLine>, (Problem, Option<RecordId>)> {
         match self {
-            Pending::Text(text) => RawLine::parse(&text),
-            Pending::Row(row) => row.map(Some),
+            Pending::Text(text) => RawLine::parse(&text).map_err(|p| (p, id_in(&text))),
+            Pending::Row(row) => row.map(Some).map_err(|p| (p, None)),
         }
     }
+}
+
+/// The record id a broken JSON line seems to give: the text after its first
+/// `"id":"`, if it is a valid id.
+fn id_in(text: &str) -> Option<RecordId> {
+    let (_, rest) = text.split_once(r#""id":""#)?;
+    let (id, _) = rest.split_once('"')?;
+    RecordId::parse(id).ok()
 }
 
 /// The format of an import file.

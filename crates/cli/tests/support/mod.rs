@@ -44,6 +44,8 @@ pub fn key_of(who: &str) -> SigningKey {
         "source:customs-cgo" => 5,
         "source:lab-kingmed" => 6,
         "source:cdc-report" => 7,
+        "official:off-41-wang" => 8,
+        "official:off-41-li" => 9,
         _ => 99,
     };
     SigningKey::from_bytes(&[seed; 32])
@@ -64,6 +66,13 @@ pub fn register(db: &Path) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let store = SqliteStore::open(db).expect("open");
+        register_in(&store).await;
+    });
+}
+
+/// [`register`] in any store.
+pub async fn register_in<S: Store>(store: &S) {
+    {
         let at = t("2022-01-01T00:00:00+08:00");
         let act = |by: &str, act: Act| {
             SignedAct::sign(
@@ -131,13 +140,18 @@ pub fn register(db: &Path) {
                 },
             ));
         }
-        for official in ["off-4101-zhao", "off-4101-sun"] {
+        for (official, authority, place) in [
+            ("off-41-wang", "hc-41", henan),
+            ("off-41-li", "hc-41", henan),
+            ("off-4101-zhao", "hc-4101", zhengzhou),
+            ("off-4101-sun", "hc-4101", zhengzhou),
+        ] {
             acts.push(act(
                 "adm-1",
                 Act::AddOfficial {
                     official: id(OfficialId::parse, official),
                     name: official.into(),
-                    authority: id(AuthorityId::parse, "hc-4101"),
+                    authority: id(AuthorityId::parse, authority),
                 },
             ));
             acts.push(act(
@@ -153,7 +167,7 @@ pub fn register(db: &Path) {
                     official: id(OfficialId::parse, official),
                     grant: Grant {
                         role: Role::HealthOfficial,
-                        jurisdiction: zhengzhou,
+                        jurisdiction: place,
                     },
                 },
             ));
@@ -190,7 +204,44 @@ pub fn register(db: &Path) {
         let registry = mingma_authority::Registry::replay(store.acts(0).await.expect("acts"));
         assert!(registry.problems.is_empty(), "{:?}", registry.problems);
         assert_eq!(registry.directory.sources.len(), 3);
-    });
+    }
+}
+
+/// Leaves the acts of [`register`] take.
+pub const ACTS: u64 = 25;
+
+/// The example's records that an import refuses whatever their seal: the hand-made
+/// "border entry" (nobody records one by hand) and what rests on it.
+const HAND_MADE_ENTRY: [&str; 4] = [
+    "be-manual-0613",
+    "ap-manual-0613-a",
+    "qo-manual-0613",
+    "ap-manual-0613-b",
+];
+
+/// Records of [`sealed_example`].
+pub const EXAMPLE_RECORDS: u64 = 12;
+
+/// `examples/zhengzhou-2022.jsonl` with every record of an official or a source
+/// sealed by its key, without the hand-made border entry and the records resting
+/// on it, written to `path`.
+pub fn sealed_example(path: &Path) {
+    std::fs::write(path, seal_lines(&example_lines()).join("\n") + "\n").expect("write");
+}
+
+/// The lines of `examples/zhengzhou-2022.jsonl` but the hand-made border entry and
+/// the records resting on it, unsealed.
+pub fn example_lines() -> Vec<String> {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/zhengzhou-2022.jsonl");
+    let text = std::fs::read_to_string(example).expect("the example");
+    text.lines()
+        .filter(|l| {
+            !HAND_MADE_ENTRY
+                .iter()
+                .any(|id| l.contains(&format!("\"id\":\"{id}\"")))
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `lines` (records that name the [`DIRECTORY`]'s entries, one per line), each
@@ -199,6 +250,7 @@ pub fn register(db: &Path) {
 pub fn seal_lines(lines: &[String]) -> Vec<String> {
     let key = PseudonymKey::parse_hex(PSEUDONYM_KEY).expect("key");
     let text = format!("{DIRECTORY}{}", lines.join("\n"));
+    // (The lines may repeat the directory's entries: the same entry twice is one.)
     let file = match read_evidence_file(&text, &key) {
         Ok(file) => file,
         Err(errors) => panic!("the lines to seal are not valid: {errors:?}"),
@@ -207,8 +259,11 @@ pub fn seal_lines(lines: &[String]) -> Vec<String> {
     lines
         .iter()
         .map(|line| {
-            let mut object: serde_json::Map<String, Value> =
-                serde_json::from_str(line).expect("a JSON object");
+            let Ok(mut object) = serde_json::from_str::<serde_json::Map<String, Value>>(line)
+            else {
+                // Comments and blank lines stay as they are.
+                return line.clone();
+            };
             let Some(record) = object
                 .get("id")
                 .and_then(Value::as_str)
