@@ -368,7 +368,7 @@ impl KeyRing {
 
 /// How many signatures [`KeyRing::check_batch`] verifies in one batch: large enough
 /// for most of the gain, small enough that a bad signature costs little re-checking.
-pub const BATCH: usize = 64;
+pub const BATCH: usize = 128;
 
 /// Whether stored records count, by their seals, remembering the ones that did.
 ///

@@ -283,8 +283,8 @@ pub async fn import<S: Store>(
         }
         if let Some(bar) = bar {
             // The total is estimated from the bytes read so far.
-            if position > 0 {
-                bar.set_total(lines_read.saturating_mul(size) / position);
+            if let Some(total) = lines_read.saturating_mul(size).checked_div(position) {
+                bar.set_total(total);
             }
             bar.advance(read);
         }
