@@ -325,9 +325,15 @@ fn read_chunks(
         let read = chunk.len() as u64;
         let position = lines.position();
         // 1. JSON (or the CSV row) and `type`, on every core.
-        let parsed = parallel_map(chunk, options.workers, |(line, pending)| {
+        let parsed = match parallel_map(chunk, options.workers, |(line, pending)| {
             (line, pending.parse())
-        });
+        }) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                let _ = sender.blocking_send(Err(e));
+                return Ok(());
+            }
+        };
         // 2. Registry lines, in order.
         let mut prepared = Prepared {
             records: Vec::new(),
@@ -366,7 +372,14 @@ fn read_chunks(
             }
         }
         // 3. Records and their seals, on every core.
-        let checked = check_records(records, &directory, &venue_lines, vouching, key, options);
+        let checked = match check_records(records, &directory, &venue_lines, vouching, key, options)
+        {
+            Ok(checked) => checked,
+            Err(e) => {
+                let _ = sender.blocking_send(Err(e));
+                return Ok(());
+            }
+        };
         for (line, outcome) in checked {
             match outcome {
                 Ok(evidence) => prepared.records.push((line, evidence)),
@@ -477,7 +490,7 @@ fn check_records(
     vouching: &Vouching,
     key: &PseudonymKey,
     options: &Options,
-) -> Vec<(usize, Result<Evidence, (Problem, Option<RecordId>)>)> {
+) -> Result<Vec<(usize, Result<Evidence, (Problem, Option<RecordId>)>)>> {
     let per = records.len().div_ceil(options.workers.max(1)).max(1);
     let mut parts: Vec<Vec<(usize, RawLine)>> = Vec::new();
     let mut records = records.into_iter().peekable();
@@ -521,17 +534,14 @@ fn check_records(
         out
     };
     if parts.len() <= 1 {
-        return parts.into_iter().flat_map(work).collect();
+        return Ok(parts.into_iter().flat_map(work).collect());
     }
     std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .into_iter()
             .map(|part| scope.spawn(move || work(part)))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        join_all(handles)
     })
 }
 
@@ -540,10 +550,10 @@ fn parallel_map<T: Send, U: Send>(
     items: Vec<T>,
     workers: usize,
     f: impl Fn(T) -> U + Sync,
-) -> Vec<U> {
+) -> Result<Vec<U>> {
     let per = items.len().div_ceil(workers.max(1)).max(1);
     if workers <= 1 || items.len() <= per {
-        return items.into_iter().map(f).collect();
+        return Ok(items.into_iter().map(f).collect());
     }
     let mut parts: Vec<Vec<T>> = Vec::new();
     let mut items = items.into_iter().peekable();
@@ -556,11 +566,21 @@ fn parallel_map<T: Send, U: Send>(
             .into_iter()
             .map(|part| scope.spawn(move || part.into_iter().map(f).collect::<Vec<U>>()))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        join_all(handles)
     })
+}
+
+/// The results of scoped threads, in order; an error if one of them panicked.
+fn join_all<U>(handles: Vec<std::thread::ScopedJoinHandle<'_, Vec<U>>>) -> Result<Vec<U>> {
+    let mut out = Vec::new();
+    for handle in handles {
+        out.extend(
+            handle
+                .join()
+                .map_err(|_| anyhow!("a worker thread of the import failed"))?,
+        );
+    }
+    Ok(out)
 }
 
 /// The importing side: references, intake checks, appends.

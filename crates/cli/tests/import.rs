@@ -306,6 +306,29 @@ fn a_good_file_imports_whole_and_exits_zero() {
         std::fs::read_to_string(env.path("errors.jsonl")).expect("file"),
         ""
     );
+
+    // A venue is known from its line on; a registry line must agree with the acts.
+    let late = vec![
+        format!(r#"{{"type":"venue_scan","id":"vs-late","subject":"{P2}","recorded_by":"holder","effective_at":"2022-06-12T09:00:00+08:00","recorded_at":"2022-06-12T09:00:01+08:00","venue":"v-late","presence":"rotating"}}"#),
+        r#"{"type":"venue","id":"v-late","name":"后来的场所","street":"410105001","kind":"market"}"#.to_owned(),
+        r#"{"type":"official","id":"off-4101-zhao","authority":"hc-41"}"#.to_owned(),
+    ];
+    let late = env.write("late.jsonl", &late);
+    let out = import(env.dir.path(), &late, "late-errors.jsonl");
+    assert_eq!(out.status.code(), Some(1));
+    let errors = errors_of(&env.path("late-errors.jsonl"));
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0]["line"], 1, "{errors:?}");
+    assert_eq!(errors[0]["field"], "venue", "{errors:?}");
+    assert_eq!(errors[0]["id"], "vs-late", "{errors:?}");
+    assert!(
+        errors[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("comes later")),
+        "{errors:?}"
+    );
+    assert_eq!(errors[1]["line"], 3, "{errors:?}");
+    assert_eq!(errors[1]["field"], "authority", "{errors:?}");
     // In an empty store nothing is registered: every sealed record is refused,
     // only the holder's scan (which needs no seal) is stored.
     let empty = tempfile::tempdir().expect("temp dir");

@@ -218,7 +218,7 @@ fn sealed_range(from: u64, to: u64, key: &PseudonymKey) -> Result<Vec<(Evidence,
             evidence.seal = Some(seal);
             (evidence, line)
         })
-    })
+    })?
     .into_iter()
     .collect()
 }
