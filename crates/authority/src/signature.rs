@@ -242,8 +242,30 @@ impl KeyRing {
     /// phone records; otherwise a valid signature by a key registered to its
     /// recorder and valid when it was recorded.
     pub fn check(&self, record: &Evidence, signature: Option<&Seal>) -> Result<(), SignatureError> {
+        let Some((registered, key, signature)) = self.signer_of(record, signature)? else {
+            return Ok(());
+        };
+        registered
+            .key
+            .verify(
+                &signed_message(record),
+                &Signature::from_bytes(&signature.signature),
+            )
+            .map_err(|_| SignatureError::BadSignature {
+                record: record.id.to_string(),
+                key,
+            })
+    }
+
+    /// Everything [`KeyRing::check`] asks but the signature itself: `None` if the
+    /// record needs no signature, otherwise the key that must verify it.
+    fn signer_of<'a>(
+        &'a self,
+        record: &Evidence,
+        signature: Option<&'a Seal>,
+    ) -> Result<Option<(&'a RegisteredKey, KeyId, &'a Seal)>, SignatureError> {
         let holder = match &record.recorded_by {
-            Recorder::Holder | Recorder::Proxy(_) => return Ok(()),
+            Recorder::Holder | Recorder::Proxy(_) => return Ok(None),
             Recorder::Official(id) => KeyHolder::Official(id.clone()),
             Recorder::Source { id, .. } => KeyHolder::Source(id.clone()),
         };
@@ -286,18 +308,67 @@ impl KeyRing {
                 state,
             });
         }
-        registered
-            .key
-            .verify(
-                &signed_message(record),
-                &Signature::from_bytes(&signature.signature),
-            )
-            .map_err(|_| SignatureError::BadSignature {
-                record: name(),
-                key,
-            })
+        Ok(Some((registered, key, signature)))
+    }
+
+    /// [`KeyRing::check`] of each of `records` (each with its own `seal`), the
+    /// signatures verified [`BATCH`] at a time with Ed25519 batch verification
+    /// (about twice as fast as one by one); a batch that fails is verified one by
+    /// one, so every refusal is exactly the one `check` gives.
+    ///
+    /// Batch verification is the cofactored equation, single verification the
+    /// cofactorless one: they differ only on signatures with a small-order
+    /// component, which only the key's own holder can make (nobody else can sign at
+    /// all). Such a record would pass here and still not count in derivation, which
+    /// checks one by one, and `mingma ledger verify` would name it.
+    pub fn check_batch(&self, records: &[&Evidence]) -> Vec<Result<(), SignatureError>> {
+        let mut outcomes: Vec<Result<(), SignatureError>> = Vec::with_capacity(records.len());
+        // (index, message, signature, key) of the records whose signature must verify.
+        let mut pending: Vec<(usize, Vec<u8>, Signature, VerifyingKey, KeyId)> = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            match self.signer_of(record, record.seal.as_ref()) {
+                Ok(None) => outcomes.push(Ok(())),
+                Ok(Some((registered, key, seal))) => {
+                    outcomes.push(Ok(()));
+                    pending.push((
+                        i,
+                        signed_message(record),
+                        Signature::from_bytes(&seal.signature),
+                        registered.key,
+                        key,
+                    ));
+                }
+                Err(e) => outcomes.push(Err(e)),
+            }
+        }
+        for group in pending.chunks(BATCH) {
+            let messages: Vec<&[u8]> = group.iter().map(|p| p.1.as_slice()).collect();
+            let signatures: Vec<Signature> = group.iter().map(|p| p.2).collect();
+            let keys: Vec<VerifyingKey> = group.iter().map(|p| p.3).collect();
+            if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
+                continue;
+            }
+            for (i, message, signature, key, id) in group {
+                if key.verify(message, signature).is_err() {
+                    if let Some(outcome) = outcomes.get_mut(*i) {
+                        *outcome = Err(SignatureError::BadSignature {
+                            record: records
+                                .get(*i)
+                                .map(|r| r.id.to_string())
+                                .unwrap_or_default(),
+                            key: *id,
+                        });
+                    }
+                }
+            }
+        }
+        outcomes
     }
 }
+
+/// How many signatures [`KeyRing::check_batch`] verifies in one batch: large enough
+/// for most of the gain, small enough that a bad signature costs little re-checking.
+pub const BATCH: usize = 128;
 
 /// Whether stored records count, by their seals, remembering the ones that did.
 ///
@@ -369,6 +440,23 @@ impl Vouching {
     /// Whether `record` counts.
     pub fn counts(&self, record: &Evidence) -> bool {
         self.check(record).is_ok()
+    }
+
+    /// Why each of `records` does not count, if it does not, the signatures checked
+    /// in batches ([`KeyRing::check_batch`]): what an import asks of every line.
+    /// Nothing is remembered (an import sees each record once).
+    pub fn check_batch(&self, records: &[&Evidence]) -> Vec<Result<(), SignatureError>> {
+        match self.keys.read() {
+            Ok(ring) => ring.check_batch(records),
+            Err(_) => records
+                .iter()
+                .map(|_| {
+                    Err(SignatureError::Malformed(
+                        "the key ring is unavailable".into(),
+                    ))
+                })
+                .collect(),
+        }
     }
 }
 
@@ -513,6 +601,41 @@ mod tests {
         let mut scan = test.clone();
         scan.recorded_by = Recorder::Holder;
         assert_eq!(ring.check(&scan, None), Ok(()));
+    }
+
+    #[test]
+    fn batch_checks_give_the_same_answers_as_single_checks() {
+        let ring = ring();
+        let mut records = Vec::new();
+        for i in 0..150 {
+            let mut record = declaration("li");
+            record.id = RecordId::parse(&format!("ra-{i}")).expect("id");
+            let mut record = sealed(record, &key(1));
+            match i % 10 {
+                // Tampered after signing.
+                3 => record.legal_basis = Some("另一个依据".into()),
+                // Unsigned.
+                5 => record.seal = None,
+                // Someone else's key.
+                7 => record = sealed(record, &key(3)),
+                _ => {}
+            }
+            records.push(record);
+        }
+        let refs: Vec<&Evidence> = records.iter().collect();
+        let batch = ring.check_batch(&refs);
+        assert_eq!(batch.len(), records.len());
+        for (record, outcome) in records.iter().zip(&batch) {
+            assert_eq!(
+                outcome,
+                &ring.check(record, record.seal.as_ref()),
+                "{}",
+                record.id
+            );
+        }
+        assert_eq!(batch.iter().filter(|o| o.is_ok()).count(), 105);
+        let vouching = Vouching::new(ring.clone());
+        assert_eq!(vouching.check_batch(&refs), batch);
     }
 
     #[test]

@@ -26,6 +26,11 @@ pub enum BenchCommand {
     /// code page, check-ins, an overload phase at twice the measured capacity, and
     /// recovery. Writes the results (JSON) and prints a Markdown table.
     Serve(ServeArgs),
+    /// How fast `mingma import` stores signed evidence: a registered lab's sealed
+    /// test results imported into fresh SQLite stores, every seal checked, beside
+    /// the same import without seal checks and the store's appends alone (median
+    /// of the runs; prints a Markdown table).
+    Import(crate::import::bench::ImportBenchArgs),
     /// Draw an SVG chart of how each figure grows, from result files.
     Chart {
         /// Result files written by `bench run`.
@@ -186,6 +191,7 @@ pub async fn run(command: &BenchCommand) -> Result<()> {
             println!("{}", mingma_bench::markdown(&report));
             println!("results: {}", args.out.display());
         }
+        BenchCommand::Import(args) => crate::import::bench::run(args).await?,
         BenchCommand::Memory { db } => {
             let memory = mingma_bench::measure_open(db)?;
             println!("{}", serde_json::to_string(&memory)?);

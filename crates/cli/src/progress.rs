@@ -51,6 +51,26 @@ impl Bar {
         }
     }
 
+    /// Sets the length of the current phase (an estimate that may change).
+    pub fn set_total(&self, total: u64) {
+        if let Ok(slot) = self.bar.lock() {
+            if let Some(bar) = slot.as_ref() {
+                bar.set_length(total);
+            }
+        }
+    }
+
+    /// Prints a line on standard error above the bar.
+    pub fn println(&self, text: &str) {
+        match self.bar.lock() {
+            Ok(slot) => match slot.as_ref() {
+                Some(bar) => bar.suspend(|| eprintln!("{text}")),
+                None => eprintln!("{text}"),
+            },
+            Err(_) => eprintln!("{text}"),
+        }
+    }
+
     /// A progress event of the benchmark suite.
     pub fn progress(&self, event: mingma_bench::Progress) {
         match event {

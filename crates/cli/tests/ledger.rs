@@ -1,6 +1,13 @@
 //! The ledger commands as an operator and a holder run them: keygen, import,
 //! checkpoint, verify, receipt, check-receipt, purge; and a store altered behind
 //! Mingma's back, which `verify` and `checkpoint` must catch and name.
+//!
+//! Each store starts with the authority acts that register the example's
+//! authorities, officials and sources (`support::register`, [`ACTS`] leaves), and
+//! imports the example with its records sealed (`support::sealed_example`, without
+//! the hand-made border entry an import refuses: [`RECORDS`] records).
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,20 +20,10 @@ use mingma_store_sqlite::SqliteStore;
 use serde_json::Value;
 
 const ORIGIN: &str = "mingma.test/log";
-/// An explicit pseudonym key, so that the test can compute the same person keys.
-const PSEUDONYM_KEY: &str = "0101010101010101010101010101010101010101010101010101010101010101";
+use support::{ACTS, EXAMPLE_RECORDS as RECORDS, PSEUDONYM_KEY};
+/// Leaves after the import: the acts, then the records.
+const LEAVES: u64 = ACTS + RECORDS;
 const TRAVELLER: &str = "410102198503121017";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn example() -> String {
-    repo()
-        .join("examples/zhengzhou-2022.jsonl")
-        .display()
-        .to_string()
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -47,7 +44,17 @@ impl Env {
         };
         let out = env.ok(&["keygen", "--name", ORIGIN, "--out", "log.key"]);
         env.vkey = out.trim().to_owned();
+        support::sealed_example(&env.path("sealed.jsonl"));
         env
+    }
+
+    /// Registers the example's authorities, officials and sources in the store.
+    fn register(&self) {
+        support::register(&self.db());
+    }
+
+    fn sealed(&self) -> String {
+        self.path("sealed.jsonl").display().to_string()
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -96,12 +103,16 @@ impl Env {
         format!("{}{}", text(&out.stdout), text(&out.stderr))
     }
 
+    /// Registers (if the store is new) and imports the sealed example.
     fn import(&self) -> String {
+        if !self.db().exists() {
+            self.register();
+        }
         self.ok(&[
             "import",
             "--db",
             "mingma.sqlite",
-            &example(),
+            &self.sealed(),
             "--pseudonym-key",
             PSEUDONYM_KEY,
         ])
@@ -246,16 +257,27 @@ fn import_checkpoint_verify_receipt_and_check_receipt() {
     assert!(!env.db().exists());
 
     let first = env.import();
-    assert!(first.contains(": 16 new, 0 already stored"), "{first}");
+    assert!(
+        first.contains(&format!(
+            ": {RECORDS} new, 0 already stored, 0 lines refused"
+        )),
+        "{first}"
+    );
     let again = env.import();
-    assert!(again.contains(": 0 new, 16 already stored"), "{again}");
+    assert!(
+        again.contains(&format!(": 0 new, {RECORDS} already stored")),
+        "{again}"
+    );
 
     // A receipt needs a checkpoint that covers the leaf.
     let err = env.fails(&["ledger", "receipt", "--db", "mingma.sqlite", "qo-0610-001"]);
     assert!(err.contains("sign a checkpoint first"), "{err}");
 
     let note = env.checkpoint();
-    assert!(note.starts_with("mingma.test/log\n16\n"), "{note}");
+    assert!(
+        note.starts_with(&format!("mingma.test/log\n{LEAVES}\n")),
+        "{note}"
+    );
     assert!(note.contains("\n\n— mingma.test/log "), "{note}");
     // Signing again without growth changes nothing and says so.
     assert_eq!(env.checkpoint(), note);
@@ -264,8 +286,9 @@ fn import_checkpoint_verify_receipt_and_check_receipt() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     for expected in [
-        "leaves:         16",
-        "records:        16",
+        &format!("leaves:         {LEAVES}")[..],
+        &format!("records:        {RECORDS}"),
+        &format!("acts:           {ACTS} authority acts ({ACTS} applied"),
         "purged:         0",
         "batches:        0",
         "code states:    0",
@@ -296,7 +319,7 @@ fn import_checkpoint_verify_receipt_and_check_receipt() {
     assert_eq!(receipt["format"], "mingma-receipt/1");
     assert_eq!(receipt["type"], "record");
     assert_eq!(receipt["leaf_index"], env.leaf_of("qo-0610-001"));
-    assert_eq!(receipt["tree_size"], 16);
+    assert_eq!(receipt["tree_size"], LEAVES);
     assert_eq!(receipt["record"]["id"], "qo-0610-001");
     assert_eq!(receipt["checkpoint"].as_str(), Some(note.as_str()));
 
@@ -305,7 +328,7 @@ fn import_checkpoint_verify_receipt_and_check_receipt() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         stdout.starts_with(&format!(
-            "valid: record qo-0610-001 at leaf {} of a log of size 16 signed by mingma.test/log\n",
+            "valid: record qo-0610-001 at leaf {} of a log of size {LEAVES} signed by mingma.test/log\n",
             env.leaf_of("qo-0610-001")
         )),
         "{stdout}"
@@ -340,7 +363,8 @@ fn import_checkpoint_verify_receipt_and_check_receipt() {
     );
 
     let mut modified = receipt.clone();
-    modified["checkpoint"] = Value::from(note.replacen("\n16\n", "\n17\n", 1));
+    modified["checkpoint"] =
+        Value::from(note.replacen(&format!("\n{LEAVES}\n"), &format!("\n{}\n", LEAVES + 1), 1));
     refused(&env, &modified, "the checkpoint note was modified");
 
     let mut modified = receipt.clone();
@@ -364,8 +388,12 @@ fn import_checkpoint_verify_receipt_and_check_receipt() {
     refused(&env, &modified, "altered record bytes");
 
     let mut modified = receipt.clone();
-    modified["tree_size"] = Value::from(15);
-    refused(&env, &modified, "field `tree_size` says 15");
+    modified["tree_size"] = Value::from(LEAVES - 1);
+    refused(
+        &env,
+        &modified,
+        &format!("field `tree_size` says {}", LEAVES - 1),
+    );
 
     let mut modified = receipt.clone();
     modified["record"]["id"] = Value::from("be-0610-001");
@@ -469,7 +497,10 @@ fn purge_removes_old_scans_and_the_log_still_verifies() {
         out.contains(&format!("leaves {scan}-{}", scan + 1)),
         "{out}"
     );
-    assert!(out.contains("the purge is recorded at leaf 16"), "{out}");
+    assert!(
+        out.contains(&format!("the purge is recorded at leaf {LEAVES}")),
+        "{out}"
+    );
 
     // The scan is gone from the store; its earlier receipt still proves it was logged.
     let err = env.fails(&["ledger", "receipt", "--db", "mingma.sqlite", "vs-0612-001"]);
@@ -483,7 +514,10 @@ fn purge_removes_old_scans_and_the_log_still_verifies() {
     let out = env.verify();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("leaves:         17"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("leaves:         {}", LEAVES + 1)),
+        "{stdout}"
+    );
     assert!(stdout.contains("purged:         2"), "{stdout}");
     assert!(stdout.contains("checkpoints:    2"), "{stdout}");
 
@@ -510,10 +544,10 @@ fn purge_removes_old_scans_and_the_log_still_verifies() {
 #[test]
 fn purge_keeps_scans_that_live_evidence_refers_to() {
     let env = Env::new();
+    env.register();
     // The example, with the office scan behind the unapproved close contact.
-    let original = std::fs::read_to_string(example()).expect("example");
     let mut lines = Vec::new();
-    for line in original.lines() {
+    for line in support::example_lines() {
         if line.contains("\"id\":\"cc-0614-002\"") {
             lines.push(
                 r#"{"type":"venue_scan","id":"vs-0601-009","subject":"410104198802287079","recorded_by":"holder","effective_at":"2022-06-01T10:00:00+08:00","recorded_at":"2022-06-01T10:00:01+08:00","venue":"v-linshan-office","presence":"rotating"}"#.to_owned(),
@@ -523,18 +557,20 @@ fn purge_keeps_scans_that_live_evidence_refers_to() {
                 r#""until":"2022-06-01T17:00:00+08:00","scans":["vs-0601-009"]}"#,
             ));
         } else {
-            lines.push(line.to_owned());
+            lines.push(line);
         }
     }
     let file = env.path("with-scan.jsonl");
-    std::fs::write(&file, lines.join("\n")).expect("write");
+    std::fs::write(&file, support::seal_lines(&lines).join("\n")).expect("write");
     let out = env.ok(&[
         "import",
         "--db",
         "mingma.sqlite",
         file.to_str().expect("utf-8"),
+        "--pseudonym-key",
+        PSEUDONYM_KEY,
     ]);
-    assert!(out.contains(": 17 new"), "{out}");
+    assert!(out.contains(&format!(": {} new", RECORDS + 1)), "{out}");
     // The designation (14 June) is still inside the window; the scans of 1 and 12
     // June are not.
     let out = env.ok(&[
@@ -555,13 +591,14 @@ fn purge_keeps_scans_that_live_evidence_refers_to() {
 }
 
 #[test]
-fn import_refuses_a_bad_file_whole_and_reports_every_line() {
+fn import_stores_the_good_lines_of_a_bad_file_and_reports_every_bad_one() {
     let env = Env::new();
-    let original = std::fs::read_to_string(example()).expect("example");
-    let bad = original
+    env.register();
+    let sealed = std::fs::read_to_string(env.sealed()).expect("sealed example");
+    let bad = sealed
         .replace("\"presence\":\"stale\"", "\"presence\":\"photo\"")
-        .replace("\"origin\":\"新加坡\"}", "\"origin\":\"新加坡\"")
-        + "\nnot json\n";
+        .replacen("\"origin\":\"新加坡\",", "\"origin\":\"新加坡\"", 1)
+        + "not json\n";
     let file = env.path("bad.jsonl");
     std::fs::write(&file, bad).expect("write");
     let err = env.fails(&[
@@ -569,29 +606,59 @@ fn import_refuses_a_bad_file_whole_and_reports_every_line() {
         "--db",
         "mingma.sqlite",
         file.to_str().expect("utf-8"),
+        "--pseudonym-key",
+        PSEUDONYM_KEY,
     ]);
-    assert!(err.contains("is not a valid evidence file"), "{err}");
-    assert!(err.matches(":line ").count() >= 3, "{err}");
+    assert!(err.contains("field `presence`"), "{err}");
     assert!(err.contains("unknown variant `photo`"), "{err}");
-    // Nothing was stored.
-    env.import();
+    assert!(err.contains("not valid JSON"), "{err}");
+    // The order and its approval rest on the broken border entry.
+    assert!(
+        err.contains("field `ground`: `ground` refers to `be-0610-001`, which line 21 of this file gave and was refused"),
+        "{err}"
+    );
+    assert!(
+        err.contains("field `target`: `target` refers to `qo-0610-001`"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            ": {} new, 0 already stored, 5 lines refused",
+            RECORDS - 4
+        )),
+        "{err}"
+    );
+    // The fixed file stores the rest.
+    let out = env.import();
+    assert!(
+        out.contains(&format!(": 4 new, {} already stored", RECORDS - 4)),
+        "{out}"
+    );
     let out = env.ok(&["ledger", "verify", "--db", "mingma.sqlite"]);
-    assert!(out.contains("leaves:         16"), "{out}");
+    assert!(out.contains(&format!("leaves:         {LEAVES}")), "{out}");
 
-    // A different record under a used id is refused, and nothing of it is stored.
-    let changed = original.replace("\"origin\":\"新加坡\"", "\"origin\":\"马来西亚\"");
+    // A different record under a used id (properly sealed) is refused, and so is
+    // what refers to it; nothing of them is stored.
+    let changed: Vec<String> = support::example_lines()
+        .into_iter()
+        .map(|l| l.replace("\"origin\":\"新加坡\"", "\"origin\":\"马来西亚\""))
+        .collect();
     let file = env.path("changed.jsonl");
-    std::fs::write(&file, changed).expect("write");
+    std::fs::write(&file, support::seal_lines(&changed).join("\n")).expect("write");
     let err = env.fails(&[
         "import",
         "--db",
         "mingma.sqlite",
         file.to_str().expect("utf-8"),
+        "--pseudonym-key",
+        PSEUDONYM_KEY,
     ]);
-    assert!(err.contains("be-0610-001"), "{err}");
-    assert!(err.contains("already used by a different record"), "{err}");
+    assert!(
+        err.contains("record id `be-0610-001` is already used by a different stored record"),
+        "{err}"
+    );
     let out = env.ok(&["ledger", "verify", "--db", "mingma.sqlite"]);
-    assert!(out.contains("leaves:         16"), "{out}");
+    assert!(out.contains(&format!("leaves:         {LEAVES}")), "{out}");
 }
 
 #[test]
@@ -635,7 +702,9 @@ fn checkpoint_refuses_to_sign_a_rewritten_tree() {
     ]);
     assert!(err.contains("refusing to sign"), "{err}");
     assert!(
-        err.contains("not consistent with the latest checkpoint (size 16"),
+        err.contains(&format!(
+            "not consistent with the latest checkpoint (size {LEAVES}"
+        )),
         "{err}"
     );
     assert!(err.contains("mingma ledger verify"), "{err}");
@@ -670,7 +739,8 @@ fn record_code_changes(db: &Path) -> (u64, u64, String) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let key = PseudonymKey::parse_hex(PSEUDONYM_KEY).expect("key");
-        let text = std::fs::read_to_string(example()).expect("example");
+        let mut text = String::from(support::DIRECTORY);
+        text.push_str(&support::seal_lines(&support::example_lines()).join("\n"));
         let file = read_evidence_file(&text, &key).expect("valid");
         let rules = RuleSet::default_rules().expect("rules");
         let at = Timestamp::parse("2022-06-14T12:00:00+08:00").expect("time");
@@ -816,24 +886,38 @@ fn the_same_commands_run_on_postgresql() {
     let cluster = mingma_pgtest::PgCluster::shared().expect("a PostgreSQL cluster for the tests");
     let url = cluster.fresh_database("cli").expect("a fresh database");
     let env = Env::new();
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let store = mingma_store_postgres::PostgresStore::connect(&url)
+                .await
+                .expect("connect");
+            support::register_in(&store).await;
+        });
     let import = env.ok(&[
         "import",
         "--db",
         &url,
-        &example(),
+        &env.sealed(),
         "--pseudonym-key",
         PSEUDONYM_KEY,
     ]);
-    assert!(import.contains("16 new, 0 already stored"), "{import}");
+    assert!(
+        import.contains(&format!("{RECORDS} new, 0 already stored")),
+        "{import}"
+    );
     let again = env.ok(&[
         "import",
         "--db",
         &url,
-        &example(),
+        &env.sealed(),
         "--pseudonym-key",
         PSEUDONYM_KEY,
     ]);
-    assert!(again.contains("0 new, 16 already stored"), "{again}");
+    assert!(
+        again.contains(&format!("0 new, {RECORDS} already stored")),
+        "{again}"
+    );
     env.ok(&[
         "ledger",
         "checkpoint",

@@ -1,9 +1,17 @@
 //! The evidence file: JSON Lines, one registry entry or evidence record per line.
 //!
-//! This is the exchange format of `mingma explain` and of bulk imports. Reading it
-//! checks every line and every reference between lines and reports each problem with
-//! its line number; nothing from a file with errors is used. See the README for the
-//! format and an example.
+//! This is the exchange format of `mingma explain` and of bulk imports. Reading a
+//! whole file ([`read_evidence_file`]) checks every line and every reference between
+//! lines and reports each problem with its line number and the field at fault;
+//! nothing from a file with errors is used. See the README for the format and an
+//! example.
+//!
+//! A bulk import reads a file line by line instead, with the same checks in pieces:
+//! [`RawLine::parse`] (JSON, `type`), [`read_entry`] (a registry line),
+//! [`read_record`] (an evidence record against a [`Directory`], its `seal` parsed
+//! but not checked: `mingma-authority` checks seals) and [`check_references`]
+//! (what a record refers to, found through [`RecordLookup`]). Each gives a
+//! [`Problem`]: the field at fault, when one is, and what is wrong.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +23,8 @@ use crate::directory::{Authority, DataSource, Directory, Official, Venue};
 use crate::division::Jurisdiction;
 use crate::evidence::{
     CaseClass, ClosureOutcome, Evidence, EvidenceBody, EvidenceKind, Exposure, Presence,
-    QuarantineSetting, Recorder, RiskAreaScope, RiskLevel, TestMethod, TestOutcome, VenueKind,
+    QuarantineSetting, Recorder, RiskAreaScope, RiskLevel, Seal, TestMethod, TestOutcome,
+    VenueKind,
 };
 use crate::identity::{NationalId, PersonKey, PseudonymKey};
 use crate::ids::{AuthorityId, DataSourceId, OfficialId, RecordId, VenueId};
@@ -28,8 +37,57 @@ use crate::SourceKind;
 pub struct LineError {
     /// 1-based line number.
     pub line: usize,
+    /// The field at fault (`recorded_by`, `exposure.venue`, ...), when one is.
+    pub field: Option<String>,
     /// What is wrong, naming the field.
     pub message: String,
+}
+
+impl LineError {
+    /// `problem`, found on `line`.
+    pub fn new(line: usize, problem: Problem) -> LineError {
+        LineError {
+            line,
+            field: problem.field,
+            message: problem.message,
+        }
+    }
+}
+
+/// What is wrong with one line: the field at fault, when one is, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Problem {
+    /// The field at fault, when one is.
+    pub field: Option<String>,
+    /// What is wrong (it names the field too).
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with `field`.
+    pub fn at(field: &str, message: impl Into<String>) -> Problem {
+        Problem {
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    /// A problem with the line as a whole.
+    pub fn line(message: impl Into<String>) -> Problem {
+        Problem {
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// The same problem, its message prefixed with `context`.
+    fn within(self, context: &str) -> Problem {
+        Problem {
+            field: self.field,
+            message: format!("{context}: {}", self.message),
+        }
+    }
 }
 
 /// A checked evidence file.
@@ -49,9 +107,10 @@ pub struct EvidenceFile {
 /// Line types that register something rather than record evidence.
 const REGISTRY_TYPES: [&str; 4] = ["authority", "official", "data_source", "venue"];
 
-/// Fields every evidence record has.
-const ENVELOPE: [&str; 9] = [
+/// Fields every evidence record has (`seal` is optional: holders' scans have none).
+const ENVELOPE: [&str; 10] = [
     "id",
+    "seal",
     "type",
     "subject",
     "subject_key",
@@ -108,6 +167,7 @@ struct Envelope {
     legal_basis: Option<String>,
     effective_at: Timestamp,
     recorded_at: Timestamp,
+    seal: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -209,8 +269,143 @@ struct TargetReasonBody {
     reason: String,
 }
 
-fn from_map<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T, String> {
-    serde_json::from_value(Value::Object(map)).map_err(|e| e.to_string())
+/// Deserialises one line's fields, naming the field at fault.
+fn from_map<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T, Problem> {
+    serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        if path.is_empty() || path == "." {
+            // Missing and unknown fields are reported at the object: the field is
+            // the first one the message quotes.
+            let field = message
+                .split('`')
+                .nth(1)
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned);
+            Problem { field, message }
+        } else {
+            Problem {
+                message: format!("`{path}`: {message}"),
+                field: Some(path),
+            }
+        }
+    })
+}
+
+/// One line of an evidence file, read as JSON with its `type`, not yet checked.
+#[derive(Debug, Clone)]
+pub struct RawLine {
+    kind: String,
+    map: Map<String, Value>,
+}
+
+impl RawLine {
+    /// Reads one line: `None` for a blank line or a `//` comment.
+    pub fn parse(text: &str) -> Result<Option<RawLine>, Problem> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() || trimmed.starts_with("//") {
+            return Ok(None);
+        }
+        let value: Value = serde_json::from_str(trimmed)
+            .map_err(|e| Problem::line(format!("not valid JSON: {e}")))?;
+        let Value::Object(map) = value else {
+            return Err(Problem::line("a line must be a JSON object"));
+        };
+        RawLine::from_object(map).map(Some)
+    }
+
+    /// A line given as a JSON object (how the CSV reader hands over a row).
+    pub fn from_object(mut map: Map<String, Value>) -> Result<RawLine, Problem> {
+        let kind = match map.remove("type") {
+            Some(Value::String(t)) => t,
+            Some(_) => return Err(Problem::at("type", "`type` must be a string")),
+            None => return Err(Problem::at("type", "missing `type`")),
+        };
+        Ok(RawLine { kind, map })
+    }
+
+    /// The line's `type`.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// Whether the line registers something (authority, official, data source,
+    /// venue) rather than recording evidence.
+    pub fn is_entry(&self) -> bool {
+        REGISTRY_TYPES.contains(&self.kind.as_str())
+    }
+
+    /// The line's `id`, if it has a valid one (to name a refused record).
+    pub fn record_id(&self) -> Option<RecordId> {
+        match self.map.get("id") {
+            Some(Value::String(id)) => RecordId::parse(id).ok(),
+            _ => None,
+        }
+    }
+
+    /// The person the line is about, if it names a valid ID number.
+    fn subject(&self) -> Option<NationalId> {
+        match self.map.get("subject") {
+            Some(Value::String(text)) => NationalId::parse(text).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// A registry line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// An `authority` line.
+    Authority(Authority),
+    /// An `official` line.
+    Official(Official),
+    /// A `data_source` line.
+    Source(DataSource),
+    /// A `venue` line.
+    Venue(Venue),
+}
+
+impl Entry {
+    /// Adds the entry to `directory` (replacing an entry with the same id).
+    pub fn add_to(self, directory: &mut Directory) {
+        match self {
+            Entry::Authority(a) => {
+                directory.authorities.insert(a.id.clone(), a);
+            }
+            Entry::Official(o) => {
+                directory.officials.insert(o.id.clone(), o);
+            }
+            Entry::Source(s) => {
+                directory.sources.insert(s.id.clone(), s);
+            }
+            Entry::Venue(v) => {
+                directory.venues.insert(v.id.clone(), v);
+            }
+        }
+    }
+}
+
+/// Where the authorities, officials and data sources that records name come from,
+/// which decides the hint an unknown one gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// From the file's own registry lines (`mingma explain`).
+    File,
+    /// From the store's authority acts (an import: file lines register nothing).
+    Registered,
+}
+
+/// Finds the records that others refer to: with their line in the file, if they
+/// are in it.
+pub trait RecordLookup {
+    /// The record with `id`, and its line if it is in the file being read.
+    fn find(&self, id: &RecordId) -> Option<(Option<usize>, &Evidence)>;
+}
+
+impl RecordLookup for BTreeMap<RecordId, (usize, Evidence)> {
+    fn find(&self, id: &RecordId) -> Option<(Option<usize>, &Evidence)> {
+        self.get(id).map(|(line, record)| (Some(*line), record))
+    }
 }
 
 /// Reads an evidence file, computing person keys with `key`.
@@ -218,78 +413,43 @@ fn from_map<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T, String> {
 /// Returns every problem found, each with its line, if there is any.
 pub fn read_evidence_file(text: &str, key: &PseudonymKey) -> Result<EvidenceFile, Vec<LineError>> {
     let mut errors = Vec::new();
-    let mut objects: Vec<(usize, String, Map<String, Value>)> = Vec::new();
+    let mut lines: Vec<(usize, RawLine)> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
-        let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.starts_with("//") {
-            continue;
+        match RawLine::parse(raw) {
+            Ok(Some(parsed)) => lines.push((line, parsed)),
+            Ok(None) => {}
+            Err(problem) => errors.push(LineError::new(line, problem)),
         }
-        let value: Value = match serde_json::from_str(trimmed) {
-            Ok(v) => v,
-            Err(e) => {
-                errors.push(LineError {
-                    line,
-                    message: format!("not valid JSON: {e}"),
-                });
-                continue;
-            }
-        };
-        let Value::Object(mut map) = value else {
-            errors.push(LineError {
-                line,
-                message: "a line must be a JSON object".into(),
-            });
-            continue;
-        };
-        let kind = match map.remove("type") {
-            Some(Value::String(t)) => t,
-            Some(_) => {
-                errors.push(LineError {
-                    line,
-                    message: "`type` must be a string".into(),
-                });
-                continue;
-            }
-            None => {
-                errors.push(LineError {
-                    line,
-                    message: "missing `type`".into(),
-                });
-                continue;
-            }
-        };
-        objects.push((line, kind, map));
     }
 
     let mut file = EvidenceFile::default();
     // Registry entries first, so records may name them whatever the order of lines.
-    for (line, kind, map) in &objects {
-        if let Err(message) = register(&mut file.directory, kind, map.clone()) {
-            errors.push(LineError {
-                line: *line,
-                message,
-            });
+    for (line, raw) in &lines {
+        if raw.is_entry() {
+            match read_entry(raw.clone()) {
+                Ok(entry) => entry.add_to(&mut file.directory),
+                Err(problem) => errors.push(LineError::new(*line, problem)),
+            }
         }
     }
     let mut seen: BTreeMap<RecordId, (usize, Evidence)> = BTreeMap::new();
-    for (line, kind, map) in objects {
-        if REGISTRY_TYPES.contains(&kind.as_str()) {
+    for (line, raw) in lines {
+        if raw.is_entry() {
             continue;
         }
-        if let Some(Value::String(text)) = map.get("subject") {
-            if let Ok(id) = NationalId::parse(text) {
-                file.subjects.insert(
-                    key.person_key(&id),
-                    format!("**************{}", id.last_four()),
-                );
-            }
+        if let Some(id) = raw.subject() {
+            file.subjects.insert(
+                key.person_key(&id),
+                format!("**************{}", id.last_four()),
+            );
         }
-        match record(&file.directory, &kind, map, key) {
+        match read_record(&file.directory, raw, key, Names::File) {
             Ok(evidence) => match seen.get(&evidence.id) {
                 Some((_, earlier)) if *earlier == evidence => {}
                 Some((first, _)) => errors.push(LineError {
                     line,
+                    field: Some("id".into()),
                     message: format!(
                         "record id `{}` is already used by line {first} for a different record",
                         evidence.id
@@ -301,13 +461,13 @@ pub fn read_evidence_file(text: &str, key: &PseudonymKey) -> Result<EvidenceFile
                     file.records.push(evidence);
                 }
             },
-            Err(message) => errors.push(LineError { line, message }),
+            Err(problem) => errors.push(LineError::new(line, problem)),
         }
     }
     for evidence in &file.records {
-        let line = file.lines[&evidence.id];
-        for message in check_references(evidence, &seen) {
-            errors.push(LineError { line, message });
+        let line = file.lines.get(&evidence.id).copied().unwrap_or_default();
+        for problem in check_references(evidence, &seen) {
+            errors.push(LineError::new(line, problem));
         }
     }
     if errors.is_empty() {
@@ -318,91 +478,118 @@ pub fn read_evidence_file(text: &str, key: &PseudonymKey) -> Result<EvidenceFile
     }
 }
 
-fn register(directory: &mut Directory, kind: &str, map: Map<String, Value>) -> Result<(), String> {
-    match kind {
+/// Reads a registry line (`authority`, `official`, `data_source`, `venue`).
+pub fn read_entry(raw: RawLine) -> Result<Entry, Problem> {
+    let RawLine { kind, map } = raw;
+    match kind.as_str() {
         "authority" => {
-            let a: AuthorityLine = from_map(map).map_err(|e| format!("authority: {e}"))?;
-            directory.authorities.insert(
-                a.id.clone(),
-                Authority {
-                    id: a.id,
-                    name: a.name,
-                    name_en: a.name_en,
-                    jurisdiction: a.jurisdiction,
-                    contact: a.contact,
-                },
-            );
+            let a: AuthorityLine = from_map(map).map_err(|p| p.within("authority"))?;
+            Ok(Entry::Authority(Authority {
+                id: a.id,
+                name: a.name,
+                name_en: a.name_en,
+                jurisdiction: a.jurisdiction,
+                contact: a.contact,
+            }))
         }
         "official" => {
-            let o: OfficialLine = from_map(map).map_err(|e| format!("official: {e}"))?;
-            directory.officials.insert(
-                o.id.clone(),
-                Official {
-                    id: o.id,
-                    authority: o.authority,
-                },
-            );
+            let o: OfficialLine = from_map(map).map_err(|p| p.within("official"))?;
+            Ok(Entry::Official(Official {
+                id: o.id,
+                authority: o.authority,
+            }))
         }
         "data_source" => {
-            let s: SourceLine = from_map(map).map_err(|e| format!("data_source: {e}"))?;
-            directory.sources.insert(
-                s.id.clone(),
-                DataSource {
-                    id: s.id,
-                    kind: s.kind,
-                    authority: s.authority,
-                    name: s.name,
-                },
-            );
+            let s: SourceLine = from_map(map).map_err(|p| p.within("data_source"))?;
+            Ok(Entry::Source(DataSource {
+                id: s.id,
+                kind: s.kind,
+                authority: s.authority,
+                name: s.name,
+            }))
         }
         "venue" => {
-            let v: VenueLine = from_map(map).map_err(|e| format!("venue: {e}"))?;
+            let v: VenueLine = from_map(map).map_err(|p| p.within("venue"))?;
             if v.street.level() != crate::division::Level::Street {
-                return Err(format!(
-                    "venue: `street` must be a 9-digit street code, not `{}`",
-                    v.street
+                return Err(Problem::at(
+                    "street",
+                    format!(
+                        "venue: `street` must be a 9-digit street code, not `{}`",
+                        v.street
+                    ),
                 ));
             }
-            directory.venues.insert(
-                v.id.clone(),
-                Venue {
-                    id: v.id,
-                    name: v.name,
-                    street: v.street,
-                    kind: v.kind,
-                },
-            );
+            Ok(Entry::Venue(Venue {
+                id: v.id,
+                name: v.name,
+                street: v.street,
+                kind: v.kind,
+            }))
         }
-        _ => {}
+        other => Err(Problem::at(
+            "type",
+            format!("`{other}` is not a registry line"),
+        )),
     }
-    Ok(())
 }
 
-/// Checks the cross-references of registry entries (authorities named by officials,
-/// sources) once all are read.
-fn check_authority(directory: &Directory, id: &AuthorityId, field: &str) -> Result<(), String> {
+/// Checks that an authority a line names is in the directory.
+fn check_authority(
+    directory: &Directory,
+    id: &AuthorityId,
+    field: &str,
+    names: Names,
+) -> Result<(), Problem> {
     if directory.authorities.contains_key(id) {
         Ok(())
     } else {
-        Err(format!(
-            "{field}: unknown authority `{id}` (add an `authority` line)"
+        Err(Problem::at(
+            field.trim_matches('`'),
+            format!(
+                "{field}: unknown authority `{id}`{}",
+                names.hint("an `authority`")
+            ),
         ))
     }
 }
 
-fn record(
+impl Names {
+    fn hint(self, line: &str) -> String {
+        match self {
+            Names::File => format!(" (add {line} line)"),
+            Names::Registered => {
+                " (not registered in this store's authority acts; an import registers nothing)"
+                    .to_owned()
+            }
+        }
+    }
+}
+
+/// Reads an evidence record: its envelope, its body, its seal (parsed, not
+/// checked), against the authorities, officials, sources and venues of
+/// `directory`, computing the subject's person key with `key`. References to other
+/// records are not followed here (see [`check_references`]).
+pub fn read_record(
     directory: &Directory,
-    kind_name: &str,
-    mut map: Map<String, Value>,
+    raw: RawLine,
     key: &PseudonymKey,
-) -> Result<Evidence, String> {
+    names: Names,
+) -> Result<Evidence, Problem> {
+    let RawLine {
+        kind: kind_name,
+        mut map,
+    } = raw;
+    let kind_name = kind_name.as_str();
     let kind = EvidenceKind::from_name(kind_name).ok_or_else(|| {
         let known: Vec<&str> = REGISTRY_TYPES
             .iter()
             .copied()
             .chain(EvidenceKind::ALL.iter().map(|k| k.name()))
             .collect();
-        format!("unknown type `{kind_name}` (known: {})", known.join(", "))
+        Problem::at(
+            "type",
+            format!("unknown type `{kind_name}` (known: {})", known.join(", ")),
+        )
     })?;
     let mut envelope_map = Map::new();
     for field in ENVELOPE {
@@ -411,36 +598,51 @@ fn record(
         }
     }
     let envelope: Envelope = from_map(envelope_map)?;
-    let context = |e: String| format!("{kind_name} `{}`: {e}", envelope.id);
+    let prefix = format!("{kind_name} `{}`", envelope.id);
+    let context = |p: Problem| p.within(&prefix);
+    let at = |field: &str, message: String| context(Problem::at(field, message));
 
+    let seal = envelope
+        .seal
+        .as_deref()
+        .map(|text| Seal::parse(text).map_err(|e| at("seal", format!("`seal`: {e}"))))
+        .transpose()?;
     let subject = match (&envelope.subject, &envelope.subject_key, kind.has_subject()) {
         (Some(_), Some(_), _) => {
-            return Err(context(
+            return Err(at(
+                "subject_key",
                 "give either `subject` (an ID number) or `subject_key`, not both".into(),
             ))
         }
         (Some(id), None, true) => Some(key.person_key(id)),
         (None, Some(person), true) => Some(*person),
         (None, None, true) => {
-            return Err(context("missing `subject` (the person's ID number)".into()))
+            return Err(at(
+                "subject",
+                "missing `subject` (the person's ID number)".into(),
+            ))
         }
         (Some(_), None, false) | (None, Some(_), false) => {
-            return Err(context(
+            return Err(at(
+                "subject",
                 "has no `subject`: it is about an area or another record".into(),
             ))
         }
         (None, None, false) => None,
     };
-    let recorded_by = parse_recorder(directory, &envelope.recorded_by, key).map_err(context)?;
+    let recorded_by =
+        parse_recorder(directory, &envelope.recorded_by, key, names).map_err(context)?;
     match (&recorded_by, kind) {
         (Recorder::Holder | Recorder::Proxy(_), EvidenceKind::VenueScan) => {}
         (Recorder::Holder | Recorder::Proxy(_), _) => {
-            return Err(context(format!(
-                "`recorded_by`: a holder's phone records only venue scans, not {kind}"
-            )))
+            return Err(at(
+                "recorded_by",
+                format!("`recorded_by`: a holder's phone records only venue scans, not {kind}"),
+            ))
         }
         (_, EvidenceKind::VenueScan) if !recorded_by.is_official() => {
-            return Err(context(
+            return Err(at(
+                "recorded_by",
                 "`recorded_by`: venue scans come from a holder, a proxy or an official".into(),
             ))
         }
@@ -451,54 +653,69 @@ fn record(
             },
             _,
         ) if !source_kind.may_submit(kind) => {
-            return Err(context(format!(
-                "`recorded_by`: source `{id}` is a {} source and may not submit {kind} records",
-                source_kind.name()
-            )))
+            return Err(at(
+                "recorded_by",
+                format!(
+                    "`recorded_by`: source `{id}` is a {} source and may not submit {kind} records",
+                    source_kind.name()
+                ),
+            ))
         }
         _ => {}
     }
     let authority = match (&envelope.authority, &recorded_by) {
         (None, Recorder::Holder | Recorder::Proxy(_)) => None,
         (Some(_), Recorder::Holder | Recorder::Proxy(_)) => {
-            return Err(context("a holder's scan has no `authority`".into()))
+            return Err(at("authority", "a holder's scan has no `authority`".into()))
         }
-        (None, _) => return Err(context("missing `authority` (the owning authority)".into())),
+        (None, _) => {
+            return Err(at(
+                "authority",
+                "missing `authority` (the owning authority)".into(),
+            ))
+        }
         (Some(a), recorder) => {
-            check_authority(directory, a, "authority").map_err(context)?;
+            check_authority(directory, a, "authority", names).map_err(context)?;
             let acting_for = match recorder {
                 Recorder::Official(o) => directory.officials.get(o).map(|o| &o.authority),
                 Recorder::Source { id, .. } => directory.sources.get(id).map(|s| &s.authority),
                 _ => None,
             };
             if acting_for != Some(a) {
-                return Err(context(format!(
-                    "`authority` is `{a}`, but `{}` acts for `{}`",
-                    envelope.recorded_by,
-                    acting_for.map_or("nobody".to_owned(), |x| x.to_string())
-                )));
+                return Err(at(
+                    "authority",
+                    format!(
+                        "`authority` is `{a}`, but `{}` acts for `{}`",
+                        envelope.recorded_by,
+                        acting_for.map_or("nobody".to_owned(), |x| x.to_string())
+                    ),
+                ));
             }
             Some(a.clone())
         }
     };
     let legal_basis = envelope.legal_basis.filter(|b| !b.trim().is_empty());
     if kind.needs_legal_basis() && legal_basis.is_none() {
-        return Err(context(
+        return Err(at(
+            "legal_basis",
             "missing `legal_basis` (required for this type)".into(),
         ));
     }
 
-    let venue = |id: &VenueId| {
-        directory
-            .venues
-            .get(id)
-            .ok_or_else(|| context(format!("unknown venue `{id}` (add a `venue` line)")))
+    let venue = |id: &VenueId, field: &str| {
+        directory.venues.get(id).ok_or_else(|| {
+            at(
+                field,
+                format!("unknown venue `{id}`{}", Names::File.hint("a `venue`")),
+            )
+        })
     };
     let body = match kind {
         EvidenceKind::TestResult => {
             let b: TestResultBody = from_map(map).map_err(context)?;
             if b.sampled_at > envelope.effective_at {
-                return Err(context(
+                return Err(at(
+                    "sampled_at",
                     "`sampled_at` is after `effective_at` (the result time)".into(),
                 ));
             }
@@ -527,16 +744,27 @@ fn record(
             let exposure = match b.exposure {
                 ExposureWire::Named(name) if name == "household" => Exposure::Household,
                 ExposureWire::Named(other) => {
-                    return Err(context(format!(
-                        "`exposure` is \"household\" or {{\"venue\", \"from\", \"until\"}}, not `{other}`"
-                    )))
+                    return Err(at(
+                        "exposure",
+                        format!(
+                            "`exposure` is \"household\" or {{\"venue\", \"from\", \"until\"}}, not `{other}`"
+                        ),
+                    ))
                 }
                 ExposureWire::Venue(v) => {
-                    venue(&v.venue)?;
+                    venue(&v.venue, "exposure.venue")?;
                     if v.from >= v.until {
-                        return Err(context("`exposure.from` must be before `exposure.until`".into()));
+                        return Err(at(
+                            "exposure.from",
+                            "`exposure.from` must be before `exposure.until`".into(),
+                        ));
                     }
-                    Exposure::Venue { venue: v.venue, from: v.from, until: v.until, scans: v.scans }
+                    Exposure::Venue {
+                        venue: v.venue,
+                        from: v.from,
+                        until: v.until,
+                        scans: v.scans,
+                    }
                 }
             };
             EvidenceBody::CloseContact {
@@ -554,7 +782,8 @@ fn record(
         EvidenceKind::QuarantineOrder => {
             let b: QuarantineOrderBody = from_map(map).map_err(context)?;
             if b.planned_end <= envelope.effective_at {
-                return Err(context(
+                return Err(at(
+                    "planned_end",
                     "`planned_end` must be after the start (`effective_at`)".into(),
                 ));
             }
@@ -572,7 +801,7 @@ fn record(
         EvidenceKind::RiskArea => {
             let b: RiskAreaBody = from_map(map).map_err(context)?;
             if b.from >= b.until {
-                return Err(context("`from` must be before `until`".into()));
+                return Err(at("from", "`from` must be before `until`".into()));
             }
             // Lists are sets: kept sorted and without repeats, so the same declaration
             // always has the same canonical bytes.
@@ -584,13 +813,14 @@ fn record(
                 }
                 (None, Some(mut v)) if !v.is_empty() => {
                     for id in &v {
-                        venue(id)?;
+                        venue(id, "venues")?;
                     }
                     v.sort();
                     v.dedup();
                     RiskAreaScope::Venues(v)
                 }
-                _ => return Err(context(
+                _ => return Err(at(
+                    "divisions",
                     "give exactly one non-empty list: `divisions` (GB/T 2260 codes) or `venues`"
                         .into(),
                 )),
@@ -603,7 +833,7 @@ fn record(
                     RiskAreaScope::Divisions(divisions) => divisions
                         .iter()
                         .find(|d| !owner.jurisdiction.contains(**d))
-                        .map(ToString::to_string),
+                        .map(|d| (d.to_string(), "divisions")),
                     RiskAreaScope::Venues(venues) => venues
                         .iter()
                         .find(|id| {
@@ -612,15 +842,18 @@ fn record(
                                 .get(*id)
                                 .is_some_and(|v| !owner.jurisdiction.contains(v.street))
                         })
-                        .map(ToString::to_string),
+                        .map(|v| (v.to_string(), "venues")),
                 };
-                if let Some(place) = outside {
-                    return Err(context(format!(
-                        "`{place}` lies outside the jurisdiction of `{}` ({} {}): an authority declares risk areas only inside it",
-                        owner.id,
-                        owner.jurisdiction,
-                        owner.jurisdiction.full_name()
-                    )));
+                if let Some((place, field)) = outside {
+                    return Err(at(
+                        field,
+                        format!(
+                            "`{place}` lies outside the jurisdiction of `{}` ({} {}): an authority declares risk areas only inside it",
+                            owner.id,
+                            owner.jurisdiction,
+                            owner.jurisdiction.full_name()
+                        ),
+                    ));
                 }
             }
             EvidenceBody::RiskArea {
@@ -632,9 +865,10 @@ fn record(
         }
         EvidenceKind::VenueScan => {
             let b: VenueScanBody = from_map(map).map_err(context)?;
-            let v = venue(&b.venue)?;
+            let v = venue(&b.venue, "venue")?;
             if b.left_at.is_some_and(|l| l < envelope.effective_at) {
-                return Err(context(
+                return Err(at(
+                    "left_at",
                     "`left_at` is before the entry (`effective_at`)".into(),
                 ));
             }
@@ -668,12 +902,13 @@ fn record(
     if matches!(kind, EvidenceKind::Approval | EvidenceKind::Rejection)
         && !recorded_by.is_official()
     {
-        return Err(context(
+        return Err(at(
+            "recorded_by",
             "approvals and rejections are made by officials".into(),
         ));
     }
     Ok(Evidence {
-        seal: None,
+        seal,
         id: envelope.id,
         subject,
         recorded_by,
@@ -685,13 +920,31 @@ fn record(
     })
 }
 
+/// The venues a record names (a scan's venue, a venue exposure's, a risk area's).
+pub fn venues_named(evidence: &Evidence) -> Vec<&VenueId> {
+    match &evidence.body {
+        EvidenceBody::VenueScan { venue, .. } => vec![venue],
+        EvidenceBody::CloseContact {
+            exposure: Exposure::Venue { venue, .. },
+            ..
+        } => vec![venue],
+        EvidenceBody::RiskArea {
+            area: RiskAreaScope::Venues(venues),
+            ..
+        } => venues.iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn parse_recorder(
     directory: &Directory,
     text: &str,
     key: &PseudonymKey,
-) -> Result<Recorder, String> {
+    names: Names,
+) -> Result<Recorder, Problem> {
+    let field = "recorded_by";
     let bad = || {
-        format!("`recorded_by` is `official:<id>`, `source:<id>`, `holder` or `proxy:<ID number>`, not `{text}`")
+        Problem::at(field, format!("`recorded_by` is `official:<id>`, `source:<id>`, `holder` or `proxy:<ID number>`, not `{text}`"))
     };
     if text == "holder" {
         return Ok(Recorder::Holder);
@@ -699,90 +952,122 @@ fn parse_recorder(
     let (prefix, rest) = text.split_once(':').ok_or_else(bad)?;
     match prefix {
         "official" => {
-            let id = OfficialId::parse(rest).map_err(|e| format!("`recorded_by`: {e}"))?;
+            let id = OfficialId::parse(rest)
+                .map_err(|e| Problem::at(field, format!("`recorded_by`: {e}")))?;
             let official = directory.officials.get(&id).ok_or_else(|| {
-                format!("`recorded_by`: unknown official `{id}` (add an `official` line)")
+                Problem::at(
+                    field,
+                    format!(
+                        "`recorded_by`: unknown official `{id}`{}",
+                        names.hint("an `official`")
+                    ),
+                )
             })?;
-            check_authority(directory, &official.authority, "`recorded_by`")?;
+            check_authority(directory, &official.authority, "`recorded_by`", names)?;
             Ok(Recorder::Official(id))
         }
         "source" => {
-            let id = DataSourceId::parse(rest).map_err(|e| format!("`recorded_by`: {e}"))?;
+            let id = DataSourceId::parse(rest)
+                .map_err(|e| Problem::at(field, format!("`recorded_by`: {e}")))?;
             let source = directory.sources.get(&id).ok_or_else(|| {
-                format!("`recorded_by`: unknown data source `{id}` (add a `data_source` line)")
+                Problem::at(
+                    field,
+                    format!(
+                        "`recorded_by`: unknown data source `{id}`{}",
+                        names.hint("a `data_source`")
+                    ),
+                )
             })?;
-            check_authority(directory, &source.authority, "`recorded_by`")?;
+            check_authority(directory, &source.authority, "`recorded_by`", names)?;
             Ok(Recorder::Source {
                 id,
                 kind: source.kind,
             })
         }
         "proxy" => {
-            let id = NationalId::parse(rest).map_err(|e| format!("`recorded_by` proxy: {e}"))?;
+            let id = NationalId::parse(rest)
+                .map_err(|e| Problem::at(field, format!("`recorded_by` proxy: {e}")))?;
             Ok(Recorder::Proxy(key.person_key(&id)))
         }
         _ => Err(bad()),
     }
 }
 
-fn check_references(
-    evidence: &Evidence,
-    records: &BTreeMap<RecordId, (usize, Evidence)>,
-) -> Vec<String> {
+/// Checks what `evidence` refers to, each target found through `records`: that it
+/// exists, is not the record itself, is of a type the reference accepts, is about
+/// the same person where it must be, and — for retractions, approvals and
+/// rejections — the ownership and two-person rules. Every problem is returned,
+/// naming the field.
+pub fn check_references(evidence: &Evidence, records: &impl RecordLookup) -> Vec<Problem> {
     let mut problems = Vec::new();
+    let line_of = |line: Option<usize>| match line {
+        Some(n) => format!(" (line {n})"),
+        None => " (stored)".to_owned(),
+    };
     for (role, target_id) in evidence.references() {
         let field = role.field();
-        let Some((target_line, target)) = records.get(target_id) else {
-            problems.push(format!(
+        let Some((target_line, target)) = records.find(target_id) else {
+            problems.push(Problem::at(field, format!(
                 "`{field}` refers to `{target_id}`, but no record with that id is in the file (dangling reference)"
-            ));
+            )));
             continue;
         };
+        let at_line = line_of(target_line);
         if target_id == &evidence.id {
-            problems.push(format!("`{field}` refers to the record itself"));
+            problems.push(Problem::at(
+                field,
+                format!("`{field}` refers to the record itself"),
+            ));
             continue;
         }
         if !role.accepts(target.kind()) {
-            problems.push(format!(
-                "`{field}` refers to `{target_id}` (line {target_line}), of type {}, which cannot be the `{field}` of a {}",
+            problems.push(Problem::at(field, format!(
+                "`{field}` refers to `{target_id}`{at_line}, of type {}, which cannot be the `{field}` of a {}",
                 target.kind(),
                 evidence.kind()
-            ));
+            )));
             continue;
         }
         if role.same_subject() && target.subject != evidence.subject {
-            problems.push(format!(
-                "`{field}` refers to `{target_id}` (line {target_line}), which is about another person"
+            problems.push(Problem::at(
+                field,
+                format!(
+                    "`{field}` refers to `{target_id}`{at_line}, which is about another person"
+                ),
             ));
         }
         if evidence.kind() == EvidenceKind::Retraction && evidence.authority != target.authority {
-            problems.push(format!(
-                "`{target_id}` (line {target_line}) is owned by another authority; only its owner may retract it"
-            ));
+            problems.push(Problem::at(field, format!(
+                "`{target_id}`{at_line} is owned by another authority; only its owner may retract it"
+            )));
         }
         if matches!(
             evidence.kind(),
             EvidenceKind::Approval | EvidenceKind::Rejection
         ) {
             let acted_on = match &target.body {
-                EvidenceBody::Retraction { target: t, .. } => records.get(t).map(|(_, r)| r),
+                EvidenceBody::Retraction { target: t, .. } => records.find(t).map(|(_, r)| r),
                 _ => None,
             };
             if !target.needs_approval(acted_on) {
-                problems.push(format!(
-                    "`{target_id}` (line {target_line}) needs no second official's approval"
+                problems.push(Problem::at(
+                    field,
+                    format!("`{target_id}`{at_line} needs no second official's approval"),
                 ));
             } else if evidence.recorded_by == target.recorded_by {
-                problems.push(format!(
-                    "an official cannot approve or reject their own record `{target_id}` (line {target_line}): the two-person rule needs a second official"
-                ));
+                problems.push(Problem::at(field, format!(
+                    "an official cannot approve or reject their own record `{target_id}`{at_line}: the two-person rule needs a second official"
+                )));
             } else if evidence.authority != target.authority {
-                problems.push(format!(
-                    "`{target_id}` (line {target_line}) is owned by another authority; only its own officials may approve or reject it"
-                ));
+                problems.push(Problem::at(field, format!(
+                    "`{target_id}`{at_line} is owned by another authority; only its own officials may approve or reject it"
+                )));
             } else if evidence.recorded_at < target.recorded_at {
-                problems.push(format!(
-                    "recorded before the record it decides on, `{target_id}` (line {target_line}), was recorded"
+                problems.push(Problem::at(
+                    field,
+                    format!(
+                    "recorded before the record it decides on, `{target_id}`{at_line}, was recorded"
+                ),
                 ));
             }
         }
@@ -790,8 +1075,10 @@ fn check_references(
     if let Some(subject) = evidence.subject {
         if let Recorder::Proxy(proxy) = &evidence.recorded_by {
             if *proxy == subject {
-                problems
-                    .push("a proxy scan names the holder as their own proxy: use `holder`".into());
+                problems.push(Problem::at(
+                    "recorded_by",
+                    "a proxy scan names the holder as their own proxy: use `holder`",
+                ));
             }
         }
     }
@@ -799,23 +1086,22 @@ fn check_references(
 }
 
 /// Reads one record given as a JSON object in this file format (its `type` naming
-/// the kind), against `directory`: what the API takes for a single record. The
-/// record's references are not checked here (the caller has the store).
-pub fn read_record(
+/// the kind), against the registered `directory`: what the API takes for a single
+/// record. Its references are not checked here (the caller has the store).
+pub fn read_record_object(
     directory: &Directory,
     object: Value,
     key: &PseudonymKey,
-) -> Result<Evidence, String> {
-    let Value::Object(mut map) = object else {
-        return Err("a record must be a JSON object".into());
+) -> Result<Evidence, Problem> {
+    let Value::Object(map) = object else {
+        return Err(Problem::line("a record must be a JSON object"));
     };
-    let kind = match map.remove("type") {
-        Some(Value::String(t)) => t,
-        Some(_) => return Err("`type` must be a string".into()),
-        None => return Err("missing `type`".into()),
-    };
-    if REGISTRY_TYPES.contains(&kind.as_str()) {
-        return Err(format!("`{kind}` is a directory entry, not a record"));
+    let raw = RawLine::from_object(map)?;
+    if raw.is_entry() {
+        return Err(Problem::at(
+            "type",
+            format!("`{}` is a directory entry, not a record", raw.kind()),
+        ));
     }
-    record(directory, &kind, map, key)
+    read_record(directory, raw, key, Names::Registered)
 }

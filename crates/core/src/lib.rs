@@ -41,7 +41,10 @@ pub use evidence::{
     QuarantineSetting, Recorder, RiskAreaScope, RiskLevel, Seal, SourceKind, TestMethod,
     TestOutcome, VenueKind,
 };
-pub use evidence_file::{read_evidence_file, EvidenceFile, LineError};
+pub use evidence_file::{
+    check_references, read_entry, read_evidence_file, read_record, venues_named, Entry,
+    EvidenceFile, LineError, Names, Problem, RawLine, RecordLookup,
+};
 pub use identity::{NationalId, PersonKey, PseudonymKey};
 pub use ids::{AuthorityId, DataSourceId, OfficialId, RecordId, VenueId};
 pub use reason::{Reason, ReasonText};

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use mingma_core::evidence_file::read_record;
+use mingma_core::evidence_file::read_record_object;
 use mingma_core::Seal;
 use mingma_store::Store;
 use serde::Deserialize;
@@ -276,8 +276,8 @@ pub async fn submit<S: Store>(
     let registry = app.engine.registry().await?;
     let mut directory = registry.directory.clone();
     directory.venues = app.registry().directory.venues.clone();
-    let mut record = read_record(&directory, Value::Object(map), &app.keys.pseudonym)
-        .map_err(|e| AppError::bad_request("malformed_record", e))?;
+    let mut record = read_record_object(&directory, Value::Object(map), &app.keys.pseudonym)
+        .map_err(|e| AppError::bad_request("malformed_record", e.to_string()))?;
     record.seal = seal;
     Ok(Json(app.submit_record(&who, record).await?).into_response())
 }

@@ -26,7 +26,7 @@ use mingma_authority::{
     authorize, Act, ActBody, ActProblem, Action, Grant, KeyId, Registry, SignedAct,
 };
 use mingma_core::canonical::{canonical_bytes, decode_canonical};
-use mingma_core::evidence_file::read_record;
+use mingma_core::evidence_file::read_record_object;
 use mingma_core::{
     AuthorityId, DataSourceId, Directory, Evidence, EvidenceBody, EvidenceKind, Jurisdiction,
     OfficialId, PersonKey, RecordId, Recorder, Seal, Span, Timestamp,
@@ -700,8 +700,8 @@ impl<S: Store> App<S> {
                 Value::String(format!("m-{}", suffix.get(..20).unwrap_or(&suffix))),
             );
         }
-        let record = read_record(&directory, Value::Object(map), &self.keys.pseudonym)
-            .map_err(|e| AppError::bad_request("malformed_record", e))?;
+        let record = read_record_object(&directory, Value::Object(map), &self.keys.pseudonym)
+            .map_err(|e| AppError::bad_request("malformed_record", e.to_string()))?;
         self.check_intake(&official, &registry, &directory, &record)
             .await?;
         let key = signing_key_of(&registry, &official);

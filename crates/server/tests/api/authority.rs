@@ -371,7 +371,7 @@ async fn source_submits(
     signer: &SigningKey,
 ) -> (StatusCode, Value) {
     let mut map = line.as_object().unwrap().clone();
-    let record = mingma_core::evidence_file::read_record(
+    let record = mingma_core::evidence_file::read_record_object(
         &p.app.engine.registry().await.unwrap().directory,
         Value::Object(map.clone()),
         &pseudonym_key(),
