@@ -7,7 +7,11 @@ use std::process::{Command, Output};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use mingma_core::{derive, read_evidence_file, NationalId, PseudonymKey, RuleSet, Timestamp};
+use mingma_authority::Founding;
+use mingma_core::{
+    derive, read_evidence_file, AuthorityId, Directory, NationalId, PseudonymKey, RuleSet,
+    Timestamp,
+};
 use mingma_store::Store;
 use mingma_store_sqlite::SqliteStore;
 use serde_json::Value;
@@ -30,6 +34,106 @@ fn example() -> String {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The pseudonym key `mingma` uses when none is given (`crates/cli/src/input.rs`).
+const DEFAULT_PSEUDONYM_KEY: [u8; 32] = *b"mingma-demo-pseudonym-key-000001";
+
+/// Test keys for the officials and data sources an evidence file names, and the
+/// authority acts (by two admins of the province's health commission, on 1 May
+/// 2022) that register them.
+fn founding(directory: &Directory) -> Founding {
+    Founding::derived(
+        directory,
+        &AuthorityId::parse("hc-41").expect("id"),
+        "mingma-test/key/v1",
+        0,
+        Timestamp::parse("2022-05-01T00:00:00+08:00").expect("time"),
+    )
+}
+
+/// The example file's directory.
+fn example_directory() -> Directory {
+    let text = std::fs::read_to_string(example()).expect("example");
+    read_evidence_file(&text, &PseudonymKey::from_bytes([0; 32]))
+        .expect("valid")
+        .directory
+}
+
+/// Number of authority acts that register the example's officials and sources:
+/// they are the first leaves of every store here.
+fn acts() -> u64 {
+    founding(&example_directory()).acts(0).expect("acts").len() as u64
+}
+
+/// `text`, an evidence file, with a `seal` on every record by an official or a data
+/// source: by the test keys of [`founding`], over the record as read with `key`.
+fn sealed_file(text: &str, key: &PseudonymKey) -> String {
+    let directory = read_evidence_file(text, key)
+        .expect("a valid evidence file")
+        .directory;
+    sealed_file_by(text, key, &founding(&directory))
+}
+
+/// `text` with a `seal` by `founding`'s keys on every record by an official or a
+/// data source.
+fn sealed_file_by(text: &str, key: &PseudonymKey, founding: &Founding) -> String {
+    let file = read_evidence_file(text, key).expect("a valid evidence file");
+    let seals: std::collections::BTreeMap<String, String> = file
+        .records
+        .into_iter()
+        .filter_map(|r| {
+            let id = r.id.to_string();
+            founding.seal(r).seal.map(|seal| (id, seal.to_string()))
+        })
+        .collect();
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut value: Option<Value> = serde_json::from_str(line.trim()).ok();
+        let seal = value.as_ref().and_then(|v| {
+            let registry = ["authority", "official", "data_source", "venue"];
+            let kind = v.get("type")?.as_str()?;
+            (!registry.contains(&kind)).then_some(())?;
+            seals.get(v.get("id")?.as_str()?)
+        });
+        match (value.as_mut().and_then(Value::as_object_mut), seal) {
+            (Some(map), Some(seal)) => {
+                map.insert("seal".into(), Value::from(seal.as_str()));
+                out.push_str(&value.map(|v| v.to_string()).unwrap_or_default());
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Appends the example's authority acts to the store at `db` (a path or a
+/// PostgreSQL URL) unless it has acts already.
+fn register(db: &str) {
+    let founding = founding(&example_directory());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        if db.starts_with("postgresql://") || db.starts_with("postgres://") {
+            let store = mingma_store_postgres::PostgresStore::connect(db)
+                .await
+                .expect("connect");
+            append_acts(&store, &founding).await;
+        } else {
+            let store = SqliteStore::open(db).expect("open");
+            append_acts(&store, &founding).await;
+        }
+    });
+}
+
+async fn append_acts<S: Store>(store: &S, founding: &Founding) {
+    if !store.acts(0).await.expect("acts").is_empty() {
+        return;
+    }
+    let first = store.ledger_size().await.expect("size");
+    for act in founding.acts(first).expect("acts") {
+        store.append_act(act.to_bytes()).await.expect("act");
+    }
 }
 
 /// A temporary directory with a database and a log key in it.
@@ -96,15 +200,27 @@ impl Env {
         format!("{}{}", text(&out.stdout), text(&out.stderr))
     }
 
+    /// Imports the example, its records sealed by the test keys, into a store whose
+    /// first leaves are the acts that register those keys.
     fn import(&self) -> String {
+        register(self.db().to_str().expect("utf-8 path"));
+        let file = self.sealed_example(&PseudonymKey::parse_hex(PSEUDONYM_KEY).expect("key"));
         self.ok(&[
             "import",
             "--db",
             "mingma.sqlite",
-            &example(),
+            file.to_str().expect("utf-8 path"),
             "--pseudonym-key",
             PSEUDONYM_KEY,
         ])
+    }
+
+    /// The example with seals valid under `key`, written beside the database.
+    fn sealed_example(&self, key: &PseudonymKey) -> PathBuf {
+        let text = std::fs::read_to_string(example()).expect("example");
+        let path = self.path("sealed-example.jsonl");
+        std::fs::write(&path, sealed_file(&text, key)).expect("write");
+        path
     }
 
     fn checkpoint(&self) -> String {
@@ -249,13 +365,18 @@ fn import_checkpoint_verify_receipt_and_check_receipt() {
     assert!(first.contains(": 16 new, 0 already stored"), "{first}");
     let again = env.import();
     assert!(again.contains(": 0 new, 16 already stored"), "{again}");
+    // The authority acts, then the 16 records.
+    let size = acts() + 16;
 
     // A receipt needs a checkpoint that covers the leaf.
     let err = env.fails(&["ledger", "receipt", "--db", "mingma.sqlite", "qo-0610-001"]);
     assert!(err.contains("sign a checkpoint first"), "{err}");
 
     let note = env.checkpoint();
-    assert!(note.starts_with("mingma.test/log\n16\n"), "{note}");
+    assert!(
+        note.starts_with(&format!("mingma.test/log\n{size}\n")),
+        "{note}"
+    );
     assert!(note.contains("\n\n— mingma.test/log "), "{note}");
     // Signing again without growth changes nothing and says so.
     assert_eq!(env.checkpoint(), note);
@@ -264,10 +385,15 @@ fn import_checkpoint_verify_receipt_and_check_receipt() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     for expected in [
-        "leaves:         16",
+        &format!("leaves:         {size}"),
         "records:        16",
         "purged:         0",
         "batches:        0",
+        &format!(
+            "acts:           {} authority acts ({} applied;",
+            acts(),
+            acts()
+        ),
         "code states:    0",
         "checkpoints:    1 (signatures checked with key mingma.test/log+",
         "root:           ",
@@ -296,7 +422,7 @@ fn import_checkpoint_verify_receipt_and_check_receipt() {
     assert_eq!(receipt["format"], "mingma-receipt/1");
     assert_eq!(receipt["type"], "record");
     assert_eq!(receipt["leaf_index"], env.leaf_of("qo-0610-001"));
-    assert_eq!(receipt["tree_size"], 16);
+    assert_eq!(receipt["tree_size"], size);
     assert_eq!(receipt["record"]["id"], "qo-0610-001");
     assert_eq!(receipt["checkpoint"].as_str(), Some(note.as_str()));
 
@@ -305,7 +431,7 @@ fn import_checkpoint_verify_receipt_and_check_receipt() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         stdout.starts_with(&format!(
-            "valid: record qo-0610-001 at leaf {} of a log of size 16 signed by mingma.test/log\n",
+            "valid: record qo-0610-001 at leaf {} of a log of size {size} signed by mingma.test/log\n",
             env.leaf_of("qo-0610-001")
         )),
         "{stdout}"
@@ -340,7 +466,8 @@ fn import_checkpoint_verify_receipt_and_check_receipt() {
     );
 
     let mut modified = receipt.clone();
-    modified["checkpoint"] = Value::from(note.replacen("\n16\n", "\n17\n", 1));
+    modified["checkpoint"] =
+        Value::from(note.replacen(&format!("\n{size}\n"), &format!("\n{}\n", size + 1), 1));
     refused(&env, &modified, "the checkpoint note was modified");
 
     let mut modified = receipt.clone();
@@ -364,8 +491,12 @@ fn import_checkpoint_verify_receipt_and_check_receipt() {
     refused(&env, &modified, "altered record bytes");
 
     let mut modified = receipt.clone();
-    modified["tree_size"] = Value::from(15);
-    refused(&env, &modified, "field `tree_size` says 15");
+    modified["tree_size"] = Value::from(size - 1);
+    refused(
+        &env,
+        &modified,
+        &format!("field `tree_size` says {}", size - 1),
+    );
 
     let mut modified = receipt.clone();
     modified["record"]["id"] = Value::from("be-0610-001");
@@ -469,7 +600,11 @@ fn purge_removes_old_scans_and_the_log_still_verifies() {
         out.contains(&format!("leaves {scan}-{}", scan + 1)),
         "{out}"
     );
-    assert!(out.contains("the purge is recorded at leaf 16"), "{out}");
+    let size = acts() + 16;
+    assert!(
+        out.contains(&format!("the purge is recorded at leaf {size}")),
+        "{out}"
+    );
 
     // The scan is gone from the store; its earlier receipt still proves it was logged.
     let err = env.fails(&["ledger", "receipt", "--db", "mingma.sqlite", "vs-0612-001"]);
@@ -483,7 +618,10 @@ fn purge_removes_old_scans_and_the_log_still_verifies() {
     let out = env.verify();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("leaves:         17"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("leaves:         {}", size + 1)),
+        "{stdout}"
+    );
     assert!(stdout.contains("purged:         2"), "{stdout}");
     assert!(stdout.contains("checkpoints:    2"), "{stdout}");
 
@@ -526,8 +664,12 @@ fn purge_keeps_scans_that_live_evidence_refers_to() {
             lines.push(line.to_owned());
         }
     }
+    // Sealed under the default pseudonym key (the import names none), after the
+    // acts that register the keys.
     let file = env.path("with-scan.jsonl");
-    std::fs::write(&file, lines.join("\n")).expect("write");
+    let key = PseudonymKey::from_bytes(DEFAULT_PSEUDONYM_KEY);
+    std::fs::write(&file, sealed_file(&lines.join("\n"), &key)).expect("write");
+    register(env.db().to_str().expect("utf-8 path"));
     let out = env.ok(&[
         "import",
         "--db",
@@ -576,7 +718,10 @@ fn import_refuses_a_bad_file_whole_and_reports_every_line() {
     // Nothing was stored.
     env.import();
     let out = env.ok(&["ledger", "verify", "--db", "mingma.sqlite"]);
-    assert!(out.contains("leaves:         16"), "{out}");
+    assert!(
+        out.contains(&format!("leaves:         {}", acts() + 16)),
+        "{out}"
+    );
 
     // A different record under a used id is refused, and nothing of it is stored.
     let changed = original.replace("\"origin\":\"新加坡\"", "\"origin\":\"马来西亚\"");
@@ -591,7 +736,10 @@ fn import_refuses_a_bad_file_whole_and_reports_every_line() {
     assert!(err.contains("be-0610-001"), "{err}");
     assert!(err.contains("already used by a different record"), "{err}");
     let out = env.ok(&["ledger", "verify", "--db", "mingma.sqlite"]);
-    assert!(out.contains("leaves:         16"), "{out}");
+    assert!(
+        out.contains(&format!("leaves:         {}", acts() + 16)),
+        "{out}"
+    );
 }
 
 #[test]
@@ -635,7 +783,10 @@ fn checkpoint_refuses_to_sign_a_rewritten_tree() {
     ]);
     assert!(err.contains("refusing to sign"), "{err}");
     assert!(
-        err.contains("not consistent with the latest checkpoint (size 16"),
+        err.contains(&format!(
+            "not consistent with the latest checkpoint (size {}",
+            acts() + 16
+        )),
         "{err}"
     );
     assert!(err.contains("mingma ledger verify"), "{err}");
@@ -816,11 +967,14 @@ fn the_same_commands_run_on_postgresql() {
     let cluster = mingma_pgtest::PgCluster::shared().expect("a PostgreSQL cluster for the tests");
     let url = cluster.fresh_database("cli").expect("a fresh database");
     let env = Env::new();
+    register(&url);
+    let sealed = env.sealed_example(&PseudonymKey::parse_hex(PSEUDONYM_KEY).expect("key"));
+    let sealed = sealed.to_str().expect("utf-8 path");
     let import = env.ok(&[
         "import",
         "--db",
         &url,
-        &example(),
+        sealed,
         "--pseudonym-key",
         PSEUDONYM_KEY,
     ]);
@@ -829,7 +983,7 @@ fn the_same_commands_run_on_postgresql() {
         "import",
         "--db",
         &url,
-        &example(),
+        sealed,
         "--pseudonym-key",
         PSEUDONYM_KEY,
     ]);
@@ -893,4 +1047,133 @@ fn the_same_commands_run_on_postgresql() {
         "ledger", "verify", "--db", &url, "--vkey", &env.vkey, "--origin", ORIGIN,
     ]);
     assert!(!verified.contains("first problem"), "{verified}");
+}
+
+#[test]
+fn records_with_a_forged_or_missing_seal_colour_no_code_and_verify_names_them() {
+    let env = Env::new();
+    env.import();
+    env.checkpoint();
+    assert!(env.verify().status.success());
+
+    // Two close-contact designations typed in behind the officials' backs, each
+    // approved with a valid seal: one sealed by a key nobody registered (someone
+    // with database access making up off-4101-zhao's seal), one with no seal.
+    let designation = |id: &str, subject: &str| {
+        format!(
+            r#"{{"type":"close_contact","id":"{id}","subject":"{subject}","recorded_by":"official:off-4101-zhao","authority":"hc-4101","legal_basis":"《新型冠状病毒肺炎防控方案（第九版）》","effective_at":"2022-06-14T10:00:00+08:00","recorded_at":"2022-06-14T10:00:00+08:00","case":"cr-0602-001","exposure":"household"}}"#
+        )
+    };
+    let approval = |id: &str| {
+        format!(
+            r#"{{"type":"approval","id":"{id}.ok","recorded_by":"official:off-4101-sun","authority":"hc-4101","effective_at":"2022-06-14T10:05:00+08:00","recorded_at":"2022-06-14T10:05:00+08:00","target":"{id}"}}"#
+        )
+    };
+    const DEPOSITOR: &str = "410103199005202026";
+    const STALE_SCANNER: &str = "410106199507075054";
+    let original = std::fs::read_to_string(example()).expect("example");
+    let with_forgeries = format!(
+        "{original}\n{}\n{}\n{}\n{}\n",
+        designation("cc-forged", DEPOSITOR),
+        approval("cc-forged"),
+        designation("cc-unsealed", STALE_SCANNER),
+        approval("cc-unsealed"),
+    );
+    let key = PseudonymKey::parse_hex(PSEUDONYM_KEY).expect("key");
+    let genuine = sealed_file(&with_forgeries, &key);
+    let stranger = Founding::derived(
+        &example_directory(),
+        &AuthorityId::parse("hc-41").expect("id"),
+        "mingma-test/key/v1",
+        666,
+        Timestamp::parse("2022-05-01T00:00:00+08:00").expect("time"),
+    );
+    let forged = sealed_file_by(&with_forgeries, &key, &stranger);
+    let lines: Vec<&str> = genuine
+        .lines()
+        .zip(forged.lines())
+        .zip(with_forgeries.lines())
+        .map(|((genuine, forged), plain)| {
+            if plain.contains(r#""id":"cc-forged""#) {
+                forged
+            } else if plain.contains(r#""id":"cc-unsealed""#) {
+                plain
+            } else {
+                genuine
+            }
+        })
+        .collect();
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("cc-forged") && l.contains("\"seal\"")));
+    let file = env.path("forged.jsonl");
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    let out = env.ok(&[
+        "import",
+        "--db",
+        "mingma.sqlite",
+        file.to_str().expect("utf-8"),
+        "--pseudonym-key",
+        PSEUDONYM_KEY,
+    ]);
+    assert!(out.contains(": 4 new, 16 already stored"), "{out}");
+
+    // The engine derives from what counts: neither designation colours a code, the
+    // genuine records still do.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let colours = runtime.block_on(async {
+        let store = SqliteStore::open(env.db()).expect("open");
+        let engine =
+            mingma_engine::Engine::new(store.clone(), RuleSet::default_rules().expect("rules"));
+        let at = Timestamp::parse("2022-06-14T12:00:00+08:00").expect("time");
+        let people: Vec<_> = [DEPOSITOR, STALE_SCANNER, TRAVELLER]
+            .iter()
+            .map(|id| key.person_key(&NationalId::parse(id).expect("id")))
+            .collect();
+        engine.rederive(&people, at).await.expect("derive");
+        let mut colours = Vec::new();
+        for person in people {
+            let state = store
+                .code_state(person)
+                .await
+                .expect("read")
+                .expect("a code");
+            colours.push(state.change.colour().name().to_owned());
+        }
+        colours
+    });
+    assert_eq!(colours, ["green", "green", "red"]);
+
+    // `ledger verify` names both records, and nothing else.
+    env.checkpoint();
+    let out = env.verify();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("findings:       2"), "{stdout}");
+    let forged_leaf = env.leaf_of("cc-forged");
+    let unsealed_leaf = env.leaf_of("cc-unsealed");
+    let stranger_key = mingma_authority::KeyId::of(
+        &stranger
+            .signers
+            .official(&mingma_core::OfficialId::parse("off-4101-zhao").expect("id"))
+            .expect("a key")
+            .verifying_key(),
+    );
+    assert!(
+        stdout.contains(&format!(
+            "leaf {forged_leaf}: does not count and colours no code: record cc-forged: signed by key {stranger_key}, which is not registered"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "leaf {unsealed_leaf}: does not count and colours no code: record cc-unsealed: unsigned; a record by official off-4101-zhao must be signed with its registered key"
+        )),
+        "{stdout}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("first problem: leaf {forged_leaf}: ")),
+        "{stderr}"
+    );
 }

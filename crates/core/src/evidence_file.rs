@@ -20,7 +20,7 @@ use crate::evidence::{
 use crate::identity::{NationalId, PersonKey, PseudonymKey};
 use crate::ids::{AuthorityId, DataSourceId, OfficialId, RecordId, VenueId};
 use crate::time::Timestamp;
-use crate::SourceKind;
+use crate::{Seal, SourceKind};
 
 /// One problem in an evidence file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +50,7 @@ pub struct EvidenceFile {
 const REGISTRY_TYPES: [&str; 4] = ["authority", "official", "data_source", "venue"];
 
 /// Fields every evidence record has.
-const ENVELOPE: [&str; 8] = [
+const ENVELOPE: [&str; 9] = [
     "id",
     "type",
     "subject",
@@ -59,6 +59,7 @@ const ENVELOPE: [&str; 8] = [
     "legal_basis",
     "effective_at",
     "recorded_at",
+    "seal",
 ];
 
 #[derive(Deserialize)]
@@ -105,6 +106,8 @@ struct Envelope {
     legal_basis: Option<String>,
     effective_at: Timestamp,
     recorded_at: Timestamp,
+    /// `<16 hex digits>.<128 hex digits>` ([`Seal`]).
+    seal: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -470,6 +473,14 @@ fn record(
             Some(a.clone())
         }
     };
+    // A seal is carried, not checked: the keys it is checked against are the
+    // ledger's (`mingma-authority`), and a file does not hold them.
+    let seal = envelope
+        .seal
+        .as_deref()
+        .map(Seal::parse)
+        .transpose()
+        .map_err(|e| context(format!("`seal`: {e}")))?;
     let legal_basis = envelope.legal_basis.filter(|b| !b.trim().is_empty());
     if kind.needs_legal_basis() && legal_basis.is_none() {
         return Err(context(
@@ -662,7 +673,7 @@ fn record(
         ));
     }
     Ok(Evidence {
-        seal: None,
+        seal,
         id: envelope.id,
         subject,
         recorded_by,

@@ -548,12 +548,19 @@ impl<S: Store> App<S> {
         lang: Lang,
         now: Timestamp,
     ) -> AppResult<CodeView> {
+        // Only records that count: an official's or a source's record needs a seal
+        // by a key the ledger's authority acts registered (caught up first), as the
+        // engine derives. The colour signed below is the engine's, never one from a
+        // record written past the service.
+        self.engine.registry().await?;
+        let vouching = self.engine.vouching();
         let records: Vec<Evidence> = self
             .store
             .evidence_about(person)
             .await?
             .into_iter()
             .map(|r| r.evidence)
+            .filter(|r| vouching.counts(r))
             .collect();
         let rules = self.engine.rules();
         let decision = derive(&records, &person, now, now, rules);
