@@ -10,10 +10,14 @@
 //! grants and the key ring are a function of the ledger alone, and anyone holding the
 //! log can rebuild and check them.
 //!
-//! Replaying checks every act against the registry as it stood before it: the actor
-//! must hold the admin role (for a tracing query: a role that may trace), the seal
-//! must verify under the actor's key, and data-source registration and rule-set
-//! publication take effect only when a *second* admin confirms them. An act failing
+//! Replaying checks every act against the registry as it stood before it: the act
+//! may not be dated before the act applied before it (so a revoked key cannot be
+//! used by backdating), the actor must hold the admin role (for a tracing query: a
+//! role that may trace) in a jurisdiction covering what the act concerns (for a
+//! role granted or revoked: both the place of the role and the official's own
+//! authority), the seal must verify under the actor's key, and data-source
+//! registration and rule-set publication take effect only when a *second* admin
+//! confirms them. An act failing
 //! any check changes nothing and is reported with its leaf index; that is how `ledger
 //! verify` finds an act written straight into the database.
 //!
@@ -352,6 +356,8 @@ pub struct Registry {
     pub problems: Vec<(u64, ActProblem)>,
     /// Acts applied so far (bootstrap included).
     pub applied: u64,
+    /// The time of the last act applied: a later act may not be dated before it.
+    pub last_at: Option<Timestamp>,
     /// Leaf of the last act seen.
     pub last_leaf: Option<u64>,
 }
@@ -360,7 +366,8 @@ pub struct Registry {
 pub fn public_key(hex: &str) -> Result<VerifyingKey, ActProblem> {
     let bad = || ActProblem::Invalid(format!("{hex:?} is not an Ed25519 public key in hex"));
     let mut bytes = [0u8; 32];
-    if hex.len() != 64 {
+    // `from_str_radix` alone would also take a sign (`+f`): only hex digits are a key.
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());
     }
     for (i, b) in bytes.iter_mut().enumerate() {
@@ -471,10 +478,19 @@ impl Registry {
                     jurisdiction: *jurisdiction,
                 });
             self.applied += 1;
+            self.last_at = Some(body.at);
             return Ok(());
         }
         if self.applied == 0 {
             return Err(ActProblem::NoBootstrap);
+        }
+        if let Some(last) = self.last_at.filter(|last| body.at < *last) {
+            // Otherwise the holder of a revoked key could backdate an act to before
+            // the revocation and have it accepted.
+            return Err(ActProblem::Invalid(format!(
+                "the act is dated {}, before the act applied before it ({last})",
+                body.at
+            )));
         }
         match sealed {
             Some(act) => self.check_seal(act)?,
@@ -484,8 +500,22 @@ impl Registry {
             None => {}
         }
         let place = self.place_of(&body.by, &body.act)?;
-        if let Some(action) = body.act.action() {
+        // A confirmation needs what the confirmed act needs.
+        let action = match &body.act {
+            Act::Confirm { proposal } => match self.pending.get(proposal) {
+                Some(pending) => pending.act.action(),
+                None => body.act.action(),
+            },
+            other => other.action(),
+        };
+        if let Some(action) = action {
             authorize(self.grants_of(&body.by), action, place)?;
+        }
+        if let Act::GrantRole { official, .. } | Act::RevokeRole { official, .. } = &body.act {
+            // The official's own authority must lie inside the admin's jurisdiction
+            // too, not only the place of the role.
+            let home = self.home_of(official)?;
+            authorize(self.grants_of(&body.by), Action::ManageAccounts, home)?;
         }
         if body.act.needs_second_admin() {
             self.pending.insert(
@@ -497,6 +527,7 @@ impl Registry {
                 },
             );
             self.applied += 1;
+            self.last_at = Some(body.at);
             return Ok(());
         }
         if let Act::Confirm { proposal } = &body.act {
@@ -518,7 +549,23 @@ impl Registry {
             self.take_effect(leaf, &body.by, &body.act, body.at)?;
         }
         self.applied += 1;
+        self.last_at = Some(body.at);
         Ok(())
+    }
+
+    /// The jurisdiction of the authority `official` acts for.
+    fn home_of(&self, official: &OfficialId) -> Result<Jurisdiction, ActProblem> {
+        let authority = &self
+            .directory
+            .officials
+            .get(official)
+            .ok_or_else(|| ActProblem::Invalid(format!("official {official} is not registered")))?
+            .authority;
+        self.directory
+            .authorities
+            .get(authority)
+            .map(|a| a.jurisdiction)
+            .ok_or_else(|| ActProblem::Invalid(format!("authority {authority} is not registered")))
     }
 
     /// The division an act concerns, for the jurisdiction check.
@@ -546,8 +593,8 @@ impl Registry {
             Act::RegisterKey { official, .. } => of_official(official),
             Act::GrantRole { official, grant } | Act::RevokeRole { official, grant } => {
                 // Both the official's authority and the granted place must be inside
-                // the admin's jurisdiction; the place is the narrower test here and
-                // the authority is checked by `take_effect`.
+                // the admin's jurisdiction: this is the place; `apply` checks the
+                // official's authority as well.
                 of_official(official)?;
                 Ok(grant.jurisdiction)
             }
@@ -814,6 +861,14 @@ impl fmt::Display for SignedAct {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature::{sealed, Vouching};
+    use mingma_core::{
+        Evidence, EvidenceBody, PersonKey, Recorder, SourceKind, TestMethod, TestOutcome,
+    };
+
+    fn t(text: &str) -> Timestamp {
+        Timestamp::parse(&format!("2022-{text}:00+08:00")).expect("a time")
+    }
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])
@@ -890,5 +945,662 @@ mod tests {
         // Checking applies nothing.
         assert_eq!(registry.applied, 2);
         assert!(registry.keys.iter().count() == 1);
+    }
+
+    fn official(id: &str) -> OfficialId {
+        OfficialId::parse(id).expect("an official id")
+    }
+
+    fn authority(id: &str) -> AuthorityId {
+        AuthorityId::parse(id).expect("an authority id")
+    }
+
+    fn place(code: &str) -> Jurisdiction {
+        Jurisdiction::parse(code).expect("a division")
+    }
+
+    fn signed(by: &str, at: &str, act: Act, with: &SigningKey) -> SignedAct {
+        SignedAct::sign(
+            ActBody {
+                by: official(by),
+                at: t(at),
+                act,
+            },
+            with,
+        )
+    }
+
+    /// The province's first admin, `admin-1`, with key 1.
+    fn bootstrap() -> SignedAct {
+        signed(
+            "admin-1",
+            "05-01 09:00",
+            Act::Bootstrap {
+                authority: authority("hc-41"),
+                authority_name: "河南省卫生健康委员会".into(),
+                jurisdiction: place("41"),
+                official: official("admin-1"),
+                name: "管理员一".into(),
+                key: key_hex(&key(1).verifying_key()),
+            },
+            &key(1),
+        )
+    }
+
+    /// Bootstrap, then `admin-1` adds the city's health commission and CDC, a second
+    /// admin `admin-2` (key 2) and a health official `off-zhao` (key 3) of the city.
+    fn setup() -> Vec<SignedAct> {
+        let by1 = |at: &str, act: Act| signed("admin-1", at, act, &key(1));
+        vec![
+            bootstrap(),
+            by1(
+                "05-01 09:01",
+                Act::AddAuthority {
+                    authority: authority("hc-4101"),
+                    name: "郑州市卫生健康委员会".into(),
+                    name_en: None,
+                    jurisdiction: place("4101"),
+                    contact: None,
+                },
+            ),
+            by1(
+                "05-01 09:02",
+                Act::AddAuthority {
+                    authority: authority("cdc-4101"),
+                    name: "郑州市疾病预防控制中心".into(),
+                    name_en: None,
+                    jurisdiction: place("4101"),
+                    contact: None,
+                },
+            ),
+            by1(
+                "05-01 09:03",
+                Act::AddOfficial {
+                    official: official("admin-2"),
+                    name: "管理员二".into(),
+                    authority: authority("hc-41"),
+                },
+            ),
+            by1(
+                "05-01 09:04",
+                Act::RegisterKey {
+                    official: official("admin-2"),
+                    key: key_hex(&key(2).verifying_key()),
+                },
+            ),
+            by1(
+                "05-01 09:05",
+                Act::GrantRole {
+                    official: official("admin-2"),
+                    grant: Grant {
+                        role: Role::Admin,
+                        jurisdiction: place("41"),
+                    },
+                },
+            ),
+            by1(
+                "05-01 09:06",
+                Act::AddOfficial {
+                    official: official("off-zhao"),
+                    name: "赵".into(),
+                    authority: authority("hc-4101"),
+                },
+            ),
+            by1(
+                "05-01 09:07",
+                Act::RegisterKey {
+                    official: official("off-zhao"),
+                    key: key_hex(&key(3).verifying_key()),
+                },
+            ),
+            by1(
+                "05-01 09:08",
+                Act::GrantRole {
+                    official: official("off-zhao"),
+                    grant: Grant {
+                        role: Role::HealthOfficial,
+                        jurisdiction: place("4101"),
+                    },
+                },
+            ),
+        ]
+    }
+
+    fn replay(acts: &[SignedAct]) -> Registry {
+        Registry::replay(
+            acts.iter()
+                .enumerate()
+                .map(|(leaf, act)| (leaf as u64, act.to_bytes())),
+        )
+    }
+
+    /// `lab-1`'s registration (key 4), proposed by `admin-1`.
+    fn register_lab(at: &str) -> SignedAct {
+        signed(
+            "admin-1",
+            at,
+            Act::RegisterSource {
+                source: DataSourceId::parse("lab-1").expect("id"),
+                kind: SourceKind::Lab,
+                authority: authority("cdc-4101"),
+                name: "郑州金域检测".into(),
+                key: key_hex(&key(4).verifying_key()),
+            },
+            &key(1),
+        )
+    }
+
+    fn test_result(id: &str, at: &str) -> Evidence {
+        Evidence {
+            seal: None,
+            id: RecordId::parse(id).expect("id"),
+            subject: Some(PersonKey::from_bytes([5; 32])),
+            recorded_by: Recorder::Source {
+                id: DataSourceId::parse("lab-1").expect("id"),
+                kind: SourceKind::Lab,
+            },
+            authority: Some(authority("cdc-4101")),
+            legal_basis: None,
+            effective_at: t(at),
+            recorded_at: t(at),
+            body: EvidenceBody::TestResult {
+                method: TestMethod::NucleicAcid,
+                outcome: TestOutcome::Positive,
+                sampled_at: t(at),
+            },
+        }
+    }
+
+    #[test]
+    fn the_setup_replays_without_a_problem() {
+        let registry = replay(&setup());
+        assert!(registry.problems.is_empty(), "{:?}", registry.problems);
+        assert_eq!(registry.applied, 9);
+        assert_eq!(registry.last_leaf, Some(8));
+        assert_eq!(registry.directory.authorities.len(), 3);
+        assert_eq!(registry.directory.officials.len(), 3);
+        assert_eq!(registry.keys.iter().count(), 3);
+        assert_eq!(
+            registry.grants_of(&official("admin-2"))[0].role,
+            Role::Admin
+        );
+    }
+
+    #[test]
+    fn only_the_first_act_may_be_a_bootstrap() {
+        // A second bootstrap, even by a new admin with a valid self-signature.
+        let mut acts = setup();
+        acts.push(signed(
+            "mallory",
+            "05-02 09:00",
+            Act::Bootstrap {
+                authority: authority("hc-42"),
+                authority_name: "湖北省卫生健康委员会".into(),
+                jurisdiction: place("42"),
+                official: official("mallory"),
+                name: "mallory".into(),
+                key: key_hex(&key(9).verifying_key()),
+            },
+            &key(9),
+        ));
+        let registry = replay(&acts);
+        assert_eq!(registry.problems, vec![(9, ActProblem::LateBootstrap)]);
+        assert!(!registry
+            .directory
+            .officials
+            .contains_key(&official("mallory")));
+        assert_eq!(
+            ActProblem::LateBootstrap.to_string(),
+            "a bootstrap is valid only as the first act of a log"
+        );
+
+        // Anything before the bootstrap is ignored; the bootstrap still founds the log.
+        let early = signed(
+            "admin-1",
+            "05-01 08:00",
+            Act::AddOfficial {
+                official: official("off-early"),
+                name: "early".into(),
+                authority: authority("hc-41"),
+            },
+            &key(1),
+        );
+        let registry = replay(&[early, bootstrap()]);
+        assert_eq!(registry.problems, vec![(0, ActProblem::NoBootstrap)]);
+        assert_eq!(registry.applied, 1);
+
+        // A bootstrap must be made by the admin it registers, with the key it names.
+        let mut forged = bootstrap();
+        forged.body.by = official("someone-else");
+        let forged = SignedAct::sign(forged.body, &key(1));
+        let registry = replay(&[forged]);
+        assert!(
+            matches!(&registry.problems[..], [(0, ActProblem::Invalid(_))]),
+            "{:?}",
+            registry.problems
+        );
+        let wrong_key = SignedAct::sign(bootstrap().body, &key(2));
+        let registry = replay(&[wrong_key]);
+        assert!(
+            matches!(&registry.problems[..], [(0, ActProblem::BadSeal { .. })]),
+            "{:?}",
+            registry.problems
+        );
+        assert_eq!(registry.applied, 0);
+    }
+
+    #[test]
+    fn acts_by_unregistered_keys_or_non_admins_are_ignored_with_a_reason() {
+        let add = |by: &str, with: &SigningKey, id: &str| {
+            signed(
+                by,
+                "05-02 09:00",
+                Act::AddOfficial {
+                    official: official(id),
+                    name: id.into(),
+                    authority: authority("hc-4101"),
+                },
+                with,
+            )
+        };
+        let mut acts = setup();
+        // admin-1 named as the actor, sealed with a key nobody registered.
+        acts.push(add("admin-1", &key(9), "off-a"));
+        // admin-1 named, sealed with admin-2's (registered) key.
+        acts.push(add("admin-1", &key(2), "off-b"));
+        // An actor who does not exist.
+        acts.push(add("ghost", &key(9), "off-c"));
+        // A registered health official, with their own key, but no admin role.
+        acts.push(add("off-zhao", &key(3), "off-d"));
+        let registry = replay(&acts);
+        let problems: Vec<String> = registry
+            .problems
+            .iter()
+            .map(|(leaf, p)| format!("{leaf}: {p}"))
+            .collect();
+        let unregistered = KeyId::of(&key(9).verifying_key());
+        assert_eq!(
+            problems,
+            vec![
+                format!(
+                    "9: the seal is not a valid signature by a key of admin-1: key {unregistered} is not registered"
+                ),
+                "10: the seal is not a valid signature by a key of admin-1: the key belongs to official admin-2".to_owned(),
+                "11: official ghost is not registered".to_owned(),
+                "12: not permitted: none of the official's roles (health_official) may manage accounts, roles and keys".to_owned(),
+            ]
+        );
+        for id in ["off-a", "off-b", "off-c", "off-d"] {
+            assert!(!registry.directory.officials.contains_key(&official(id)));
+        }
+        // `check` says the same before anything is appended, and changes nothing.
+        let before = replay(&setup());
+        assert!(matches!(
+            before.check(&add("off-zhao", &key(3), "off-d")),
+            Err(ActProblem::Refused(crate::Refusal::NotPermitted { .. }))
+        ));
+        assert_eq!(before.check(&add("admin-1", &key(1), "off-e")), Ok(()));
+        assert!(!before.directory.officials.contains_key(&official("off-e")));
+    }
+
+    #[test]
+    fn a_source_counts_only_after_a_second_admin_confirms_it() {
+        let mut acts = setup();
+        acts.push(register_lab("05-02 09:00")); // leaf 9
+        let registry = replay(&acts);
+        assert!(registry.problems.is_empty(), "{:?}", registry.problems);
+        assert!(registry.pending.contains_key(&9));
+        assert!(registry.directory.sources.is_empty());
+        let record = sealed(test_result("t-1", "06-01 10:00"), &key(4));
+        let vouching = Vouching::new(registry.keys.clone());
+        assert!(
+            !vouching.counts(&record),
+            "not registered before confirmation"
+        );
+
+        // The proposer cannot confirm their own proposal.
+        acts.push(signed(
+            "admin-1",
+            "05-02 09:05",
+            Act::Confirm { proposal: 9 },
+            &key(1),
+        ));
+        let registry = replay(&acts);
+        assert_eq!(registry.problems.len(), 1);
+        assert_eq!(
+            registry.problems[0].1.to_string(),
+            "admin-1 proposed the act at leaf 9; a second admin must confirm it"
+        );
+        assert!(registry.directory.sources.is_empty());
+        // A health official is not an admin and cannot either.
+        acts.push(signed(
+            "off-zhao",
+            "05-02 09:06",
+            Act::Confirm { proposal: 9 },
+            &key(3),
+        ));
+        // Nothing waits at leaf 3.
+        acts.push(signed(
+            "admin-2",
+            "05-02 09:07",
+            Act::Confirm { proposal: 3 },
+            &key(2),
+        ));
+        let registry = replay(&acts);
+        assert_eq!(registry.problems.len(), 3, "{:?}", registry.problems);
+        assert!(matches!(
+            registry.problems[1],
+            (11, ActProblem::Refused(crate::Refusal::NotPermitted { .. }))
+        ));
+        assert!(matches!(
+            registry.problems[2],
+            (12, ActProblem::Confirmation(_))
+        ));
+        assert!(registry.directory.sources.is_empty());
+
+        // The second admin confirms: the source and its key count from then on.
+        acts.push(signed(
+            "admin-2",
+            "05-02 10:00",
+            Act::Confirm { proposal: 9 },
+            &key(2),
+        ));
+        let registry = replay(&acts);
+        assert_eq!(registry.problems.len(), 3, "{:?}", registry.problems);
+        assert!(registry.pending.is_empty());
+        assert!(registry
+            .directory
+            .sources
+            .contains_key(&DataSourceId::parse("lab-1").expect("id")));
+        let vouching = Vouching::new(registry.keys.clone());
+        assert!(vouching.counts(&record));
+        // Not for a record made before the confirmation.
+        let early = sealed(test_result("t-0", "05-02 09:30"), &key(4));
+        assert!(!vouching.counts(&early));
+        // A second confirmation of the same proposal finds nothing waiting.
+        acts.push(signed(
+            "admin-2",
+            "05-02 10:01",
+            Act::Confirm { proposal: 9 },
+            &key(2),
+        ));
+        let registry = replay(&acts);
+        assert!(matches!(
+            registry.problems.last(),
+            Some((14, ActProblem::Confirmation(_)))
+        ));
+    }
+
+    #[test]
+    fn records_made_after_a_key_is_revoked_do_not_count() {
+        let mut acts = setup();
+        acts.push(register_lab("05-02 09:00"));
+        acts.push(signed(
+            "admin-2",
+            "05-02 10:00",
+            Act::Confirm { proposal: 9 },
+            &key(2),
+        ));
+        let lab_key = KeyId::of(&key(4).verifying_key());
+        acts.push(signed(
+            "admin-1",
+            "06-05 00:00",
+            Act::RevokeKey {
+                key: lab_key.to_string(),
+                at: t("06-05 00:00"),
+            },
+            &key(1),
+        ));
+        let registry = replay(&acts);
+        assert!(registry.problems.is_empty(), "{:?}", registry.problems);
+        let vouching = Vouching::new(registry.keys.clone());
+        let before = sealed(test_result("t-1", "06-04 23:59"), &key(4));
+        let after = sealed(test_result("t-2", "06-05 00:00"), &key(4));
+        assert_eq!(vouching.check(&before), Ok(()));
+        let refused = vouching.check(&after).expect_err("revoked");
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "record t-2: made at {}, when key {lab_key} was revoked",
+                t("06-05 00:00")
+            )
+        );
+
+        // An official's revoked key no longer seals acts either, even backdated.
+        let zhao_key = KeyId::of(&key(3).verifying_key());
+        let mut acts = setup();
+        acts.push(signed(
+            "admin-1",
+            "05-03 00:00",
+            Act::GrantRole {
+                official: official("off-zhao"),
+                grant: Grant {
+                    role: Role::Admin,
+                    jurisdiction: place("4101"),
+                },
+            },
+            &key(1),
+        ));
+        acts.push(signed(
+            "admin-1",
+            "05-04 00:00",
+            Act::RevokeKey {
+                key: zhao_key.to_string(),
+                at: t("05-04 00:00"),
+            },
+            &key(1),
+        ));
+        let add = |at: &str, id: &str| {
+            signed(
+                "off-zhao",
+                at,
+                Act::AddOfficial {
+                    official: official(id),
+                    name: id.into(),
+                    authority: authority("hc-4101"),
+                },
+                &key(3),
+            )
+        };
+        acts.push(add("05-05 00:00", "off-late"));
+        acts.push(add("05-03 12:00", "off-backdated"));
+        let registry = replay(&acts);
+        let problems: Vec<String> = registry
+            .problems
+            .iter()
+            .map(|(leaf, p)| format!("{leaf}: {p}"))
+            .collect();
+        assert_eq!(
+            problems,
+            vec![
+                "11: the seal is not a valid signature by a key of off-zhao: the key was not valid at the time of the act".to_owned(),
+                format!(
+                    "12: the act is dated {}, before the act applied before it ({})",
+                    t("05-03 12:00"),
+                    t("05-04 00:00")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_role_is_granted_only_to_officials_of_the_admins_jurisdiction() {
+        // A city admin of Zhengzhou.
+        let mut acts = setup();
+        acts.push(signed(
+            "admin-1",
+            "05-02 09:00",
+            Act::GrantRole {
+                official: official("admin-2"),
+                grant: Grant {
+                    role: Role::Admin,
+                    jurisdiction: place("4101"),
+                },
+            },
+            &key(1),
+        ));
+        acts.push(signed(
+            "admin-1",
+            "05-02 09:01",
+            Act::RevokeRole {
+                official: official("admin-2"),
+                grant: Grant {
+                    role: Role::Admin,
+                    jurisdiction: place("41"),
+                },
+            },
+            &key(1),
+        ));
+        // Luoyang's health commission and an official of it.
+        acts.push(signed(
+            "admin-1",
+            "05-02 09:02",
+            Act::AddAuthority {
+                authority: authority("hc-4103"),
+                name: "洛阳市卫生健康委员会".into(),
+                name_en: None,
+                jurisdiction: place("4103"),
+                contact: None,
+            },
+            &key(1),
+        ));
+        acts.push(signed(
+            "admin-1",
+            "05-02 09:03",
+            Act::AddOfficial {
+                official: official("off-ly"),
+                name: "洛阳".into(),
+                authority: authority("hc-4103"),
+            },
+            &key(1),
+        ));
+        // The Zhengzhou admin may grant roles in Zhengzhou, but not to Luoyang's
+        // official, and not in Luoyang.
+        let grant = |at: &str, who: &str, place_code: &str| {
+            signed(
+                "admin-2",
+                at,
+                Act::GrantRole {
+                    official: official(who),
+                    grant: Grant {
+                        role: Role::HealthOfficial,
+                        jurisdiction: place(place_code),
+                    },
+                },
+                &key(2),
+            )
+        };
+        acts.push(grant("05-02 09:04", "off-ly", "4101"));
+        acts.push(grant("05-02 09:05", "off-ly", "4103"));
+        acts.push(grant("05-02 09:06", "off-zhao", "410102"));
+        let registry = replay(&acts);
+        let leaves: Vec<u64> = registry.problems.iter().map(|(leaf, _)| *leaf).collect();
+        assert_eq!(leaves, vec![13, 14], "{:?}", registry.problems);
+        for (_, problem) in &registry.problems {
+            assert!(
+                matches!(
+                    problem,
+                    ActProblem::Refused(crate::Refusal::OutsideJurisdiction { .. })
+                ),
+                "{problem}"
+            );
+        }
+        assert!(registry.grants_of(&official("off-ly")).is_empty());
+        assert_eq!(registry.grants_of(&official("off-zhao")).len(), 2);
+    }
+
+    #[test]
+    fn acts_round_trip_through_their_bytes() {
+        for act in setup().into_iter().chain([register_lab("05-02 09:00")]) {
+            let bytes = act.to_bytes();
+            assert_eq!(bytes[0], VERSION);
+            let back = SignedAct::from_bytes(&bytes).expect("reads back");
+            assert_eq!(back, act);
+            assert_eq!(back.to_bytes(), bytes);
+            let joined = SignedAct::from_parts(act.json.clone(), act.seal).expect("joins");
+            assert_eq!(joined, act);
+        }
+        let bytes = bootstrap().to_bytes();
+        assert_eq!(
+            SignedAct::from_bytes(&[]),
+            Err(MalformedAct("empty".into()))
+        );
+        assert_eq!(
+            SignedAct::from_bytes(&bytes[..73]),
+            Err(MalformedAct("cut short".into()))
+        );
+        assert_eq!(
+            SignedAct::from_bytes(&[2, 0, 0]),
+            Err(MalformedAct("unknown version 2".into()))
+        );
+        let mut bad_json = bytes.clone();
+        bad_json.truncate(bytes.len() - 1);
+        assert!(SignedAct::from_bytes(&bad_json).is_err());
+        // Malformed bytes in a log are a problem of their leaf, not a panic.
+        let mut registry = replay(&setup());
+        registry.apply_bytes(9, &[1; 80]);
+        assert!(matches!(
+            registry.problems.last(),
+            Some((9, ActProblem::Malformed(_)))
+        ));
+    }
+
+    #[test]
+    fn a_tampered_act_fails_its_seal() {
+        let acts = setup();
+        // The grant to off-zhao, widened from the city to the province in the JSON.
+        let original = acts[8].clone();
+        let json = String::from_utf8(original.json.clone()).expect("JSON");
+        assert!(json.contains("\"4101\""), "{json}");
+        let tampered_json = json.replace("\"4101\"", "\"41\"");
+        let tampered =
+            SignedAct::from_parts(tampered_json.into_bytes(), original.seal).expect("still JSON");
+        assert_eq!(
+            tampered.body.act,
+            Act::GrantRole {
+                official: official("off-zhao"),
+                grant: Grant {
+                    role: Role::HealthOfficial,
+                    jurisdiction: place("41"),
+                },
+            }
+        );
+        let mut with_tampered = acts.clone();
+        with_tampered[8] = tampered.clone();
+        let registry = replay(&with_tampered);
+        assert_eq!(
+            registry.problems,
+            vec![(
+                8,
+                ActProblem::BadSeal {
+                    actor: official("admin-1"),
+                    why: "the signature does not match the act".into(),
+                }
+            )]
+        );
+        assert!(registry.grants_of(&official("off-zhao")).is_empty());
+        // The same through the leaf bytes.
+        let mut bytes = original.to_bytes();
+        let at = bytes
+            .windows(6)
+            .position(|w| w == b"\"4101\"")
+            .expect("the place in the bytes");
+        bytes[at + 4] = b'2';
+        let mut registry = replay(&acts[..8]);
+        registry.apply_bytes(8, &bytes);
+        assert!(matches!(
+            registry.problems.last(),
+            Some((8, ActProblem::BadSeal { .. }))
+        ));
+    }
+
+    #[test]
+    fn public_keys_are_exactly_64_hex_digits() {
+        let hex = key_hex(&key(1).verifying_key());
+        assert!(public_key(&hex).is_ok());
+        assert!(public_key(&hex[..62]).is_err());
+        let signed_digit = format!("+{}", &hex[1..]);
+        assert!(public_key(&signed_digit).is_err(), "a sign is not a digit");
+        assert!(public_key(&format!("{}zz", &hex[..62])).is_err());
     }
 }

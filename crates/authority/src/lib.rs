@@ -27,7 +27,10 @@
 //! by hand: the recorder, the authority, the legal basis, the two-person rule and the
 //! owner of what is approved or retracted, each refusal saying what is wrong.
 //! [`signature`] checks who vouches for a record: a data source's or an official's
-//! registered key, over the record's canonical bytes.
+//! registered key, over the record's canonical bytes. [`act`] holds the authority
+//! acts (ledger leaves) that register authorities, officials, keys, grants and data
+//! sources, and the [`Registry`] their replay makes; [`founding`] makes the acts
+//! that register a whole directory at once (a simulated city, a test's fixtures).
 //!
 //! # What this crate must never do
 //! Read or write anything: it is a pure function of the grants, the action and the
@@ -36,10 +39,12 @@
 #![warn(missing_docs)]
 
 pub mod act;
+pub mod founding;
 pub mod intake;
 pub mod signature;
 
 pub use act::{Act, ActBody, ActProblem, Registry, SignedAct};
+pub use founding::{derived_key, Founding, FoundingAdmin, FoundingError, Signers};
 pub use signature::{sealed, sign, KeyId, KeyRing, SignatureError, Vouching};
 
 use std::fmt;

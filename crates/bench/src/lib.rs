@@ -5,7 +5,9 @@
 //!    `Store::append` (each a ledger leaf, durable before the call returns), from
 //!    `writers` concurrent callers in calls of `batch` records — scans/s, leaves/s and
 //!    the time to acknowledge a call (p50, p99). Each simulated day is generated
-//!    before its appends start, and only the appends are timed;
+//!    (its official and source records sealed) before its appends start, and only
+//!    the appends are timed; the city's authority acts, which register the keys
+//!    those seals are checked with, are appended first ([`register_city`]);
 //! 2. **memory**: the resident memory a fresh process gains by opening the store (the
 //!    hot scan index is built at open), per scan and per person;
 //! 3. **derivation from scratch** of every resident's code;
@@ -31,6 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
+use mingma_authority::signature::KeyHolder;
+use mingma_authority::Registry;
 use mingma_baseline::{Area, Baseline, BaselineScan, BaselineVenue, Stays};
 use mingma_core::{
     Evidence, EvidenceBody, EvidenceKind, Jurisdiction, Level, OfficialId, PersonKey, PseudonymKey,
@@ -574,9 +578,71 @@ type Produced = (
 /// A batch for a writer task, and where to say it is durable.
 type Work = (Vec<Evidence>, oneshot::Sender<anyhow::Result<Duration>>);
 
-/// Streams the city into the store, a day at a time: the day is generated, then its
-/// scans and unreferencing records go to the concurrent writers; records that refer
-/// to others
+/// Appends the city's authority acts ([`City::authority_acts`]: its admins,
+/// authorities, officials with their keys and roles, data sources) so that its
+/// sealed records count, unless the store's acts already register every one of the
+/// city's keys. Returns the number of acts appended.
+///
+/// A store whose acts register something else (another seed's keys, another
+/// province's admins) is refused: its records would not count there.
+pub async fn register_city<S: Store>(store: &S, city: &City) -> anyhow::Result<usize> {
+    let existing = Registry::replay(store.acts(0).await?);
+    if existing.applied > 0 {
+        let founding = city.founding();
+        let registered = |holder: KeyHolder, key: &mingma_authority::KeyId| {
+            existing.keys.get(*key).is_some_and(|k| k.holder == holder)
+        };
+        let missing = founding.directory.officials.keys().find(|id| {
+            founding.signers.official(id).is_none_or(|k| {
+                !registered(
+                    KeyHolder::Official((*id).clone()),
+                    &mingma_authority::KeyId::of(&k.verifying_key()),
+                )
+            })
+        });
+        let missing_source = founding.directory.sources.keys().find(|id| {
+            founding.signers.source(id).is_none_or(|k| {
+                !registered(
+                    KeyHolder::Source((*id).clone()),
+                    &mingma_authority::KeyId::of(&k.verifying_key()),
+                )
+            })
+        });
+        return match (missing, missing_source) {
+            (None, None) => Ok(0),
+            (Some(id), _) => bail!(
+                "the store's authority acts do not register the simulated key of official {id} (they register another city, seed or province); stream the city into a new store"
+            ),
+            (None, Some(id)) => bail!(
+                "the store's authority acts do not register the simulated key of data source {id} (they register another city, seed or province); stream the city into a new store"
+            ),
+        };
+    }
+    let first = store.ledger_size().await?;
+    let acts = city
+        .authority_acts(first)
+        .map_err(|e| anyhow!("the city's authority acts: {e}"))?;
+    for (i, act) in acts.iter().enumerate() {
+        let leaf = store.append_act(act.to_bytes()).await?;
+        if leaf != first + i as u64 {
+            // A confirmation names its proposal's leaf: a write in between moves it.
+            bail!(
+                "another writer appended to the store while the city's authority acts were appended (act {} at leaf {leaf}, not {})",
+                i + 1,
+                first + i as u64
+            );
+        }
+    }
+    let replayed = Registry::replay(store.acts(0).await?);
+    if let Some((leaf, problem)) = replayed.problems.first() {
+        bail!("the city's authority act at leaf {leaf} was not applied: {problem}");
+    }
+    Ok(acts.len())
+}
+
+/// Streams the city into the store, a day at a time, after its authority acts
+/// ([`register_city`]): the day is generated, then its scans and unreferencing
+/// records go to the concurrent writers; records that refer to others
 /// (approvals, designations, orders) are held to the end of their day and appended
 /// after every earlier call is durable, so a reference never precedes its target in
 /// the log.
@@ -591,6 +657,7 @@ pub async fn ingest<S: Store>(
     if writers == 0 || batch == 0 {
         bail!("writers and batch must be at least 1");
     }
+    register_city(store, &city).await?;
     progress(Progress::Phase(
         "simulate and append",
         Some(u64::from(city.person_count()) * u64::from(city.config().days) * 4),
@@ -805,7 +872,7 @@ fn busiest_district(city: &City) -> anyhow::Result<Jurisdiction> {
 }
 
 /// A high-risk declaration of `district` for `[from, until)` by the city's health
-/// commission, recorded at `at`, and its approval by a second official.
+/// commission, recorded at `at`, and its approval by a second official, both sealed.
 fn declaration(
     city: &City,
     district: Jurisdiction,
@@ -856,7 +923,8 @@ fn declaration(
         recorded_at: at,
         body: EvidenceBody::Approval { target: id },
     };
-    Ok((declaration, approval))
+    // Sealed by the officials' simulated keys, or neither would count.
+    Ok((city.seal(declaration), city.seal(approval)))
 }
 
 /// Kind numbers of the baseline's venues.

@@ -1,4 +1,5 @@
-//! `mingma sim`: a simulated city, as an evidence file or streamed into a store.
+//! `mingma sim`: a simulated city, as an evidence file or streamed into a store
+//! (after the authority acts that register its officials' and sources' keys).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -55,6 +56,10 @@ pub async fn run(args: &SimArgs) -> Result<()> {
         config.start
     );
     let bar = Bar::new();
+    // Official and source records are sealed over their person keys: the file's
+    // seals hold under this pseudonym key, the one to import it with.
+    let key = args.pseudonym_key.key()?;
+    let keys = Arc::new(city.person_keys(&key));
     match &args.out {
         Some(path) => {
             bar.phase(
@@ -65,18 +70,16 @@ pub async fn run(args: &SimArgs) -> Result<()> {
             let ticking = (&mut days).inspect(|day| bar.advance(day.len() as u64));
             if path.as_os_str() == "-" {
                 let stdout = std::io::stdout();
-                mingma_sim::write_jsonl(&city, ticking, stdout.lock())?;
+                mingma_sim::write_jsonl(&city, ticking, &keys, stdout.lock())?;
             } else {
                 let file = std::fs::File::create(path)
                     .with_context(|| format!("cannot create {}", path.display()))?;
-                mingma_sim::write_jsonl(&city, ticking, file)?;
+                mingma_sim::write_jsonl(&city, ticking, &keys, file)?;
             }
             bar.finish();
             eprintln!("{}", days.stats());
         }
         None => {
-            let key = args.pseudonym_key.key()?;
-            let keys = Arc::new(city.person_keys(&key));
             let city = Arc::new(city);
             let progress = |p| bar.progress(p);
             let done = crate::with_store!(args.db.open_or_create().await?, |store| {

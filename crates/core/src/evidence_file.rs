@@ -167,6 +167,7 @@ struct Envelope {
     legal_basis: Option<String>,
     effective_at: Timestamp,
     recorded_at: Timestamp,
+    /// `<16 hex digits>.<128 hex digits>` ([`Seal`]).
     seal: Option<String>,
 }
 

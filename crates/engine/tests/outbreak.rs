@@ -3,7 +3,7 @@
 
 use mingma_core::{Colour, Evidence, EvidenceBody, RuleSet, Span, Timestamp};
 use mingma_engine::Engine;
-use mingma_store::contract::{act, person, rid, risk_area, scan, t};
+use mingma_store::contract::{act, directory, founding, person, register, rid, risk_area, scan, t};
 use mingma_store::Store;
 use mingma_store_sqlite::SqliteStore;
 
@@ -128,19 +128,22 @@ async fn a_district_declaration_turns_exactly_the_people_with_a_stay_in_it_red()
         .expect("derive");
     assert_eq!(first.changed, [40, 0, 0], "everyone starts green");
 
-    // 中原区 high risk from 06-05 10:00 to 06-09 10:00 (declared 06-08 10:00).
-    let declaration = risk_area("ra-zy", "410102", t("06-08 10:00"));
+    // 中原区 high risk from 06-05 10:00 to 06-09 10:00 (declared 06-08 10:00), by
+    // officials whose keys the ledger's authority acts registered.
+    let founding = founding(&directory(), 1);
+    register(&store, &founding).await;
+    let declaration = founding.seal(risk_area("ra-zy", "410102", t("06-08 10:00")));
     store
         .append(vec![
             declaration.clone(),
-            act(
+            founding.seal(act(
                 "ra-zy.ok",
                 "off-sun",
                 EvidenceBody::Approval {
                     target: rid("ra-zy"),
                 },
                 t("06-08 10:05"),
-            ),
+            )),
         ])
         .await
         .expect("declare");
@@ -173,4 +176,113 @@ async fn a_district_declaration_turns_exactly_the_people_with_a_stay_in_it_red()
     // Deriving again changes nothing.
     let again = engine.rederive(&affected, now).await.expect("rederive");
     assert_eq!(again.batch, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_with_a_missing_or_forged_seal_colour_no_code_and_verification_names_them() {
+    use mingma_authority::sealed;
+    use mingma_store::contract::{case, close_contact};
+    use mingma_store::{verify, Finding};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("m.sqlite")).expect("open");
+    let founding = founding(&directory(), 1);
+    register(&store, &founding).await;
+    let case_person = person(2);
+    let designate =
+        |id: &str, who: u32| close_contact(id, person(who), "case-1", &[], t("06-02 10:00"));
+    let approve = |id: &str| {
+        founding.seal(act(
+            &format!("{id}.ok"),
+            "off-sun",
+            EvidenceBody::Approval { target: rid(id) },
+            t("06-02 10:05"),
+        ))
+    };
+    // Someone with database access, but without the officials' keys.
+    let stranger = mingma_store::contract::founding(&directory(), 666);
+    let off_sun = founding
+        .signers
+        .official(&mingma_core::OfficialId::parse("off-sun").expect("id"))
+        .expect("a key")
+        .clone();
+    store
+        .append(vec![
+            founding.seal(case("case-1", case_person, t("06-01 09:00"))),
+            // Sealed by off-zhao's registered key: counts.
+            founding.seal(designate("cc-sealed", 5)),
+            approve("cc-sealed"),
+            // No seal at all.
+            designate("cc-unsealed", 1),
+            approve("cc-unsealed"),
+            // Sealed by a key nobody registered, claiming off-zhao.
+            stranger.seal(designate("cc-forged", 3)),
+            approve("cc-forged"),
+            // Sealed by a colleague's registered key: still not off-zhao's.
+            sealed(designate("cc-borrowed", 4), &off_sun),
+            approve("cc-borrowed"),
+        ])
+        .await
+        .expect("append");
+    let rules = RuleSet::default_rules().expect("rules");
+    let engine = Engine::new(store.clone(), rules.clone());
+    let now = t("06-02 12:00");
+    engine
+        .rederive(
+            &[person(1), case_person, person(3), person(4), person(5)],
+            now,
+        )
+        .await
+        .expect("derive");
+    let colour = |n: u32| {
+        let store = store.clone();
+        async move {
+            store
+                .code_state(person(n))
+                .await
+                .expect("read")
+                .expect("a code")
+                .change
+                .colour()
+        }
+    };
+    assert_eq!(
+        colour(5).await,
+        Colour::Red,
+        "the sealed designation counts"
+    );
+    assert_eq!(colour(2).await, Colour::Red, "the sealed case counts");
+    for n in [1, 3, 4] {
+        assert_eq!(colour(n).await, Colour::Green, "person {n}");
+    }
+
+    // Verification with the engine's seal checks names exactly the three records.
+    let seals = engine.seal_check();
+    let report = verify(&store, None, &rules, Some(&seals))
+        .await
+        .expect("verify");
+    let named: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| match f {
+            Finding::Leaf { problem, .. } => problem.clone(),
+            other => format!("{other}"),
+        })
+        .collect();
+    assert_eq!(named.len(), 3, "{named:#?}");
+    assert!(
+        named[0].contains("does not count and colours no code")
+            && named[0].contains("record cc-unsealed: unsigned"),
+        "{named:#?}"
+    );
+    assert!(
+        named[1].contains("record cc-forged: signed by key")
+            && named[1].contains("which is not registered"),
+        "{named:#?}"
+    );
+    assert!(
+        named[2].contains("record cc-borrowed: recorded by official off-zhao but signed by key")
+            && named[2].contains("of official off-sun"),
+        "{named:#?}"
+    );
 }

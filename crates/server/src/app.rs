@@ -576,9 +576,11 @@ impl<S: Store> App<S> {
         lang: Lang,
         now: Timestamp,
     ) -> AppResult<CodeView> {
-        // Only records that count (sealed by a registered key where one is needed)
-        // are derived from or shown: the engine's seal checks, after catching up on
-        // the ledger's authority acts.
+        // Only records that count: an official's or a source's record needs a seal
+        // by a key the ledger's authority acts registered (caught up first, with the
+        // authorities they name taken into the explanations' directory), as the
+        // engine derives. The colour signed below is the engine's, never one from a
+        // record written past the service.
         self.merge_ledger_directory().await?;
         let vouching = self.engine.vouching();
         let records: Vec<Evidence> = self

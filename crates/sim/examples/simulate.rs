@@ -42,7 +42,7 @@ fn main() -> std::io::Result<()> {
     if let Some(n) = threads {
         days = days.threads(n);
     }
-    let keys = evidence.then(|| {
+    let keys = (evidence || out.is_some()).then(|| {
         let started = Instant::now();
         let keys = city.person_keys(&mingma_core::PseudonymKey::from_bytes([0; 32]));
         eprintln!("person keys in {:.2} s", started.elapsed().as_secs_f64());
@@ -66,10 +66,12 @@ fn main() -> std::io::Result<()> {
             eprintln!("{records} records generated");
         }
         Some("-") => {
-            mingma_sim::write_jsonl(&city, &mut days, std::io::stdout().lock())?;
+            let keys = keys.as_ref().expect("computed above");
+            mingma_sim::write_jsonl(&city, &mut days, keys, std::io::stdout().lock())?;
         }
         Some(path) => {
-            mingma_sim::write_jsonl(&city, &mut days, std::fs::File::create(path)?)?;
+            let keys = keys.as_ref().expect("computed above");
+            mingma_sim::write_jsonl(&city, &mut days, keys, std::fs::File::create(path)?)?;
         }
     }
     let elapsed = started.elapsed().as_secs_f64();

@@ -2,9 +2,12 @@
 
 use std::collections::HashSet;
 
+use ed25519_dalek::SigningKey;
+use mingma_authority::{Founding, FoundingError, Grant, SignedAct};
 use mingma_core::{
-    Authority, AuthorityId, DataSource, DataSourceId, Directory, Jurisdiction, NationalId,
-    Official, OfficialId, PersonKey, PseudonymKey, RuleSet, SourceKind, Venue, VenueId, VenueKind,
+    Authority, AuthorityId, DataSource, DataSourceId, Directory, Evidence, Jurisdiction,
+    NationalId, Official, OfficialId, PersonKey, PseudonymKey, RuleSet, SourceKind, Timestamp,
+    Venue, VenueId, VenueKind,
 };
 
 use crate::clock::{civil_from_days, local_day, DAY};
@@ -183,7 +186,16 @@ pub(crate) struct Registry {
     pub port: String,
     /// Centralised quarantine facilities.
     pub facilities: Vec<String>,
+    /// The signing key of each official, in the order of `officials`.
+    pub official_keys: Vec<SigningKey>,
+    /// The signing key of each data source, in the order of `sources`.
+    pub source_keys: Vec<SigningKey>,
+    /// The acts that register all of them, with every key.
+    pub founding: Founding,
 }
+
+/// Domain of the simulated keys ([`mingma_authority::derived_key`]).
+const KEY_DOMAIN: &str = "mingma-sim/key/v1";
 
 /// Authority numbers in [`Registry::authorities`].
 pub(crate) const PROVINCE_HC: usize = 0;
@@ -292,6 +304,32 @@ impl City {
     /// The configuration the city was generated from.
     pub fn config(&self) -> &CityConfig {
         &self.config
+    }
+
+    /// Who registers the city's authorities, officials and data sources, with every
+    /// simulated key: each derived from the seed and the holder's id, so the same
+    /// seed gives the same keys (and anyone who knows the seed holds them).
+    pub fn founding(&self) -> &Founding {
+        &self.registry.founding
+    }
+
+    /// The authority acts that register the city's authorities, officials (with
+    /// their keys and roles) and data sources, in the order they must be appended,
+    /// the first at leaf `first_leaf`: a simulated province admin's bootstrap, a
+    /// second admin, every authority, every official (a health official in their
+    /// authority's jurisdiction; the CDC's officials, who trace contacts, a tracing
+    /// team), and every data source, proposed by the first admin and confirmed by the
+    /// second. They are dated from a day before the simulated start, so every key
+    /// is valid for every record the city makes. Append them before its records.
+    pub fn authority_acts(&self, first_leaf: u64) -> Result<Vec<SignedAct>, FoundingError> {
+        self.registry.founding.acts(first_leaf)
+    }
+
+    /// `record` sealed by its recorder's simulated key (unchanged if the recorder is
+    /// a holder, a proxy or not of this city). Every official and source record the
+    /// simulation makes is sealed already; this is for records made beside it.
+    pub fn seal(&self, record: Evidence) -> Evidence {
+        self.registry.founding.seal(record)
     }
 
     /// The registry: authorities, officials, data sources and venues.
@@ -847,6 +885,47 @@ fn registry(config: &CityConfig, geo: &Geography, spots: &[Spot]) -> Registry {
             },
         );
     }
+    // Acts a day before the first simulated day: keys count from the act that
+    // registers them.
+    let acts_at = Timestamp::clamped_unix_seconds(config.start.unix_seconds() - DAY);
+    let mut founding = Founding::derived(
+        &directory,
+        &authorities[PROVINCE_HC],
+        KEY_DOMAIN,
+        config.seed,
+        acts_at,
+    );
+    for (id, a) in &officials {
+        if *a == CITY_CDC {
+            // The CDC's officials designate close contacts and approve each other's
+            // designations: a tracing team.
+            founding.grants.insert(
+                id.clone(),
+                vec![Grant {
+                    role: mingma_authority::Role::TracingTeam,
+                    jurisdiction: city,
+                }],
+            );
+        }
+    }
+    let key = |official: &OfficialId| {
+        founding
+            .signers
+            .official(official)
+            .cloned()
+            .unwrap_or_else(|| unreachable!("every official has a derived key"))
+    };
+    let official_keys = officials.iter().map(|(id, _)| key(id)).collect();
+    let source_keys = sources
+        .iter()
+        .map(|(id, _)| {
+            founding
+                .signers
+                .source(id)
+                .cloned()
+                .unwrap_or_else(|| unreachable!("every source has a derived key"))
+        })
+        .collect();
     Registry {
         directory,
         authorities,
@@ -856,6 +935,9 @@ fn registry(config: &CityConfig, geo: &Geography, spots: &[Spot]) -> Registry {
         facilities: (1..=5)
             .map(|n| format!("{short}市第{n}集中隔离点"))
             .collect(),
+        official_keys,
+        source_keys,
+        founding,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use mingma_authority::sealed;
 use mingma_core::{
     CaseClass, ClosureOutcome, Evidence, EvidenceBody, EvidenceKind, Exposure, Presence,
     QuarantineSetting, RecordId, Recorder, RiskAreaScope, RiskLevel, TestMethod, TestOutcome,
@@ -329,8 +330,16 @@ impl Day {
         }
     }
 
-    /// Writes the day's records as evidence-file lines.
-    pub fn write_jsonl<W: Write>(&self, city: &City, out: &mut W) -> io::Result<()> {
+    /// Writes the day's records as evidence-file lines. Official and source records
+    /// carry their `seal`, which covers the record as the core holds it, with its
+    /// subject as a person key: `keys` must be [`City::person_keys`] under the
+    /// pseudonym key the file will be read with, or the seals will not verify.
+    pub fn write_jsonl<W: Write>(
+        &self,
+        city: &City,
+        keys: &PersonKeys,
+        out: &mut W,
+    ) -> io::Result<()> {
         let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
         // Scan times are seconds of the day: with the day starting at local midnight,
         // they share its date.
@@ -352,7 +361,7 @@ impl Day {
             for (item, id) in batch.iter().zip(&ids) {
                 match item {
                     Item::Scan(scan) => self.push_scan(city, scan, id, prefix.as_ref(), &mut buf),
-                    Item::Rec(rec) => push_rec(city, rec, &mut buf),
+                    Item::Rec(rec) => push_rec(city, keys, rec, &mut buf),
                 }
             }
             if buf.len() > (1 << 20) - BATCH * 1024 {
@@ -421,7 +430,7 @@ fn recorder_text(city: &City, by: Actor) -> (String, usize) {
     }
 }
 
-fn push_rec(city: &City, rec: &Rec, out: &mut Vec<u8>) {
+fn push_rec(city: &City, keys: &PersonKeys, rec: &Rec, out: &mut Vec<u8>) {
     let prefix = &city.config.id_prefix;
     let field = |out: &mut Vec<u8>, name: &str| {
         out.extend_from_slice(b",\"");
@@ -543,6 +552,13 @@ fn push_rec(city: &City, rec: &Rec, out: &mut Vec<u8>) {
         }
         Body::Approval { target } => id(out, "target", *target),
     }
+    if let Some(seal) = rec_evidence(city, keys, rec).seal {
+        field(out, "seal");
+        out.push(b'"');
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{seal}");
+        out.push(b'"');
+    }
     out.extend_from_slice(b"}\n");
 }
 
@@ -639,7 +655,7 @@ fn rec_evidence(city: &City, keys: &PersonKeys, rec: &Rec) -> Evidence {
             target: rid(*target),
         },
     };
-    Evidence {
+    let record = Evidence {
         seal: None,
         id: rid(rec.id),
         subject: rec.body.subject().map(|p| keys.get(p)),
@@ -649,7 +665,13 @@ fn rec_evidence(city: &City, keys: &PersonKeys, rec: &Rec) -> Evidence {
         effective_at: at(rec.effective),
         recorded_at: at(rec.recorded),
         body,
-    }
+    };
+    // Whoever makes a record vouches for it with their registered key.
+    let key = match rec.by {
+        Actor::Official(o) => &city.registry.official_keys[o],
+        Actor::Source(s) => &city.registry.source_keys[s],
+    };
+    sealed(record, key)
 }
 
 /// Writes the registry lines (authorities, officials, data sources, venues).

@@ -15,13 +15,20 @@
 //! ([`Day::evidence`]) or as evidence-file lines ([`write_jsonl`]), which
 //! [`mingma_core::read_evidence_file`], `mingma explain` and `mingma import` accept.
 //!
+//! Every official and data source has an Ed25519 key derived from the seed and its
+//! id, and seals every record it makes (`mingma_authority::sealed`; in the file, a
+//! `seal` field). [`City::authority_acts`] gives the authority acts that register
+//! the city's authorities, officials and sources with those keys; a store must hold
+//! them before the records, or the records do not count (see `mingma_engine`).
+//!
 //! ```
 //! use mingma_sim::{City, CityConfig};
 //!
 //! let city = City::generate(&CityConfig::new(42, 500, 2));
+//! let keys = city.person_keys(&mingma_core::PseudonymKey::from_bytes([1; 32]));
 //! let mut days = city.days();
 //! let mut out = Vec::new();
-//! mingma_sim::write_jsonl(&city, &mut days, &mut out).unwrap();
+//! mingma_sim::write_jsonl(&city, &mut days, &keys, &mut out).unwrap();
 //! assert!(days.stats().scans_per_person_day() > 2.0);
 //! ```
 //!
@@ -83,11 +90,15 @@ pub use sim::Simulation;
 pub use stats::{CityStats, OutbreakStats};
 
 /// Writes a whole evidence file: a comment naming the configuration, the registry
-/// lines, then every day's records in order. Pass `&mut city.days()` to read the
-/// simulation's [`CityStats`] afterwards. Returns the number of days written.
+/// lines, then every day's records in order, official and source records with their
+/// seals. The seals cover the records with their subjects' person keys: `keys` must
+/// be [`City::person_keys`] under the pseudonym key the file will be read with. Pass
+/// `&mut city.days()` to read the simulation's [`CityStats`] afterwards. Returns the
+/// number of days written.
 pub fn write_jsonl<W: Write>(
     city: &City,
     days: impl IntoIterator<Item = Day>,
+    keys: &PersonKeys,
     out: W,
 ) -> io::Result<u32> {
     let mut out = io::BufWriter::with_capacity(1 << 20, out);
@@ -105,7 +116,7 @@ pub fn write_jsonl<W: Write>(
     write_registry(city, &mut out)?;
     let mut written = 0;
     for day in days {
-        day.write_jsonl(city, &mut out)?;
+        day.write_jsonl(city, keys, &mut out)?;
         written += 1;
     }
     out.flush()?;

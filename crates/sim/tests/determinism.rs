@@ -1,11 +1,16 @@
 //! The same configuration gives byte-identical output; another seed does not.
 
-use mingma_sim::{City, CityConfig};
+use mingma_core::PseudonymKey;
+use mingma_sim::{City, CityConfig, PersonKeys};
+
+fn keys(city: &City) -> PersonKeys {
+    city.person_keys(&PseudonymKey::from_bytes([2; 32]))
+}
 
 fn jsonl(config: &CityConfig) -> Vec<u8> {
     let city = City::generate(config);
     let mut out = Vec::new();
-    mingma_sim::write_jsonl(&city, city.days(), &mut out).unwrap();
+    mingma_sim::write_jsonl(&city, city.days(), &keys(&city), &mut out).unwrap();
     out
 }
 
@@ -28,20 +33,22 @@ fn the_same_seed_gives_the_same_bytes() {
 fn days_do_not_depend_on_how_they_are_consumed() {
     // Writing the days one by one, or collecting them first, gives the same bytes.
     let city = City::generate(&CityConfig::new(3, 800, 3));
+    let keys = keys(&city);
     let mut streamed = Vec::new();
-    mingma_sim::write_jsonl(&city, city.days(), &mut streamed).unwrap();
+    mingma_sim::write_jsonl(&city, city.days(), &keys, &mut streamed).unwrap();
     let days: Vec<_> = city.days().collect();
     let mut collected = Vec::new();
-    mingma_sim::write_jsonl(&city, days, &mut collected).unwrap();
+    mingma_sim::write_jsonl(&city, days, &keys, &mut collected).unwrap();
     assert!(streamed == collected);
 }
 
 #[test]
 fn the_number_of_threads_does_not_change_the_output() {
     let city = City::generate(&CityConfig::new(4, 1_200, 2));
+    let keys = keys(&city);
     let mut one = Vec::new();
-    mingma_sim::write_jsonl(&city, city.days().threads(1), &mut one).unwrap();
+    mingma_sim::write_jsonl(&city, city.days().threads(1), &keys, &mut one).unwrap();
     let mut three = Vec::new();
-    mingma_sim::write_jsonl(&city, city.days().threads(3), &mut three).unwrap();
+    mingma_sim::write_jsonl(&city, city.days().threads(3), &keys, &mut three).unwrap();
     assert!(one == three);
 }

@@ -33,7 +33,7 @@ fn the_file_reads_back_without_errors_as_the_same_records() {
         expected.extend(day.evidence(&city, &keys));
         all_days.push(day);
     }
-    mingma_sim::write_jsonl(&city, all_days, &mut text).unwrap();
+    mingma_sim::write_jsonl(&city, all_days, &keys, &mut text).unwrap();
     let text = String::from_utf8(text).unwrap();
 
     let file = match read_evidence_file(&text, &key) {
@@ -152,4 +152,83 @@ fn designations_orders_and_declarations_are_approved_and_raise_codes() {
         *checked.entry(rule).or_insert(0) += 1;
     }
     assert_eq!(checked.len(), 2, "{checked:?}");
+}
+
+#[test]
+fn every_official_and_source_record_is_sealed_by_a_key_the_acts_register() {
+    let city = City::generate(&small_city());
+    let acts = city.authority_acts(0).expect("the city's acts");
+    let registry = mingma_authority::Registry::replay(
+        acts.iter()
+            .enumerate()
+            .map(|(leaf, act)| (leaf as u64, act.to_bytes())),
+    );
+    assert!(registry.problems.is_empty(), "{:?}", registry.problems);
+    assert!(registry.pending.is_empty(), "every source is confirmed");
+    // Every authority, official and source of the city, and the two admins.
+    let directory = city.directory();
+    assert_eq!(
+        registry.directory.authorities.len(),
+        directory.authorities.len()
+    );
+    assert_eq!(
+        registry.directory.officials.len(),
+        directory.officials.len() + 2
+    );
+    assert_eq!(registry.directory.sources.len(), directory.sources.len());
+    // Acts come before the city's first day.
+    assert!(acts.iter().all(|a| a.body.at < city.config().start));
+    // The CDC's officials trace; the others are health officials.
+    for official in directory.officials.values() {
+        let roles: Vec<_> = registry
+            .grants_of(&official.id)
+            .iter()
+            .map(|g| g.role)
+            .collect();
+        let want = if official.authority.as_str().starts_with("cdc-") {
+            mingma_authority::Role::TracingTeam
+        } else {
+            mingma_authority::Role::HealthOfficial
+        };
+        assert_eq!(roles, [want], "{}", official.id);
+    }
+
+    let vouching = mingma_authority::Vouching::new(registry.keys.clone());
+    let keys = city.person_keys(&PseudonymKey::from_bytes([4; 32]));
+    let (mut sealed, mut scans) = (0, 0);
+    for day in city.days() {
+        for record in day.evidence(&city, &keys) {
+            if record.kind() == EvidenceKind::VenueScan {
+                assert_eq!(record.seal, None, "{}", record.id);
+                scans += 1;
+            } else {
+                assert_eq!(vouching.check(&record), Ok(()), "{}", record.id);
+                sealed += 1;
+            }
+        }
+    }
+    assert!(
+        sealed > 1_000 && scans > 10_000,
+        "{sealed} sealed, {scans} scans"
+    );
+    // Another seed gives other keys: its acts do not vouch for this city's records.
+    let other = City::generate(&CityConfig {
+        seed: 1,
+        ..small_city()
+    });
+    let others = mingma_authority::Registry::replay(
+        other
+            .authority_acts(0)
+            .expect("acts")
+            .iter()
+            .enumerate()
+            .map(|(leaf, act)| (leaf as u64, act.to_bytes())),
+    );
+    let vouching = mingma_authority::Vouching::new(others.keys);
+    let record = city
+        .days()
+        .flat_map(|d| d.evidence(&city, &keys).collect::<Vec<_>>())
+        .find(|r| r.kind() == EvidenceKind::TestResult)
+        .expect("a test result");
+    assert!(!vouching.counts(&record));
 }

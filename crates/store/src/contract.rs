@@ -7,12 +7,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use mingma_authority::{Founding, Registry};
 use mingma_core::commitment::{commit, LeafEntry};
 use mingma_core::{
-    derive, AuthorityId, CaseClass, Colour, DataSourceId, Evidence, EvidenceBody, EvidenceKind,
-    Exposure, Jurisdiction, NationalId, OfficialId, PersonKey, Presence, PseudonymKey, RecordId,
-    Recorder, RiskAreaScope, RiskLevel, RuleSet, SourceKind, TestMethod, TestOutcome, Timestamp,
-    VenueId, VenueKind,
+    derive, Authority, AuthorityId, CaseClass, Colour, DataSource, DataSourceId, Directory,
+    Evidence, EvidenceBody, EvidenceKind, Exposure, Jurisdiction, NationalId, Official, OfficialId,
+    PersonKey, Presence, PseudonymKey, RecordId, Recorder, RiskAreaScope, RiskLevel, RuleSet,
+    SourceKind, TestMethod, TestOutcome, Timestamp, VenueId, VenueKind,
 };
 use mingma_ledger::{leaf_hash, verify_consistency, verify_inclusion, MemoryTree};
 
@@ -223,6 +224,94 @@ pub fn risk_area(id: &str, division: &str, at: Timestamp) -> Evidence {
             until: at.plus_seconds(86_400),
         },
     }
+}
+
+/// The authorities, officials and data sources the fixtures above name: the city's
+/// health commission (`hc-4101`, officials `off-zhao` and `off-sun`) and CDC
+/// (`cdc-4101`, owning the sources `lab-1` and `cdc-report`).
+pub fn directory() -> Directory {
+    let mut directory = Directory::default();
+    for (id, name) in [
+        (HEALTH, "郑州市卫生健康委员会"),
+        (CDC, "郑州市疾病预防控制中心"),
+    ] {
+        let id = AuthorityId::parse(id).expect("authority id");
+        directory.authorities.insert(
+            id.clone(),
+            Authority {
+                id,
+                name: name.into(),
+                name_en: None,
+                jurisdiction: Jurisdiction::parse("4101").expect("郑州市"),
+                contact: None,
+            },
+        );
+    }
+    for id in ["off-zhao", "off-sun"] {
+        let id = OfficialId::parse(id).expect("official id");
+        directory.officials.insert(
+            id.clone(),
+            Official {
+                id,
+                authority: AuthorityId::parse(HEALTH).expect("authority id"),
+            },
+        );
+    }
+    for (id, kind, name) in [
+        ("lab-1", SourceKind::Lab, "郑州金域检测"),
+        (
+            "cdc-report",
+            SourceKind::CaseReporting,
+            "郑州市传染病网络直报",
+        ),
+    ] {
+        let id = DataSourceId::parse(id).expect("source id");
+        directory.sources.insert(
+            id.clone(),
+            DataSource {
+                id,
+                kind,
+                authority: AuthorityId::parse(CDC).expect("authority id"),
+                name: name.into(),
+            },
+        );
+    }
+    directory
+}
+
+/// Keys for everyone `directory` names, derived from `seed` (test keys: anyone can
+/// derive them), and the acts that register them, made by two admins of the city's
+/// health commission on 1 May 2022. Seal a fixture with [`Founding::seal`] and
+/// append the acts with [`register`] first: the engine derives only from records
+/// sealed by a registered key.
+pub fn founding(directory: &Directory, seed: u64) -> Founding {
+    Founding::derived(
+        directory,
+        &AuthorityId::parse(HEALTH).expect("authority id"),
+        "mingma-test/key/v1",
+        seed,
+        t("05-01 00:00"),
+    )
+}
+
+/// Appends `founding`'s acts at the end of `store`'s log; returns their leaves.
+pub async fn register<S: Store>(store: &S, founding: &Founding) -> Vec<u64> {
+    let first = store.ledger_size().await.expect("ledger size");
+    let mut leaves = Vec::new();
+    for act in founding
+        .acts(first)
+        .expect("the founding acts replay cleanly")
+    {
+        leaves.push(
+            store
+                .append_act(act.to_bytes())
+                .await
+                .expect("act appended"),
+        );
+    }
+    let registry = Registry::replay(store.acts(0).await.expect("acts"));
+    assert!(registry.problems.is_empty(), "{:?}", registry.problems);
+    leaves
 }
 
 fn ids<'a>(records: impl IntoIterator<Item = &'a Evidence>) -> Vec<String> {

@@ -347,6 +347,37 @@ fn an_identical_line_repeated_is_read_once() {
     assert_eq!(file.records.len(), 8);
 }
 
+#[test]
+fn a_seal_is_carried_as_written_and_a_malformed_one_is_refused() {
+    let seal = format!("{}.{}", "0a".repeat(8), "b1".repeat(64));
+    // Line 18 is the lab's test result, whose last character closes the object.
+    let sealed_line = |seal: &str| {
+        let line = &sample_lines()[17];
+        format!("{},\"seal\":\"{seal}\"}}", &line[..line.len() - 1])
+    };
+    let file = read_evidence_file(&with_line(18, &sealed_line(&seal)), &key()).expect("reads");
+    let record = &file.records[3];
+    assert_eq!(record.id, rid("t-1"));
+    let read = record.seal.expect("the seal is kept");
+    assert_eq!(read.to_string(), seal);
+    assert_eq!(read.key, [0x0a; 8]);
+    // Other records have none.
+    assert!(file.records.iter().filter(|r| r.seal.is_some()).count() == 1);
+
+    for bad in ["0a0a", &format!("{}.{}", "0a".repeat(8), "zz".repeat(64))] {
+        let errors = errors(&with_line(18, &sealed_line(bad)));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, 18);
+        assert!(
+            errors[0]
+                .message
+                .contains("`seal`: a seal is `<16 hex digits>.<128 hex digits>`"),
+            "{}",
+            errors[0].message
+        );
+    }
+}
+
 // ---------------------------------------------------------------- never panics
 
 /// Every error names a line of the file and says something.

@@ -42,6 +42,18 @@ pub const EXAMPLE: &str = include_str!("../../../../examples/zhengzhou-2022.json
 /// The inbound traveller of the example file: red on 14 June 2022.
 pub const TRAVELLER: &str = "410102198503121017";
 
+/// Test keys for everyone the example file names, and the acts of two province
+/// admins (`hc-41`) that register them, on 1 May 2022.
+pub fn example_founding(directory: &mingma_core::Directory) -> mingma_authority::Founding {
+    mingma_authority::Founding::derived(
+        directory,
+        &mingma_core::AuthorityId::parse("hc-41").unwrap(),
+        "mingma-test/key/v1",
+        0,
+        ts("2022-05-01T00:00:00+08:00"),
+    )
+}
+
 pub fn pseudonym_key() -> PseudonymKey {
     PseudonymKey::from_bytes([3; 32])
 }
@@ -80,7 +92,12 @@ impl TestApp {
             .await
             .unwrap();
         let file = read_evidence_file(EXAMPLE, &pseudonym_key()).unwrap();
-        app.store.append(file.records.clone()).await.unwrap();
+        // The example's officials and sources, registered by authority acts with
+        // test keys, seal what they recorded: only then does it count.
+        let founding = example_founding(&file.directory);
+        mingma_store::contract::register(&app.store, &founding).await;
+        let records = file.records.iter().map(|r| founding.seal(r.clone()));
+        app.store.append(records.collect()).await.unwrap();
         app.add_registry(
             file.directory.authorities.values().cloned().collect(),
             Vec::new(),
