@@ -233,11 +233,107 @@ pub async fn demo(args: &DemoArgs) -> Result<()> {
         .await
         .map_err(|e| anyhow!("{e}"))?;
     app.sign_checkpoint().await.map_err(|e| anyhow!("{e}"))?;
+    let officials = demo_officials(&app, &city, &args.dir).await?;
     print_guide(&app, &sign_ins);
+    print_officials(&app, &officials);
     if args.no_serve {
         return Ok(());
     }
     mingma_server::serve(app, announce).await
+}
+
+/// The console password of the demo's officials.
+const DEMO_OFFICIAL_PASSWORD: &str = "mingma-demo-2022";
+
+/// An official the demo prints: id, authority name, role, key file.
+struct DemoOfficial {
+    id: mingma_core::OfficialId,
+    authority: String,
+    role: &'static str,
+    key_file: PathBuf,
+}
+
+/// Two health officials of the city's first authority with officials (one proposes,
+/// the other approves) and the first admin: console passwords set, and their key
+/// files (the simulation's derived keys, which the ledger's acts registered)
+/// written under `<dir>/officials/` for the console's "import key file".
+async fn demo_officials<S: Store>(
+    app: &App<S>,
+    city: &City,
+    dir: &std::path::Path,
+) -> Result<Vec<DemoOfficial>> {
+    let founding = city.founding();
+    let registry = app.engine.registry().await?;
+    let out = dir.join("officials");
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut chosen: Vec<(
+        mingma_core::OfficialId,
+        &'static str,
+        ed25519_dalek::SigningKey,
+    )> = Vec::new();
+    let health = registry.directory.officials.values().find_map(|o| {
+        let pair: Vec<_> = registry
+            .directory
+            .officials
+            .values()
+            .filter(|p| {
+                p.authority == o.authority
+                    && registry
+                        .grants_of(&p.id)
+                        .iter()
+                        .any(|g| g.role == mingma_authority::Role::HealthOfficial)
+            })
+            .take(2)
+            .collect();
+        (pair.len() == 2).then_some(pair)
+    });
+    for official in health.into_iter().flatten() {
+        if let Some(key) = founding.signers.official(&official.id) {
+            chosen.push((official.id.clone(), "health_official", key.clone()));
+        }
+    }
+    let admin = &founding.admins[0];
+    chosen.push((admin.official.clone(), "admin", admin.key.clone()));
+    let hash = mingma_server::officials::hash_password(DEMO_OFFICIAL_PASSWORD)
+        .map_err(|e| anyhow!("{}", e.message))?;
+    let mut officials = Vec::new();
+    for (id, role, key) in chosen {
+        let key_file = out.join(format!("{id}.key"));
+        let hex: String = key.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        crate::keys::write_secret(&key_file, format!("{hex}\n").as_bytes(), true)?;
+        app.accounts
+            .set_official_password(&id, hash.clone())
+            .await
+            .map_err(|e| anyhow!("{}", e.message))?;
+        let authority = registry
+            .directory
+            .officials
+            .get(&id)
+            .map(|o| registry.directory.authority_name(&o.authority, false))
+            .unwrap_or_default();
+        officials.push(DemoOfficial {
+            id,
+            authority,
+            role,
+            key_file,
+        });
+    }
+    Ok(officials)
+}
+
+fn print_officials<S: Store>(app: &App<S>, officials: &[DemoOfficial]) {
+    let base = app.config.base_url();
+    println!("  officials' console {base}/console   (password {DEMO_OFFICIAL_PASSWORD}; import the key file on the key page)");
+    for o in officials {
+        println!(
+            "    {:<16} {:<16} {}  key file {}",
+            o.id.to_string(),
+            o.role,
+            o.authority,
+            o.key_file.display()
+        );
+    }
+    println!();
 }
 
 fn print_guide<S: Store>(
