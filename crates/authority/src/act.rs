@@ -405,6 +405,11 @@ impl Registry {
         }
     }
 
+    /// The authority `official` acts for, if they are registered.
+    pub fn authority_of(&self, official: &OfficialId) -> Option<&AuthorityId> {
+        self.directory.officials.get(official).map(|o| &o.authority)
+    }
+
     /// The grants of `official` (empty if none).
     pub fn grants_of(&self, official: &OfficialId) -> &[Grant] {
         self.grants.get(official).map(Vec::as_slice).unwrap_or(&[])

@@ -187,7 +187,6 @@ struct EnrolBody {
 }
 
 /// An official's browser-generated public key, enrolled for an admin to register.
-/// Records a public key generated in the official's browser, for an admin to register.
 #[utoipa::path(post, path = "/api/v1/official/keys/enrol", tag = "officials", description = "Records a public key generated in the official's browser, for an admin to register.", request_body = Object,
     responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
 pub async fn enrol<S: Store>(
@@ -201,7 +200,6 @@ pub async fn enrol<S: Store>(
 }
 
 /// The enrolled keys an admin may register.
-/// Admins: keys waiting to be registered, within their jurisdiction.
 #[utoipa::path(get, path = "/api/v1/official/keys/enrolments", tag = "officials", description = "Admins: keys waiting to be registered, within their jurisdiction.",
     responses((status = 200, body = Object), (status = 403, body = ErrorBody, description = "not_permitted")))]
 pub async fn enrolments<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Response> {
@@ -212,7 +210,6 @@ pub async fn enrolments<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppR
 /// An admin's authority act (the `act` object of the ledger's act format, e.g.
 /// `{"act": "register_key", "official": "...", "key": "..."}`), drafted for the
 /// admin's browser to seal and submit to `/api/v1/official/drafts/{id}/seal`.
-/// Admins: drafts an authority act (register a key, grant a role, ...) for the admin's browser to seal.
 #[utoipa::path(post, path = "/api/v1/official/acts/draft", tag = "officials", description = "Admins: drafts an authority act (register a key, grant a role, ...) for the admin's browser to seal.", request_body = Object,
     responses((status = 200, body = Object), (status = 400, body = ErrorBody, description = "act_refused"), (status = 403, body = ErrorBody, description = "not_permitted, outside_jurisdiction")))]
 pub async fn draft_act<S: Store>(
@@ -244,7 +241,6 @@ pub async fn quarantine<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppR
 
 /// A record sealed by its maker (a data source's system, an official's key file),
 /// in the evidence-file format with its `seal`.
-/// A record sealed by its maker (a data source's system, an official's key file), as an evidence-file object with its seal.
 #[utoipa::path(post, path = "/api/v1/evidence", tag = "officials", description = "A record sealed by its maker (a data source's system, an official's key file), as an evidence-file object with its seal.", request_body = Object,
     responses((status = 200, body = Object), (status = 400, body = ErrorBody, description = "malformed_record, malformed_seal, bad_seal, unknown_reference, recorded_in_the_future"), (status = 403, body = ErrorBody, description = "not_the_recorder"), (status = 409, body = ErrorBody, description = "id_taken")))]
 pub async fn submit<S: Store>(

@@ -471,11 +471,7 @@ impl<S: Store> App<S> {
     pub async fn official_profile(&self, principal: &Principal) -> AppResult<Value> {
         let official = Self::official_of(principal)?;
         let registry = self.engine.registry().await?;
-        let authority = registry
-            .directory
-            .officials
-            .get(official)
-            .map(|o| o.authority.clone());
+        let authority = registry.authority_of(official).cloned();
         let holder = mingma_authority::signature::KeyHolder::Official(official.clone());
         let own: Vec<_> = registry
             .keys
@@ -585,10 +581,8 @@ impl<S: Store> App<S> {
         let grants = registry.grants_of(official);
         let place_of = |o: &OfficialId| {
             registry
-                .directory
-                .officials
-                .get(o)
-                .and_then(|o| registry.directory.authorities.get(&o.authority))
+                .authority_of(o)
+                .and_then(|a| registry.directory.authorities.get(a))
                 .map(|a| a.jurisdiction)
         };
         if !grants
@@ -666,16 +660,12 @@ impl<S: Store> App<S> {
             ));
         };
         let (registry, directory) = self.intake_directory().await?;
-        let acting = directory
-            .officials
-            .get(&official)
-            .map(|o| o.authority.clone())
-            .ok_or_else(|| {
-                AppError::forbidden(
-                    "not_registered",
-                    format!("official {official} is not registered"),
-                )
-            })?;
+        let acting = registry.authority_of(&official).cloned().ok_or_else(|| {
+            AppError::forbidden(
+                "not_registered",
+                format!("official {official} is not registered"),
+            )
+        })?;
         let now = self.now();
         map.insert(
             "recorded_by".into(),
@@ -1139,11 +1129,7 @@ impl<S: Store> App<S> {
     pub async fn pending_approvals(&self, principal: &Principal) -> AppResult<Vec<Value>> {
         let official = Self::official_of(principal)?;
         let registry = self.engine.registry().await?;
-        let authority = registry
-            .directory
-            .officials
-            .get(official)
-            .map(|o| o.authority.clone());
+        let authority = registry.authority_of(official).cloned();
         let mut decided = std::collections::BTreeSet::new();
         let mut waiting = Vec::new();
         for r in self.counted_records_except_scans().await? {
