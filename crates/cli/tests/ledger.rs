@@ -978,3 +978,123 @@ fn the_same_commands_run_on_postgresql() {
     ]);
     assert!(!verified.contains("first problem"), "{verified}");
 }
+
+#[test]
+fn records_written_past_the_service_with_a_forged_or_missing_seal_colour_no_code_and_verify_names_them(
+) {
+    use mingma_core::{
+        AuthorityId, Evidence, EvidenceBody, Exposure, OfficialId, RecordId, Recorder,
+    };
+    let env = Env::new();
+    env.import();
+    env.checkpoint();
+    assert!(env.verify().status.success());
+
+    // Close-contact designations typed into the store past every intake check, each
+    // approved with a genuine seal of a second official: one sealed by a key nobody
+    // registered (someone with database access making up off-4101-zhao's seal), one
+    // with no seal at all.
+    let key = PseudonymKey::parse_hex(PSEUDONYM_KEY).expect("key");
+    let at = Timestamp::parse("2022-06-14T10:00:00+08:00").expect("time");
+    let designation = |id: &str, subject: &str| Evidence {
+        id: RecordId::parse(id).expect("id"),
+        subject: Some(key.person_key(&NationalId::parse(subject).expect("id"))),
+        recorded_by: Recorder::Official(OfficialId::parse("off-4101-zhao").expect("id")),
+        authority: Some(AuthorityId::parse("hc-4101").expect("id")),
+        legal_basis: Some("《新型冠状病毒肺炎防控方案（第九版）》".into()),
+        effective_at: at,
+        recorded_at: at,
+        body: EvidenceBody::CloseContact {
+            case: RecordId::parse("cr-0602-001").expect("id"),
+            exposure: Exposure::Household,
+        },
+        seal: None,
+    };
+    let approval = |target: &str| {
+        mingma_authority::sealed(
+            Evidence {
+                id: RecordId::parse(&format!("{target}.ok")).expect("id"),
+                subject: None,
+                recorded_by: Recorder::Official(OfficialId::parse("off-4101-sun").expect("id")),
+                authority: Some(AuthorityId::parse("hc-4101").expect("id")),
+                legal_basis: None,
+                effective_at: at,
+                recorded_at: at,
+                body: EvidenceBody::Approval {
+                    target: RecordId::parse(target).expect("id"),
+                },
+                seal: None,
+            },
+            &support::key_of("official:off-4101-sun"),
+        )
+    };
+    const DEPOSITOR: &str = "410103199005202026";
+    const NEIGHBOUR: &str = "410105197801013035";
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[66; 32]);
+    let forged = mingma_authority::sealed(designation("cc-forged", DEPOSITOR), &stranger);
+    let unsealed = designation("cc-unsealed", NEIGHBOUR);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let colours = runtime.block_on(async {
+        let store = SqliteStore::open(env.db()).expect("open");
+        store
+            .append(vec![
+                forged,
+                approval("cc-forged"),
+                unsealed,
+                approval("cc-unsealed"),
+            ])
+            .await
+            .expect("appended past the service");
+        let engine =
+            mingma_engine::Engine::new(store.clone(), RuleSet::default_rules().expect("rules"));
+        let now = Timestamp::parse("2022-06-14T12:00:00+08:00").expect("time");
+        let people: Vec<_> = [DEPOSITOR, NEIGHBOUR, TRAVELLER]
+            .iter()
+            .map(|id| key.person_key(&NationalId::parse(id).expect("id")))
+            .collect();
+        engine.rederive(&people, now).await.expect("derive");
+        let mut colours = Vec::new();
+        for person in people {
+            let state = store
+                .code_state(person)
+                .await
+                .expect("read")
+                .expect("a code");
+            colours.push(state.change.colour().name().to_owned());
+        }
+        colours
+    });
+    // Neither designation colours its subject (the neighbour's genuine, approved
+    // designation of 5 June has run its course by the 14th), the genuine records
+    // still colour theirs.
+    assert_eq!(
+        colours[0], "green",
+        "the forged designation colours nothing"
+    );
+    assert_ne!(
+        colours[1], "red",
+        "the unsealed designation colours nothing"
+    );
+    assert_eq!(colours[2], "red", "the genuine records still count");
+
+    env.checkpoint();
+    let out = env.verify();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let forged_leaf = env.leaf_of("cc-forged");
+    let unsealed_leaf = env.leaf_of("cc-unsealed");
+    let stranger_key = mingma_authority::KeyId::of(&stranger.verifying_key());
+    assert!(
+        stdout.contains(&format!(
+            "leaf {forged_leaf}: does not count and colours no code: record cc-forged: signed by key {stranger_key}, which is not registered"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "leaf {unsealed_leaf}: does not count and colours no code: record cc-unsealed: unsigned"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("findings:       2"), "{stdout}");
+}
