@@ -139,6 +139,10 @@ pub struct App<S> {
     follow: tokio::sync::Mutex<()>,
     /// How many authority acts the explanation directory has taken in.
     acts_merged: std::sync::atomic::AtomicU64,
+    /// The records officials made by hand (facts, approvals, rejections,
+    /// retractions), followed from the store: the next leaf to read and the records.
+    /// The officials' lists read these, not the millions of sources' records.
+    pub(crate) by_officials: tokio::sync::Mutex<(u64, Vec<Evidence>)>,
 }
 
 /// A sign-in waiting for its one-time code.
@@ -291,6 +295,7 @@ impl<S: Store> App<S> {
             metrics: Metrics::default(),
             follow: tokio::sync::Mutex::new(()),
             acts_merged: std::sync::atomic::AtomicU64::new(0),
+            by_officials: tokio::sync::Mutex::new((0, Vec::new())),
         }
     }
 

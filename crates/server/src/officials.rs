@@ -1102,26 +1102,34 @@ impl<S: Store> App<S> {
             })
     }
 
-    /// Every stored record but venue scans that counts (see `Vouching`), in ledger
-    /// order.
-    async fn counted_records_except_scans(&self) -> AppResult<Vec<Evidence>> {
+    /// Every stored record an official made that counts (see `Vouching`), in ledger
+    /// order: read from the store once, then followed (each call reads only what was
+    /// appended since).
+    async fn counted_records_by_officials(&self) -> AppResult<Vec<Evidence>> {
         self.engine.registry().await?;
-        let vouching = self.engine.vouching();
-        let mut out = Vec::new();
-        let mut from = 0;
+        let mut followed = self.by_officials.lock().await;
         loop {
-            let page = self.store.records_except_scans_from(from, 4096).await?;
+            let page = self
+                .store
+                .records_except_scans_from(followed.0, 4096)
+                .await?;
             let Some(last) = page.last().map(|r| r.leaf) else {
                 break;
             };
-            out.extend(
+            followed.1.extend(
                 page.into_iter()
                     .map(|r| r.evidence)
-                    .filter(|r| vouching.counts(r)),
+                    .filter(|r| r.recorded_by.is_official()),
             );
-            from = last + 1;
+            followed.0 = last + 1;
         }
-        Ok(out)
+        let vouching = self.engine.vouching();
+        Ok(followed
+            .1
+            .iter()
+            .filter(|r| vouching.counts(r))
+            .cloned()
+            .collect())
     }
 
     /// Records waiting for a second official of `principal`'s authority: manual
@@ -1132,7 +1140,7 @@ impl<S: Store> App<S> {
         let authority = registry.authority_of(official).cloned();
         let mut decided = std::collections::BTreeSet::new();
         let mut waiting = Vec::new();
-        for r in self.counted_records_except_scans().await? {
+        for r in self.counted_records_by_officials().await? {
             match &r.body {
                 EvidenceBody::Approval { target }
                 | EvidenceBody::Rejection { target, .. }
@@ -1180,7 +1188,7 @@ impl<S: Store> App<S> {
         let mut orders = Vec::new();
         let mut ended = std::collections::BTreeSet::new();
         let mut approved = std::collections::BTreeSet::new();
-        for r in self.counted_records_except_scans().await? {
+        for r in self.counted_records_by_officials().await? {
             match &r.body {
                 EvidenceBody::QuarantineOrder { .. } if visible(&r.authority) => orders.push(r),
                 EvidenceBody::QuarantineRelease { order } => {
