@@ -881,7 +881,8 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
         crate::console_api::draft_act,
         crate::console_api::approvals,
         crate::console_api::quarantine,
-        crate::console_api::submit
+        crate::console_api::submit,
+        crate::console_api::submit_bulk
     ),
     components(schemas(
         ErrorBody,

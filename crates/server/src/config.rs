@@ -20,6 +20,7 @@
 //! overload_door_in_flight = 64       # MINGMA_OVERLOAD_DOOR_IN_FLIGHT: door requests in flight that shed other work
 //! overload_door_latency_ms = 10      # MINGMA_OVERLOAD_DOOR_LATENCY_MS: recent door latency that sheds other work
 //! overload_other_in_flight = 16      # MINGMA_OVERLOAD_OTHER_IN_FLIGHT: other requests in flight at most
+//! bulk_max_bytes = 67108864          # MINGMA_BULK_MAX_BYTES: largest body of POST /api/v1/evidence/bulk (64 MiB)
 //! ```
 
 use std::net::SocketAddr;
@@ -77,6 +78,9 @@ pub struct Config {
     pub overload_door_latency_ms: u64,
     /// Other requests in flight at most; more get `503 overloaded`.
     pub overload_other_in_flight: u64,
+    /// The largest body `POST /api/v1/evidence/bulk` takes, in bytes (it is held
+    /// in memory while it is imported); a larger one gets `413 too_large`.
+    pub bulk_max_bytes: usize,
 }
 
 impl Default for Config {
@@ -101,6 +105,7 @@ impl Default for Config {
             overload_door_in_flight: 64,
             overload_door_latency_ms: 10,
             overload_other_in_flight: 16,
+            bulk_max_bytes: 64 << 20,
         }
     }
 }
@@ -183,6 +188,9 @@ impl Config {
         if let Some(v) = var("MINGMA_OVERLOAD_OTHER_IN_FLIGHT") {
             self.overload_other_in_flight = parsed("MINGMA_OVERLOAD_OTHER_IN_FLIGHT", &v)?;
         }
+        if let Some(v) = var("MINGMA_BULK_MAX_BYTES") {
+            self.bulk_max_bytes = parsed("MINGMA_BULK_MAX_BYTES", &v)?;
+        }
         Ok(())
     }
 
@@ -212,6 +220,9 @@ impl Config {
         }
         if self.overload_door_in_flight == 0 || self.overload_other_in_flight == 0 {
             bail!("overload_door_in_flight and overload_other_in_flight must be at least 1");
+        }
+        if self.bulk_max_bytes == 0 {
+            bail!("bulk_max_bytes must be at least 1");
         }
         if self.overload_door_latency_ms == 0 {
             bail!("overload_door_latency_ms must be at least 1");

@@ -1,13 +1,13 @@
 //! The officials' and data sources' JSON API, under `/api/v1/official` and
-//! `/api/v1/evidence`. Consoles and imports are not the door flow: under overload
+//! `/api/v1/evidence` (one record, or many in bulk). Consoles and imports are not the door flow: under overload
 //! they are shed first (`overload`).
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::api::{cookie, json_body};
 use crate::app::App;
+use crate::bulk::{Format, Lines};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::officials::Principal;
 
@@ -42,6 +43,7 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         .route("/api/v1/official/approvals", get(approvals::<S>))
         .route("/api/v1/official/quarantine", get(quarantine::<S>))
         .route("/api/v1/evidence", post(submit::<S>))
+        .route("/api/v1/evidence/bulk", post(submit_bulk::<S>))
 }
 
 /// The caller's token: `Authorization: Bearer`, or the console's cookie.
@@ -276,4 +278,88 @@ pub async fn submit<S: Store>(
         .map_err(|e| AppError::bad_request("malformed_record", e.to_string()))?;
     record.seal = seal;
     Ok(Json(app.submit_record(&who, record).await?).into_response())
+}
+
+/// Many records sealed by their makers, in bulk: the body is JSON Lines
+/// (`application/x-ndjson` or `application/jsonl`) or CSV with a header row
+/// (`text/csv`), at most `bulk_max_bytes`, checked line by line as `mingma import`
+/// checks a file; only the caller's own records are taken. Answers 200 with every
+/// refused line even when all were refused.
+#[utoipa::path(post, path = "/api/v1/evidence/bulk", tag = "officials", description = "Many records sealed by their makers (a data source's system, an official's key file), as JSON Lines (application/x-ndjson or application/jsonl) or CSV with a header row (text/csv): each line checked as `mingma import` checks it (seal against the ledger's registered keys, an official's grants, references, idempotent on record ids), and only the caller's own records taken. Good lines are stored, a refused line stores nothing and is reported with its line, field and reason; the codes the new records can change are re-derived. 200 even when every line was refused.",
+    request_body(description = "JSON Lines or CSV evidence, each record with its seal", content(("application/x-ndjson"), ("application/jsonl"), ("text/csv"))),
+    responses((status = 200, body = Object, description = "{lines, fresh, already, refused, errors: [{line, field, reason, id}], derived, changed: {green, yellow, red}}"), (status = 400, body = ErrorBody, description = "unsupported_content_type, not_utf8, malformed_csv_header, unreadable_body"), (status = 401, body = ErrorBody, description = "not_signed_in"), (status = 413, body = ErrorBody, description = "too_large")))]
+pub async fn submit_bulk<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult<Response> {
+    let who = principal(&app, &headers).await?;
+    let format = bulk_format(&headers)?;
+    let limit = app.config.bulk_max_bytes;
+    let too_large = || {
+        AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("a bulk body is at most {limit} bytes; split it"),
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let bytes =
+        match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit)).await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+            Err(e) => {
+                return Err(AppError::bad_request(
+                    "unreadable_body",
+                    format!("the request body could not be read: {e}"),
+                ))
+            }
+        };
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        let at = bytes.get(..e.valid_up_to()).unwrap_or_default();
+        let line = at.iter().filter(|b| **b == b'\n').count() + 1;
+        return Err(AppError::bad_request(
+            "not_utf8",
+            format!("the body is not UTF-8 (line {line})"),
+        ));
+    }
+    let lines = Lines::new(std::io::Cursor::new(bytes), format, "request body")
+        .map_err(|e| AppError::bad_request("malformed_csv_header", format!("{e:#}")))?;
+    Ok(Json(app.submit_bulk(&who, lines).await?).into_response())
+}
+
+/// The format of a bulk body by its `Content-Type` (UTF-8 only).
+fn bulk_format(headers: &HeaderMap) -> AppResult<Format> {
+    let unsupported = |given: &str| {
+        AppError::bad_request(
+            "unsupported_content_type",
+            format!("a bulk body is application/x-ndjson, application/jsonl or text/csv in UTF-8, not {given:?}"),
+        )
+    };
+    let given = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut parts = given.split(';').map(str::trim);
+    let format = match parts.next().map(str::to_ascii_lowercase).as_deref() {
+        Some("application/x-ndjson" | "application/jsonl") => Format::Jsonl,
+        Some("text/csv") => Format::Csv,
+        _ => return Err(unsupported(given)),
+    };
+    for parameter in parts {
+        if let Some((name, value)) = parameter.split_once('=') {
+            if name.trim().eq_ignore_ascii_case("charset")
+                && !value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            {
+                return Err(unsupported(given));
+            }
+        }
+    }
+    Ok(format)
 }

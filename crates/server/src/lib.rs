@@ -19,6 +19,7 @@ pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bulk;
 pub mod config;
 pub mod console;
 pub mod console_api;

@@ -11,7 +11,8 @@
 //!   key. A record or act is *drafted* here (checked, its recording time fixed, its
 //!   exact bytes kept), the official's browser or key file signs the message the
 //!   draft gives, and the seal is submitted; only then is it appended. A machine
-//!   client may instead submit a record it sealed itself.
+//!   client may instead submit a record it sealed itself, or many at once as JSON
+//!   Lines or CSV ([`App::submit_bulk`], through the pipeline of `mingma import`).
 //! - After a record is appended, the codes it can change are re-derived at once
 //!   (for a risk-area declaration: everyone with a qualifying scan in it), and the
 //!   counts of changed codes by colour are returned.
@@ -29,7 +30,7 @@ use mingma_core::canonical::{canonical_bytes, decode_canonical};
 use mingma_core::evidence_file::read_record_object;
 use mingma_core::{
     AuthorityId, DataSourceId, Directory, Evidence, EvidenceBody, EvidenceKind, Jurisdiction,
-    OfficialId, PersonKey, RecordId, Recorder, Seal, Span, Timestamp,
+    LineError, OfficialId, PersonKey, Problem, RecordId, Recorder, Seal, Span, Timestamp,
 };
 use mingma_store::Store;
 use rusqlite::{params, OptionalExtension};
@@ -39,6 +40,7 @@ use serde_json::Value;
 use crate::accounts::KeyEnrolment;
 use crate::app::App;
 use crate::auth::{digest, random_token};
+use crate::bulk;
 use crate::error::{AppError, AppResult};
 
 /// How long an official's session lasts.
@@ -164,6 +166,82 @@ pub struct ChangedCodes {
     pub yellow: usize,
     /// Now red.
     pub red: usize,
+}
+
+/// What a bulk submission (`POST /api/v1/evidence/bulk`) did.
+#[derive(Debug, Clone, Serialize)]
+pub struct BulkSubmitted {
+    /// Lines read that are not blank or comments.
+    pub lines: u64,
+    /// Records newly stored.
+    pub fresh: u64,
+    /// Records that were already stored (or given twice in the body).
+    pub already: u64,
+    /// Lines refused: nothing of them was stored.
+    pub refused: u64,
+    /// Every refused line, in line order.
+    pub errors: Vec<RefusedLine>,
+    /// People whose code was re-derived (those the new records can change).
+    pub derived: usize,
+    /// Codes that changed, by new colour.
+    pub changed: ChangedCodes,
+}
+
+/// A line of a bulk submission that was refused.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusedLine {
+    /// Its line number (for CSV, the line its row starts on; the header is line 1).
+    pub line: usize,
+    /// The field at fault, if one is.
+    pub field: Option<String>,
+    /// Why it was refused.
+    pub reason: String,
+    /// The record id the line gave, if any.
+    pub id: Option<String>,
+}
+
+/// What a bulk submission asks of the pipeline: only the caller's own records,
+/// recorded by now; the refused lines and the new records kept for the answer and
+/// the re-derivation.
+struct BulkHooks<'a> {
+    principal: &'a Principal,
+    now: Timestamp,
+    errors: Vec<RefusedLine>,
+    /// Subjects of new records that can change only their subject's code.
+    subjects: std::collections::BTreeSet<PersonKey>,
+    /// New records that can change other codes (risk areas, acts on records).
+    wider: Vec<Evidence>,
+}
+
+impl bulk::Hooks for BulkHooks<'_> {
+    fn admit(&mut self, record: &Evidence) -> Result<(), Problem> {
+        own_record(self.principal, record).map_err(|m| Problem::at("recorded_by", m))?;
+        recorded_by_now(record, self.now).map_err(|m| Problem::at("recorded_at", m))
+    }
+
+    fn refused(&mut self, error: &LineError, id: Option<&RecordId>) {
+        self.errors.push(RefusedLine {
+            line: error.line,
+            field: error.field.clone(),
+            reason: error.message.clone(),
+            id: id.map(ToString::to_string),
+        });
+    }
+
+    fn stored(&mut self, record: &Evidence, _leaf: u64) {
+        if affects_its_subject_only(record) {
+            self.subjects.extend(record.subject);
+        } else {
+            self.wider.push(record.clone());
+        }
+    }
+}
+
+impl From<[usize; 3]> for ChangedCodes {
+    /// From the engine's counts, green, yellow, red.
+    fn from([green, yellow, red]: [usize; 3]) -> Self {
+        Self { green, yellow, red }
+    }
 }
 
 /// One person a tracing query found, with the overlaps.
@@ -841,33 +919,15 @@ impl<S: Store> App<S> {
         record: Evidence,
     ) -> AppResult<Submitted> {
         let (registry, directory) = self.intake_directory().await?;
-        match (principal, &record.recorded_by) {
-            (Principal::Official(me), Recorder::Official(by)) if me == by => {
-                self.check_intake(me, &registry, &directory, &record)
-                    .await?;
-            }
-            (Principal::Source(me), Recorder::Source { id, .. }) if me == id => {}
-            (_, by) => {
-                return Err(AppError::forbidden(
-                    "not_the_recorder",
-                    format!(
-                        "record {} says it was recorded by {by}; you may submit only your own",
-                        record.id
-                    ),
-                ))
-            }
+        if let Err(refusal) = own_record(principal, &record) {
+            return Err(AppError::forbidden("not_the_recorder", refusal));
         }
-        if record.recorded_at > self.now().plus(RECORDED_AT_SKEW) {
-            return Err(AppError::bad_request(
-                "recorded_in_the_future",
-                format!(
-                    "record {} says it was recorded at {}, later than now ({}) by more than {}",
-                    record.id,
-                    record.recorded_at,
-                    self.now(),
-                    RECORDED_AT_SKEW
-                ),
-            ));
+        if let Recorder::Official(me) = &record.recorded_by {
+            self.check_intake(me, &registry, &directory, &record)
+                .await?;
+        }
+        if let Err(refusal) = recorded_by_now(&record, self.now()) {
+            return Err(AppError::bad_request("recorded_in_the_future", refusal));
         }
         self.engine
             .vouching()
@@ -906,11 +966,63 @@ impl<S: Store> App<S> {
             fresh: appended.fresh,
             awaiting_approval,
             derived: derived.derived,
-            changed: ChangedCodes {
-                green: derived.changed[0],
-                yellow: derived.changed[1],
-                red: derived.changed[2],
-            },
+            changed: ChangedCodes::from(derived.changed),
+        })
+    }
+
+    /// Appends the sealed records of a bulk submission (JSON Lines or CSV) by the
+    /// pipeline `mingma import` runs ([`bulk::import`]: every seal checked against
+    /// the ledger's keys, officials' records against their grants, references,
+    /// idempotent on ids), taking only `principal`'s own records recorded by now;
+    /// every other line is refused with its line, field and reason, and nothing of
+    /// it is stored. Then re-derives the codes the new records can change (as
+    /// [`App::submit_record`] does) and drops their cached views.
+    pub async fn submit_bulk<R: std::io::BufRead + Send + 'static>(
+        &self,
+        principal: &Principal,
+        lines: bulk::Lines<R>,
+    ) -> AppResult<BulkSubmitted> {
+        let (registry, directory) = self.intake_directory().await?;
+        let options = bulk::Options {
+            check_seals: true,
+            // Leave cores to the door flow.
+            workers: (bulk::workers() / 2).max(1),
+        };
+        let mut hooks = BulkHooks {
+            principal,
+            now: self.now(),
+            errors: Vec::new(),
+            subjects: std::collections::BTreeSet::new(),
+            wider: Vec::new(),
+        };
+        let counts = bulk::import(
+            &self.store,
+            registry,
+            directory,
+            lines,
+            self.keys.pseudonym.clone(),
+            &options,
+            &mut hooks,
+        )
+        .await
+        .map_err(|e| AppError::internal(format!("bulk import: {e:#}")))?;
+        let mut persons = hooks.subjects;
+        for record in &hooks.wider {
+            persons.extend(self.persons_affected(record).await?);
+        }
+        let persons: Vec<PersonKey> = persons.into_iter().collect();
+        let derived = self.engine.rederive(&persons, self.now()).await?;
+        for person in &persons {
+            self.forget_code(*person);
+        }
+        Ok(BulkSubmitted {
+            lines: counts.lines,
+            fresh: counts.fresh,
+            already: counts.already,
+            refused: counts.refused,
+            errors: hooks.errors,
+            derived: derived.derived,
+            changed: ChangedCodes::from(derived.changed),
         })
     }
 
@@ -944,6 +1056,9 @@ impl<S: Store> App<S> {
     /// record's; for a risk area (or an act on one), everyone with a qualifying
     /// scan in it.
     async fn persons_affected(&self, record: &Evidence) -> AppResult<Vec<PersonKey>> {
+        if affects_its_subject_only(record) {
+            return Ok(record.subject.into_iter().collect());
+        }
         let subject_of = |r: &Evidence| r.subject;
         let target = match &record.body {
             EvidenceBody::Retraction { target, .. }
@@ -1229,6 +1344,43 @@ impl<S: Store> App<S> {
             })
             .collect())
     }
+}
+
+/// Whether only the record's subject's code can change by `record`: it is not a
+/// risk area and acts on no other record (see `App::persons_affected`).
+fn affects_its_subject_only(record: &Evidence) -> bool {
+    !matches!(
+        record.body,
+        EvidenceBody::RiskArea { .. }
+            | EvidenceBody::Retraction { .. }
+            | EvidenceBody::Approval { .. }
+            | EvidenceBody::Rejection { .. }
+    )
+}
+
+/// `Ok` if `record` was recorded by `principal` (an official's record by that
+/// official, a source's by that source); otherwise why not.
+fn own_record(principal: &Principal, record: &Evidence) -> Result<(), String> {
+    match (principal, &record.recorded_by) {
+        (Principal::Official(me), Recorder::Official(by)) if me == by => Ok(()),
+        (Principal::Source(me), Recorder::Source { id, .. }) if me == id => Ok(()),
+        (_, by) => Err(format!(
+            "record {} says it was recorded by {by}; you may submit only your own",
+            record.id
+        )),
+    }
+}
+
+/// `Ok` unless `record` says it was recorded later than `now` by more than
+/// [`RECORDED_AT_SKEW`]; otherwise why it is refused.
+fn recorded_by_now(record: &Evidence, now: Timestamp) -> Result<(), String> {
+    if record.recorded_at > now.plus(RECORDED_AT_SKEW) {
+        return Err(format!(
+            "record {} says it was recorded at {}, later than now ({now}) by more than {}",
+            record.id, record.recorded_at, RECORDED_AT_SKEW
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the key with id `key_id` (16 hex digits) is in the ledger's key ring.

@@ -1,20 +1,19 @@
 //! Overload protection: the door flow keeps priority.
 //!
-//! Every route is in one of three classes ([`class_of`]): the **door** flow (a
-//! holder's code as JSON or as the HTML code page, a dependant's code, check-in,
-//! leave, checkpoint-code verification, the trust list checkpoints verify with),
-//! **probes** (`/healthz`), and **other** work (sign-in, consoles, history and
-//! receipts, venue registration and posters, the OpenAPI document, imports and
-//! analytics as they come). Door requests and probes are never refused here.
-//! Other requests get `503 overloaded` with `Retry-After` when the door is busy:
+//! Every route is in one of three classes ([`class_of`]): the **door** flow (a holder's
+//! code as JSON or as the HTML code page, a dependant's code, check-in, leave,
+//! checkpoint-code verification, the trust list checkpoints verify with), **probes**
+//! (`/healthz`), and **other** work (sign-in, consoles, history and receipts, venue
+//! registration and posters, the OpenAPI document, evidence intake, the bulk API
+//! included, and analytics as they come). Door requests and probes are never refused
+//! here. Other requests get `503 overloaded` with `Retry-After` when the door is busy:
 //! more door requests in flight than [`Limits::door_in_flight`], or door requests
-//! waiting — more than a quarter of that many in flight — while the recent door
-//! latency (an exponentially weighted mean) exceeds [`Limits::door_latency`] (a
-//! slow derivation alone, with the door otherwise idle, sheds nothing), or more
-//! other requests in flight than
-//! [`Limits::other_in_flight`]. So other work is always shed before any door request,
-//! and with no door work waiting everything is admitted again (the server recovers
-//! by itself).
+//! waiting — more than a quarter of that many in flight — while the recent door latency
+//! (an exponentially weighted mean) exceeds [`Limits::door_latency`] (a slow derivation
+//! alone, with the door otherwise idle, sheds nothing), or more other requests in
+//! flight than [`Limits::other_in_flight`]. So other work is always shed before any
+//! door request, and with no door work waiting everything is admitted again (the server
+//! recovers by itself).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -281,6 +280,8 @@ mod tests {
             "/api/v1/me/history",
             "/api/v1/venues",
             "/api/v1/openapi.json",
+            "/api/v1/evidence",
+            "/api/v1/evidence/bulk",
             "/history",
             "/venues/{id}/poster.svg",
             "/",

@@ -71,14 +71,20 @@ pub struct Province {
 /// Henan's health commission (province admins), Zhengzhou's (city officials and a
 /// tracing team), Kaifeng's (another city), and a Zhengzhou lab.
 pub async fn province() -> Province {
+    province_with(|_| {}).await
+}
+
+/// [`province`] with its configuration changed by `configure`.
+pub async fn province_with(configure: impl FnOnce(&mut Config)) -> Province {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
+    let mut config = Config {
         db: dir.path().join("store.sqlite").display().to_string(),
         accounts_db: dir.path().join("accounts.sqlite"),
         public_url: "http://mingma.test".into(),
         demo_channels: true,
         ..Config::default()
     };
+    configure(&mut config);
     let store = SqliteStore::open(&config.db).unwrap();
     let keys = Keys {
         issuer: issuer_key(),
@@ -349,7 +355,7 @@ fn scan(id: &str, who: &str, at: &str, left: &str) -> Evidence {
     }
 }
 
-fn lab_test(id: &str, who: &str, outcome: &str, at: &str) -> Value {
+pub fn lab_test(id: &str, who: &str, outcome: &str, at: &str) -> Value {
     json!({
         "type": "test_result", "id": id, "subject": who,
         "recorded_by": "source:zz-lab", "authority": "zz-wjw",
@@ -370,6 +376,14 @@ async fn source_submits(
     line: Value,
     signer: &SigningKey,
 ) -> (StatusCode, Value) {
+    let line = sealed(p, line, signer).await;
+    p.call(Method::POST, "/api/v1/evidence", Some(line), Some(token))
+        .await
+}
+
+/// `line` (an evidence-file object) with the seal `signer` makes over the record
+/// it reads as.
+pub async fn sealed(p: &Province, line: Value, signer: &SigningKey) -> Value {
     let mut map = line.as_object().unwrap().clone();
     let record = mingma_core::evidence_file::read_record_object(
         &p.app.engine.registry().await.unwrap().directory,
@@ -379,13 +393,7 @@ async fn source_submits(
     .unwrap();
     let seal = mingma_authority::sign(&record, signer);
     map.insert("seal".into(), Value::String(seal.to_string()));
-    p.call(
-        Method::POST,
-        "/api/v1/evidence",
-        Some(Value::Object(map)),
-        Some(token),
-    )
-    .await
+    Value::Object(map)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

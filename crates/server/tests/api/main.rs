@@ -1,6 +1,7 @@
 //! The service's API and pages, endpoint by endpoint, bad input included.
 
 mod authority;
+mod bulk;
 mod checkin;
 mod code;
 mod console;

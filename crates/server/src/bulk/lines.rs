@@ -1,4 +1,5 @@
-//! Reading an import file a chunk of lines at a time: JSON Lines or CSV.
+//! Reading an import's input (a file, a request body: any [`BufRead`]) a chunk of
+//! lines at a time: JSON Lines or CSV.
 //!
 //! Neither reader holds more than one chunk. JSON Lines are handed over as text
 //! (parsed on the worker threads); CSV rows are split here and handed over as the
@@ -20,8 +21,7 @@
 //! RFC 4180; the line number of a row is the file line it starts on (the header is
 //! line 1).
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -43,7 +43,7 @@ pub const CSV_TYPES: [&str; 10] = [
 ];
 
 /// Every column a CSV header may name.
-const CSV_COLUMNS: [&str; 27] = [
+pub const CSV_COLUMNS: [&str; 27] = [
     "type",
     "id",
     "subject",
@@ -101,12 +101,12 @@ fn id_in(text: &str) -> Option<RecordId> {
     RecordId::parse(id).ok()
 }
 
-/// The format of an import file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// The format of an import's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// JSON Lines (the evidence file of the README).
     Jsonl,
-    /// CSV with a header row (see `mingma import --help` and the README).
+    /// CSV with a header row (see the module documentation and the README).
     Csv,
 }
 
@@ -120,12 +120,12 @@ impl Format {
     }
 }
 
-/// A file being read, a chunk at a time.
-pub enum Lines {
+/// An input being read, a chunk at a time.
+pub enum Lines<R> {
     /// JSON Lines.
     Jsonl {
-        /// The file.
-        reader: BufReader<File>,
+        /// The input.
+        reader: R,
         /// Lines read so far.
         line: usize,
         /// Bytes read so far.
@@ -134,19 +134,19 @@ pub enum Lines {
     /// CSV.
     Csv {
         /// The CSV reader, past the header.
-        reader: csv::Reader<File>,
+        reader: csv::Reader<R>,
         /// The header's columns.
         columns: Vec<String>,
     },
 }
 
-impl Lines {
-    /// Opens `path` as `format` (for CSV, reads and checks the header).
-    pub fn open(path: &Path, format: Format) -> Result<Lines> {
-        let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+impl<R: BufRead> Lines<R> {
+    /// Reads `reader` as `format` (for CSV, reads and checks the header); `name`
+    /// (a file's path, `request body`) starts the messages about the header.
+    pub fn new(reader: R, format: Format, name: &str) -> Result<Lines<R>> {
         match format {
             Format::Jsonl => Ok(Lines::Jsonl {
-                reader: BufReader::with_capacity(1 << 20, file),
+                reader,
                 line: 0,
                 bytes: 0,
             }),
@@ -154,48 +154,42 @@ impl Lines {
                 let mut reader = csv::ReaderBuilder::new()
                     .has_headers(true)
                     .flexible(true)
-                    .from_reader(file);
-                let header = reader.byte_headers().with_context(|| {
-                    format!("{}: line 1: cannot read the CSV header", path.display())
-                })?;
+                    .from_reader(reader);
+                let header = reader
+                    .byte_headers()
+                    .with_context(|| format!("{name}: line 1: cannot read the CSV header"))?;
                 let mut columns = Vec::with_capacity(header.len());
                 for (i, cell) in header.iter().enumerate() {
-                    let Ok(name) = std::str::from_utf8(cell) else {
+                    let Ok(column) = std::str::from_utf8(cell) else {
                         bail!(
-                            "{}: line 1: column {} of the header is not UTF-8",
-                            path.display(),
+                            "{name}: line 1: column {} of the header is not UTF-8",
                             i + 1
                         );
                     };
                     // A byte-order mark before the first column is not part of it.
-                    let name = name.trim_start_matches('\u{feff}').trim();
-                    if name.is_empty() || !CSV_COLUMNS.contains(&name) {
+                    let column = column.trim_start_matches('\u{feff}').trim();
+                    if column.is_empty() || !CSV_COLUMNS.contains(&column) {
                         bail!(
-                            "{}: line 1: field `{name}`: the header names an unknown column (columns are the fields of the JSON Lines format: {})",
-                            path.display(),
+                            "{name}: line 1: field `{column}`: the header names an unknown column (columns are the fields of the JSON Lines format: {})",
                             CSV_COLUMNS.join(", ")
                         );
                     }
-                    if columns.iter().any(|c| c == name) {
+                    if columns.iter().any(|c| c == column) {
                         bail!(
-                            "{}: line 1: field `{name}`: the header names the column twice",
-                            path.display()
+                            "{name}: line 1: field `{column}`: the header names the column twice"
                         );
                     }
-                    columns.push(name.to_owned());
+                    columns.push(column.to_owned());
                 }
                 if !columns.iter().any(|c| c == "type") {
-                    bail!(
-                        "{}: line 1: field `type`: the header has no `type` column",
-                        path.display()
-                    );
+                    bail!("{name}: line 1: field `type`: the header has no `type` column");
                 }
                 Ok(Lines::Csv { reader, columns })
             }
         }
     }
 
-    /// Bytes of the file read so far.
+    /// Bytes of the input read so far.
     pub fn position(&self) -> u64 {
         match self {
             Lines::Jsonl { bytes, .. } => *bytes,
@@ -217,7 +211,7 @@ impl Lines {
                     buffer.clear();
                     let read = reader
                         .read_until(b'\n', &mut buffer)
-                        .context("cannot read the file")?;
+                        .context("cannot read the input")?;
                     if read == 0 {
                         break;
                     }
