@@ -168,6 +168,10 @@ pub struct ChangedCodes {
     pub red: usize,
 }
 
+/// Refused lines a bulk answer lists at most, so that a body of bad lines cannot
+/// make an answer larger than itself.
+pub const BULK_ERRORS_SHOWN: usize = 10_000;
+
 /// What a bulk submission (`POST /api/v1/evidence/bulk`) did.
 #[derive(Debug, Clone, Serialize)]
 pub struct BulkSubmitted {
@@ -179,8 +183,10 @@ pub struct BulkSubmitted {
     pub already: u64,
     /// Lines refused: nothing of them was stored.
     pub refused: u64,
-    /// Every refused line, in line order.
+    /// The refused lines, in line order: the first [`BULK_ERRORS_SHOWN`].
     pub errors: Vec<RefusedLine>,
+    /// Refused lines beyond those listed (`refused` counts them all).
+    pub errors_not_listed: u64,
     /// People whose code was re-derived (those the new records can change).
     pub derived: usize,
     /// Codes that changed, by new colour.
@@ -207,6 +213,8 @@ struct BulkHooks<'a> {
     principal: &'a Principal,
     now: Timestamp,
     errors: Vec<RefusedLine>,
+    /// Refused lines beyond the first [`BULK_ERRORS_SHOWN`].
+    not_listed: u64,
     /// Subjects of new records that can change only their subject's code.
     subjects: std::collections::BTreeSet<PersonKey>,
     /// New records that can change other codes (risk areas, acts on records).
@@ -220,6 +228,10 @@ impl bulk::Hooks for BulkHooks<'_> {
     }
 
     fn refused(&mut self, error: &LineError, id: Option<&RecordId>) {
+        if self.errors.len() >= BULK_ERRORS_SHOWN {
+            self.not_listed += 1;
+            return;
+        }
         self.errors.push(RefusedLine {
             line: error.line,
             field: error.field.clone(),
@@ -992,6 +1004,7 @@ impl<S: Store> App<S> {
             principal,
             now: self.now(),
             errors: Vec::new(),
+            not_listed: 0,
             subjects: std::collections::BTreeSet::new(),
             wider: Vec::new(),
         };
@@ -1021,6 +1034,7 @@ impl<S: Store> App<S> {
             already: counts.already,
             refused: counts.refused,
             errors: hooks.errors,
+            errors_not_listed: hooks.not_listed,
             derived: derived.derived,
             changed: ChangedCodes::from(derived.changed),
         })

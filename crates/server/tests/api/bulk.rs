@@ -450,3 +450,26 @@ async fn malformed_oversize_and_anonymous_requests_are_refused_whole() {
         "{doc}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_lists_at_most_ten_thousand_refused_lines_and_counts_the_rest() {
+    let p = province().await;
+    let lab = lab_token(&p).await;
+    let body = "{\"id\":\"x\"}\n".repeat(mingma_server::officials::BULK_ERRORS_SHOWN + 5);
+    let (status, answer) = post_bulk(&p, body, Some("application/x-ndjson"), Some(&lab)).await;
+    assert_eq!(status, StatusCode::OK, "{}", answer["code"]);
+    assert_eq!(
+        answer["refused"],
+        mingma_server::officials::BULK_ERRORS_SHOWN + 5
+    );
+    assert_eq!(
+        answer["errors"].as_array().map(Vec::len),
+        Some(mingma_server::officials::BULK_ERRORS_SHOWN)
+    );
+    assert_eq!(answer["errors_not_listed"], 5);
+    assert_eq!(
+        answer["errors"][0]["field"], "type",
+        "{}",
+        answer["errors"][0]
+    );
+}
