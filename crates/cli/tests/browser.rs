@@ -301,6 +301,22 @@ impl Browser {
         }
     }
 
+    /// Signs the official out through the console's button and waits for the
+    /// sign-in page, so that the next navigation does not race the sign-out's.
+    fn console_sign_out(&self) {
+        self.click("#signout");
+        let started = Instant::now();
+        while !(self.url().contains("/console/signin") && self.source().contains("id=\"official\""))
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "still not signed out on {}",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Signs an official in through the console's page.
     fn console_sign_in(&self, base: &str, official: &str, password: &str) {
         self.go(&format!("{base}/console"));
@@ -842,7 +858,7 @@ fn officials_in_a_real_browser() {
     assert_eq!(colour(addr, &bearer), "green", "nothing approved yet");
 
     // The second official, in English: signs in, imports their key file, approves.
-    b.click("#signout");
+    b.console_sign_out();
     b.console_sign_in(&base, "zz-b", PASSWORD);
     b.import_key_file(&base, &dir.path().join("zz-b.key"));
     b.go(&format!("{base}/console/approvals"));
@@ -867,7 +883,7 @@ fn officials_in_a_real_browser() {
 
     // A key generated in the browser: its public key is shown and enrolled; the
     // admin registers it from the admin page with a sealed act; then it signs.
-    b.click("#signout");
+    b.console_sign_out();
     b.go(&format!("{base}/lang/zh?next=/console"));
     b.console_sign_in(&base, "zz-c", PASSWORD);
     b.go(&format!("{base}/console/key"));
@@ -880,7 +896,7 @@ fn officials_in_a_real_browser() {
         b.execute("return indexedDB.databases().then(function (d) { return d.map(function (x) { return x.name; }); })"),
         json!(["mingma-console"])
     );
-    b.click("#signout");
+    b.console_sign_out();
     b.console_sign_in(&base, "hn-admin", PASSWORD);
     b.import_key_file(&base, &dir.path().join("admin.key"));
     b.go(&format!("{base}/console/admin"));
@@ -890,7 +906,7 @@ fn officials_in_a_real_browser() {
         !t.is_empty() && !t.contains("正在")
     });
     assert!(done.starts_with("已记入账本"), "{done}");
-    b.click("#signout");
+    b.console_sign_out();
     b.console_sign_in(&base, "zz-c", PASSWORD);
     let status = b.wait_text("#browser-key", |t| !t.contains("正在检查"));
     assert!(status.contains("已登记，可以签名"), "{status}");
