@@ -149,7 +149,9 @@ pub enum Act {
 }
 
 impl Act {
-    /// Whether the act takes effect only when a second admin confirms it.
+    /// Whether the act always takes effect only when a second admin confirms it
+    /// (see also [`Registry::needs_second_admin`], which adds the acts that make or
+    /// arm an admin once the log has two).
     pub fn needs_second_admin(&self) -> bool {
         matches!(
             self,
@@ -405,6 +407,23 @@ impl Registry {
         }
     }
 
+    /// Whether `act` takes effect only when a second admin confirms it: data sources
+    /// and rule sets always; and, once the log has two admins, granting the admin
+    /// role and registering a key for an admin — otherwise one admin could make a
+    /// second admin, or a new key for one, and confirm their own proposals with it.
+    /// (While there is one admin, that admin makes the second.)
+    pub fn needs_second_admin(&self, act: &Act) -> bool {
+        let is_admin = |o: &OfficialId| self.grants_of(o).iter().any(|g| g.role == Role::Admin);
+        let admins = self.grants.keys().filter(|o| is_admin(o)).count();
+        act.needs_second_admin()
+            || (admins >= 2
+                && match act {
+                    Act::GrantRole { grant, .. } => grant.role == Role::Admin,
+                    Act::RegisterKey { official, .. } => is_admin(official),
+                    _ => false,
+                })
+    }
+
     /// The authority `official` acts for, if they are registered.
     pub fn authority_of(&self, official: &OfficialId) -> Option<&AuthorityId> {
         self.directory.officials.get(official).map(|o| &o.authority)
@@ -522,7 +541,7 @@ impl Registry {
             let home = self.home_of(official)?;
             authorize(self.grants_of(&body.by), Action::ManageAccounts, home)?;
         }
-        if body.act.needs_second_admin() {
+        if self.needs_second_admin(&body.act) {
             self.pending.insert(
                 leaf,
                 Proposal {
@@ -1444,6 +1463,15 @@ mod tests {
             },
             &key(1),
         ));
+        // With two admins, a grant of the admin role takes the other admin's
+        // confirmation.
+        let proposal = acts.len() as u64 - 1;
+        acts.push(signed(
+            "admin-2",
+            "05-02 09:00",
+            Act::Confirm { proposal },
+            &key(2),
+        ));
         acts.push(signed(
             "admin-1",
             "05-02 09:01",
@@ -1500,7 +1528,7 @@ mod tests {
         acts.push(grant("05-02 09:06", "off-zhao", "410102"));
         let registry = replay(&acts);
         let leaves: Vec<u64> = registry.problems.iter().map(|(leaf, _)| *leaf).collect();
-        assert_eq!(leaves, vec![13, 14], "{:?}", registry.problems);
+        assert_eq!(leaves, vec![14, 15], "{:?}", registry.problems);
         for (_, problem) in &registry.problems {
             assert!(
                 matches!(
@@ -1607,5 +1635,59 @@ mod tests {
         let signed_digit = format!("+{}", &hex[1..]);
         assert!(public_key(&signed_digit).is_err(), "a sign is not a digit");
         assert!(public_key(&format!("{}zz", &hex[..62])).is_err());
+    }
+
+    #[test]
+    fn once_there_are_two_admins_a_third_or_an_admins_new_key_needs_the_other_admin() {
+        let mut acts = setup();
+        let by1 = |at: &str, act: Act| signed("admin-1", at, act, &key(1));
+        let grant_admin = Act::GrantRole {
+            official: official("off-zhao"),
+            grant: Grant {
+                role: Role::Admin,
+                jurisdiction: place("41"),
+            },
+        };
+        acts.push(by1("05-02 09:00", grant_admin.clone()));
+        let proposal = acts.len() as u64 - 1;
+        acts.push(by1(
+            "05-02 09:01",
+            Act::RegisterKey {
+                official: official("admin-2"),
+                key: key_hex(&key(9).verifying_key()),
+            },
+        ));
+        let new_key = acts.len() as u64 - 1;
+        let registry = replay(&acts);
+        assert!(registry.problems.is_empty(), "{:?}", registry.problems);
+        let is_admin = |r: &Registry, o: &str| {
+            r.grants_of(&official(o))
+                .iter()
+                .any(|g| g.role == Role::Admin)
+        };
+        assert!(!is_admin(&registry, "off-zhao"), "only proposed");
+        assert!(registry.pending.contains_key(&proposal));
+        assert!(registry.pending.contains_key(&new_key));
+        assert!(registry
+            .keys
+            .get(KeyId::of(&key(9).verifying_key()))
+            .is_none());
+
+        // The proposer cannot confirm; the other admin can.
+        acts.push(by1("05-02 09:02", Act::Confirm { proposal }));
+        let registry = replay(&acts);
+        assert!(matches!(
+            registry.problems.last(),
+            Some((_, ActProblem::Confirmation(_)))
+        ));
+        assert!(!is_admin(&registry, "off-zhao"));
+        acts.push(signed(
+            "admin-2",
+            "05-02 09:03",
+            Act::Confirm { proposal },
+            &key(2),
+        ));
+        let registry = replay(&acts);
+        assert!(is_admin(&registry, "off-zhao"));
     }
 }
