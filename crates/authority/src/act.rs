@@ -585,6 +585,11 @@ impl Registry {
             .get(official)
             .ok_or_else(|| ActProblem::Invalid(format!("official {official} is not registered")))?
             .authority;
+        self.jurisdiction_of(authority)
+    }
+
+    /// Where a registered authority acts; an error naming it if it is not registered.
+    fn jurisdiction_of(&self, authority: &AuthorityId) -> Result<Jurisdiction, ActProblem> {
         self.directory
             .authorities
             .get(authority)
@@ -594,13 +599,7 @@ impl Registry {
 
     /// The division an act concerns, for the jurisdiction check.
     fn place_of(&self, by: &OfficialId, act: &Act) -> Result<Jurisdiction, ActProblem> {
-        let of_authority = |id: &AuthorityId| {
-            self.directory
-                .authorities
-                .get(id)
-                .map(|a| a.jurisdiction)
-                .ok_or_else(|| ActProblem::Invalid(format!("authority {id} is not registered")))
-        };
+        let of_authority = |id: &AuthorityId| self.jurisdiction_of(id);
         let of_official = |id: &OfficialId| {
             self.directory
                 .officials
@@ -749,11 +748,7 @@ impl Registry {
                         "data source {source} is already registered"
                     )));
                 }
-                if !self.directory.authorities.contains_key(authority) {
-                    return Err(ActProblem::Invalid(format!(
-                        "authority {authority} is not registered"
-                    )));
-                }
+                self.jurisdiction_of(authority)?;
                 let key = public_key(key)?;
                 self.register_key(KeyHolder::Source(source.clone()), key, at)?;
                 self.directory.sources.insert(
@@ -811,11 +806,7 @@ impl Registry {
                 "official {official} is already registered"
             )));
         }
-        if !self.directory.authorities.contains_key(authority) {
-            return Err(ActProblem::Invalid(format!(
-                "authority {authority} is not registered"
-            )));
-        }
+        self.jurisdiction_of(authority)?;
         self.directory.officials.insert(
             official.clone(),
             Official {
