@@ -30,8 +30,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mingma_authority::{Registry, Vouching};
 use mingma_core::{
-    derive, stay, Colour, Decision, Evidence, EvidenceBody, PersonKey, RecordId, RiskAreaScope,
-    RuleSet, Span, Timestamp, VenueId,
+    derive, stay, Colour, Decision, Evidence, EvidenceBody, Jurisdiction, PersonKey, RecordId,
+    RiskAreaScope, RuleSet, Span, Timestamp, VenueId,
 };
 use mingma_store::{PurgeReport, Result, Store, StoreError, Vouch};
 
@@ -207,6 +207,47 @@ impl<S: Store> Engine<S> {
         )
     }
 
+    /// The records `person`'s code is derived from now, as [`Engine::rederive`]
+    /// derives it: what `Store::evidence_for_derivation` reads for them (without the
+    /// scans that cannot matter), less the records that do not count. In ledger
+    /// order within the shared records and within the person's own.
+    pub async fn records_for(&self, person: PersonKey) -> Result<Vec<Evidence>> {
+        self.registry().await?;
+        let inputs = self
+            .store
+            .evidence_for_derivation(vec![person], self.rules.clone(), u64::MAX)
+            .await?;
+        let vouching = &self.followed.vouching;
+        Ok(inputs
+            .records_of(0)
+            .filter(|r| vouching.counts(r))
+            .cloned()
+            .collect())
+    }
+
+    /// Whether a scan at `venue` in `street` entered at `entered` may change any
+    /// derivation: `mingma_core::scan_may_matter` against every risk area the store
+    /// holds (counting or not, approved or not: it may say yes needlessly, never no
+    /// wrongly). A scan for which this is false leaves its holder's code as it was.
+    pub async fn scan_may_matter(
+        &self,
+        venue: &VenueId,
+        street: Jurisdiction,
+        entered: Timestamp,
+    ) -> Result<bool> {
+        if !self.rules.scans_matter_only_in_risk_areas() {
+            return Ok(true);
+        }
+        let shared = self.store.records_about_nobody().await?;
+        Ok(mingma_core::scan_may_matter(
+            &self.rules,
+            shared.iter(),
+            venue,
+            street,
+            entered,
+        ))
+    }
+
     /// The store.
     pub fn store(&self) -> &S {
         &self.store
@@ -242,10 +283,20 @@ impl<S: Store> Engine<S> {
             let engine = self.clone();
             let derived = tokio::task::spawn_blocking(move || {
                 let vouching = engine.vouching();
-                // The shared records (risk areas and acts on them) are checked once
-                // per chunk, not once per person.
-                let counts: Vec<bool> =
-                    evidence.shared.iter().map(|r| vouching.counts(r)).collect();
+                // The shared records a person needs (risk areas and acts on them)
+                // are checked once per chunk, not once per person.
+                let mut counts = vec![false; evidence.shared.len()];
+                let mut needed = vec![false; evidence.shared.len()];
+                for s in evidence.shared_of.iter().flatten() {
+                    if let Some(n) = needed.get_mut(*s) {
+                        *n = true;
+                    }
+                }
+                for (i, record) in evidence.shared.iter().enumerate() {
+                    if needed[i] {
+                        counts[i] = vouching.counts(record);
+                    }
+                }
                 people
                     .iter()
                     .enumerate()

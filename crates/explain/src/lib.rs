@@ -184,29 +184,10 @@ impl<'a> Explainer<'a> {
                     }
                     continue;
                 }
-                None => continue,
-                Some(RecordStatus::NotYetKnown) => self
-                    .t("在依据时刻之后录入", "recorded after the known-at time")
-                    .to_owned(),
-                Some(RecordStatus::Retracted { by }) => {
-                    format!("{} {by}", self.t("已被撤销:", "retracted by"))
-                }
-                Some(RecordStatus::AwaitingApproval) => self
-                    .t(
-                        "待第二名工作人员复核，尚未生效",
-                        "awaiting a second official's approval; no effect yet",
-                    )
-                    .to_owned(),
-                Some(RecordStatus::Rejected { by }) => {
-                    format!("{} {by}", self.t("复核驳回:", "rejected by"))
-                }
-                Some(RecordStatus::Duplicate) => self.t("重复记录", "duplicate").to_owned(),
-                Some(RecordStatus::Superseded { by }) => {
-                    format!(
-                        "{} {by}",
-                        self.t("已由离场记录补全:", "completed by the exit record")
-                    )
-                }
+                _ => match self.not_counted_because(&record.id) {
+                    Some(why) => why,
+                    None => continue,
+                },
             };
             let kind = record.kind();
             not_counted.push(format!(
@@ -227,6 +208,35 @@ impl<'a> Explainer<'a> {
             unused_scans,
             not_counted,
         }
+    }
+
+    /// Why a record does not count, in a few words (retracted, awaiting approval,
+    /// completed by an exit record, ...); `None` for a record that counts or that
+    /// this explainer was not given.
+    pub fn not_counted_because(&self, id: &RecordId) -> Option<String> {
+        Some(match self.statuses.get(id)? {
+            RecordStatus::Counted => return None,
+            RecordStatus::NotYetKnown => self
+                .t("在依据时刻之后录入", "recorded after the known-at time")
+                .to_owned(),
+            RecordStatus::Retracted { by } => {
+                format!("{} {by}", self.t("已被撤销:", "retracted by"))
+            }
+            RecordStatus::AwaitingApproval => self
+                .t(
+                    "待第二名工作人员复核，尚未生效",
+                    "awaiting a second official's approval; no effect yet",
+                )
+                .to_owned(),
+            RecordStatus::Rejected { by } => {
+                format!("{} {by}", self.t("复核驳回:", "rejected by"))
+            }
+            RecordStatus::Duplicate => self.t("重复记录", "duplicate").to_owned(),
+            RecordStatus::Superseded { by } => format!(
+                "{} {by}",
+                self.t("已由离场记录补全:", "completed by the exit record")
+            ),
+        })
     }
 
     /// One record in a line: type and id, owning authority, effective time, who

@@ -21,7 +21,7 @@ use mingma_store::receipt::{check, issue, Receipt, ReceiptError, Target};
 use mingma_store::{CodeChange, LedgerEntry, Store};
 use mingma_token::code::{holder_of, mask_name};
 use mingma_token::{
-    classify, CheckpointCode, IssuerKey, Refusal, TrustList, VenueKey, VerifiedCode,
+    CheckpointCode, IssuerKey, Refusal, TrustList, VenueKey, VenueToken, VerifiedCode,
 };
 
 use crate::accounts::{Account, Accounts, Challenge, Consent, Dependant, VenueRecord};
@@ -81,6 +81,8 @@ const OTP_PENDING: u32 = 3;
 const SESSION_SECONDS: i64 = 7 * 24 * 3600;
 /// Code views kept at most; a full cache is emptied (it refills as codes are shown).
 const CODE_VIEWS: usize = 262_144;
+/// Verified venue tokens kept (the set is emptied when full).
+const VERIFIED_TOKENS: usize = 65_536;
 /// Scans of the same token by the same person within this bucket are one check-in.
 const CHECK_IN_BUCKET_SECONDS: i64 = 600;
 
@@ -136,6 +138,9 @@ pub struct App<S> {
     /// whichever is first; a check-in or leave through this service drops the
     /// person's entries.
     views: std::sync::Mutex<std::collections::HashMap<(PersonKey, bool), (CodeView, Timestamp)>>,
+    /// Venue tokens whose signature was checked, by their text: a poster's token is
+    /// scanned all day, and its signature need not be checked at every scan.
+    verified_tokens: std::sync::Mutex<std::collections::HashMap<String, VenueToken>>,
     follow: tokio::sync::Mutex<()>,
     /// How many authority acts the explanation directory has taken in.
     acts_merged: std::sync::atomic::AtomicU64,
@@ -282,6 +287,7 @@ impl<S: Store> App<S> {
         Self {
             admission,
             views: std::sync::Mutex::default(),
+            verified_tokens: std::sync::Mutex::default(),
             config,
             store,
             engine,
@@ -587,15 +593,7 @@ impl<S: Store> App<S> {
         // engine derives. The colour signed below is the engine's, never one from a
         // record written past the service.
         self.merge_ledger_directory().await?;
-        let vouching = self.engine.vouching();
-        let records: Vec<Evidence> = self
-            .store
-            .evidence_about(person)
-            .await?
-            .into_iter()
-            .map(|r| r.evidence)
-            .filter(|r| vouching.counts(r))
-            .collect();
+        let records = self.engine.records_for(person).await?;
         let decision = self.engine.derive(&records, &person, now, now);
         let mut state = self.store.code_state(person).await?;
         let current = CodeChange::from_decision(&decision, 0);
@@ -695,9 +693,14 @@ impl<S: Store> App<S> {
             let registry = self.registry();
             let explainer = Explainer::new(&registry.directory, &records, self.now(), lang);
             for r in stored.iter().filter(|r| r.evidence.subject == Some(person)) {
+                let mut line = explainer.evidence_line(&r.evidence.id);
+                if let Some(why) = explainer.not_counted_because(&r.evidence.id) {
+                    line.push_str(" — ");
+                    line.push_str(&why);
+                }
                 items.push(HistoryItem {
                     at: r.evidence.effective_at,
-                    line: explainer.evidence_line(&r.evidence.id),
+                    line,
                     colour: None,
                     leaf: r.leaf,
                     target: HistoryTarget::Record(r.evidence.id.clone()),
@@ -902,8 +905,7 @@ impl<S: Store> App<S> {
         token: &str,
     ) -> AppResult<CheckedIn> {
         let now = self.now();
-        let reading = classify(token, &self.keys.venue.public_key(), now)
-            .map_err(|e| AppError::bad_request(e.code(), e.to_string()))?;
+        let reading = self.verified_token(token)?.classify(now);
         let venue = self.venue(&reading.venue).ok_or_else(|| {
             AppError::not_found(
                 "venue_unknown",
@@ -968,8 +970,16 @@ impl<S: Store> App<S> {
         })?;
         // Re-derivation is left to the code display that follows every check-in
         // (the API's answer and both pages show the code): it derives once, and has
-        // the engine record the change if the stored state differs.
-        self.forget_code(person);
+        // the engine record the change if the stored state differs. A scan outside
+        // every risk area cannot change the code: the view shown before stands.
+        let street = venue.venue.street;
+        if self
+            .engine
+            .scan_may_matter(&venue.venue.id, street, now)
+            .await?
+        {
+            self.forget_code(person);
+        }
         Ok(CheckedIn {
             record: id,
             venue,
@@ -977,6 +987,27 @@ impl<S: Store> App<S> {
             at: now,
             new: appended.first().is_some_and(|a| a.fresh),
         })
+    }
+
+    /// The venue token `text`, its signature checked (once per token text while
+    /// it is kept); a forged or malformed token is refused.
+    fn verified_token(&self, text: &str) -> AppResult<VenueToken> {
+        let kept = || {
+            self.verified_tokens
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+        };
+        if let Some(token) = kept().get(text) {
+            return Ok(token.clone());
+        }
+        let token = VenueToken::verify(text, &self.keys.venue.public_key())
+            .map_err(|e| AppError::bad_request(e.code(), e.to_string()))?;
+        let mut tokens = kept();
+        if tokens.len() >= VERIFIED_TOKENS {
+            tokens.clear();
+        }
+        tokens.insert(text.to_owned(), token.clone());
+        Ok(token)
     }
 
     /// One of `proxy`'s dependants, by person key (hex); 404 for anyone else.

@@ -232,6 +232,21 @@ impl mingma_store::Store for PostgresStore {
         Ok(out)
     }
 
+    async fn records_about_nobody(&self) -> Result<Arc<Vec<Evidence>>> {
+        let conn = self.reader().await?;
+        let rows = conn
+            .query(
+                &format!("SELECT {RECORD_COLUMNS} FROM records WHERE about IS NULL ORDER BY leaf"),
+                &[],
+            )
+            .await?;
+        let records = rows
+            .iter()
+            .map(|row| stored_record(row).map(|r| r.evidence))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Arc::new(records))
+    }
+
     async fn evidence_about(&self, person: PersonKey) -> Result<Vec<StoredRecord>> {
         let conn = self.reader().await?;
         let key = person.as_bytes().as_slice();

@@ -29,8 +29,9 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use mingma_core::commitment::Salt;
 use mingma_core::{
-    canonical, Decision, Evidence, EvidenceBody, EvidenceKind, Jurisdiction, Level, PersonKey,
-    Presence, RecordId, Recorder, RiskAreaScope, RuleSet, Span, Timestamp, VenueId, VenueKind,
+    canonical, scan_may_matter, Decision, Evidence, EvidenceBody, EvidenceKind, Jurisdiction,
+    Level, PersonKey, Presence, RecordId, Recorder, RiskAreaScope, RuleSet, Span, Timestamp,
+    VenueId, VenueKind,
 };
 use mingma_ledger::{Hash, HashSource};
 use mingma_store::nodes::generated;
@@ -57,6 +58,7 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     upper: Arc<UpperNodes>,
     scans: Arc<ScanIndex>,
+    shared: Mutex<SharedRecords>,
 }
 
 /// The durability settings every connection runs with, for benchmarks to print.
@@ -102,6 +104,7 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
                 upper,
                 scans,
+                shared: Mutex::default(),
             }),
         })
     }
@@ -430,41 +433,87 @@ fn scans_at_leaves(
         .collect()
 }
 
-/// The evidence derivation needs for each of `persons` (see
-/// `Store::evidence_for_derivation`). Records about nobody (risk areas and the acts on
-/// them) are read once; when scans matter only in risk areas, the scans in each
-/// declared area's window are found through the scan index by venue, so a person's
-/// other scans are never read.
-fn derivation_inputs(
+/// The records about nobody in particular (risk areas and the acts on them),
+/// decoded once and kept: every derivation needs them, they are few, and they are
+/// only ever added (the retention purge removes scans only).
+#[derive(Default)]
+struct SharedRecords {
+    /// The leaf of each record in `records`, ascending.
+    leaves: Vec<u64>,
+    records: Arc<Vec<Evidence>>,
+}
+
+/// The kept records about nobody, caught up with the ledger as `conn` sees it (one
+/// indexed read of the records added since the last call), and how many of them lie
+/// below leaf `below`.
+fn shared_records(
     conn: &Connection,
-    index: &ScanIndex,
-    persons: &[PersonKey],
-    rules: &RuleSet,
+    kept: &Mutex<SharedRecords>,
     below: u64,
-) -> Result<DerivationInputs> {
-    let below = i64::try_from(below).unwrap_or(i64::MAX);
-    let shared: Vec<StoredRecord> = conn
+) -> Result<(Arc<Vec<Evidence>>, usize)> {
+    let mut kept = kept
+        .lock()
+        .map_err(|_| backend("shared records poisoned"))?;
+    let next = kept.leaves.last().map_or(0, |l| l + 1);
+    let added: Vec<StoredRecord> = conn
         .prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE about IS NULL AND leaf < ?1 ORDER BY leaf"
+            "SELECT {RECORD_COLUMNS} FROM records WHERE about IS NULL AND leaf >= ?1 ORDER BY leaf"
         ))
         .and_then(|mut s| {
-            s.query_map([below], record_row)?
+            s.query_map([i64::try_from(next).unwrap_or(i64::MAX)], record_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(backend)?
         .into_iter()
         .map(stored_record)
         .collect::<Result<_>>()?;
+    if !added.is_empty() {
+        let SharedRecords { leaves, records } = &mut *kept;
+        // Copies the list only if a derivation still holds the previous one.
+        let records = Arc::make_mut(records);
+        for record in added {
+            leaves.push(record.leaf);
+            records.push(record.evidence);
+        }
+    }
+    let below = kept.leaves.partition_point(|l| *l < below);
+    Ok((kept.records.clone(), below))
+}
+
+/// Up to this many persons, derivation inputs are read person by person (each
+/// person's scans in the risk areas' windows, from the person index); above it, area
+/// by area (every scan in each area's window, from the venue index, kept for the
+/// persons asked for). A district's window holds millions of scans; a person has
+/// tens.
+const BY_PERSON: usize = 256;
+
+/// The evidence derivation needs for each of `persons` (see
+/// `Store::evidence_for_derivation`). Records about nobody (risk areas and the acts on
+/// them) come from the kept list ([`shared_records`]). When scans matter only in risk
+/// areas, only scans that may lie in a declared area during its window are read:
+/// for a few persons, each person's scans entered in the areas' windows, for many,
+/// the scans in each area's window found through the scan index by venue.
+fn derivation_inputs(
+    conn: &Connection,
+    index: &ScanIndex,
+    kept: &Mutex<SharedRecords>,
+    persons: &[PersonKey],
+    rules: &RuleSet,
+    below: u64,
+) -> Result<DerivationInputs> {
+    let below_leaf = below;
+    let (shared, count) = shared_records(conn, kept, below)?;
+    let below = i64::try_from(below).unwrap_or(i64::MAX);
     // Risk areas (by index in `shared`), and the acts on each shared record.
-    let areas: Vec<usize> = (0..shared.len())
-        .filter(|i| shared[*i].evidence.kind() == EvidenceKind::RiskArea)
+    let areas: Vec<usize> = (0..count)
+        .filter(|i| shared[*i].kind() == EvidenceKind::RiskArea)
         .collect();
     let mut acts_on: HashMap<&RecordId, Vec<usize>> = HashMap::new();
-    let mut acts = vec![false; shared.len()];
-    for (i, record) in shared.iter().enumerate() {
+    let mut acts = vec![false; count];
+    for (i, record) in shared.iter().enumerate().take(count) {
         if let EvidenceBody::Approval { target }
         | EvidenceBody::Rejection { target, .. }
-        | EvidenceBody::Retraction { target, .. } = &record.evidence.body
+        | EvidenceBody::Retraction { target, .. } = &record.body
         {
             acts_on.entry(target).or_default().push(i);
             acts[i] = true;
@@ -472,17 +521,19 @@ fn derivation_inputs(
     }
     // Shared records everyone needs: all but risk areas and the acts on shared
     // records (a derivation needs those only with a scan in the area).
-    let everyone: Vec<usize> = (0..shared.len())
-        .filter(|i| shared[*i].evidence.kind() != EvidenceKind::RiskArea && !acts[*i])
+    let everyone: Vec<usize> = (0..count)
+        .filter(|i| shared[*i].kind() != EvidenceKind::RiskArea && !acts[*i])
         .collect();
     let mut pids = Vec::with_capacity(persons.len());
     for person in persons {
         pids.push(pid_of(conn, person)?);
     }
-    // Scans in risk areas, by person: only these can matter.
     let only_in_areas = rules.scans_matter_only_in_risk_areas();
+    let longest = rules.longest_stay();
+    // By area: the scans in risk areas, by person.
+    let by_person = persons.len() <= BY_PERSON;
     let mut exposed: HashMap<u32, Vec<(u64, usize)>> = HashMap::new();
-    if only_in_areas && !areas.is_empty() {
+    if only_in_areas && !areas.is_empty() && !by_person {
         // Only people the index holds can have scans in it (and a corrupt, huge id
         // cannot size the bitmap).
         let wanted: PidSet = pids
@@ -497,19 +548,26 @@ fn derivation_inputs(
                 from,
                 until,
                 ..
-            } = &shared[area].evidence.body
+            } = &shared[area].body
             else {
                 continue;
             };
             let vids = covered_vids(conn, scope)?;
-            for (pid, leaf) in
-                index.visits_at(&vids, from.minus(rules.longest_stay()), *until, &wanted)
-            {
+            for (pid, leaf) in index.visits_at(&vids, from.minus(longest), *until, &wanted) {
                 exposed.entry(pid).or_default().push((leaf, area));
             }
         }
     }
-    let mut out = Vec::with_capacity(persons.len());
+    // By person: the windows in which a scan may lie in an area (`scan_may_matter`:
+    // entered before the area closed, and less than the longest stay before it
+    // opened).
+    let windows: Vec<(Timestamp, Timestamp)> = areas
+        .iter()
+        .filter_map(|a| match &shared[*a].body {
+            EvidenceBody::RiskArea { from, until, .. } => Some((from.minus(longest), *until)),
+            _ => None,
+        })
+        .collect();
     let mut shared_of = Vec::with_capacity(persons.len());
     let mut about = conn
         .prepare_cached(&format!(
@@ -517,7 +575,7 @@ fn derivation_inputs(
         ))
         .map_err(backend)?;
     // First each person's records about them and the leaves of their scans that
-    // matter; then all those scans in one pass in leaf order (neighbouring leaves
+    // may matter; then all those scans in one pass in leaf order (neighbouring leaves
     // share pages), handed back to their persons.
     let mut own: Vec<Vec<StoredRecord>> = Vec::with_capacity(persons.len());
     let mut scan_leaves: Vec<Vec<u64>> = Vec::with_capacity(persons.len());
@@ -525,7 +583,7 @@ fn derivation_inputs(
         let mut records: Vec<StoredRecord> = Vec::new();
         let mut needs: BTreeSet<usize> = everyone.iter().copied().collect();
         if !only_in_areas {
-            needs.extend(0..shared.len());
+            needs.extend(0..count);
         }
         let mut leaves = Vec::new();
         if let Some(pid) = *pid {
@@ -536,7 +594,12 @@ fn derivation_inputs(
             for row in rows {
                 records.push(stored_record(row)?);
             }
-            leaves = if only_in_areas {
+            leaves = if !only_in_areas {
+                index.of_person(pid, None)
+            } else if by_person {
+                // The areas each scan lies in are found once the scans are read.
+                index.of_person_in(pid, &windows)
+            } else {
                 let visits = u32::try_from(pid)
                     .ok()
                     .and_then(|p| exposed.remove(&p))
@@ -544,46 +607,72 @@ fn derivation_inputs(
                 // The areas this person's scans lie in, and the acts on them.
                 for (_, area) in &visits {
                     needs.insert(*area);
-                    let id = &shared[*area].evidence.id;
+                    let id = &shared[*area].id;
                     needs.extend(acts_on.get(id).into_iter().flatten());
                 }
                 visits.into_iter().map(|(leaf, _)| leaf).collect()
-            } else {
-                index.of_person(pid, None)
             };
             leaves.sort_unstable();
             leaves.dedup();
         }
         own.push(records);
         scan_leaves.push(leaves);
-        shared_of.push(needs.into_iter().collect());
+        shared_of.push(needs);
     }
     let mut wanted: Vec<u64> = scan_leaves.iter().flatten().copied().collect();
     wanted.sort_unstable();
     wanted.dedup();
-    // Found by venue and window, these are exactly the scans `scan_may_matter`
-    // keeps: no need to check each again.
-    let below_leaf = u64::try_from(below).unwrap_or(0);
     let scans: HashMap<u64, StoredRecord> = scans_at_leaves(conn, index, &wanted, |_| true)?
         .into_iter()
         .filter(|scan| scan.leaf < below_leaf)
         .map(|scan| (scan.leaf, scan))
         .collect();
-    for ((mut records, leaves), person) in own.into_iter().zip(scan_leaves).zip(persons) {
+    let mut out = Vec::with_capacity(persons.len());
+    for (((mut records, leaves), person), needs) in own
+        .into_iter()
+        .zip(scan_leaves)
+        .zip(persons)
+        .zip(shared_of.iter_mut())
+    {
         for leaf in leaves {
-            match scans.get(&leaf) {
-                Some(scan) if scan.evidence.subject.as_ref() == Some(person) => {
-                    records.push(scan.clone())
-                }
-                _ => {}
+            let Some(scan) = scans.get(&leaf) else {
+                continue;
+            };
+            if scan.evidence.subject.as_ref() != Some(person) {
+                continue;
             }
+            if only_in_areas && by_person {
+                // Read by time only: keep the scan if it lies in an area, as
+                // `scan_may_matter` decides, with that area and the acts on it.
+                let EvidenceBody::VenueScan { venue, street, .. } = &scan.evidence.body else {
+                    continue;
+                };
+                let entered = scan.evidence.effective_at;
+                let mut inside = false;
+                for &area in &areas {
+                    if scan_may_matter(rules, [&shared[area]], venue, *street, entered) {
+                        inside = true;
+                        needs.insert(area);
+                        needs.extend(acts_on.get(&shared[area].id).into_iter().flatten());
+                    }
+                }
+                if !inside {
+                    continue;
+                }
+            }
+            // Found by venue and window (by area), these are exactly the scans
+            // `scan_may_matter` keeps: no need to check each again.
+            records.push(scan.clone());
         }
         records.sort_by_key(|r| r.leaf);
         out.push(records.into_iter().map(|r| r.evidence).collect());
     }
     Ok(DerivationInputs {
-        shared: shared.into_iter().map(|r| r.evidence).collect(),
-        shared_of,
+        shared,
+        shared_of: shared_of
+            .into_iter()
+            .map(|needs| needs.into_iter().collect())
+            .collect(),
         own: out,
     })
 }
@@ -930,6 +1019,12 @@ impl mingma_store::Store for SqliteStore {
         .await
     }
 
+    async fn records_about_nobody(&self) -> Result<Arc<Vec<Evidence>>> {
+        let inner = self.inner.clone();
+        self.read(move |conn| Ok(shared_records(conn, &inner.shared, u64::MAX)?.0))
+            .await
+    }
+
     async fn evidence_about(&self, person: PersonKey) -> Result<Vec<StoredRecord>> {
         let index = self.inner.scans.clone();
         self.read(move |conn| {
@@ -958,11 +1053,12 @@ impl mingma_store::Store for SqliteStore {
         below: u64,
     ) -> Result<DerivationInputs> {
         let index = self.inner.scans.clone();
+        let inner = self.inner.clone();
         self.read(move |conn| {
             // One read transaction: one snapshot, and pages stay cached between the
             // many small reads.
             conn.execute_batch("BEGIN").map_err(backend)?;
-            let result = derivation_inputs(conn, &index, &persons, &rules, below);
+            let result = derivation_inputs(conn, &index, &inner.shared, &persons, &rules, below);
             conn.execute_batch("COMMIT").map_err(backend)?;
             result
         })

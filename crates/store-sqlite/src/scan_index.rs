@@ -874,6 +874,32 @@ impl ScanIndex {
             .collect()
     }
 
+    /// Leaves of the person's scans entered in any of `windows` (each `[from,
+    /// until)`), in entry order (then leaf order); each scan once.
+    pub(crate) fn of_person_in(&self, pid: i64, windows: &[(Timestamp, Timestamp)]) -> Vec<u64> {
+        let windows: Vec<(u32, u32)> = windows
+            .iter()
+            .map(|(from, until)| (bound(*from), bound(*until)))
+            .filter(|(from, until)| from < until)
+            .collect();
+        let mut found: Vec<OfPerson> = Vec::new();
+        let tables = self.read();
+        if let Some(Some(person)) = usize::try_from(pid)
+            .ok()
+            .and_then(|p| tables.persons.get(p))
+        {
+            found.extend(person.scans.entries.iter().filter(|e| {
+                let entered = e.entered;
+                windows.iter().any(|(f, u)| (*f..*u).contains(&entered))
+            }));
+        }
+        drop(tables);
+        in_entry_order(found)
+            .into_iter()
+            .map(|e| e.leaf())
+            .collect()
+    }
+
     /// The key of person `pid`, if the index holds it.
     pub(crate) fn key(&self, pid: i64) -> Option<PersonKey> {
         let tables = self.read();

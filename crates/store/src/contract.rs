@@ -585,6 +585,20 @@ pub async fn evidence_for_derivation_leaves_out_only_scans_that_cannot_matter<S:
         got[2].iter().all(|r| r.subject.is_none()),
         "nobody has only shared records"
     );
+    // The records about nobody are the shared ones, in ledger order.
+    let about_nobody = store.records_about_nobody().await.expect("read");
+    assert_eq!(ids(about_nobody.iter()), ["ra-27", "ra-27.ok"]);
+    // A store may read a few persons' scans person by person and many persons' area
+    // by area: asked among many, each person gets the same inputs.
+    let mut many = vec![a, b, nobody];
+    many.extend((100..700u32).map(person));
+    let wide = store
+        .evidence_for_derivation(many, rules.clone(), below)
+        .await
+        .expect("read");
+    for (i, got) in got.iter().enumerate() {
+        assert_eq!(ids(wide.records_of(i)), ids(got), "person {i} among many");
+    }
     // Nothing at or after `below`: before the declaration no scan can matter.
     let declared = appended[appended.len() - 2].leaf;
     let early = store

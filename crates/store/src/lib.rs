@@ -175,8 +175,10 @@ pub struct Stay {
 /// given. Each list is in ledger order.
 #[derive(Debug, Clone, Default)]
 pub struct DerivationInputs {
-    /// Records about nobody in particular.
-    pub shared: Vec<Evidence>,
+    /// Records about nobody in particular, in ledger order. A store may hand out the
+    /// list it keeps in memory, which can hold records no derivation here needs
+    /// (later ones included): only those indexed in `shared_of` are inputs.
+    pub shared: Arc<Vec<Evidence>>,
     /// For each person, the indexes in `shared` of the records their derivation
     /// needs (a risk area none of their scans lies in is not needed), ascending.
     pub shared_of: Vec<Vec<usize>>,
@@ -233,6 +235,11 @@ pub trait Store: Clone + Send + Sync + 'static {
         limit: u64,
     ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
 
+    /// Every record about nobody in particular (risk areas, and the approvals,
+    /// rejections and retractions acting on them), in ledger order: few, and only
+    /// ever added. What a check-in asks to know whether its scan can matter.
+    fn records_about_nobody(&self) -> impl Future<Output = Result<Arc<Vec<Evidence>>>> + Send;
+
     /// Everything derivation needs for `person`: the records about them (scans
     /// included), every risk-area declaration, and the approvals, rejections and
     /// retractions acting on any of these; in ledger order.
@@ -270,7 +277,7 @@ pub trait Store: Clone + Send + Sync + 'static {
                 );
             }
             Ok(DerivationInputs {
-                shared: Vec::new(),
+                shared: Arc::default(),
                 shared_of: vec![Vec::new(); own.len()],
                 own,
             })

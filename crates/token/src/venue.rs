@@ -220,23 +220,29 @@ pub fn classify(
     key: &VerifyingKey,
     now: Timestamp,
 ) -> Result<CheckIn, VenueTokenError> {
-    let token = VenueToken::verify(text, key)?;
-    let presence = match token.kind {
-        VenueTokenKind::Static { .. } => Presence::StaticPoster,
-        VenueTokenKind::Rotating { window } => {
-            let current = window_of(now);
-            // The previous window counts as fresh (time to scan), and the next one too
-            // (the screen's clock may run slightly ahead).
-            if window.abs_diff(current) <= 1 {
-                Presence::Rotating
-            } else {
-                Presence::Stale
+    Ok(VenueToken::verify(text, key)?.classify(now))
+}
+
+impl VenueToken {
+    /// Classifies this token, already verified, as scanned at `now` (see [`classify`]).
+    pub fn classify(self, now: Timestamp) -> CheckIn {
+        let presence = match self.kind {
+            VenueTokenKind::Static { .. } => Presence::StaticPoster,
+            VenueTokenKind::Rotating { window } => {
+                let current = window_of(now);
+                // The previous window counts as fresh (time to scan), and the next one
+                // too (the screen's clock may run slightly ahead).
+                if window.abs_diff(current) <= 1 {
+                    Presence::Rotating
+                } else {
+                    Presence::Stale
+                }
             }
+        };
+        CheckIn {
+            venue: self.venue.clone(),
+            presence,
+            token: self,
         }
-    };
-    Ok(CheckIn {
-        venue: token.venue.clone(),
-        presence,
-        token,
-    })
+    }
 }

@@ -868,3 +868,104 @@ async fn wrong_passwords_lock_an_official_out_for_a_while() {
     p.set("2022-06-10T09:16:00+08:00");
     p.sign_in("zz-a").await;
 }
+
+/// A holder checking in: a scan at a venue outside every risk area leaves the code
+/// shown as it was (the same signed code); a scan inside a declared high-risk
+/// district during its window turns it red in the check-in's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_in_inside_a_declared_area_turns_the_code_red_one_outside_leaves_it() {
+    let p = province().await;
+    let a = p.sign_in("zz-a").await;
+    let b = p.sign_in("zz-b").await;
+    let (status, body) = p
+        .record(
+            &a,
+            &key(11),
+            json!({"type": "risk_area", "id": "ra-2", "level": "high", "divisions": ["410103"],
+                   "from": "2022-06-07T00:00:00+08:00", "until": "2022-06-12T00:00:00+08:00",
+                   "legal_basis": "郑州市疫情防控指挥部通告2022年第50号"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = p
+        .record(
+            &b,
+            &key(12),
+            json!({"type": "approval", "id": "ra-2-ok", "target": "ra-2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let holder = {
+        let (status, started) = p
+            .call(
+                Method::POST,
+                "/api/v1/signin",
+                Some(json!({"id_number": id_number("41010219900909009"), "name": "孙七", "phone": "13700002222"})),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+        let (status, session) = p
+            .call(
+                Method::POST,
+                "/api/v1/signin/confirm",
+                Some(json!({"challenge": started["challenge"], "code": started["demo_code"]})),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{session}");
+        session["session"].as_str().unwrap().to_owned()
+    };
+    let mut posters = Vec::new();
+    for (name, street) in [("管城烩面馆", "410104001"), ("二七商场", "410103001")] {
+        let (status, v) = p
+            .call(
+                Method::POST,
+                "/api/v1/venues",
+                Some(json!({"name": name, "address": "郑州市", "street": street, "kind": "restaurant"})),
+                Some(&holder),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        posters.push(v["poster_url"].as_str().unwrap().to_owned());
+    }
+    let (status, code) = p
+        .call(Method::GET, "/api/v1/me/code", None, Some(&holder))
+        .await;
+    assert_eq!(
+        (status, code["colour"].as_str()),
+        (StatusCode::OK, Some("green"))
+    );
+
+    // Seconds later: a code derived again would be signed anew.
+    p.set("2022-06-10T09:00:05+08:00");
+    let (status, outside) = p
+        .call(
+            Method::POST,
+            "/api/v1/checkins",
+            Some(json!({"token": posters[0]})),
+            Some(&holder),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{outside}");
+    assert_eq!(
+        outside["code"]["signed_code"], code["signed_code"],
+        "a scan outside every area leaves the code shown as it was"
+    );
+
+    let (status, inside) = p
+        .call(
+            Method::POST,
+            "/api/v1/checkins",
+            Some(json!({"token": posters[1]})),
+            Some(&holder),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inside}");
+    assert_eq!(inside["code"]["colour"], "red", "{inside}");
+    assert_eq!(
+        inside["code"]["rules"][0]["rule"], "high-risk-area",
+        "{inside}"
+    );
+}
