@@ -17,7 +17,7 @@ use crate::identity::PersonKey;
 use crate::ids::{AuthorityId, RecordId, VenueId};
 use crate::reason::ReasonText;
 use crate::rules::{Clearance, Colour, Condition, Rule, RuleSet, Trigger};
-use crate::time::Timestamp;
+use crate::time::{Span, Timestamp};
 
 /// The derived code of one person at one moment, with everything needed to explain it.
 ///
@@ -727,10 +727,25 @@ pub fn scan_may_matter<'a>(
         return true;
     }
     let longest = rules.longest_stay();
-    risk_areas.into_iter().any(|declaration| {
-        matches!(&declaration.body, EvidenceBody::RiskArea { area, from, until, .. }
-            if entered < *until && *from < entered.plus(longest) && area.covers(venue, street))
-    })
+    risk_areas
+        .into_iter()
+        .any(|declaration| scan_in_area(declaration, longest, venue, street, entered))
+}
+
+/// Whether a venue scan at `venue` in `street`, entered at `entered`, lies in the
+/// area `declaration` declares during its window or less than `longest` (the rule
+/// set's [`RuleSet::longest_stay`]) before it opened: the test
+/// [`scan_may_matter`] makes of each declaration, for callers that make it of many
+/// scans. False for anything but a risk-area declaration.
+pub fn scan_in_area(
+    declaration: &Evidence,
+    longest: Span,
+    venue: &VenueId,
+    street: Jurisdiction,
+    entered: Timestamp,
+) -> bool {
+    matches!(&declaration.body, EvidenceBody::RiskArea { area, from, until, .. }
+        if entered < *until && *from < entered.plus(longest) && area.covers(venue, street))
 }
 
 /// Decides when a period ends: its duration, a record that ends it, or clearing tests,

@@ -29,9 +29,9 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use mingma_core::commitment::Salt;
 use mingma_core::{
-    canonical, scan_may_matter, Decision, Evidence, EvidenceBody, EvidenceKind, Jurisdiction,
-    Level, PersonKey, Presence, RecordId, Recorder, RiskAreaScope, RuleSet, Span, Timestamp,
-    VenueId, VenueKind,
+    canonical, scan_in_area, Decision, Evidence, EvidenceBody, EvidenceKind, Jurisdiction, Level,
+    PersonKey, Presence, RecordId, Recorder, RiskAreaScope, RuleSet, Span, Timestamp, VenueId,
+    VenueKind,
 };
 use mingma_ledger::{Hash, HashSource};
 use mingma_store::nodes::generated;
@@ -297,47 +297,44 @@ fn scan_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ScanRow> {
 }
 
 /// A venue as a scan row refers to it (by its interned `vid`).
-struct Venue {
+#[derive(Clone)]
+pub(crate) struct Venue {
     id: VenueId,
     street: Jurisdiction,
     kind: VenueKind,
 }
 
-/// The venues scan rows refer to, each read and parsed once per read.
+/// The venues scan rows refer to: each row read and parsed once, then kept by the
+/// scan index (an interned venue's row never changes).
 struct Venues<'c> {
     conn: &'c Connection,
-    known: HashMap<i64, Venue>,
+    index: &'c ScanIndex,
 }
 
 impl<'c> Venues<'c> {
-    fn new(conn: &'c Connection) -> Self {
-        Self {
-            conn,
-            known: HashMap::new(),
-        }
+    fn new(conn: &'c Connection, index: &'c ScanIndex) -> Self {
+        Self { conn, index }
     }
 
-    fn get(&mut self, vid: i64) -> Result<&Venue> {
-        if !self.known.contains_key(&vid) {
-            let (id, street, kind): (String, i64, i64) = self
-                .conn
-                .prepare_cached("SELECT id, street, kind FROM venues WHERE vid = ?1")
-                .and_then(|mut s| s.query_row([vid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
-                .map_err(backend)?;
-            let bad = |what: String| corrupt(format!("venue {vid}: {what}"));
-            let venue = Venue {
-                id: VenueId::parse(&id).map_err(|e| bad(e.to_string()))?,
-                street: Jurisdiction::parse(&format!("{street:09}"))
-                    .map_err(|e| bad(e.to_string()))?,
-                kind: *VenueKind::ALL
-                    .get(usize::try_from(kind).unwrap_or(usize::MAX))
-                    .ok_or_else(|| bad(format!("kind {kind}")))?,
-            };
-            self.known.insert(vid, venue);
+    fn get(&mut self, vid: i64) -> Result<Venue> {
+        if let Some(venue) = self.index.venue(vid) {
+            return Ok(venue);
         }
-        self.known
-            .get(&vid)
-            .ok_or_else(|| corrupt(format!("venue {vid}")))
+        let (id, street, kind): (String, i64, i64) = self
+            .conn
+            .prepare_cached("SELECT id, street, kind FROM venues WHERE vid = ?1")
+            .and_then(|mut s| s.query_row([vid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+            .map_err(backend)?;
+        let bad = |what: String| corrupt(format!("venue {vid}: {what}"));
+        let venue = Venue {
+            id: VenueId::parse(&id).map_err(|e| bad(e.to_string()))?,
+            street: Jurisdiction::parse(&format!("{street:09}")).map_err(|e| bad(e.to_string()))?,
+            kind: *VenueKind::ALL
+                .get(usize::try_from(kind).unwrap_or(usize::MAX))
+                .ok_or_else(|| bad(format!("kind {kind}")))?,
+        };
+        self.index.keep_venue(vid, venue.clone());
+        Ok(venue)
     }
 }
 
@@ -427,7 +424,7 @@ fn scans_at_leaves(
     if !rows.is_sorted_by_key(|r| (r.entered, r.leaf)) {
         rows.sort_by_key(|r| (r.entered, r.leaf));
     }
-    let mut venues = Venues::new(conn);
+    let mut venues = Venues::new(conn, index);
     rows.into_iter()
         .map(|r| stored_scan(conn, index, &mut venues, r))
         .collect()
@@ -569,6 +566,7 @@ fn derivation_inputs(
         })
         .collect();
     let mut shared_of = Vec::with_capacity(persons.len());
+    let mut venues = Venues::new(conn, index);
     let mut about = conn
         .prepare_cached(&format!(
             "SELECT {RECORD_COLUMNS} FROM records WHERE about = ?1 AND leaf < ?2 ORDER BY leaf"
@@ -597,8 +595,24 @@ fn derivation_inputs(
             leaves = if !only_in_areas {
                 index.of_person(pid, None)
             } else if by_person {
-                // The areas each scan lies in are found once the scans are read.
-                index.of_person_in(pid, &windows)
+                // A scan may matter only in an area (as `scan_may_matter` decides):
+                // known from the kept venue rows, before any scan is read.
+                let mut kept = Vec::new();
+                for (leaf, vid, entered) in index.of_person_in(pid, &windows) {
+                    let venue = venues.get(vid)?;
+                    let mut inside = false;
+                    for &area in &areas {
+                        if scan_in_area(&shared[area], longest, &venue.id, venue.street, entered) {
+                            inside = true;
+                            needs.insert(area);
+                            needs.extend(acts_on.get(&shared[area].id).into_iter().flatten());
+                        }
+                    }
+                    if inside {
+                        kept.push(leaf);
+                    }
+                }
+                kept
             } else {
                 let visits = u32::try_from(pid)
                     .ok()
@@ -628,12 +642,7 @@ fn derivation_inputs(
         .map(|scan| (scan.leaf, scan))
         .collect();
     let mut out = Vec::with_capacity(persons.len());
-    for (((mut records, leaves), person), needs) in own
-        .into_iter()
-        .zip(scan_leaves)
-        .zip(persons)
-        .zip(shared_of.iter_mut())
-    {
+    for ((mut records, leaves), person) in own.into_iter().zip(scan_leaves).zip(persons) {
         for leaf in leaves {
             let Some(scan) = scans.get(&leaf) else {
                 continue;
@@ -641,27 +650,8 @@ fn derivation_inputs(
             if scan.evidence.subject.as_ref() != Some(person) {
                 continue;
             }
-            if only_in_areas && by_person {
-                // Read by time only: keep the scan if it lies in an area, as
-                // `scan_may_matter` decides, with that area and the acts on it.
-                let EvidenceBody::VenueScan { venue, street, .. } = &scan.evidence.body else {
-                    continue;
-                };
-                let entered = scan.evidence.effective_at;
-                let mut inside = false;
-                for &area in &areas {
-                    if scan_may_matter(rules, [&shared[area]], venue, *street, entered) {
-                        inside = true;
-                        needs.insert(area);
-                        needs.extend(acts_on.get(&shared[area].id).into_iter().flatten());
-                    }
-                }
-                if !inside {
-                    continue;
-                }
-            }
-            // Found by venue and window (by area), these are exactly the scans
-            // `scan_may_matter` keeps: no need to check each again.
+            // Found by venue and window (by area) or checked one by one (by
+            // person), these are exactly the scans `scan_may_matter` keeps.
             records.push(scan.clone());
         }
         records.sort_by_key(|r| r.leaf);
@@ -671,7 +661,7 @@ fn derivation_inputs(
         shared,
         shared_of: shared_of
             .into_iter()
-            .map(|needs| needs.into_iter().collect())
+            .map(|needs: BTreeSet<usize>| needs.into_iter().collect())
             .collect(),
         own: out,
     })
@@ -742,7 +732,7 @@ pub(crate) fn read_record(
         .prepare_cached(&format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?1"))
         .and_then(|mut s| s.query_row([id], scan_row).optional())
         .map_err(backend)?;
-    scan.map(|row| stored_scan(conn, index, &mut Venues::new(conn), row))
+    scan.map(|row| stored_scan(conn, index, &mut Venues::new(conn, index), row))
         .transpose()
 }
 
@@ -1008,7 +998,7 @@ impl mingma_store::Store for SqliteStore {
                         .collect()
                 })
                 .map_err(backend)?;
-            let mut venues = Venues::new(conn);
+            let mut venues = Venues::new(conn, &index);
             for row in scans {
                 out.push(stored_scan(conn, &index, &mut venues, row)?);
             }

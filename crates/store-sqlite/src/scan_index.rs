@@ -15,8 +15,10 @@
 //!   `append` returns.
 //! - Compact: per venue (the interned `vid`) a vector of 16-byte entries (entered,
 //!   person, leaf, length of stay in minutes — so tracing finds the stays that overlap
-//!   a case's without reading rows) and per person (`pid`) a vector of 10-byte entries (entered,
-//!   leaf), each sorted by (entered, leaf): 26 bytes per scan, plus the vectors'
+//!   a case's without reading rows) and per person (`pid`) a vector of 14-byte entries
+//!   (entered, leaf, venue — so a person's code is derived without reading the scans
+//!   outside every risk area), each sorted by (entered, leaf): 30 bytes per scan, plus
+//!   the vectors'
 //!   spare capacity (under a quarter while growing, none after open: the open
 //!   counts first and allocates each vector once) and, per person, 64 bytes (the key
 //!   and the vector), per venue 32.
@@ -159,17 +161,20 @@ fn stay_seconds(field: u16) -> Option<u32> {
     }
 }
 
-/// One scan in a person's vector: 10 bytes.
+/// One scan in a person's vector: 14 bytes. The venue is kept so that a
+/// derivation can tell which of a person's scans lie in a risk area before reading
+/// any of them.
 #[derive(Clone, Copy)]
 #[repr(C, packed(2))]
 struct OfPerson {
     entered: u32,
     leaf_low: u32,
     leaf_high: u16,
+    vid: u32,
 }
 
 const _: () = assert!(std::mem::size_of::<AtVenue>() == 16);
-const _: () = assert!(std::mem::size_of::<OfPerson>() == 10);
+const _: () = assert!(std::mem::size_of::<OfPerson>() == 14);
 
 fn leaf_of(low: u32, high: u16) -> u64 {
     (u64::from(high) << 32) | u64::from(low)
@@ -224,12 +229,13 @@ impl Entry for AtVenue {
 }
 
 impl OfPerson {
-    fn new(entered: u32, leaf: u64) -> Self {
+    fn new(entered: u32, leaf: u64, vid: u32) -> Self {
         let (leaf_low, leaf_high) = split(leaf);
         Self {
             entered,
             leaf_low,
             leaf_high,
+            vid,
         }
     }
 }
@@ -480,6 +486,8 @@ pub struct ScanIndexStats {
 #[derive(Default)]
 pub(crate) struct ScanIndex {
     tables: RwLock<Tables>,
+    /// The venue rows read so far, by `vid`: interned venues never change.
+    venue_rows: RwLock<HashMap<i64, crate::Venue>>,
 }
 
 impl ScanIndex {
@@ -597,7 +605,7 @@ impl ScanIndex {
                 person
                     .scans
                     .entries
-                    .push(OfPerson::new(entry.entered, entry.leaf()));
+                    .push(OfPerson::new(entry.entered, entry.leaf(), vid));
             }
             if let Some(venue) = tables.venues.get_mut(vid as usize) {
                 venue.entries.push(entry);
@@ -611,6 +619,7 @@ impl ScanIndex {
             person.scans.settle();
         }
         Ok(Self {
+            venue_rows: RwLock::default(),
             tables: RwLock::new(tables),
         })
     }
@@ -679,7 +688,9 @@ impl ScanIndex {
                     key: scan.key,
                     scans: Run::default(),
                 });
-                person.scans.push(OfPerson::new(scan.entered, scan.leaf));
+                person
+                    .scans
+                    .push(OfPerson::new(scan.entered, scan.leaf, scan.vid));
             }
             t.scans += 1;
         }
@@ -874,9 +885,13 @@ impl ScanIndex {
             .collect()
     }
 
-    /// Leaves of the person's scans entered in any of `windows` (each `[from,
-    /// until)`), in entry order (then leaf order); each scan once.
-    pub(crate) fn of_person_in(&self, pid: i64, windows: &[(Timestamp, Timestamp)]) -> Vec<u64> {
+    /// The person's scans entered in any of `windows` (each `[from, until)`), each
+    /// once, as `(leaf, vid, entered)`, in entry order (then leaf order).
+    pub(crate) fn of_person_in(
+        &self,
+        pid: i64,
+        windows: &[(Timestamp, Timestamp)],
+    ) -> Vec<(u64, i64, Timestamp)> {
         let windows: Vec<(u32, u32)> = windows
             .iter()
             .map(|(from, until)| (bound(*from), bound(*until)))
@@ -896,8 +911,29 @@ impl ScanIndex {
         drop(tables);
         in_entry_order(found)
             .into_iter()
-            .map(|e| e.leaf())
+            .map(|e| {
+                let entered = Timestamp::clamped_unix_seconds(i64::from(e.entered) + EPOCH_2000);
+                (e.leaf(), i64::from(e.vid), entered)
+            })
             .collect()
+    }
+
+    /// The venue row `vid` refers to, as kept (see [`ScanIndex::keep_venue`]).
+    pub(crate) fn venue(&self, vid: i64) -> Option<crate::Venue> {
+        self.venue_rows
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&vid)
+            .cloned()
+    }
+
+    /// Keeps venue row `vid` (rows never change once a venue is interned).
+    pub(crate) fn keep_venue(&self, vid: i64, venue: crate::Venue) {
+        let mut rows = self
+            .venue_rows
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        rows.insert(vid, venue);
     }
 
     /// The key of person `pid`, if the index holds it.
@@ -1034,7 +1070,7 @@ mod tests {
                 0 => (x % 10_000) as u32,
                 _ => leaf as u32 * 2,
             };
-            run.push(OfPerson::new(entered, leaf));
+            run.push(OfPerson::new(entered, leaf, 0));
             all.push((entered, leaf));
             if leaf % 997 == 0 {
                 let mut found = Vec::new();
@@ -1111,7 +1147,7 @@ mod tests {
             LEAF_LIMIT - 1,
         ] {
             assert_eq!(AtVenue::new(7, 8, leaf, NO_EXIT).leaf(), leaf);
-            assert_eq!(OfPerson::new(7, leaf).leaf(), leaf);
+            assert_eq!(OfPerson::new(7, leaf, 9).leaf(), leaf);
         }
     }
 }
