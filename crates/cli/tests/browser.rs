@@ -2,7 +2,8 @@
 //! WebDriver protocol through chromedriver, against `mingma serve` on loopback
 //! serving a store seeded by `mingma demo --no-serve`.
 //!
-//! A person signs up, opens a venue's check-in URL and records leaving, signs in as a demo holder with
+//! A person signs up, opens a venue's check-in URL and records leaving, opens the
+//! venue's page and its PNG poster, signs in as a demo holder with
 //! a red code and sees its reason, source and time, switches to English, opens the
 //! history and verifies a receipt. Then `mingma verify-code` checks the holder's
 //! signed code offline against the published trust list, and refuses an altered one.
@@ -371,9 +372,9 @@ impl Drop for Browser {
     }
 }
 
-/// Seeds a demo store; returns the red holder's (ID, name, phone) and a check-in
-/// path (`/v/...`).
-fn seed(dir: &Path) -> ((String, String, String), String) {
+/// Seeds a demo store; returns the red holder's (ID, name, phone), a check-in
+/// path (`/v/...`) and that venue's id.
+fn seed(dir: &Path) -> ((String, String, String), String, String) {
     let out = Command::new(MINGMA)
         .args([
             "demo",
@@ -408,7 +409,14 @@ fn seed(dir: &Path) -> ((String, String, String), String) {
         .find_map(|l| l.trim_start().strip_prefix("check in"))
         .and_then(|l| l.trim().find("/v/").map(|i| l.trim()[i..].to_owned()))
         .unwrap_or_else(|| panic!("no check-in URL:\n{stdout}"));
-    (holder, check_in)
+    let venue = stdout
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("a venue"))
+        .and_then(|l| l.split("/venues/").nth(1))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no venue page:\n{stdout}"))
+        .to_owned();
+    (holder, check_in, venue)
 }
 
 /// Starts `mingma serve` on the seeded directory; returns it and its address.
@@ -454,7 +462,7 @@ fn serve(dir: &Path) -> (Killed, SocketAddr) {
 #[test]
 fn a_holder_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let ((red_id, red_name, red_phone), check_in) = seed(dir.path());
+    let ((red_id, red_name, red_phone), check_in, venue) = seed(dir.path());
     let (_server, addr) = serve(dir.path());
     let base = format!("http://{addr}");
     let b = Browser::start();
@@ -476,6 +484,26 @@ fn a_holder_in_a_real_browser() {
     std::thread::sleep(Duration::from_millis(1100));
     b.click("#leave");
     assert!(b.text("#left-at").contains("+08:00"), "{}", b.source());
+
+    // The venue's page links its posters; the PNG one opens as an image.
+    b.go(&format!("{base}/venues/{venue}"));
+    assert!(!b.text("#venue-name").is_empty());
+    b.find("#poster-svg");
+    b.click("#poster-png");
+    let started = Instant::now();
+    let size = loop {
+        let size = b.execute(
+            "var i = document.contentType === 'image/png' && document.images[0]; \
+             return i && i.complete ? [i.naturalWidth, i.naturalHeight] : null",
+        );
+        if !size.is_null() {
+            break size;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{}", b.url());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(b.url().ends_with(&format!("/venues/{venue}/poster.png")));
+    assert_eq!(size, json!([1200, 1700]), "the poster decodes as an image");
 
     // A demo holder with evidence: red, with reason, source and time.
     b.go(&format!("{base}/code"));

@@ -396,6 +396,8 @@ pub struct VenueJson {
     pub poster_url: String,
     /// The printable poster (SVG).
     pub poster_svg: String,
+    /// The printable poster (PNG, 1200 × 1700 pixels).
+    pub poster_png: String,
 }
 
 /// A rotating token.
@@ -728,6 +730,7 @@ pub fn venue_json<S: Store>(app: &App<S>, v: &crate::accounts::VenueRecord) -> V
         kind: v.venue.kind.to_string(),
         poster_url: app.check_in_url(&app.poster_token(v)),
         poster_svg: format!("{}/venues/{}/poster.svg", app.config.base_url(), v.venue.id),
+        poster_png: format!("{}/venues/{}/poster.png", app.config.base_url(), v.venue.id),
     }
 }
 

@@ -42,6 +42,7 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         .route("/venues", post(venue_submit::<S>))
         .route("/venues/{id}", get(venue_page::<S>))
         .route("/venues/{id}/poster.svg", get(poster::<S>))
+        .route("/venues/{id}/poster.png", get(poster_png::<S>))
         .route("/venues/{id}/screen", get(screen::<S>))
         .route("/v/{token}", get(check_in_page::<S>))
         .route("/v/{token}/for/{key}", post(check_in_dependant::<S>))
@@ -760,7 +761,9 @@ async fn venue_page<S: Store>(
             p { (v.address) br; small.muted { (v.venue.street) " " (v.venue.street.full_name()) " · " (kind_label(lang, v.venue.kind)) } }
             (PreEscaped(qr_svg(&url, 220).unwrap_or_default()))
             p { small.muted { (t(lang, "海报二维码（静态码）：", "Poster QR (static code): ")) a #poster-url href=(url) { (url) } } }
-            a.button href={ "/venues/" (v.venue.id) "/poster.svg" } { (t(lang, "打印海报 (SVG)", "Print poster (SVG)")) }
+            a.button #poster-svg href={ "/venues/" (v.venue.id) "/poster.svg" } { (t(lang, "打印海报 (SVG)", "Print poster (SVG)")) }
+            " "
+            a.button #poster-png href={ "/venues/" (v.venue.id) "/poster.png" } { (t(lang, "打印海报 (PNG)", "Print poster (PNG)")) }
             @if me.is_some() && v.operator == me {
                 " "
                 a.button #screen-link href={ "/venues/" (v.venue.id) "/screen" } { (t(lang, "场所屏幕动态码", "Rotating code for a screen")) }
@@ -790,6 +793,27 @@ async fn poster<S: Store>(
     let mut r = svg.into_response();
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
+    r
+}
+
+async fn poster_png<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let lang = lang_of(&headers, None);
+    let v = or_page!(lang, venue_of(&app, &id));
+    let url = app.check_in_url(&app.poster_token(&v));
+    // Rasterising and compressing takes some milliseconds: off the async workers.
+    let png = tokio::task::spawn_blocking(move || crate::poster_png::poster_png(&v, &url)).await;
+    let png = or_page!(
+        lang,
+        png.map_err(AppError::internal)
+            .and_then(|png| png.map_err(AppError::internal))
+    );
+    let mut r = png.into_response();
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("image/png"));
     r
 }
 

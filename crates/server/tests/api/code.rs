@@ -254,6 +254,15 @@ async fn openapi_health_and_metrics() {
             "{path} missing from the OpenAPI document"
         );
     }
+    let venue = &doc["components"]["schemas"]["VenueJson"];
+    for field in ["poster_url", "poster_svg", "poster_png"] {
+        assert!(
+            venue["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|f| f == field)),
+            "{field} missing from VenueJson: {venue}"
+        );
+    }
     let (status, _, body) = t.raw(Method::GET, "/healthz", None, None, "").await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
     let got = t
