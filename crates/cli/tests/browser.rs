@@ -12,7 +12,8 @@
 //! and their key files, sign in, import their key files into the browser (a
 //! non-extractable WebCrypto key), one proposes a close-contact designation, the
 //! approve button is absent on their own record, the second approves, and the
-//! holder's code turns red.
+//! holder's code turns red. A third official, with a key made in the browser,
+//! witnesses in person a dependant's consent to the holder on the console's page.
 //!
 //! Needs `chromium` and `chromedriver` (Debian packages `chromium`,
 //! `chromium-driver`; `.ci/run` installs them); fails, saying so, without them.
@@ -947,4 +948,62 @@ fn officials_in_a_real_browser() {
         !t.is_empty() && !t.contains("正在")
     });
     assert!(done.starts_with("已记录"), "{done}");
+
+    // A dependant's consent witnessed in person: the holder asks for an in-person
+    // check of an elderly relative; the official looks the request up on the
+    // console, checks the ID card, states the street and signs; the holder's page
+    // then says how the dependant consented.
+    let elderly = "410105194507150027";
+    let body = json!({"id_number": elderly, "name": "王秀英"}).to_string();
+    let (status, request) = http(
+        addr,
+        "POST",
+        "/api/v1/me/dependants/in-person",
+        Some(&body),
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(status, 202, "{request}");
+    let request: Value = serde_json::from_str(&request).unwrap();
+    let reference = request["reference"].as_str().unwrap();
+    b.go(&format!("{base}/console/consents"));
+    b.fill("#consent-reference", "ZZZZZ-ZZZZZ");
+    b.click("#consent-lookup");
+    let refused = b.wait_text("#consent-lookup-result", |t| !t.is_empty());
+    assert!(
+        refused.contains("没有此编号的待核验申请") && refused.contains("consent_request_unknown"),
+        "{refused}"
+    );
+    b.fill("#consent-reference", reference);
+    b.click("#consent-lookup");
+    assert_eq!(b.wait_text("#consent-dependant", |t| !t.is_empty()), "王**");
+    assert_eq!(b.text("#consent-last-four"), &elderly[14..]);
+    b.fill("#consent-id", elderly);
+    b.fill("#consent-street", "410105001");
+    b.click("#consent-checked");
+    b.click("#consent-sign");
+    let done = b.wait_text("#consent-result", |t| !t.is_empty() && !t.contains("正在"));
+    assert!(
+        done.starts_with("已记入账本") && done.contains("家人已添加：王**"),
+        "{done}"
+    );
+    b.click("#lang-switch");
+    assert!(b
+        .source()
+        .contains("Witness a dependant's consent in person"));
+    let (_, list) = http(
+        addr,
+        "GET",
+        "/api/v1/me/dependants",
+        None,
+        &[("Authorization", &bearer)],
+    );
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["consent"], "in_person", "{list}");
+    assert!(b.sign_in(&base, holder, "赵六", "13900001111"));
+    b.go(&format!("{base}/dependants"));
+    let consent = b.text("#dependants .consent");
+    assert!(
+        consent.contains("In-person check by a community official (ledger leaf"),
+        "{consent}"
+    );
 }

@@ -21,6 +21,7 @@ pub mod app;
 pub mod auth;
 pub mod bulk;
 pub mod config;
+pub mod consent;
 pub mod console;
 pub mod console_api;
 pub mod error;

@@ -247,11 +247,25 @@ async fn openapi_health_and_metrics() {
         "/api/v1/official/approvals",
         "/api/v1/official/quarantine",
         "/api/v1/official/acts/draft",
+        "/api/v1/official/consents/{reference}",
+        "/api/v1/official/consents/{reference}/draft",
+        "/api/v1/me/dependants/in-person",
         "/api/v1/evidence",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),
             "{path} missing from the OpenAPI document"
+        );
+    }
+    for schema in [
+        "InPersonJson",
+        "InPersonView",
+        "WitnessBody",
+        "InPersonRequestBody",
+    ] {
+        assert!(
+            doc["components"]["schemas"].get(schema).is_some(),
+            "{schema} missing from the OpenAPI document"
         );
     }
     let venue = &doc["components"]["schemas"]["VenueJson"];
