@@ -365,10 +365,10 @@
       });
       var c = outcome.consent || {};
       showOk(box, describe(outcome) + UI.consent_linked + (c.masked_name || '') + ' · ' + UI.id_ending + (c.id_last_four || ''));
+      // Done: the button stays disabled, the request is closed.
       document.getElementById('consent-id').value = '';
       consentRef = null;
-    } catch (e) { showError(box, e); busy(button, false); return; }
-    busy(button, true);
+    } catch (e) { showError(box, e); busy(button, false); }
   });
 
   // ---- admin page: register enrolled keys with a sealed register_key act ----
