@@ -23,16 +23,22 @@
 //!
 //! The first act of a log is a [`Act::Bootstrap`]: the first admin, self-signed. It
 //! is valid only while no act precedes it.
+//!
+//! An official's in-person check of a dependant's consent to a proxy is an act too
+//! ([`Act::WitnessConsent`]), checked at the dependant's street. It names no person:
+//! the proxy and the dependant appear only as a salted commitment
+//! ([`consent_link`]), whose salt the service keeps with the link it creates.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use mingma_core::{
-    Authority, AuthorityId, DataSource, DataSourceId, Directory, Jurisdiction, Official,
-    OfficialId, RecordId, Seal, SourceKind, Timestamp,
+    Authority, AuthorityId, DataSource, DataSourceId, Directory, Jurisdiction, Level, Official,
+    OfficialId, PersonKey, RecordId, Seal, SourceKind, Timestamp,
 };
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::signature::{KeyHolder, KeyId, KeyRing, RegisteredKey};
 use crate::{authorize, Action, Grant, Role};
@@ -146,6 +152,41 @@ pub enum Act {
         /// The margin around the case's stays, in minutes.
         margin_minutes: u32,
     },
+    /// An official's in-person check, with the person's ID card, that they consent
+    /// to a proxy showing their code and checking in for them.
+    WitnessConsent {
+        /// The proxy's request (its reference in the service's database).
+        request: String,
+        /// The dependant's street (9-digit GB/T 2260 code), as the official states
+        /// it: the place the official's grants must cover.
+        street: Jurisdiction,
+        /// [`consent_link`] of the proxy and the dependant, 64 hex digits: the act
+        /// names neither.
+        link: String,
+    },
+}
+
+/// Domain of [`consent_link`].
+const CONSENT_LINK_DOMAIN: &[u8] = b"mingma/consent-link/v1\0";
+
+/// The salted commitment an [`Act::WitnessConsent`] carries instead of the persons:
+/// SHA-256 over a domain, the 32-byte `salt`, the request's reference (its length
+/// first), the proxy's and the dependant's person keys; 64 hex digits. Whoever
+/// holds the salt (the service, with the link) can show which link the act is for.
+pub fn consent_link(
+    salt: &[u8; 32],
+    request: &str,
+    proxy: &PersonKey,
+    dependant: &PersonKey,
+) -> String {
+    let mut hash = Sha256::new();
+    hash.update(CONSENT_LINK_DOMAIN);
+    hash.update(salt);
+    hash.update((request.len() as u64).to_be_bytes());
+    hash.update(request.as_bytes());
+    hash.update(proxy.as_bytes());
+    hash.update(dependant.as_bytes());
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Act {
@@ -166,6 +207,7 @@ impl Act {
             Act::RegisterSource { .. } => Some(Action::RegisterSource),
             Act::PublishRuleSet { .. } => Some(Action::PublishRuleSet),
             Act::TracingQuery { .. } => Some(Action::Trace),
+            Act::WitnessConsent { .. } => Some(Action::WitnessConsent),
             Act::Confirm { .. }
             | Act::AddAuthority { .. }
             | Act::AddOfficial { .. }
@@ -198,6 +240,9 @@ impl Act {
             Act::PublishRuleSet { id, version, .. } => format!("publish rule set {id} {version}"),
             Act::Confirm { proposal } => format!("confirm the act at leaf {proposal}"),
             Act::TracingQuery { case, .. } => format!("tracing query for case {case}"),
+            Act::WitnessConsent {
+                request, street, ..
+            } => format!("witness in person the consent of request {request} at {street}"),
         }
     }
 }
@@ -328,6 +373,21 @@ pub struct PublishedRuleSet {
     pub leaf: u64,
 }
 
+/// A dependant's consent an official witnessed in person ([`Act::WitnessConsent`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WitnessedConsent {
+    /// The act's leaf.
+    pub leaf: u64,
+    /// The official.
+    pub by: OfficialId,
+    /// The request's reference.
+    pub request: String,
+    /// The dependant's street.
+    pub street: Jurisdiction,
+    /// The commitment to the proxy and the dependant ([`consent_link`]).
+    pub link: String,
+}
+
 /// An act waiting for a second admin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proposal {
@@ -354,6 +414,8 @@ pub struct Registry {
     pub rule_sets: Vec<PublishedRuleSet>,
     /// Tracing queries: leaf, official, case.
     pub tracing_queries: Vec<(u64, OfficialId, RecordId)>,
+    /// Consents witnessed in person, oldest first.
+    pub witnessed_consents: Vec<WitnessedConsent>,
     /// Acts that were ignored, with their leaf and why.
     pub problems: Vec<(u64, ActProblem)>,
     /// Acts applied so far (bootstrap included).
@@ -644,6 +706,16 @@ impl Registry {
             // The case's place is checked by the service before the query runs; the
             // ledger checks that the actor may trace in their own authority's area.
             Act::TracingQuery { .. } => of_official(by),
+            // Where the dependant lives: a street, which the official's grants cover.
+            Act::WitnessConsent { street, .. } => {
+                if street.level() != Level::Street {
+                    return Err(ActProblem::Invalid(format!(
+                        "{street} ({}) is not a street (9 digits)",
+                        street.full_name()
+                    )));
+                }
+                Ok(*street)
+            }
         }
     }
 
@@ -777,6 +849,43 @@ impl Registry {
             }
             Act::TracingQuery { case, .. } => {
                 self.tracing_queries.push((leaf, by.clone(), case.clone()));
+                Ok(())
+            }
+            Act::WitnessConsent {
+                request,
+                street,
+                link,
+            } => {
+                if request.is_empty()
+                    || request.len() > 64
+                    || !request.bytes().all(|b| b.is_ascii_alphanumeric())
+                {
+                    return Err(ActProblem::Invalid(format!(
+                        "{request:?} is not a consent request's reference"
+                    )));
+                }
+                if link.len() != 64 || !link.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                {
+                    return Err(ActProblem::Invalid(format!(
+                        "{link:?} is not a consent link (64 lowercase hex digits)"
+                    )));
+                }
+                if self
+                    .witnessed_consents
+                    .iter()
+                    .any(|w| &w.request == request)
+                {
+                    return Err(ActProblem::Invalid(format!(
+                        "consent request {request} was witnessed already"
+                    )));
+                }
+                self.witnessed_consents.push(WitnessedConsent {
+                    leaf,
+                    by: by.clone(),
+                    request: request.clone(),
+                    street: *street,
+                    link: link.clone(),
+                });
                 Ok(())
             }
         }
@@ -1531,6 +1640,94 @@ mod tests {
         }
         assert!(registry.grants_of(&official("off-ly")).is_empty());
         assert_eq!(registry.grants_of(&official("off-zhao")).len(), 2);
+    }
+
+    #[test]
+    fn a_consent_is_witnessed_by_a_health_official_at_a_street_of_theirs() {
+        let mut acts = setup();
+        let (proxy, dependant) = (
+            PersonKey::from_bytes([7; 32]),
+            PersonKey::from_bytes([8; 32]),
+        );
+        let link = consent_link(&[9; 32], "ABCDE12345", &proxy, &dependant);
+        let witness = |street: &str, link: &str, request: &str| Act::WitnessConsent {
+            request: request.into(),
+            street: place(street),
+            link: link.into(),
+        };
+        let by_zhao = |at: &str, act: Act| signed("off-zhao", at, act, &key(3));
+        // Refused, each changing nothing: a street in another city, a district, a
+        // malformed link, an admin (no health official role), a forged seal.
+        let refused = [
+            by_zhao("05-03 09:00", witness("410302001", &link, "ABCDE12345")),
+            by_zhao("05-03 09:00", witness("410105", &link, "ABCDE12345")),
+            by_zhao("05-03 09:00", witness("410105001", "xyz", "ABCDE12345")),
+            by_zhao("05-03 09:00", witness("410105001", &link, "a/b")),
+            signed(
+                "admin-1",
+                "05-03 09:00",
+                witness("410105001", &link, "ABCDE12345"),
+                &key(1),
+            ),
+            signed(
+                "off-zhao",
+                "05-03 09:00",
+                witness("410105001", &link, "ABCDE12345"),
+                &key(2),
+            ),
+        ];
+        let registry = replay(&acts);
+        for act in &refused {
+            assert!(registry.check(act).is_err(), "{act}");
+        }
+        let problems: Vec<String> = refused
+            .iter()
+            .map(|a| registry.check(a).unwrap_err().to_string())
+            .collect();
+        assert!(
+            problems[0].contains("outside jurisdiction"),
+            "{}",
+            problems[0]
+        );
+        assert!(problems[1].contains("not a street"), "{}", problems[1]);
+        assert!(problems[4].contains("not permitted"), "{}", problems[4]);
+        assert!(problems[5].contains("seal"), "{}", problems[5]);
+        acts.extend(refused);
+        // The health official of Zhengzhou at a street of Zhengzhou: applied once.
+        let good = by_zhao("05-03 09:01", witness("410105001", &link, "ABCDE12345"));
+        acts.push(good.clone());
+        acts.push(by_zhao(
+            "05-03 09:02",
+            witness("410105001", &link, "ABCDE12345"),
+        ));
+        let registry = replay(&acts);
+        assert_eq!(registry.problems.len(), 7, "{:?}", registry.problems);
+        assert_eq!(
+            registry.witnessed_consents,
+            vec![WitnessedConsent {
+                leaf: 15,
+                by: official("off-zhao"),
+                request: "ABCDE12345".into(),
+                street: place("410105001"),
+                link: link.clone(),
+            }]
+        );
+        // The link names nobody, and binds the request and both persons.
+        assert_eq!(link.len(), 64);
+        assert_ne!(
+            link,
+            consent_link(&[9; 32], "ABCDE12345", &dependant, &proxy)
+        );
+        assert_ne!(
+            link,
+            consent_link(&[9; 32], "ABCDE12346", &proxy, &dependant)
+        );
+        assert_ne!(
+            link,
+            consent_link(&[10; 32], "ABCDE12345", &proxy, &dependant)
+        );
+        let back = SignedAct::from_bytes(&good.to_bytes()).expect("reads back");
+        assert_eq!(back, good);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!
 //! | role | may |
 //! |---|---|
-//! | health official | enter test results, case reports and closures, close-contact designations, quarantine orders and releases, risk-area declarations; retract any record; approve or reject a colleague's record; trace contacts; read a person's code provenance; list people under quarantine |
+//! | health official | enter test results, case reports and closures, close-contact designations, quarantine orders and releases, risk-area declarations; retract any record; approve or reject a colleague's record; trace contacts; read a person's code provenance; list people under quarantine; witness in person a dependant's consent to a proxy (having checked their ID card) |
 //! | tracing team | enter and retract close-contact designations, and approve or reject a colleague's; trace contacts; read provenance |
 //! | hotline operator | read provenance (with the caller's consent, which the service checks) |
 //! | auditor | read provenance, the audit views and the quarantine lists |
@@ -127,7 +127,10 @@ impl Role {
             (Role::HealthOfficial, Action::Retract(kind) | Action::Decide(kind)) => is_fact(kind),
             (
                 Role::HealthOfficial,
-                Action::Trace | Action::ReadProvenance | Action::ListQuarantine,
+                Action::Trace
+                | Action::ReadProvenance
+                | Action::ListQuarantine
+                | Action::WitnessConsent,
             ) => true,
             (
                 Role::TracingTeam,
@@ -189,6 +192,10 @@ pub enum Action {
     ReadProvenance,
     /// List the people under an authority's quarantine orders.
     ListQuarantine,
+    /// Confirm in person, having checked the person's ID card, that they consent
+    /// to a proxy showing their code and checking in for them (an elderly parent
+    /// without a phone): the community's check, at the person's street.
+    WitnessConsent,
     /// Read the audit views: the ledger's findings, overdue tickets, refusals.
     ReadAudit,
     /// Create officials, grant roles, register officials' keys.
@@ -214,6 +221,7 @@ impl Action {
             Action::Trace,
             Action::ReadProvenance,
             Action::ListQuarantine,
+            Action::WitnessConsent,
             Action::ReadAudit,
             Action::ManageAccounts,
             Action::RegisterSource,
@@ -232,6 +240,7 @@ impl fmt::Display for Action {
             Action::Trace => f.write_str("trace contacts"),
             Action::ReadProvenance => f.write_str("read code provenance"),
             Action::ListQuarantine => f.write_str("list people under quarantine"),
+            Action::WitnessConsent => f.write_str("witness a dependant's consent in person"),
             Action::ReadAudit => f.write_str("read the audit views"),
             Action::ManageAccounts => f.write_str("manage accounts, roles and keys"),
             Action::RegisterSource => f.write_str("register a data source"),
@@ -363,6 +372,7 @@ mod tests {
                 Action::Trace,
                 Action::ReadProvenance,
                 Action::ListQuarantine,
+                Action::WitnessConsent,
             ])
             .collect(),
             Role::TracingTeam => vec![
@@ -430,8 +440,8 @@ mod tests {
                 }
             }
         }
-        // 5 roles × 43 actions × 2 homes × 7 places.
-        assert_eq!(checked, 5 * 43 * 2 * 7);
+        // 5 roles × 44 actions × 2 homes × 7 places.
+        assert_eq!(checked, 5 * 44 * 2 * 7);
     }
 
     #[test]
@@ -443,6 +453,44 @@ mod tests {
             for kind in [K::Approval, K::Rejection, K::Retraction] {
                 assert!(!role.permits(Action::Record(kind)), "{role} {kind:?}");
             }
+        }
+    }
+
+    #[test]
+    fn only_health_officials_witness_a_dependants_consent() {
+        // The community's in-person check is a health official's, at the
+        // dependant's street: a street of the official's city, not another city's.
+        let grant = |role| Grant {
+            role,
+            jurisdiction: at("4101"),
+        };
+        let street = at("410105001");
+        assert_eq!(
+            authorize(
+                &[grant(Role::HealthOfficial)],
+                Action::WitnessConsent,
+                street
+            ),
+            Ok(grant(Role::HealthOfficial))
+        );
+        let outside = authorize(
+            &[grant(Role::HealthOfficial)],
+            Action::WitnessConsent,
+            at("410302001"),
+        );
+        assert_eq!(outside.map_err(|r| r.code()), Err("outside_jurisdiction"));
+        for role in [
+            Role::TracingTeam,
+            Role::HotlineOperator,
+            Role::Auditor,
+            Role::Admin,
+        ] {
+            let refused = authorize(&[grant(role)], Action::WitnessConsent, street);
+            assert_eq!(
+                refused.map_err(|r| r.code()),
+                Err("not_permitted"),
+                "{role}"
+            );
         }
     }
 

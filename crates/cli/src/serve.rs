@@ -371,7 +371,7 @@ fn print_guide<S: Store>(
         let id = &v.venue.id;
         println!();
         println!("  a venue        {base}/venues/{id}   ({})", v.venue.name);
-        println!("  its poster     {base}/venues/{id}/poster.svg");
+        println!("  its poster     {base}/venues/{id}/poster.svg   {base}/venues/{id}/poster.png");
         println!(
             "  check in       {}",
             app.check_in_url(&app.poster_token(&v))

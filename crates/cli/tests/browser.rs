@@ -2,7 +2,8 @@
 //! WebDriver protocol through chromedriver, against `mingma serve` on loopback
 //! serving a store seeded by `mingma demo --no-serve`.
 //!
-//! A person signs up, opens a venue's check-in URL and records leaving, signs in as a demo holder with
+//! A person signs up, opens a venue's check-in URL and records leaving, opens the
+//! venue's page and its PNG poster, signs in as a demo holder with
 //! a red code and sees its reason, source and time, switches to English, opens the
 //! history and verifies a receipt. Then `mingma verify-code` checks the holder's
 //! signed code offline against the published trust list, and refuses an altered one.
@@ -11,7 +12,8 @@
 //! and their key files, sign in, import their key files into the browser (a
 //! non-extractable WebCrypto key), one proposes a close-contact designation, the
 //! approve button is absent on their own record, the second approves, and the
-//! holder's code turns red.
+//! holder's code turns red. A third official, with a key made in the browser,
+//! witnesses in person a dependant's consent to the holder on the console's page.
 //!
 //! Needs `chromium` and `chromedriver` (Debian packages `chromium`,
 //! `chromium-driver`; `.ci/run` installs them); fails, saying so, without them.
@@ -371,9 +373,9 @@ impl Drop for Browser {
     }
 }
 
-/// Seeds a demo store; returns the red holder's (ID, name, phone) and a check-in
-/// path (`/v/...`).
-fn seed(dir: &Path) -> ((String, String, String), String) {
+/// Seeds a demo store; returns the red holder's (ID, name, phone), a check-in
+/// path (`/v/...`) and that venue's id.
+fn seed(dir: &Path) -> ((String, String, String), String, String) {
     let out = Command::new(MINGMA)
         .args([
             "demo",
@@ -408,7 +410,14 @@ fn seed(dir: &Path) -> ((String, String, String), String) {
         .find_map(|l| l.trim_start().strip_prefix("check in"))
         .and_then(|l| l.trim().find("/v/").map(|i| l.trim()[i..].to_owned()))
         .unwrap_or_else(|| panic!("no check-in URL:\n{stdout}"));
-    (holder, check_in)
+    let venue = stdout
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("a venue"))
+        .and_then(|l| l.split("/venues/").nth(1))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no venue page:\n{stdout}"))
+        .to_owned();
+    (holder, check_in, venue)
 }
 
 /// Starts `mingma serve` on the seeded directory; returns it and its address.
@@ -454,7 +463,7 @@ fn serve(dir: &Path) -> (Killed, SocketAddr) {
 #[test]
 fn a_holder_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let ((red_id, red_name, red_phone), check_in) = seed(dir.path());
+    let ((red_id, red_name, red_phone), check_in, venue) = seed(dir.path());
     let (_server, addr) = serve(dir.path());
     let base = format!("http://{addr}");
     let b = Browser::start();
@@ -476,6 +485,26 @@ fn a_holder_in_a_real_browser() {
     std::thread::sleep(Duration::from_millis(1100));
     b.click("#leave");
     assert!(b.text("#left-at").contains("+08:00"), "{}", b.source());
+
+    // The venue's page links its posters; the PNG one opens as an image.
+    b.go(&format!("{base}/venues/{venue}"));
+    assert!(!b.text("#venue-name").is_empty());
+    b.find("#poster-svg");
+    b.click("#poster-png");
+    let started = Instant::now();
+    let size = loop {
+        let size = b.execute(
+            "var i = document.contentType === 'image/png' && document.images[0]; \
+             return i && i.complete ? [i.naturalWidth, i.naturalHeight] : null",
+        );
+        if !size.is_null() {
+            break size;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{}", b.url());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(b.url().ends_with(&format!("/venues/{venue}/poster.png")));
+    assert_eq!(size, json!([1200, 1700]), "the poster decodes as an image");
 
     // A demo holder with evidence: red, with reason, source and time.
     b.go(&format!("{base}/code"));
@@ -919,4 +948,62 @@ fn officials_in_a_real_browser() {
         !t.is_empty() && !t.contains("正在")
     });
     assert!(done.starts_with("已记录"), "{done}");
+
+    // A dependant's consent witnessed in person: the holder asks for an in-person
+    // check of an elderly relative; the official looks the request up on the
+    // console, checks the ID card, states the street and signs; the holder's page
+    // then says how the dependant consented.
+    let elderly = "410105194507150027";
+    let body = json!({"id_number": elderly, "name": "王秀英"}).to_string();
+    let (status, request) = http(
+        addr,
+        "POST",
+        "/api/v1/me/dependants/in-person",
+        Some(&body),
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(status, 202, "{request}");
+    let request: Value = serde_json::from_str(&request).unwrap();
+    let reference = request["reference"].as_str().unwrap();
+    b.go(&format!("{base}/console/consents"));
+    b.fill("#consent-reference", "ZZZZZ-ZZZZZ");
+    b.click("#consent-lookup");
+    let refused = b.wait_text("#consent-lookup-result", |t| !t.is_empty());
+    assert!(
+        refused.contains("没有此编号的待核验申请") && refused.contains("consent_request_unknown"),
+        "{refused}"
+    );
+    b.fill("#consent-reference", reference);
+    b.click("#consent-lookup");
+    assert_eq!(b.wait_text("#consent-dependant", |t| !t.is_empty()), "王**");
+    assert_eq!(b.text("#consent-last-four"), &elderly[14..]);
+    b.fill("#consent-id", elderly);
+    b.fill("#consent-street", "410105001");
+    b.click("#consent-checked");
+    b.click("#consent-sign");
+    let done = b.wait_text("#consent-result", |t| !t.is_empty() && !t.contains("正在"));
+    assert!(
+        done.starts_with("已记入账本") && done.contains("家人已添加：王**"),
+        "{done}"
+    );
+    b.click("#lang-switch");
+    assert!(b
+        .source()
+        .contains("Witness a dependant's consent in person"));
+    let (_, list) = http(
+        addr,
+        "GET",
+        "/api/v1/me/dependants",
+        None,
+        &[("Authorization", &bearer)],
+    );
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["consent"], "in_person", "{list}");
+    assert!(b.sign_in(&base, holder, "赵六", "13900001111"));
+    b.go(&format!("{base}/dependants"));
+    let consent = b.text("#dependants .consent");
+    assert!(
+        consent.contains("In-person check by a community official (ledger leaf"),
+        "{consent}"
+    );
 }

@@ -113,6 +113,29 @@ CREATE TABLE IF NOT EXISTS consents (
     expires_at INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS in_person_consents (
+    id TEXT PRIMARY KEY,
+    proxy BLOB NOT NULL,
+    person BLOB NOT NULL,
+    name TEXT NOT NULL,
+    id_last_four TEXT NOT NULL,
+    salt BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    claimed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS in_person_consents_by_proxy ON in_person_consents (proxy);
+CREATE TABLE IF NOT EXISTS witnessed_consents (
+    proxy BLOB NOT NULL,
+    person BLOB NOT NULL,
+    request TEXT NOT NULL,
+    salt BLOB NOT NULL,
+    leaf INTEGER NOT NULL,
+    official TEXT NOT NULL,
+    street TEXT NOT NULL,
+    witnessed_at INTEGER NOT NULL,
+    PRIMARY KEY (proxy, person)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS follower (
     id INTEGER PRIMARY KEY CHECK (id = 0),
     next_leaf INTEGER NOT NULL
@@ -156,8 +179,47 @@ pub struct Dependant {
     pub name: String,
     /// Last four characters of the dependant's ID number.
     pub id_last_four: String,
-    /// How consent was given (`otp`: a one-time code sent to the dependant's phone).
+    /// How consent was given (`otp`: a one-time code sent to the dependant's phone;
+    /// `in_person`: a community official's check, an authority act in the ledger).
     pub consent: String,
+    /// For `in_person`, the ledger leaf of the official's act.
+    pub consent_leaf: Option<u64>,
+}
+
+/// A proxy's pending request for a dependant's consent by an in-person check: the
+/// proxy brings the dependant and their ID card to a community (health) official,
+/// who looks the request up by its reference.
+#[derive(Debug, Clone)]
+pub struct InPersonRequest {
+    /// Its reference (10 characters of Crockford's base 32): what the proxy shows
+    /// the official.
+    pub reference: String,
+    /// Who asks.
+    pub proxy: PersonKey,
+    /// For whom (`consent` is `in_person`).
+    pub dependant: Dependant,
+    /// The salt of the act's commitment to the proxy and the dependant
+    /// (`mingma_authority::act::consent_link`).
+    pub salt: [u8; 32],
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it expires.
+    pub expires_at: Timestamp,
+    /// Whether an official's sealed act for it is being appended.
+    pub claimed: bool,
+}
+
+/// An official's in-person check that completed a request.
+#[derive(Debug, Clone)]
+pub struct Witnessed {
+    /// The ledger leaf of the act.
+    pub leaf: u64,
+    /// The official.
+    pub official: String,
+    /// The dependant's street as the official stated it.
+    pub street: String,
+    /// When.
+    pub at: Timestamp,
 }
 
 /// A proxy's pending request for a dependant's consent.
@@ -240,6 +302,29 @@ fn conversion(what: String) -> rusqlite::Error {
 
 fn time_of(seconds: i64) -> rusqlite::Result<Timestamp> {
     Timestamp::from_unix_seconds(seconds).ok_or_else(|| conversion(format!("time {seconds}")))
+}
+
+/// A row of `in_person_consents` (id, proxy, person, name, id_last_four, salt,
+/// created_at, expires_at, claimed).
+fn in_person_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<InPersonRequest> {
+    let salt: Vec<u8> = r.get(5)?;
+    Ok(InPersonRequest {
+        reference: r.get(0)?,
+        proxy: key_of(r.get(1)?)?,
+        dependant: Dependant {
+            person: key_of(r.get(2)?)?,
+            name: r.get(3)?,
+            id_last_four: r.get(4)?,
+            consent: "in_person".into(),
+            consent_leaf: None,
+        },
+        salt: salt
+            .try_into()
+            .map_err(|_| conversion("a consent salt is 32 bytes".into()))?,
+        created_at: time_of(r.get(6)?)?,
+        expires_at: time_of(r.get(7)?)?,
+        claimed: r.get(8)?,
+    })
 }
 
 impl Accounts {
@@ -634,6 +719,7 @@ impl Accounts {
                             name: r.get(2)?,
                             id_last_four: r.get(3)?,
                             consent: "otp".into(),
+                            consent_leaf: None,
                         },
                         code_hash: r.get(4)?,
                         expires_at: time_of(r.get(5)?)?,
@@ -685,7 +771,9 @@ impl Accounts {
     pub async fn dependants(&self, proxy: PersonKey) -> AppResult<Vec<Dependant>> {
         self.call(move |conn| {
             let mut s = conn.prepare_cached(
-                "SELECT person, name, id_last_four, consent FROM dependants WHERE proxy = ?1 ORDER BY name",
+                "SELECT d.person, d.name, d.id_last_four, d.consent, w.leaf FROM dependants d \
+                 LEFT JOIN witnessed_consents w ON w.proxy = d.proxy AND w.person = d.person \
+                 WHERE d.proxy = ?1 ORDER BY d.name",
             )?;
             let rows = s.query_map([proxy.as_bytes().as_slice()], |r| {
                 Ok(Dependant {
@@ -693,9 +781,140 @@ impl Accounts {
                     name: r.get(1)?,
                     id_last_four: r.get(2)?,
                     consent: r.get(3)?,
+                    consent_leaf: r.get::<_, Option<i64>>(4)?.map(|l| l.max(0) as u64),
                 })
             })?;
             rows.collect()
+        })
+        .await
+    }
+
+    /// Stores an in-person consent request; `false` if its reference is taken.
+    pub async fn add_in_person(&self, request: InPersonRequest) -> AppResult<bool> {
+        self.call(move |conn| {
+            let changed = conn.execute(
+                "INSERT OR IGNORE INTO in_person_consents (id, proxy, person, name, id_last_four, salt, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    request.reference,
+                    request.proxy.as_bytes().as_slice(),
+                    request.dependant.person.as_bytes().as_slice(),
+                    request.dependant.name,
+                    request.dependant.id_last_four,
+                    request.salt.as_slice(),
+                    request.created_at.unix_seconds(),
+                    request.expires_at.unix_seconds()
+                ],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    /// The in-person consent request `reference`, expired or not.
+    pub async fn in_person(&self, reference: String) -> AppResult<Option<InPersonRequest>> {
+        self.call(move |conn| {
+            conn.query_row(
+                "SELECT id, proxy, person, name, id_last_four, salt, created_at, expires_at, claimed \
+                 FROM in_person_consents WHERE id = ?1",
+                [reference],
+                in_person_of,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// `proxy`'s in-person consent requests still open at `now`, oldest first.
+    pub async fn in_person_of_proxy(
+        &self,
+        proxy: PersonKey,
+        now: Timestamp,
+    ) -> AppResult<Vec<InPersonRequest>> {
+        self.call(move |conn| {
+            let mut s = conn.prepare_cached(
+                "SELECT id, proxy, person, name, id_last_four, salt, created_at, expires_at, claimed \
+                 FROM in_person_consents WHERE proxy = ?1 AND expires_at > ?2 ORDER BY created_at, id",
+            )?;
+            let rows = s.query_map(
+                params![proxy.as_bytes().as_slice(), now.unix_seconds()],
+                in_person_of,
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Marks request `reference` as being completed (an official's sealed act is
+    /// being appended); `false` if it is missing, expired at `now` or claimed.
+    pub async fn claim_in_person(&self, reference: String, now: Timestamp) -> AppResult<bool> {
+        self.call(move |conn| {
+            let changed = conn.execute(
+                "UPDATE in_person_consents SET claimed = 1 WHERE id = ?1 AND claimed = 0 AND expires_at > ?2",
+                params![reference, now.unix_seconds()],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    /// Gives a claimed request back (its act could not be appended).
+    pub async fn unclaim_in_person(&self, reference: String) -> AppResult<()> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE in_person_consents SET claimed = 0 WHERE id = ?1",
+                [reference],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Completes an in-person request whose act was appended: links the dependant
+    /// (consent `in_person`), keeps the act's leaf, the official, the street and the
+    /// commitment's salt, deletes the request and the expired ones; one transaction.
+    pub async fn complete_in_person(
+        &self,
+        request: InPersonRequest,
+        witnessed: Witnessed,
+    ) -> AppResult<()> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let (proxy, person) = (
+                request.proxy.as_bytes().to_vec(),
+                request.dependant.person.as_bytes().to_vec(),
+            );
+            tx.execute(
+                "INSERT INTO dependants (proxy, person, name, id_last_four, consent, created_at) VALUES (?1, ?2, ?3, ?4, 'in_person', ?5) \
+                 ON CONFLICT (proxy, person) DO UPDATE SET consent = 'in_person'",
+                params![
+                    proxy,
+                    person,
+                    request.dependant.name,
+                    request.dependant.id_last_four,
+                    witnessed.at.unix_seconds()
+                ],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO witnessed_consents (proxy, person, request, salt, leaf, official, street, witnessed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    proxy,
+                    person,
+                    request.reference,
+                    request.salt.as_slice(),
+                    witnessed.leaf as i64,
+                    witnessed.official,
+                    witnessed.street,
+                    witnessed.at.unix_seconds()
+                ],
+            )?;
+            tx.execute("DELETE FROM in_person_consents WHERE id = ?1", [&request.reference])?;
+            tx.execute(
+                "DELETE FROM in_person_consents WHERE expires_at <= ?1",
+                [witnessed.at.unix_seconds()],
+            )?;
+            tx.commit()
         })
         .await
     }

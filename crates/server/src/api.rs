@@ -46,6 +46,10 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
             "/api/v1/me/dependants/confirm",
             post(confirm_dependant::<S>),
         )
+        .route(
+            "/api/v1/me/dependants/in-person",
+            get(my_in_person_requests::<S>).post(request_in_person::<S>),
+        )
         .route("/api/v1/me/dependants/{key}/code", get(dependant_code::<S>))
         .route("/api/v1/checkins", post(check_in::<S>))
         .route("/api/v1/checkins/{id}/leave", post(leave::<S>))
@@ -316,6 +320,18 @@ pub struct DependantRequest {
     pub phone: String,
 }
 
+/// Ask a dependant's consent by an in-person check: the proxy then brings the
+/// dependant and their ID card, with the request's reference, to a health official
+/// of the dependant's community (street), who records the check.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InPersonRequestBody {
+    /// The dependant's ID number.
+    pub id_number: String,
+    /// Their name.
+    pub name: String,
+}
+
 /// A dependant.
 #[derive(Serialize, ToSchema)]
 pub struct DependantJson {
@@ -325,8 +341,13 @@ pub struct DependantJson {
     pub masked_name: String,
     /// Last four characters of the ID number.
     pub id_last_four: String,
-    /// How consent was given.
+    /// How consent was given: `otp` (a one-time code to the dependant's phone) or
+    /// `in_person` (a community official's check of their ID card, an authority act
+    /// in the ledger).
     pub consent: String,
+    /// For `in_person`, the ledger leaf of the official's act.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_leaf: Option<u64>,
     /// Current colour (in the list).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub colour: Option<String>,
@@ -338,6 +359,7 @@ fn dependant_json(d: &crate::accounts::Dependant, colour: Option<String>) -> Dep
         masked_name: mingma_token::code::mask_name(&d.name),
         id_last_four: d.id_last_four.clone(),
         consent: d.consent.clone(),
+        consent_leaf: d.consent_leaf,
         colour,
     }
 }
@@ -396,6 +418,8 @@ pub struct VenueJson {
     pub poster_url: String,
     /// The printable poster (SVG).
     pub poster_svg: String,
+    /// The printable poster (PNG, 1200 × 1700 pixels).
+    pub poster_png: String,
 }
 
 /// A rotating token.
@@ -626,6 +650,36 @@ pub async fn add_dependant<S: Store>(
     Ok((StatusCode::ACCEPTED, Json(started)))
 }
 
+/// Ask a dependant's consent by an in-person check recorded by a community (health)
+/// official: a request with a reference (valid three days) that the proxy shows the
+/// official, with the dependant and their ID card. The official's sealed act links
+/// the dependant (`consent`: `in_person`).
+#[utoipa::path(post, path = "/api/v1/me/dependants/in-person", request_body = InPersonRequestBody,
+    responses((status = 202, body = crate::consent::InPersonJson), (status = 400, body = ErrorBody, description = "malformed_id_number, malformed_name, dependant_is_self"), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "dependant_linked"), (status = 422, body = ErrorBody, description = "identity_not_verified"), (status = 429, body = ErrorBody, description = "too_many_requests")))]
+pub async fn request_in_person<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<(StatusCode, Json<crate::consent::InPersonJson>)> {
+    let proxy = holder(&app, &headers).await?;
+    let req: InPersonRequestBody = json_body(&body)?;
+    let started = app
+        .request_in_person(proxy, &req.id_number, &req.name)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(started)))
+}
+
+/// The holder's open in-person consent requests (not checked yet, not lapsed).
+#[utoipa::path(get, path = "/api/v1/me/dependants/in-person",
+    responses((status = 200, body = [crate::consent::InPersonJson]), (status = 401, body = ErrorBody)))]
+pub async fn my_in_person_requests<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+) -> AppResult<Json<Vec<crate::consent::InPersonJson>>> {
+    let proxy = holder(&app, &headers).await?;
+    Ok(Json(app.in_person_requests(proxy).await?))
+}
+
 /// Confirm a dependant's consent with the code sent to their phone.
 #[utoipa::path(post, path = "/api/v1/me/dependants/confirm", request_body = ConfirmRequest,
     responses((status = 201, body = DependantJson), (status = 401, body = ErrorBody, description = "otp_mismatch, otp_challenge_unknown")))]
@@ -728,6 +782,7 @@ pub fn venue_json<S: Store>(app: &App<S>, v: &crate::accounts::VenueRecord) -> V
         kind: v.venue.kind.to_string(),
         poster_url: app.check_in_url(&app.poster_token(v)),
         poster_svg: format!("{}/venues/{}/poster.svg", app.config.base_url(), v.venue.id),
+        poster_png: format!("{}/venues/{}/poster.png", app.config.base_url(), v.venue.id),
     }
 }
 
@@ -861,6 +916,8 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
         leave,
         add_dependant,
         confirm_dependant,
+        request_in_person,
+        my_in_person_requests,
         my_dependants,
         dependant_code,
         check_in,
@@ -880,6 +937,8 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
         crate::console_api::enrolments,
         crate::console_api::draft_act,
         crate::console_api::approvals,
+        crate::console_api::consent_request,
+        crate::console_api::draft_consent,
         crate::console_api::quarantine,
         crate::console_api::submit,
         crate::console_api::submit_bulk
@@ -896,6 +955,10 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
         CheckInRequest,
         CheckInJson,
         DependantRequest,
+        InPersonRequestBody,
+        crate::consent::InPersonJson,
+        crate::consent::InPersonView,
+        crate::console_api::WitnessBody,
         DependantJson,
         LeaveJson,
         VenueRequest,

@@ -470,7 +470,7 @@ impl<S: Store> App<S> {
     // ---------------------------------------------------------------------------
     // The code.
 
-    async fn account(&self, person: PersonKey) -> AppResult<Account> {
+    pub(crate) async fn account(&self, person: PersonKey) -> AppResult<Account> {
         self.accounts.account(person).await?.ok_or_else(|| {
             AppError::unauthorized("no_account", "no account for this session; sign in again")
         })
@@ -1076,6 +1076,7 @@ impl<S: Store> App<S> {
                         name: name.as_str().to_owned(),
                         id_last_four: id.last_four().to_owned(),
                         consent: "otp".into(),
+                        consent_leaf: None,
                     },
                     code_hash: digest(&[challenge.as_bytes(), code.as_bytes()]),
                     expires_at: self.now().plus_seconds(OTP_SECONDS),

@@ -329,6 +329,48 @@
     busy(ev.target, false);
   });
 
+  // ---- consents page: an in-person check of a dependant's consent ----
+  var consentRef = null;
+  on('consent-lookup-form', 'submit', async function (ev) {
+    ev.preventDefault();
+    var box = document.getElementById('consent-lookup-result'), card = document.getElementById('consent-request');
+    var button = document.getElementById('consent-lookup');
+    card.hidden = true;
+    consentRef = null;
+    document.getElementById('consent-result').textContent = '';
+    box.textContent = '';
+    busy(button, true);
+    try {
+      var ref = document.getElementById('consent-reference').value.trim();
+      var r = await api('GET', '/api/v1/official/consents/' + encodeURIComponent(ref));
+      consentRef = r.reference;
+      document.getElementById('consent-dependant').textContent = r.masked_name;
+      document.getElementById('consent-last-four').textContent = r.id_last_four;
+      document.getElementById('consent-proxy').textContent = r.proxy_masked_name;
+      document.getElementById('consent-expires').textContent = r.expires_at;
+      card.hidden = false;
+    } catch (e) { showError(box, e); } finally { busy(button, false); }
+  });
+  on('consent-form', 'submit', async function (ev) {
+    ev.preventDefault();
+    var box = document.getElementById('consent-result'), button = document.getElementById('consent-sign');
+    if (!consentRef) return;
+    if (!document.getElementById('consent-checked').checked) { showError(box, fail('card_not_checked')); return; }
+    busy(button, true);
+    showOk(box, UI.signing);
+    try {
+      var outcome = await draftAndSeal('/api/v1/official/consents/' + encodeURIComponent(consentRef) + '/draft', {
+        id_number: document.getElementById('consent-id').value.trim(),
+        street: document.getElementById('consent-street').value.trim()
+      });
+      var c = outcome.consent || {};
+      showOk(box, describe(outcome) + UI.consent_linked + (c.masked_name || '') + ' · ' + UI.id_ending + (c.id_last_four || ''));
+      // Done: the button stays disabled, the request is closed.
+      document.getElementById('consent-id').value = '';
+      consentRef = null;
+    } catch (e) { showError(box, e); busy(button, false); }
+  });
+
   // ---- admin page: register enrolled keys with a sealed register_key act ----
   Array.prototype.forEach.call(document.querySelectorAll('li.enrolment'), function (item) {
     var button = item.querySelector('button.register'), box = item.querySelector('.result');

@@ -52,6 +52,7 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         .route("/console/approvals", get(approvals_page::<S>))
         .route("/console/trace", get(trace_page::<S>))
         .route("/console/quarantine", get(quarantine_page::<S>))
+        .route("/console/consents", get(consents_page::<S>))
         .route("/console/admin", get(admin_page::<S>))
         .route("/console/console.js", get(script))
 }
@@ -106,6 +107,15 @@ const CODES: &[(&str, &str, &str)] = &[
     ("bad_key_file", "密钥文件应为 64 位十六进制数字（由 mingma admin keygen 生成）。", "A key file holds 64 hex digits (as mingma admin keygen writes it)."),
     ("key_not_yours", "该密钥文件与您已登记的任何公钥都不匹配：请管理员先登记其公钥。", "This key file matches none of your registered keys: an admin must register its public key first."),
     ("reason_required", "驳回须填写理由。", "A rejection needs a reason."),
+    ("consent_request_unknown", "没有此编号的待核验申请（已完成的申请不再列出）。", "No open consent request has this reference (completed ones are closed)."),
+    ("consent_request_expired", "该申请已过期（3 天）：请申请人重新申请。", "The request lapsed (3 days): the proxy must ask again."),
+    ("consent_request_in_progress", "另一名工作人员正在记录此申请的核验。", "Another official's check of this request is being recorded."),
+    ("malformed_reference", "申请编号应为 10 位字母和数字，例如 ABCDE-12345。", "A reference has 10 letters and digits, e.g. ABCDE-12345."),
+    ("id_card_mismatch", "身份证号码与申请中的家人不符：请核对身份证原件。", "The ID number is not the requested dependant's: check the ID card."),
+    ("malformed_id_number", "身份证号码格式有误。", "The ID number is malformed."),
+    ("malformed_street", "街道（乡镇）代码应为 9 位 GB/T 2260 代码。", "The street code must be a 9-digit GB/T 2260 code."),
+    ("dependant_linked", "该家人已通过现场核验添加。", "This dependant's in-person consent is recorded already."),
+    ("card_not_checked", "请先当面核验身份证原件并勾选确认。", "Check the ID card in person first and tick the box."),
     ("network", "网络错误，请重试。", "Network error; try again."),
     ("_", "请求被拒绝。", "The request was refused."),
 ];
@@ -183,6 +193,12 @@ const UI: &[(&str, &str, &str)] = &[
     ),
     ("found", "；找到接触者 ", "; contacts found: "),
     ("venue", "场所 ", "venue "),
+    (
+        "consent_linked",
+        "；家人已添加：",
+        "; the dependant is added: ",
+    ),
+    ("id_ending", "身份证尾号 ", "ID ending "),
     ("case_scan", "病例扫码 ", "case's scan "),
 ];
 
@@ -297,13 +313,14 @@ fn kind_label(lang: Lang, kind: EvidenceKind) -> &'static str {
 }
 
 /// The console's pages, by path, with their zh and en titles.
-const PAGES: [(&str, &str, &str); 7] = [
+const PAGES: [(&str, &str, &str); 8] = [
     ("/console", "首页", "Home"),
     ("/console/key", "签名密钥", "Signing key"),
     ("/console/records", "录入记录", "Records"),
     ("/console/approvals", "复核", "Approvals"),
     ("/console/trace", "流调", "Tracing"),
     ("/console/quarantine", "隔离名单", "Quarantine"),
+    ("/console/consents", "代办核验", "Consent checks"),
     ("/console/admin", "管理", "Admin"),
 ];
 
@@ -1186,6 +1203,67 @@ async fn quarantine_page<S: Store>(
         lang,
         "/console/quarantine",
         t(lang, "隔离名单", "Quarantine"),
+        &who,
+        body,
+    )
+}
+
+// ---- in-person consent ----
+
+async fn consents_page<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Query(q): Query<ConsoleQuery>,
+) -> Response {
+    let lang = lang_of(&headers, q.lang.as_deref());
+    let who = require_official!(app, headers, lang, "/console/consents");
+    let home = who
+        .grants
+        .iter()
+        .filter(|g| g.role.permits(Action::WitnessConsent))
+        .map(|g| format!("{} {}", g.jurisdiction, g.jurisdiction.full_name()))
+        .collect::<Vec<_>>()
+        .join("；");
+    let body = html! {
+        div.card {
+            h2 { (t(lang, "现场核验家人代办同意", "Witness a dependant's consent in person")) }
+            p.muted { (t(lang, "家人（例如没有手机的老人）同意由申请人代为出示健康码、代为扫码登记。申请人与家人携带家人的身份证前来，出示申请编号。核验身份证原件后输入其号码和家人居住的街道（乡镇）代码：您的签名操作记入账本（账本中不含姓名和身份证号），家人随即添加成功。", "A dependant (e.g. an elderly person without a phone) consents to a proxy showing their code and checking in for them. The proxy and the dependant come with the dependant's ID card and the request's reference. Having checked the card, enter its number and the dependant's street code: the act you sign goes into the ledger (which holds no name or ID number), and the dependant is added.")) }
+            @if who.may(Action::WitnessConsent) {
+                p.muted #consent-jurisdiction { (t(lang, "您可核验的辖区：", "Your jurisdiction for these checks: ")) (home) }
+            } @else {
+                p.notice #consent-not-permitted { (t(lang, "您的授权不包括现场核验（须为卫生健康工作人员）。", "Your grants do not include in-person checks (a health official's).")) }
+            }
+            form #consent-lookup-form {
+                label for="consent-reference" { (t(lang, "申请编号", "Request reference")) }
+                div.inline {
+                    input #consent-reference name="reference" required autocomplete="off" placeholder="ABCDE-12345" maxlength="16";
+                    button #consent-lookup type="submit" { (t(lang, "查找", "Look up")) }
+                }
+            }
+            div.result #consent-lookup-result role="status" {}
+            div #consent-request hidden {
+                dl {
+                    dt { (t(lang, "家人", "Dependant")) } dd #consent-dependant {}
+                    dt { (t(lang, "身份证尾号", "ID ending")) } dd #consent-last-four {}
+                    dt { (t(lang, "申请人", "Proxy")) } dd #consent-proxy {}
+                    dt { (t(lang, "有效至", "Valid until")) } dd #consent-expires {}
+                }
+                form #consent-form {
+                    label for="consent-id" { (t(lang, "身份证号码（核对原件后输入）", "ID number (from the card, checked in person)")) }
+                    input #consent-id name="id_number" required maxlength="18" autocomplete="off";
+                    label for="consent-street" { (t(lang, "家人居住的街道（乡镇）代码（9 位）", "The dependant's street code (9 digits)")) }
+                    input #consent-street name="street" required inputmode="numeric" maxlength="9" placeholder="410105001";
+                    label { input #consent-checked type="checkbox"; (t(lang, "我已当面核验本人身份证原件，本人同意由申请人代为出示健康码、代为扫码登记。", "I have checked the ID card in person, and the person consents to the proxy showing their code and checking in for them.")) }
+                    button #consent-sign type="submit" { (t(lang, "签名并记录", "Sign and record")) }
+                }
+                div.result #consent-result role="status" {}
+            }
+        }
+    };
+    page(
+        lang,
+        "/console/consents",
+        t(lang, "代办核验", "Consent checks"),
         &who,
         body,
     )

@@ -16,6 +16,7 @@ use mingma_core::Seal;
 use mingma_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::api::{cookie, json_body};
 use crate::app::App;
@@ -42,6 +43,14 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         .route("/api/v1/official/acts/draft", post(draft_act::<S>))
         .route("/api/v1/official/approvals", get(approvals::<S>))
         .route("/api/v1/official/quarantine", get(quarantine::<S>))
+        .route(
+            "/api/v1/official/consents/{reference}",
+            get(consent_request::<S>),
+        )
+        .route(
+            "/api/v1/official/consents/{reference}/draft",
+            post(draft_consent::<S>),
+        )
         .route("/api/v1/evidence", post(submit::<S>))
         .route("/api/v1/evidence/bulk", post(submit_bulk::<S>))
 }
@@ -231,6 +240,51 @@ pub async fn draft_act<S: Store>(
 pub async fn approvals<S: Store>(State(app): St<S>, headers: HeaderMap) -> AppResult<Json<Value>> {
     let who = principal(&app, &headers).await?;
     Ok(Json(Value::Array(app.pending_approvals(&who).await?)))
+}
+
+/// A proxy's request for a dependant's consent by an in-person check, by its
+/// reference: what the health official compares with the ID card.
+#[utoipa::path(get, path = "/api/v1/official/consents/{reference}", tag = "officials", description = "Health officials: a proxy's open request for a dependant's consent by an in-person check, by its reference (masked names, the last four characters of the dependant's ID number).",
+    params(("reference" = String, Path, description = "e.g. ABCDE-12345")),
+    responses((status = 200, body = crate::consent::InPersonView), (status = 400, body = ErrorBody, description = "malformed_reference"), (status = 403, body = ErrorBody, description = "not_permitted"), (status = 404, body = ErrorBody, description = "consent_request_unknown"), (status = 409, body = ErrorBody, description = "consent_request_in_progress"), (status = 410, body = ErrorBody, description = "consent_request_expired")))]
+pub async fn consent_request<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+) -> AppResult<Response> {
+    let who = principal(&app, &headers).await?;
+    Ok(Json(app.in_person_view(&who, &reference).await?).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+/// What the official states after checking the dependant's ID card in person.
+pub struct WitnessBody {
+    /// The ID number on the card.
+    pub id_number: String,
+    /// The dependant's street (9-digit GB/T 2260 code): it must lie in the
+    /// official's jurisdiction.
+    pub street: String,
+}
+
+/// Drafts the act of an in-person consent check for the official to seal; sealing
+/// it (`/api/v1/official/drafts/{id}/seal`) appends it and links the dependant.
+#[utoipa::path(post, path = "/api/v1/official/consents/{reference}/draft", tag = "officials", description = "Health officials: having checked the dependant's ID card in person, drafts a witness_consent act (the request, the street, a salted commitment to the proxy and the dependant) for the official to seal; sealing it at /api/v1/official/drafts/{id}/seal appends it and links the dependant with consent in_person. Nothing is recorded before the seal.",
+    params(("reference" = String, Path, description = "e.g. ABCDE-12345")), request_body = WitnessBody,
+    responses((status = 200, body = Object, description = "{draft, kind, summary, message, key}"), (status = 400, body = ErrorBody, description = "malformed_reference, malformed_street, malformed_id_number"), (status = 403, body = ErrorBody, description = "not_permitted, outside_jurisdiction"), (status = 404, body = ErrorBody, description = "consent_request_unknown"), (status = 409, body = ErrorBody, description = "consent_request_in_progress, dependant_linked"), (status = 410, body = ErrorBody, description = "consent_request_expired"), (status = 422, body = ErrorBody, description = "id_card_mismatch")))]
+pub async fn draft_consent<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let who = principal(&app, &headers).await?;
+    let request: WitnessBody = json_body(&body)?;
+    Ok(Json(
+        app.draft_witness_consent(&who, &reference, &request.id_number, &request.street)
+            .await?,
+    )
+    .into_response())
 }
 
 /// People under approved, unreleased quarantine orders of authorities in the official's jurisdiction.

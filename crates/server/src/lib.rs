@@ -3,7 +3,7 @@
 //! What a holder and a venue see: sign-in with an ID number confirmed by a one-time
 //! code, the code page (colour, signed checkpoint code as a QR, reason, 赋码来源,
 //! 赋码时间, next change, the "why" view), history with ledger receipts, venue
-//! registration with a printable poster and a rotating code for a screen, and
+//! registration with a printable poster (SVG and PNG) and a rotating code for a screen, and
 //! check-in; a JSON API for all of it under `/api/v1` (OpenAPI at
 //! `/api/v1/openapi.json`), the trust list at `/.well-known/mingma/trust-list.json`,
 //! `/healthz`, and Prometheus metrics on a separate listener.
@@ -21,13 +21,16 @@ pub mod app;
 pub mod auth;
 pub mod bulk;
 pub mod config;
+pub mod consent;
 pub mod console;
 pub mod console_api;
 pub mod error;
+pub mod font;
 pub mod metrics;
 pub mod officials;
 pub mod overload;
 pub mod pages;
+pub mod poster_png;
 pub mod qr;
 pub mod serve;
 

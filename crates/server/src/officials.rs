@@ -303,6 +303,9 @@ pub enum Sealed {
         leaf: u64,
         /// For a tracing query, its results.
         trace: Option<TraceResult>,
+        /// For a consent witnessed in person, the dependant it linked.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        consent: Option<crate::consent::ConsentLinked>,
     },
 }
 
@@ -339,7 +342,7 @@ fn forbidden(refusal: impl std::fmt::Display, code: &'static str) -> AppError {
 }
 
 /// An act the registry refuses, as an API error with a stable code.
-fn act_refused(problem: ActProblem) -> AppError {
+pub(crate) fn act_refused(problem: ActProblem) -> AppError {
     match &problem {
         ActProblem::Refused(refusal) => forbidden(&problem, refusal.code()),
         ActProblem::UnknownActor(_) => forbidden(&problem, "not_registered"),
@@ -538,7 +541,7 @@ impl<S: Store> App<S> {
         })
     }
 
-    fn official_of(principal: &Principal) -> AppResult<&OfficialId> {
+    pub(crate) fn official_of(principal: &Principal) -> AppResult<&OfficialId> {
         match principal {
             Principal::Official(id) => Ok(id),
             Principal::Source(id) => Err(AppError::forbidden(
@@ -723,6 +726,12 @@ impl<S: Store> App<S> {
                 return Err(AppError::bad_request(
                     "not_drafted_here",
                     "a tracing query is drafted by POST /api/v1/official/trace",
+                ))
+            }
+            Act::WitnessConsent { .. } => {
+                return Err(AppError::bad_request(
+                    "not_drafted_here",
+                    "an in-person consent check is drafted by POST /api/v1/official/consents/{reference}/draft",
                 ))
             }
             _ => {}
@@ -1137,7 +1146,7 @@ impl<S: Store> App<S> {
         self.draft_act(principal, body, &registry).await
     }
 
-    async fn draft_act(
+    pub(crate) async fn draft_act(
         &self,
         principal: &Principal,
         body: ActBody,
@@ -1169,7 +1178,14 @@ impl<S: Store> App<S> {
         }
         let registry = self.engine.registry().await?;
         registry.check(&act).map_err(act_refused)?;
-        let leaf = self.store.append_act(act.to_bytes()).await?;
+        let (leaf, consent) = match &act.body.act {
+            // Linked only if the request is still open when the act is appended.
+            Act::WitnessConsent { .. } => {
+                let (leaf, linked) = self.append_witnessed(&act).await?;
+                (leaf, Some(linked))
+            }
+            _ => (self.store.append_act(act.to_bytes()).await?, None),
+        };
         let trace = match &act.body.act {
             Act::TracingQuery {
                 case,
@@ -1177,7 +1193,11 @@ impl<S: Store> App<S> {
             } => Some(self.run_trace(leaf, case, *margin_minutes).await?),
             _ => None,
         };
-        Ok(Sealed::Act { leaf, trace })
+        Ok(Sealed::Act {
+            leaf,
+            trace,
+            consent,
+        })
     }
 
     async fn run_trace(&self, leaf: u64, case: &RecordId, margin: u32) -> AppResult<TraceResult> {

@@ -284,6 +284,7 @@ mod tests {
             "/api/v1/evidence/bulk",
             "/history",
             "/venues/{id}/poster.svg",
+            "/venues/{id}/poster.png",
             "/",
         ] {
             assert_eq!(class_of(Some(other)), Class::Other, "{other}");

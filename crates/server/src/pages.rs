@@ -42,6 +42,7 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         .route("/venues", post(venue_submit::<S>))
         .route("/venues/{id}", get(venue_page::<S>))
         .route("/venues/{id}/poster.svg", get(poster::<S>))
+        .route("/venues/{id}/poster.png", get(poster_png::<S>))
         .route("/venues/{id}/screen", get(screen::<S>))
         .route("/v/{token}", get(check_in_page::<S>))
         .route("/v/{token}/for/{key}", post(check_in_dependant::<S>))
@@ -51,6 +52,7 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
             get(dependants_page::<S>).post(dependant_submit::<S>),
         )
         .route("/dependants/confirm", post(dependant_confirm::<S>))
+        .route("/dependants/in-person", post(in_person_submit::<S>))
         .route("/dependants/{key}", get(dependant_page::<S>))
         .route("/lang/{lang}", get(set_lang))
 }
@@ -760,7 +762,9 @@ async fn venue_page<S: Store>(
             p { (v.address) br; small.muted { (v.venue.street) " " (v.venue.street.full_name()) " · " (kind_label(lang, v.venue.kind)) } }
             (PreEscaped(qr_svg(&url, 220).unwrap_or_default()))
             p { small.muted { (t(lang, "海报二维码（静态码）：", "Poster QR (static code): ")) a #poster-url href=(url) { (url) } } }
-            a.button href={ "/venues/" (v.venue.id) "/poster.svg" } { (t(lang, "打印海报 (SVG)", "Print poster (SVG)")) }
+            a.button #poster-svg href={ "/venues/" (v.venue.id) "/poster.svg" } { (t(lang, "打印海报 (SVG)", "Print poster (SVG)")) }
+            " "
+            a.button #poster-png href={ "/venues/" (v.venue.id) "/poster.png" } { (t(lang, "打印海报 (PNG)", "Print poster (PNG)")) }
             @if me.is_some() && v.operator == me {
                 " "
                 a.button #screen-link href={ "/venues/" (v.venue.id) "/screen" } { (t(lang, "场所屏幕动态码", "Rotating code for a screen")) }
@@ -790,6 +794,27 @@ async fn poster<S: Store>(
     let mut r = svg.into_response();
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
+    r
+}
+
+async fn poster_png<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let lang = lang_of(&headers, None);
+    let v = or_page!(lang, venue_of(&app, &id));
+    let url = app.check_in_url(&app.poster_token(&v));
+    // Rasterising and compressing takes some milliseconds: off the async workers.
+    let png = tokio::task::spawn_blocking(move || crate::poster_png::poster_png(&v, &url)).await;
+    let png = or_page!(
+        lang,
+        png.map_err(AppError::internal)
+            .and_then(|png| png.map_err(AppError::internal))
+    );
+    let mut r = png.into_response();
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("image/png"));
     r
 }
 
@@ -863,12 +888,43 @@ async fn check_in_page<S: Store>(
     page(lang, &path, t(lang, "场所登记", "Check-in"), true, body)
 }
 
-fn dependant_form(lang: Lang, error: Option<&AppError>) -> Markup {
+/// Which of the two consent forms an error belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ConsentWay {
+    Otp,
+    InPerson,
+}
+
+/// How a dependant consented, in words.
+fn consent_label(lang: Lang, d: &crate::accounts::Dependant) -> String {
+    match (d.consent.as_str(), d.consent_leaf) {
+        ("in_person", Some(leaf)) => format!(
+            "{}{leaf}{}",
+            t(
+                lang,
+                "社区工作人员现场核验（账本第 ",
+                "In-person check by a community official (ledger leaf "
+            ),
+            t(lang, " 条）", ")")
+        ),
+        ("in_person", None) => t(
+            lang,
+            "社区工作人员现场核验",
+            "In-person check by a community official",
+        )
+        .to_owned(),
+        _ => t(lang, "家人手机验证码", "One-time code to their phone").to_owned(),
+    }
+}
+
+fn dependant_form(lang: Lang, error: Option<(ConsentWay, &AppError)>) -> Markup {
+    let error_for = |way| error.filter(|(w, _)| *w == way).map(|(_, e)| e);
     html! {
-        div.card {
+        div.card #add-otp {
             h3 { (t(lang, "添加家人（代为出示）", "Add a dependant (show their code)")) }
-            p.muted { (t(lang, "例如没有智能手机的老人。需要对方同意：验证码将发送到对方的手机。", "For example an elderly parent without a smartphone. They must consent: a one-time code goes to their phone.")) }
-            @if let Some(e) = error { p.error #error-message { (e.message) } }
+            p.muted { (t(lang, "例如没有智能手机的老人。需要对方同意，两种方式任选其一。", "For example an elderly parent without a smartphone. They must consent, in one of two ways.")) }
+            h4 { (t(lang, "方式一：验证码发送到家人手机", "Way 1: a one-time code to their phone")) }
+            @if let Some(e) = error_for(ConsentWay::Otp) { p.error #error-message { (e.message) } }
             form method="post" action="/dependants" {
                 label for="d_id" { (t(lang, "家人身份证号", "Their ID number")) }
                 input #d_id name="id_number" required maxlength="18" autocomplete="off";
@@ -879,13 +935,44 @@ fn dependant_form(lang: Lang, error: Option<&AppError>) -> Markup {
                 button #add-dependant type="submit" { (t(lang, "发送验证码给家人", "Send them a one-time code")) }
             }
         }
+        div.card #add-in-person {
+            h4 { (t(lang, "方式二：社区工作人员现场核验", "Way 2: an in-person check by a community official")) }
+            p.muted { (t(lang, "家人没有手机时：提交后会得到一个申请编号（3 天内有效）。请与家人一起携带其身份证，到家人居住地的社区（街道）卫生健康工作人员处出示编号；工作人员核验身份证并签名记录后，家人即添加成功。", "If they have no phone: you get a request reference (valid 3 days). Bring them and their ID card to a health official of the community (street) where they live and show the reference; once the official has checked the card and signed the record, they are added.")) }
+            @if let Some(e) = error_for(ConsentWay::InPerson) { p.error #in-person-error { (e.message) } }
+            form method="post" action="/dependants/in-person" {
+                label for="p_id" { (t(lang, "家人身份证号", "Their ID number")) }
+                input #p_id name="id_number" required maxlength="18" autocomplete="off";
+                label for="p_name" { (t(lang, "家人姓名", "Their name")) }
+                input #p_name name="name" required maxlength="32";
+                button #ask-in-person type="submit" { (t(lang, "申请现场核验", "Ask for an in-person check")) }
+            }
+        }
     }
+}
+
+/// The in-person form's fields.
+#[derive(Deserialize)]
+pub struct InPersonForm {
+    id_number: String,
+    name: String,
 }
 
 async fn dependants_page<S: Store>(State(app): St<S>, headers: HeaderMap) -> Response {
     let lang = lang_of(&headers, None);
     let proxy = require_holder!(app, headers, lang, "/dependants");
+    dependants_markup(&app, proxy, lang, None).await
+}
+
+/// The dependants page: the dependants with their colours and how they consented,
+/// the open in-person requests, and the two ways to add one (`error` under its form).
+async fn dependants_markup<S: Store>(
+    app: &App<S>,
+    proxy: PersonKey,
+    lang: Lang,
+    error: Option<(ConsentWay, &AppError)>,
+) -> Response {
     let list = or_page!(lang, app.dependants(proxy).await);
+    let open = or_page!(lang, app.in_person_requests(proxy).await);
     let mut rows = Vec::new();
     for d in &list {
         let key = d.person.to_string();
@@ -894,6 +981,7 @@ async fn dependants_page<S: Store>(State(app): St<S>, headers: HeaderMap) -> Res
             key,
             mingma_token::code::mask_name(&d.name),
             view.decision.colour,
+            consent_label(lang, d),
         ));
     }
     let body = html! {
@@ -901,20 +989,61 @@ async fn dependants_page<S: Store>(State(app): St<S>, headers: HeaderMap) -> Res
             h2 { (t(lang, "我的家人", "My dependants")) }
             @if rows.is_empty() { p.muted { (t(lang, "尚未添加。", "None yet.")) } }
             ul.plain #dependants {
-                @for (key, name, colour) in &rows {
-                    li { a href={ "/dependants/" (key) } { (name) } " " span.band.(colour_class(*colour)) style="font-size:.8rem;padding:.1rem .4rem" { (colour_name(lang, *colour)) } }
+                @for (key, name, colour, consent) in &rows {
+                    li data-key=(key) {
+                        a href={ "/dependants/" (key) } { (name) } " " span.band.(colour_class(*colour)) style="font-size:.8rem;padding:.1rem .4rem" { (colour_name(lang, *colour)) }
+                        br; small.muted.consent { (t(lang, "同意方式：", "Consent: ")) (consent) }
+                    }
                 }
             }
         }
-        (dependant_form(lang, None))
+        @if !open.is_empty() {
+            div.card.notice #in-person-requests {
+                h3 { (t(lang, "等待现场核验", "Waiting for an in-person check")) }
+                p.muted { (t(lang, "请与家人一起携带其身份证，到其居住地社区（街道）卫生健康工作人员处出示申请编号。", "Bring them and their ID card to a health official of the community (street) where they live, and show the reference.")) }
+                ul.plain {
+                    @for r in &open {
+                        li.in-person-request {
+                            (t(lang, "申请编号 ", "Reference ")) strong.reference style="font-family:monospace;font-size:1.3rem" { (r.reference) }
+                            br; small.muted { (r.masked_name) " · " (t(lang, "身份证尾号 ", "ID ending ")) (r.id_last_four) " · " (t(lang, "有效至 ", "valid until ")) (r.expires_at) }
+                        }
+                    }
+                }
+            }
+        }
+        (dependant_form(lang, error))
     };
-    page(
-        lang,
-        "/dependants",
-        t(lang, "我的家人", "My dependants"),
-        true,
-        body,
+    let status = error.map_or(StatusCode::OK, |(_, e)| e.status);
+    (
+        status,
+        Html(
+            layout(
+                lang,
+                "/dependants",
+                t(lang, "我的家人", "My dependants"),
+                true,
+                body,
+            )
+            .into_string(),
+        ),
     )
+        .into_response()
+}
+
+async fn in_person_submit<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Form(f): Form<InPersonForm>,
+) -> Response {
+    let lang = lang_of(&headers, None);
+    let proxy = require_holder!(app, headers, lang, "/dependants");
+    match app.request_in_person(proxy, &f.id_number, &f.name).await {
+        Ok(_) => redirect("/dependants"),
+        Err(e) if e.status.is_client_error() => {
+            dependants_markup(&app, proxy, lang, Some((ConsentWay::InPerson, &e))).await
+        }
+        Err(e) => error_page(lang, &e),
+    }
 }
 
 async fn dependant_submit<S: Store>(
@@ -935,20 +1064,9 @@ async fn dependant_submit<S: Store>(
             true,
             otp_form_to(lang, "/dependants/confirm", &started, "/dependants", None),
         ),
-        Err(e) if e.status.is_client_error() => (
-            e.status,
-            Html(
-                layout(
-                    lang,
-                    "/dependants",
-                    "Dependants",
-                    true,
-                    dependant_form(lang, Some(&e)),
-                )
-                .into_string(),
-            ),
-        )
-            .into_response(),
+        Err(e) if e.status.is_client_error() => {
+            dependants_markup(&app, proxy, lang, Some((ConsentWay::Otp, &e))).await
+        }
         Err(e) => error_page(lang, &e),
     }
 }
@@ -974,9 +1092,9 @@ async fn dependant_page<S: Store>(
     let lang = lang_of(&headers, None);
     let path = format!("/dependants/{key}");
     let proxy = require_holder!(app, headers, lang, &path);
-    let (_, view) = or_page!(lang, app.dependant_view(proxy, &key, lang).await);
+    let (dependant, view) = or_page!(lang, app.dependant_view(proxy, &key, lang).await);
     let body = html! {
-        p.notice { (t(lang, "代为出示的家人健康码", "A dependant's code, shown by their proxy")) }
+        p.notice { (t(lang, "代为出示的家人健康码", "A dependant's code, shown by their proxy")) br; small.muted.consent { (t(lang, "同意方式：", "Consent: ")) (consent_label(lang, &dependant)) } }
         (code_summary(lang, &view))
         script { (PreEscaped(CLOCK_JS)) }
     };

@@ -85,6 +85,100 @@ async fn venues_are_registered_with_checked_fields() {
     assert!(svg.contains("老城烩面馆") && svg.contains("<path"), "{svg}");
 }
 
+/// The pixels of a PNG as grey levels: width, height, one byte a pixel.
+fn grey_png(bytes: &[u8]) -> (png::ColorType, u32, u32, Vec<u8>) {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    let colour = reader.info().color_type;
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(
+        frame.color_type,
+        png::ColorType::Rgb,
+        "a palette expands to RGB"
+    );
+    let grey = pixels[..frame.buffer_size()]
+        .chunks_exact(3)
+        .map(|p| {
+            ((u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000) as u8
+        })
+        .collect();
+    (colour, frame.width, frame.height, grey)
+}
+
+#[tokio::test]
+async fn the_png_poster_carries_the_poster_url_and_the_name() {
+    let t = TestApp::new().await;
+    let s = t.sign_in(OPERATOR, "王五", "13800001234").await;
+    let v = venue(&t, &s).await;
+    let id = v["id"].as_str().unwrap();
+    assert_eq!(
+        v["poster_png"],
+        format!("http://mingma.test/venues/{id}/poster.png")
+    );
+    let path = format!("/venues/{id}/poster.png");
+    let (status, headers, png) = t.bytes(Method::GET, &path, None, None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "image/png");
+    let (colour, width, height, grey) = grey_png(&png);
+    assert_eq!(
+        (colour, width, height),
+        (png::ColorType::Indexed, 1200, 1700)
+    );
+    // The QR in it decodes to the poster's check-in URL.
+    let mut image =
+        rqrr::PreparedImage::prepare_from_greyscale(width as usize, height as usize, |x, y| {
+            grey[y * width as usize + x]
+        });
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1);
+    let (_, content) = grids[0].decode().unwrap();
+    assert_eq!(content, v["poster_url"].as_str().unwrap());
+    // The name is drawn in the name's slot (below the title band, above the
+    // address), in ink; the same venue with another name draws other pixels there.
+    let slot = |grey: &[u8]| grey[240 * 1200..400 * 1200].to_vec();
+    assert!(slot(&grey).iter().any(|p| *p < 0x20));
+    let (status, other) = t
+        .json(
+            Method::POST,
+            "/api/v1/venues",
+            Some(json!({"name": "二七广场", "address": "郑州市中原区建设路 12 号", "street": "410102001", "kind": "restaurant"})),
+            Some(&s),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let other_path = format!("/venues/{}/poster.png", other["id"].as_str().unwrap());
+    let (_, _, other_png) = t.bytes(Method::GET, &other_path, None, None, "").await;
+    assert_ne!(slot(&grey_png(&other_png).3), slot(&grey));
+    // The venue page links it, next to the SVG.
+    let (_, _, html) = t
+        .raw(Method::GET, &format!("/venues/{id}"), None, None, "")
+        .await;
+    assert!(
+        html.contains(&format!("href=\"{path}\"")) && html.contains("poster.svg"),
+        "{html}"
+    );
+    // An unknown venue: 404 with the stable code, as for the SVG.
+    for poster in ["poster.png", "poster.svg"] {
+        let (status, headers, page) = t
+            .raw(
+                Method::GET,
+                &format!("/venues/v-nope/{poster}"),
+                None,
+                None,
+                "",
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(page.contains("venue_unknown"), "{page}");
+    }
+}
+
 #[tokio::test]
 async fn check_ins_record_their_presence_assurance() {
     let t = TestApp::new().await;

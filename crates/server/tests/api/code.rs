@@ -247,11 +247,34 @@ async fn openapi_health_and_metrics() {
         "/api/v1/official/approvals",
         "/api/v1/official/quarantine",
         "/api/v1/official/acts/draft",
+        "/api/v1/official/consents/{reference}",
+        "/api/v1/official/consents/{reference}/draft",
+        "/api/v1/me/dependants/in-person",
         "/api/v1/evidence",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),
             "{path} missing from the OpenAPI document"
+        );
+    }
+    for schema in [
+        "InPersonJson",
+        "InPersonView",
+        "WitnessBody",
+        "InPersonRequestBody",
+    ] {
+        assert!(
+            doc["components"]["schemas"].get(schema).is_some(),
+            "{schema} missing from the OpenAPI document"
+        );
+    }
+    let venue = &doc["components"]["schemas"]["VenueJson"];
+    for field in ["poster_url", "poster_svg", "poster_png"] {
+        assert!(
+            venue["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|f| f == field)),
+            "{field} missing from VenueJson: {venue}"
         );
     }
     let (status, _, body) = t.raw(Method::GET, "/healthz", None, None, "").await;

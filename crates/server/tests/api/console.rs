@@ -15,7 +15,7 @@ use tower::ServiceExt as _;
 
 use crate::authority::{id_number, key, province, seal_text, Province, PASSWORD};
 
-const PAGES: [(&str, &str, &str); 7] = [
+const PAGES: [(&str, &str, &str); 8] = [
     ("/console", "所属机构", "Authority"),
     ("/console/key", "导入密钥文件", "Import a key file"),
     (
@@ -38,6 +38,11 @@ const PAGES: [(&str, &str, &str); 7] = [
         "/console/admin",
         "登记工作人员公钥",
         "register officials' keys",
+    ),
+    (
+        "/console/consents",
+        "现场核验家人代办同意",
+        "Witness a dependant's consent in person",
     ),
 ];
 

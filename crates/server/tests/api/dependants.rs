@@ -51,6 +51,12 @@ async fn a_proxy_adds_a_dependant_with_consent_shows_their_code_and_checks_in_fo
         .await;
     assert_eq!(list[0]["colour"], "red");
     assert_eq!(list[0]["masked_name"], "李*");
+    assert_eq!(list[0]["consent"], "otp");
+    assert!(list[0].get("consent_leaf").is_none(), "{list}");
+    let (_, _, html) = t
+        .raw(Method::GET, "/dependants", None, Some(&proxy), "")
+        .await;
+    assert!(html.contains("同意方式：家人手机验证码"), "{html}");
     let (status, code) = t
         .json(
             Method::GET,

@@ -4,6 +4,7 @@ mod authority;
 mod bulk;
 mod checkin;
 mod code;
+mod consent;
 mod console;
 mod dependants;
 mod overload;

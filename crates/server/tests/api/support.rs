@@ -130,6 +130,19 @@ impl TestApp {
         session: Option<&str>,
         content_type: &str,
     ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let (status, headers, bytes) = self.bytes(method, path, body, session, content_type).await;
+        (status, headers, String::from_utf8(bytes).unwrap())
+    }
+
+    /// A request; returns the status, the headers and the body's bytes.
+    pub async fn bytes(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        session: Option<&str>,
+        content_type: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(s) = session {
             req = req.header(header::COOKIE, format!("mingma_session={s}"));
@@ -142,7 +155,7 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = to_bytes(response.into_body(), 10 << 20).await.unwrap();
-        (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+        (status, headers, bytes.to_vec())
     }
 
     /// A JSON request; the body parsed as JSON (`Null` if empty).
