@@ -9,10 +9,14 @@
 //! included; first each holder's first display, derived and signed, then displays
 //! cycling over the holders), the HTML code page (`GET /code`, with its QR) and check-ins (`POST
 //! /api/v1/checkins` with a venue's poster token, each a new scan appended durably);
-//! then an open-loop overload phase at twice the measured JSON code-display rate,
-//! half of it code displays and half console work (`GET /api/v1/me/history`), each
-//! request on a fixed schedule and its latency counted from when it was due; then a
-//! recovery phase (code displays closed-loop, then one console request).
+//! then console work alone (`GET /api/v1/me/history`, closed loop on as many
+//! connections as the service admits console requests at once), to measure its
+//! capacity; then an open-loop overload phase at twice the service's capacity:
+//! code displays at half the measured code-display rate (half the capacity) and
+//! console work at one and a half times its measured rate (one and a half times the
+//! capacity), each request on a fixed schedule and its latency counted from when it
+//! was due; then a recovery phase (code displays closed-loop, then one console
+//! request).
 //!
 //! The client is a few lines of HTTP/1.1 over `tokio::net::TcpStream` (Content-Length
 //! and chunked bodies), so the generator adds no dependency and shares the machine
@@ -62,9 +66,13 @@ pub struct LoadConfig {
     pub max_requests: u64,
     /// Length of the overload phase.
     pub overload: Duration,
-    /// Requests per second offered in the overload phase, half code displays and
-    /// half history; `None`: twice the measured code-display rate.
-    pub overload_rate: Option<f64>,
+    /// Load offered in the overload phase, in multiples of the capacity (2.0 by
+    /// default): `door_share` of the capacity in code displays (at that fraction
+    /// of their measured rate), the rest in console work (history requests at
+    /// `overload_factor - door_share` times their measured rate).
+    pub overload_factor: f64,
+    /// The capacity's fraction the door uses in the overload phase (0.5 by default).
+    pub door_share: f64,
 }
 
 /// One measured phase.
@@ -91,8 +99,14 @@ pub struct PhaseReport {
 /// The overload phase.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OverloadReport {
-    /// Requests per second offered in all (by default twice the measured
-    /// code-display rate).
+    /// Load offered, in multiples of the capacity (door part plus console part).
+    pub factor: f64,
+    /// Code displays offered per second (the door's share of the capacity times
+    /// the measured code-display rate).
+    pub door_per_second: f64,
+    /// History requests offered per second (the rest, times their measured rate).
+    pub other_per_second: f64,
+    /// Requests per second offered in all.
     pub offered_per_second: f64,
     /// Length.
     pub seconds: f64,
@@ -160,6 +174,9 @@ pub struct LoadReport {
     pub check_ins: PhaseReport,
     /// Scans the store gained (ledger leaves, at least one per new check-in).
     pub ledger_growth: u64,
+    /// `GET /api/v1/me/history` alone: console work's capacity.
+    #[serde(default)]
+    pub history: PhaseReport,
     /// Twice the capacity.
     pub overload: OverloadReport,
     /// After it.
@@ -711,25 +728,40 @@ async fn phases(
     .await?;
     let ledger_growth = app.store.ledger_size().await?.saturating_sub(before);
 
-    progress(Progress::Phase("overload at twice the capacity", None));
-    let rate = config
-        .overload_rate
-        .unwrap_or(2.0 * json_code.per_second)
-        .max(1.0);
+    progress(Progress::Phase("console work alone", None));
     let s = sessions.clone();
     let other_request: Arc<dyn Fn(u64) -> Vec<u8> + Send + Sync> =
         Arc::new(move |n| get("/api/v1/me/history", &bearer(&s[(n % h) as usize])));
+    let history = closed_loop(
+        addr,
+        config
+            .connections
+            .min(usize::try_from(app.admission.limits().other_in_flight).unwrap_or(1))
+            .max(1),
+        limit,
+        config.phase,
+        200,
+        other_request.clone(),
+    )
+    .await?;
+
+    progress(Progress::Phase("overload", None));
+    // In capacity units: the door's share in code displays at their measured
+    // rate, the rest in console requests at theirs.
+    let door_rate = (config.door_share * json_code.per_second).max(1.0);
+    let other_rate =
+        ((config.overload_factor - config.door_share).max(0.0) * history.per_second).max(1.0);
     let door = open_loop(
         addr,
         config.connections,
-        rate / 2.0,
+        door_rate,
         config.overload,
         json_request.clone(),
     );
     let other = open_loop(
         addr,
         config.connections,
-        rate / 2.0,
+        other_rate,
         config.overload,
         other_request.clone(),
     );
@@ -737,7 +769,10 @@ async fn phases(
     let (mut door_latencies, other_failed) = (door.3, other.2);
     door_latencies.sort();
     let overload = OverloadReport {
-        offered_per_second: rate,
+        factor: config.overload_factor,
+        door_per_second: door_rate,
+        other_per_second: other_rate,
+        offered_per_second: door_rate + other_rate,
         seconds: config.overload.as_secs_f64(),
         door_due,
         door_within_target: door.0,
@@ -778,6 +813,7 @@ async fn phases(
         html_code,
         check_ins,
         ledger_growth,
+        history,
         overload,
         recovery: RecoveryReport {
             door,
@@ -799,6 +835,7 @@ pub fn markdown(r: &LoadReport) -> String {
         ("JSON code display", &r.json_code),
         ("HTML code page", &r.html_code),
         ("check-in", &r.check_ins),
+        ("history alone (console work)", &r.history),
         ("recovery: JSON code display", &r.recovery.door),
     ] {
         out.push_str(&format!(
@@ -808,8 +845,8 @@ pub fn markdown(r: &LoadReport) -> String {
     }
     let o = &r.overload;
     out.push_str(&format!(
-        "\nOverload: {:.0} requests/s offered for {:.0} s (half code displays, half history): {} of {} code displays within {:.0} ms ({:.2} %), {} late, {} failed, p50 {:.1} ms, p99 {:.1} ms; history: {} due, {} served, {} shed (503), {} failed.\nRecovered: {} (console request after it: {}).\n",
-        o.offered_per_second, o.seconds, o.door_within_target, o.door_due, r.target_ms,
+        "\nOverload at {:.1}× the capacity for {:.0} s: {:.0} code displays/s and {:.0} history requests/s offered: {} of {} code displays within {:.0} ms ({:.2} %), {} late, {} failed, p50 {:.1} ms, p99 {:.1} ms; history: {} due, {} served, {} shed (503), {} failed.\nRecovered: {} (console request after it: {}).\n",
+        o.factor, o.seconds, o.door_per_second, o.other_per_second, o.door_within_target, o.door_due, r.target_ms,
         100.0 * o.door_success_rate, o.door_late, o.door_failed, o.door_p50_ms, o.door_p99_ms,
         o.other_due, o.other_served, o.other_shed, o.other_failed,
         r.recovery.recovered, r.recovery.other_status

@@ -21,7 +21,8 @@ async fn a_small_load_test_runs_every_phase_and_the_counts_add_up() {
         phase: Duration::from_secs(2),
         max_requests: 120,
         overload: Duration::from_millis(500),
-        overload_rate: None,
+        overload_factor: 2.0,
+        door_share: 0.5,
     };
     let report = run(&config, &|_| {}).await.unwrap();
     assert!(dir.path().join("bench.sqlite").exists());
@@ -30,6 +31,7 @@ async fn a_small_load_test_runs_every_phase_and_the_counts_add_up() {
         ("json", &report.json_code),
         ("html", &report.html_code),
         ("check-in", &report.check_ins),
+        ("history", &report.history),
         ("recovery", &report.recovery.door),
     ] {
         assert!(phase.ok > 0, "{name}: {phase:?}");
@@ -41,6 +43,15 @@ async fn a_small_load_test_runs_every_phase_and_the_counts_add_up() {
     assert!(report.ledger_growth >= report.check_ins.ok, "{report:?}");
     let o = &report.overload;
     assert!(o.door_due > 0 && o.other_due > 0, "{o:?}");
+    // Twice the capacity: half of it in code displays, the rest in console work.
+    assert_eq!(
+        o.door_per_second,
+        (0.5 * report.json_code.per_second).max(1.0)
+    );
+    assert_eq!(
+        o.other_per_second,
+        (1.5 * report.history.per_second).max(1.0)
+    );
     assert_eq!(
         o.door_within_target + o.door_late + o.door_failed,
         o.door_due
@@ -58,7 +69,8 @@ async fn a_small_load_test_runs_every_phase_and_the_counts_add_up() {
             holders: 10,
             max_requests: 20,
             overload: Duration::from_millis(200),
-            overload_rate: Some(200.0),
+            overload_factor: 1.0,
+            door_share: 0.25,
             ..config
         },
         &|_| {},

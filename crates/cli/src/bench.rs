@@ -108,10 +108,14 @@ pub struct ServeArgs {
     /// Where to write the results (JSON).
     #[arg(long, default_value = "target/bench/load.json")]
     out: PathBuf,
-    /// Requests per second offered in the overload phase (half code displays, half
-    /// history); twice the measured code-display rate if not given.
-    #[arg(long)]
-    overload_rate: Option<f64>,
+    /// Load offered in the overload phase, in multiples of the measured capacity.
+    #[arg(long, default_value_t = 2.0)]
+    overload_factor: f64,
+    /// The capacity's fraction the door uses in the overload phase (code displays at
+    /// that fraction of their measured rate); console work makes up the rest of the
+    /// overload factor.
+    #[arg(long, default_value_t = 0.5)]
+    door_share: f64,
     /// Only build the store if it is missing; run no load.
     #[arg(long)]
     prepare_only: bool,
@@ -137,11 +141,15 @@ pub async fn run(command: &BenchCommand) -> Result<()> {
                 phase: seconds("seconds", args.seconds)?,
                 max_requests: args.max_requests,
                 overload: seconds("overload-seconds", args.overload_seconds)?,
-                overload_rate: match args.overload_rate {
-                    Some(r) if !(1.0..=10_000_000.0).contains(&r) => {
-                        anyhow::bail!("--overload-rate must be 1 to 10,000,000 requests/s, not {r}")
-                    }
-                    r => r,
+                overload_factor: match args.overload_factor {
+                    f if (0.1..=100.0).contains(&f) => f,
+                    f => anyhow::bail!("--overload-factor must be 0.1 to 100, not {f}"),
+                },
+                door_share: match args.door_share {
+                    d if (0.0..=1.0).contains(&d) && d <= args.overload_factor => d,
+                    d => anyhow::bail!(
+                        "--door-share must be 0 to 1 and at most --overload-factor, not {d}"
+                    ),
                 },
             };
             let bar = Bar::new();
