@@ -88,12 +88,6 @@ CREATE TABLE IF NOT EXISTS venues (
     operator BLOB,
     poster_issued_at INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS code_history (
-    person BLOB NOT NULL,
-    leaf INTEGER NOT NULL,
-    position INTEGER NOT NULL,
-    PRIMARY KEY (person, leaf, position)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dependants (
     proxy BLOB NOT NULL,
     person BLOB NOT NULL,
@@ -136,10 +130,6 @@ CREATE TABLE IF NOT EXISTS witnessed_consents (
     witnessed_at INTEGER NOT NULL,
     PRIMARY KEY (proxy, person)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS follower (
-    id INTEGER PRIMARY KEY CHECK (id = 0),
-    next_leaf INTEGER NOT NULL
-);
 ";
 
 /// A holder's account.
@@ -915,59 +905,6 @@ impl Accounts {
                 [witnessed.at.unix_seconds()],
             )?;
             tx.commit()
-        })
-        .await
-    }
-
-    /// Where the code-history follower resumes.
-    pub async fn follower_position(&self) -> AppResult<u64> {
-        self.call(|c| {
-            let n: Option<i64> = c
-                .query_row("SELECT next_leaf FROM follower WHERE id = 0", [], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            Ok(n.map_or(0, |n| n.max(0) as u64))
-        })
-        .await
-    }
-
-    /// Records code changes seen in leaves before `next_leaf`, and the new position,
-    /// in one transaction.
-    pub async fn add_code_history(
-        &self,
-        changes: Vec<(PersonKey, u64, u64)>,
-        next_leaf: u64,
-    ) -> AppResult<()> {
-        self.call(move |c| {
-            let tx = c.transaction()?;
-            {
-                let mut s = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO code_history (person, leaf, position) VALUES (?1, ?2, ?3)",
-                )?;
-                for (person, leaf, position) in changes {
-                    s.execute(params![person.as_bytes().as_slice(), leaf as i64, position as i64])?;
-                }
-            }
-            tx.execute(
-                "INSERT INTO follower (id, next_leaf) VALUES (0, ?1) ON CONFLICT (id) DO UPDATE SET next_leaf = excluded.next_leaf",
-                [next_leaf as i64],
-            )?;
-            tx.commit()
-        })
-        .await
-    }
-
-    /// The code changes of `person`: (batch leaf, position), oldest first.
-    pub async fn code_history(&self, person: PersonKey) -> AppResult<Vec<(u64, u64)>> {
-        self.call(move |c| {
-            let mut s = c.prepare_cached(
-                "SELECT leaf, position FROM code_history WHERE person = ?1 ORDER BY leaf",
-            )?;
-            let rows = s.query_map([person.as_bytes().as_slice()], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
-            })?;
-            rows.collect()
         })
         .await
     }

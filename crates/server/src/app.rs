@@ -18,7 +18,7 @@ use mingma_engine::{Clock, Engine};
 use mingma_explain::{Explainer, Explanation, Lang};
 use mingma_ledger::{CheckpointSigner, NoteVerifier};
 use mingma_store::receipt::{check, issue, Receipt, ReceiptError, Target};
-use mingma_store::{CodeChange, LedgerEntry, Store};
+use mingma_store::{CodeChange, Store};
 use mingma_token::code::{holder_of, mask_name};
 use mingma_token::{
     CheckpointCode, IssuerKey, Refusal, TrustList, VenueKey, VenueToken, VerifiedCode,
@@ -141,7 +141,6 @@ pub struct App<S> {
     /// Venue tokens whose signature was checked, by their text: a poster's token is
     /// scanned all day, and its signature need not be checked at every scan.
     verified_tokens: std::sync::Mutex<std::collections::HashMap<String, VenueToken>>,
-    follow: tokio::sync::Mutex<()>,
     /// How many authority acts the explanation directory has taken in.
     acts_merged: std::sync::atomic::AtomicU64,
     /// The records officials made by hand (facts, approvals, rejections,
@@ -299,7 +298,6 @@ impl<S: Store> App<S> {
             otp,
             identity,
             metrics: Metrics::default(),
-            follow: tokio::sync::Mutex::new(()),
             acts_merged: std::sync::atomic::AtomicU64::new(0),
             by_officials: tokio::sync::Mutex::new((0, Vec::new())),
         }
@@ -658,33 +656,8 @@ impl<S: Store> App<S> {
     // ---------------------------------------------------------------------------
     // History and receipts.
 
-    /// Brings the code-history read model up to the end of the log.
-    pub async fn follow(&self) -> AppResult<()> {
-        let _one = self.follow.lock().await;
-        let mut next = self.accounts.follower_position().await?;
-        let size = self.store.ledger_size().await?;
-        while next < size {
-            let leaves = self.store.leaves(next, 1024).await?;
-            if leaves.is_empty() {
-                break;
-            }
-            let mut changes = Vec::new();
-            for leaf in &leaves {
-                if let Ok(LedgerEntry::CodeChanges(_)) = LedgerEntry::from_bytes(&leaf.data) {
-                    for state in self.store.code_change_batch(leaf.index).await? {
-                        changes.push((state.change.person(), leaf.index, state.position));
-                    }
-                }
-                next = leaf.index + 1;
-            }
-            self.accounts.add_code_history(changes, next).await?;
-        }
-        Ok(())
-    }
-
     /// Every code change of the holder and every record about them, newest first.
     pub async fn history(&self, person: PersonKey, lang: Lang) -> AppResult<Vec<HistoryItem>> {
-        self.follow().await?;
         let covered_size = self.store.checkpoints().await?.last().map_or(0, |c| c.size);
         let stored = self.store.evidence_about(person).await?;
         let records: Vec<Evidence> = stored.iter().map(|r| r.evidence.clone()).collect();
@@ -709,11 +682,8 @@ impl<S: Store> App<S> {
             }
         }
         let en = lang == Lang::En;
-        for (leaf, position) in self.accounts.code_history(person).await? {
-            let batch = self.store.code_change_batch(leaf).await?;
-            let Some(state) = usize::try_from(position).ok().and_then(|p| batch.get(p)) else {
-                continue;
-            };
+        for state in self.store.code_changes_of(person).await? {
+            let (leaf, position) = (state.leaf, state.position);
             let c = &state.change;
             let colour = if en {
                 c.colour().name().to_uppercase()

@@ -312,9 +312,6 @@ pub async fn serve<S: Store>(
                 if let Err(e) = app.sign_checkpoint().await {
                     tracing::error!(error = %e, "checkpoint signing failed");
                 }
-                if let Err(e) = app.follow().await {
-                    tracing::error!(error = %e, "code history follower failed");
-                }
             }
         })
     };

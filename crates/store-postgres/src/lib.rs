@@ -397,6 +397,19 @@ impl mingma_store::Store for PostgresStore {
             .collect()
     }
 
+    async fn code_changes_of(&self, person: PersonKey) -> Result<Vec<CodeState>> {
+        let conn = self.reader().await?;
+        let sql = format!(
+            "{CODE_CHANGE_SELECT} WHERE cc.pid = (SELECT pid FROM persons WHERE key = $1) \
+             ORDER BY cc.leaf, cc.position"
+        );
+        conn.query(&sql, &[&person.as_bytes().as_slice()])
+            .await?
+            .iter()
+            .map(code_state)
+            .collect()
+    }
+
     async fn ledger_size(&self) -> Result<u64> {
         let conn = self.reader().await?;
         let row = conn.query_one("SELECT size FROM ledger_head", &[]).await?;

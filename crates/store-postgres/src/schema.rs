@@ -18,6 +18,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_seals_and_acts",
         include_str!("../migrations/0002_seals_and_acts.sql"),
     ),
+    (
+        "0003_code_changes_by_person",
+        include_str!("../migrations/0003_code_changes_by_person.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations of nodes starting at once.

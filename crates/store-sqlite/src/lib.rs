@@ -1274,6 +1274,25 @@ impl mingma_store::Store for SqliteStore {
         .await
     }
 
+    async fn code_changes_of(&self, person: PersonKey) -> Result<Vec<CodeState>> {
+        let index = self.inner.scans.clone();
+        self.read(move |conn| {
+            let Some(pid) = pid_of(conn, &person)? else {
+                return Ok(Vec::new());
+            };
+            let at: Vec<(i64, i64)> = conn
+                .prepare_cached(
+                    "SELECT leaf, position FROM code_changes WHERE pid = ?1 ORDER BY leaf, position",
+                )
+                .and_then(|mut s| s.query_map([pid], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                .map_err(backend)?;
+            at.into_iter()
+                .map(|(leaf, position)| read_code_change(conn, &index, leaf, position))
+                .collect()
+        })
+        .await
+    }
+
     async fn ledger_size(&self) -> Result<u64> {
         self.read(ledger_size).await
     }

@@ -26,6 +26,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_seals_and_acts",
         include_str!("../migrations/0004_seals_and_acts.sql"),
     ),
+    (
+        "0005_code_changes_by_person",
+        include_str!("../migrations/0005_code_changes_by_person.sql"),
+    ),
 ];
 
 /// Settings of the write connection: WAL, and `synchronous=FULL` so that a commit

@@ -1010,6 +1010,40 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
     );
     assert_eq!(store.ledger_size().await.expect("size"), before);
     assert_eq!(store.code_states().await.expect("states").len(), 2);
+    // b tests positive: a second change, in b's history after the first; a's
+    // history holds its one change, a stranger's none.
+    store
+        .append(vec![positive("t-b", b, t("06-03 10:00"))])
+        .await
+        .expect("append");
+    let size = store.ledger_size().await.expect("size");
+    let evidence: Vec<Evidence> = store
+        .evidence_about(b)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|r| r.evidence)
+        .collect();
+    let later = derive(&evidence, &b, t("06-04 00:00"), t("06-04 00:00"), &rules);
+    assert_eq!(later.colour, Colour::Red);
+    let second = store
+        .record_code_changes(vec![later], size)
+        .await
+        .expect("record")
+        .expect("a second batch");
+    let history = store.code_changes_of(b).await.expect("history");
+    let at: Vec<(u64, u64)> = history.iter().map(|c| (c.leaf, c.position)).collect();
+    assert_eq!(at, [(leaf, state_b.position), (second, 0)]);
+    assert_eq!(history[0].change, state_b.change);
+    assert_eq!(history[1].change.colour(), Colour::Red);
+    let of_a = store.code_changes_of(a).await.expect("history");
+    assert_eq!(of_a.len(), 1);
+    assert_eq!(of_a[0].change, state_a.change);
+    assert!(store
+        .code_changes_of(person(99))
+        .await
+        .expect("history")
+        .is_empty());
 }
 
 /// A checkpoint is stored only for the log's own root at its size.

@@ -391,6 +391,13 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// The changes recorded in the batch at `leaf`, in batch order.
     fn code_change_batch(&self, leaf: u64) -> impl Future<Output = Result<Vec<CodeState>>> + Send;
 
+    /// Every code change recorded for `person`, oldest first (by batch leaf, then
+    /// position): a holder's code history, found by person.
+    fn code_changes_of(
+        &self,
+        person: PersonKey,
+    ) -> impl Future<Output = Result<Vec<CodeState>>> + Send;
+
     /// Number of leaves in the ledger.
     fn ledger_size(&self) -> impl Future<Output = Result<u64>> + Send;
 
