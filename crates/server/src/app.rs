@@ -141,6 +141,13 @@ pub struct App<S> {
     /// Venue tokens whose signature was checked, by their text: a poster's token is
     /// scanned all day, and its signature need not be checked at every scan.
     verified_tokens: std::sync::Mutex<std::collections::HashMap<String, VenueToken>>,
+    /// The code views being derived, per person and language: one derivation at a
+    /// time each.
+    deriving:
+        std::sync::Mutex<std::collections::HashMap<(PersonKey, bool), Arc<tokio::sync::Mutex<()>>>>,
+    /// How many times a code view was forgotten (new evidence): a view derived
+    /// across a forget is not kept.
+    forgotten: std::sync::atomic::AtomicU64,
     /// How many authority acts the explanation directory has taken in.
     acts_merged: std::sync::atomic::AtomicU64,
     /// The records officials made by hand (facts, approvals, rejections,
@@ -287,6 +294,8 @@ impl<S: Store> App<S> {
             admission,
             views: std::sync::Mutex::default(),
             verified_tokens: std::sync::Mutex::default(),
+            deriving: std::sync::Mutex::default(),
+            forgotten: std::sync::atomic::AtomicU64::new(0),
             config,
             store,
             engine,
@@ -511,6 +520,8 @@ impl<S: Store> App<S> {
 
     /// Drops the cached code views of `person` (new evidence about them).
     pub fn forget_code(&self, person: PersonKey) {
+        self.forgotten
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let mut views = self.views();
         views.remove(&(person, false));
         views.remove(&(person, true));
@@ -523,21 +534,45 @@ impl<S: Store> App<S> {
         id_last_four: &str,
         lang: Lang,
     ) -> AppResult<CodeView> {
-        let now = self.now();
         let key = (person, lang == Lang::En);
-        if let Some((view, until)) = self.views().get(&key) {
-            if view.issued_at <= now
-                && now < *until
-                && view.id_last_four == id_last_four
-                && view.masked_name == mask_name(name)
-            {
-                return Ok(view.clone());
+        let fresh = |now: Timestamp| {
+            self.views().get(&key).and_then(|(view, until)| {
+                (view.issued_at <= now
+                    && now < *until
+                    && view.id_last_four == id_last_four
+                    && view.masked_name == mask_name(name))
+                .then(|| view.clone())
+            })
+        };
+        if let Some(view) = fresh(self.now()) {
+            return Ok(view);
+        }
+        // One derivation per person and language at a time: requests arriving while
+        // it runs wait for it and take its view.
+        let flight = {
+            let mut flights = self.deriving.lock().unwrap_or_else(|e| e.into_inner());
+            flights.entry(key).or_default().clone()
+        };
+        let _one = flight.lock().await;
+        let now = self.now();
+        if let Some(view) = fresh(now) {
+            return Ok(view);
+        }
+        let forgotten = self.forgotten.load(std::sync::atomic::Ordering::Acquire);
+        let derived = self
+            .derive_view(person, name, id_last_four, lang, now)
+            .await;
+        {
+            let mut flights = self.deriving.lock().unwrap_or_else(|e| e.into_inner());
+            if Arc::strong_count(&flight) <= 2 {
+                flights.remove(&key);
             }
         }
-        let view = self
-            .derive_view(person, name, id_last_four, lang, now)
-            .await?;
-        if self.config.code_cache_seconds > 0 {
+        let view = derived?;
+        // Not kept if a code was forgotten meanwhile: the evidence it was derived
+        // from may already be out of date.
+        let unchanged = self.forgotten.load(std::sync::atomic::Ordering::Acquire) == forgotten;
+        if self.config.code_cache_seconds > 0 && unchanged {
             let mut until = now.plus_seconds(self.config.code_cache_seconds);
             if let Some(next) = &view.decision.next_change {
                 until = until.min(next.at);
