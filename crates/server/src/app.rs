@@ -81,6 +81,9 @@ const OTP_PENDING: u32 = 3;
 const SESSION_SECONDS: i64 = 7 * 24 * 3600;
 /// Code views kept at most; a full cache is emptied (it refills as codes are shown).
 const CODE_VIEWS: usize = 262_144;
+/// A cached code view's key: the person, and whether in English.
+type ViewKey = (PersonKey, bool);
+
 /// Verified venue tokens kept (the set is emptied when full).
 const VERIFIED_TOKENS: usize = 65_536;
 /// Scans of the same token by the same person within this bucket are one check-in.
@@ -143,8 +146,7 @@ pub struct App<S> {
     verified_tokens: std::sync::Mutex<std::collections::HashMap<String, VenueToken>>,
     /// The code views being derived, per person and language: one derivation at a
     /// time each.
-    deriving:
-        std::sync::Mutex<std::collections::HashMap<(PersonKey, bool), Arc<tokio::sync::Mutex<()>>>>,
+    deriving: std::sync::Mutex<std::collections::HashMap<ViewKey, Arc<tokio::sync::Mutex<()>>>>,
     /// How many times a code view was forgotten (new evidence): a view derived
     /// across a forget is not kept.
     forgotten: std::sync::atomic::AtomicU64,
