@@ -1017,6 +1017,34 @@ impl<S: Store> App<S> {
         Ok(token)
     }
 
+    /// Checks a would-be dependant of `proxy` as both ways of consent need: the ID
+    /// number well-formed and not the proxy's own, the name verified with the
+    /// identity provider. Gives the ID number, the name and the person key.
+    pub(crate) async fn check_dependant(
+        &self,
+        proxy: PersonKey,
+        id: &str,
+        name: &str,
+    ) -> AppResult<(NationalId, HolderName, PersonKey)> {
+        let id = parse_id(id)?;
+        let name = HolderName::parse(name)?;
+        self.account(proxy).await?;
+        let person = self.keys.pseudonym.person_key(&id);
+        if person == proxy {
+            return Err(AppError::bad_request(
+                "dependant_is_self",
+                "this ID number is your own; your code is on your code page",
+            ));
+        }
+        self.identity.verify(&id, &name).await.map_err(|why| {
+            AppError::unprocessable(
+                "identity_not_verified",
+                format!("identity not verified: {why}"),
+            )
+        })?;
+        Ok((id, name, person))
+    }
+
     /// One of `proxy`'s dependants, by person key (hex); 404 for anyone else.
     pub async fn dependant(&self, proxy: PersonKey, key: &str) -> AppResult<Dependant> {
         let not_found = || AppError::not_found("dependant_unknown", "no such dependant of yours");
@@ -1043,23 +1071,8 @@ impl<S: Store> App<S> {
         name: &str,
         phone: &str,
     ) -> AppResult<SignInStarted> {
-        let id = parse_id(id)?;
-        let name = HolderName::parse(name)?;
         let phone = Phone::parse(phone)?;
-        self.account(proxy).await?;
-        let person = self.keys.pseudonym.person_key(&id);
-        if person == proxy {
-            return Err(AppError::bad_request(
-                "dependant_is_self",
-                "this ID number is your own; your code is on your code page",
-            ));
-        }
-        self.identity.verify(&id, &name).await.map_err(|why| {
-            AppError::unprocessable(
-                "identity_not_verified",
-                format!("identity not verified: {why}"),
-            )
-        })?;
+        let (id, name, person) = self.check_dependant(proxy, id, name).await?;
         self.limit_codes(person).await?;
         let (to, existing) = match self.accounts.account(person).await? {
             Some(account) => (Phone::parse(&account.phone)?, true),

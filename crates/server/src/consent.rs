@@ -30,7 +30,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::{Dependant, InPersonRequest, Witnessed};
 use crate::app::App;
-use crate::auth::{parse_id, HolderName};
+use crate::auth::parse_id;
 use crate::error::{AppError, AppResult};
 use crate::officials::{Draft, Principal};
 
@@ -203,22 +203,7 @@ impl<S: Store> App<S> {
         id: &str,
         name: &str,
     ) -> AppResult<InPersonJson> {
-        let id = parse_id(id)?;
-        let name = HolderName::parse(name)?;
-        self.account(proxy).await?;
-        let person = self.keys.pseudonym.person_key(&id);
-        if person == proxy {
-            return Err(AppError::bad_request(
-                "dependant_is_self",
-                "this ID number is your own; your code is on your code page",
-            ));
-        }
-        self.identity.verify(&id, &name).await.map_err(|why| {
-            AppError::unprocessable(
-                "identity_not_verified",
-                format!("identity not verified: {why}"),
-            )
-        })?;
+        let (id, name, person) = self.check_dependant(proxy, id, name).await?;
         if self
             .accounts
             .dependants(proxy)
