@@ -81,6 +81,10 @@ const OTP_PENDING: u32 = 3;
 const SESSION_SECONDS: i64 = 7 * 24 * 3600;
 /// Code views kept at most; a full cache is emptied (it refills as codes are shown).
 const CODE_VIEWS: usize = 262_144;
+/// A kept code view is derived again, off the request, once it has this many
+/// seconds left.
+const REFRESH_AHEAD_SECONDS: i64 = 10;
+
 /// A cached code view's key: the person, and whether in English.
 type ViewKey = (PersonKey, bool);
 
@@ -490,7 +494,7 @@ impl<S: Store> App<S> {
     /// is then reused for up to `code_cache_seconds` (never past the decision's next
     /// change, and dropped by the holder's next check-in or leave here), so evidence
     /// appended elsewhere shows within that time.
-    pub async fn code_view(&self, person: PersonKey, lang: Lang) -> AppResult<CodeView> {
+    pub async fn code_view(self: &Arc<Self>, person: PersonKey, lang: Lang) -> AppResult<CodeView> {
         let account = self.account(person).await?;
         self.code_view_of(person, &account.name, &account.id_last_four, lang)
             .await
@@ -498,7 +502,7 @@ impl<S: Store> App<S> {
 
     /// The code of one of `proxy`'s dependants (404 for anyone else).
     pub async fn dependant_view(
-        &self,
+        self: &Arc<Self>,
         proxy: PersonKey,
         dependant: &str,
         lang: Lang,
@@ -530,42 +534,91 @@ impl<S: Store> App<S> {
     }
 
     async fn code_view_of(
-        &self,
+        self: &Arc<Self>,
         person: PersonKey,
         name: &str,
         id_last_four: &str,
         lang: Lang,
     ) -> AppResult<CodeView> {
         let key = (person, lang == Lang::En);
-        let fresh = |now: Timestamp| {
-            self.views().get(&key).and_then(|(view, until)| {
-                (view.issued_at <= now
-                    && now < *until
-                    && view.id_last_four == id_last_four
-                    && view.masked_name == mask_name(name))
-                .then(|| view.clone())
-            })
-        };
-        if let Some(view) = fresh(self.now()) {
+        let now = self.now();
+        if let Some((view, until)) = self.kept_view(&key, name, id_last_four, now) {
+            // Derived again ahead of its end, off this request, while it is still
+            // served: a holder who keeps showing their code never waits for it.
+            // (Not ahead of a change the decision itself brings: that view would end
+            // at the same time.)
+            let by_itself = view
+                .decision
+                .next_change
+                .as_ref()
+                .is_some_and(|n| n.at <= until);
+            if !by_itself
+                && until.unix_seconds() - now.unix_seconds() <= REFRESH_AHEAD_SECONDS
+                && self.config.code_cache_seconds > 2 * REFRESH_AHEAD_SECONDS
+                && !self.deriving().contains_key(&key)
+            {
+                let (app, name, last_four) =
+                    (self.clone(), name.to_owned(), id_last_four.to_owned());
+                tokio::spawn(async move {
+                    let ahead = REFRESH_AHEAD_SECONDS;
+                    if let Err(e) = app.derive_kept(key, &name, &last_four, lang, ahead).await {
+                        tracing::warn!(error = %e.message, "deriving a code view ahead failed");
+                    }
+                });
+            }
             return Ok(view);
         }
-        // One derivation per person and language at a time: requests arriving while
-        // it runs wait for it and take its view.
-        let flight = {
-            let mut flights = self.deriving.lock().unwrap_or_else(|e| e.into_inner());
-            flights.entry(key).or_default().clone()
-        };
+        self.derive_kept(key, name, id_last_four, lang, 0).await
+    }
+
+    /// The kept view of `key` if it is still valid at `now` for this name and ID
+    /// number, with when it ends.
+    fn kept_view(
+        &self,
+        key: &ViewKey,
+        name: &str,
+        id_last_four: &str,
+        now: Timestamp,
+    ) -> Option<(CodeView, Timestamp)> {
+        self.views().get(key).and_then(|(view, until)| {
+            (view.issued_at <= now
+                && now < *until
+                && view.id_last_four == id_last_four
+                && view.masked_name == mask_name(name))
+            .then(|| (view.clone(), *until))
+        })
+    }
+
+    fn deriving(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<ViewKey, Arc<tokio::sync::Mutex<()>>>>
+    {
+        self.deriving.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Derives the view of `key` and keeps it, unless a kept one has more than
+    /// `ahead` seconds left. One derivation per person and language at a time:
+    /// requests arriving while it runs wait for it and take its view.
+    async fn derive_kept(
+        &self,
+        key: ViewKey,
+        name: &str,
+        id_last_four: &str,
+        lang: Lang,
+        ahead: i64,
+    ) -> AppResult<CodeView> {
+        let flight = self.deriving().entry(key).or_default().clone();
         let _one = flight.lock().await;
         let now = self.now();
-        if let Some(view) = fresh(now) {
-            return Ok(view);
+        if let Some((view, until)) = self.kept_view(&key, name, id_last_four, now) {
+            if until.unix_seconds() - now.unix_seconds() > ahead {
+                return Ok(view);
+            }
         }
         let forgotten = self.forgotten.load(std::sync::atomic::Ordering::Acquire);
-        let derived = self
-            .derive_view(person, name, id_last_four, lang, now)
-            .await;
+        let derived = self.derive_view(key.0, name, id_last_four, lang, now).await;
         {
-            let mut flights = self.deriving.lock().unwrap_or_else(|e| e.into_inner());
+            let mut flights = self.deriving();
             if Arc::strong_count(&flight) <= 2 {
                 flights.remove(&key);
             }

@@ -966,7 +966,7 @@ async fn dependants_page<S: Store>(State(app): St<S>, headers: HeaderMap) -> Res
 /// The dependants page: the dependants with their colours and how they consented,
 /// the open in-person requests, and the two ways to add one (`error` under its form).
 async fn dependants_markup<S: Store>(
-    app: &App<S>,
+    app: &Arc<App<S>>,
     proxy: PersonKey,
     lang: Lang,
     error: Option<(ConsentWay, &AppError)>,

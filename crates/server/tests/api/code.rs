@@ -317,3 +317,36 @@ async fn a_shown_code_is_reused_for_a_while_then_derived_again() {
     assert_ne!(first["signed_code"], later["signed_code"]);
     assert_ne!(first["issued_at"], later["issued_at"]);
 }
+
+/// A kept code view is derived again ahead of its end, off the request that notices:
+/// that request is answered with the kept view, a later one with the new view,
+/// before the kept one would have ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_code_view_is_derived_again_ahead_of_its_end() {
+    let t = TestApp::new().await;
+    let s = t.sign_in("410105200001010017", "赵六", "13900001111").await;
+    async fn code(t: &TestApp, s: &str) -> serde_json::Value {
+        let (status, code) = t.json(Method::GET, "/api/v1/me/code", None, Some(s)).await;
+        assert_eq!(status, StatusCode::OK, "{code}");
+        code
+    }
+    let first = code(&t, &s).await;
+    assert_eq!(first["colour"], "green");
+    // 25 s on (of 30), the kept view is served, and derived again in the background.
+    t.advance(25);
+    let kept = code(&t, &s).await;
+    assert_eq!(kept["signed_code"], first["signed_code"]);
+    let mut renewed = kept.clone();
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        renewed = code(&t, &s).await;
+        if renewed["signed_code"] != first["signed_code"] {
+            break;
+        }
+    }
+    assert_ne!(
+        renewed["signed_code"], first["signed_code"],
+        "a new view before the kept one ended"
+    );
+    assert_eq!(renewed["issued_at"], "2022-06-14T12:00:25+08:00");
+}
