@@ -28,6 +28,7 @@ use crate::config::Config;
 pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     crate::api::router::<S>()
         .merge(crate::console_api::router::<S>())
+        .merge(crate::appeals::api::router::<S>())
         .merge(crate::console::router::<S>())
         .merge(crate::pages::router::<S>())
         .fallback(not_found)
@@ -314,6 +315,11 @@ pub async fn serve<S: Store>(
                 }
                 if let Err(e) = app.follow().await {
                     tracing::error!(error = %e, "code history follower failed");
+                }
+                match app.escalate_overdue().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(tickets = n, "overdue appeal tickets escalated"),
+                    Err(e) => tracing::error!(error = %e, "appeal escalation failed"),
                 }
             }
         })
