@@ -1975,18 +1975,6 @@ impl<S: Store> App<S> {
         self.open_appeal(person, &format!("hotline:{official}"), request, lang)
             .await
     }
-
-    /// The colour a ticket's answer left, for pages.
-    pub fn colour_name(colour: &str, lang: Lang) -> String {
-        let found = [Colour::Green, Colour::Yellow, Colour::Red]
-            .into_iter()
-            .find(|c| c.name() == colour);
-        match found {
-            Some(c) if lang == Lang::En => c.name().to_uppercase(),
-            Some(c) => c.zh().to_owned(),
-            None => colour.to_owned(),
-        }
-    }
 }
 
 /// A `hotline_consents` row as read.
@@ -2007,6 +1995,18 @@ struct ConsentRow {
     expires: Timestamp,
     attempts: u32,
     valid: Option<Timestamp>,
+}
+
+/// The colour a ticket's answer left (`green`, ...), in the page's language.
+pub fn colour_label(colour: &str, lang: Lang) -> String {
+    let found = [Colour::Green, Colour::Yellow, Colour::Red]
+        .into_iter()
+        .find(|c| c.name() == colour);
+    match found {
+        Some(c) if lang == Lang::En => format!("{} code", c.name().to_uppercase()),
+        Some(c) => c.zh().to_owned(),
+        None => colour.to_owned(),
+    }
 }
 
 fn unknown_consent() -> AppError {

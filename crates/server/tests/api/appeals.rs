@@ -806,3 +806,148 @@ async fn a_green_holder_names_the_record_and_is_never_told_no_appeal_is_needed()
         );
     }
 }
+
+/// A page: status, `Location` and body text; `form` is sent url-encoded.
+async fn page(
+    p: &Province,
+    method: Method,
+    path: &str,
+    token: &str,
+    form: Option<&str>,
+) -> (StatusCode, String, String) {
+    use axum::body::{to_bytes, Body};
+    use axum::http::{header, Request};
+    use tower::ServiceExt as _;
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"));
+    if form.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let req = req
+        .body(form.map_or_else(Body::empty, |f| Body::from(f.to_owned())))
+        .unwrap();
+    let response = p.router.clone().oneshot(req).await.unwrap();
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = to_bytes(response.into_body(), 10 << 20).await.unwrap();
+    (status, location, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_appeal_pages_and_the_console_pages_in_chinese_and_english() {
+    let p = province().await;
+    add_official(&p, "zz-h", 17, "zz-wjw", Role::HotlineOperator, "4101").await;
+    let id = id_number("41010219900307002");
+    let me = holder(&p, &id, "王芳", "13800000001").await;
+    wrongly_red(&p, &id).await;
+
+    let (status, _, html) = page(&p, Method::GET, "/code", &me, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("id=\"appeal-link\"") && html.contains("申诉"),
+        "the code page offers the appeal"
+    );
+    let (status, _, html) = page(&p, Method::GET, "/appeals", &me, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("正在实施集中或居家医学隔离观察的入境人员"),
+        "the reason is shown"
+    );
+    assert!(html.contains("我从未出境") && html.contains("appeal-form"));
+    for phrase in ["无风险", "no risk", "无需转码"] {
+        assert!(!html.contains(phrase), "{phrase}");
+    }
+    // A bad form re-renders with the error, in the page's language.
+    let (status, _, html) =
+        page(&p, Method::POST, "/appeals", &me, Some("claim=other&text=")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("missing_text"), "{html}");
+    let (status, location, _) = page(
+        &p,
+        Method::POST,
+        "/appeals",
+        &me,
+        Some("claim=never_left_country&text=%E6%88%91%E4%BB%8E%E6%9C%AA%E5%87%BA%E5%A2%83&doc_name=&doc_type=&doc_data="),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/appeals")
+    );
+    let (_, _, html) = page(&p, Method::GET, "/appeals?lang=en", &me, None).await;
+    assert_eq!(html.matches("class=\"card ticket\"").count(), 2, "{html}");
+    assert!(html.contains("I never left the country") && html.contains("Answer due by"));
+    assert!(html.contains("河南省卫生健康委员会") && html.contains("郑州新郑国际机场海关"));
+
+    // The reviewer's list and ticket page, with the entry next to the holder's.
+    let q = p.sign_in("hn-q").await;
+    let (status, _, html) = page(&p, Method::GET, "/console/appeals", &q, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html.matches("<tr class=\"ticket\"").count(), 2, "{html}");
+    let (_, mine) = p
+        .call(Method::GET, "/api/v1/me/appeals", None, Some(&me))
+        .await;
+    let entry_ticket = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["addressee"]["kind"] == "source")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _, html) = page(
+        &p,
+        Method::GET,
+        &format!("/console/appeals/{entry_ticket}"),
+        &q,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"border-entries\""), "{html}");
+    assert!(html.contains("李明") && html.contains("王芳") && html.contains("护照 E12345678"));
+    assert!(html.contains("id=\"accept-form\"") && html.contains("id=\"reject-form\""));
+    let (_, _, html) = page(
+        &p,
+        Method::GET,
+        &format!("/console/appeals/{entry_ticket}?lang=en"),
+        &q,
+        None,
+    )
+    .await;
+    assert!(html.contains("Border-entry record next to the holder's details"));
+    // Another authority's official: a refusal page in the page's language.
+    let a = p.sign_in("zz-a").await;
+    let (status, _, html) = page(
+        &p,
+        Method::GET,
+        &format!("/console/appeals/{entry_ticket}"),
+        &a,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("outside_jurisdiction"), "{html}");
+    // The hotline page, and the operator's ticket page without consent.
+    let h = p.sign_in("zz-h").await;
+    let (status, _, html) = page(&p, Method::GET, "/console/hotline", &h, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("hotline-start") && !html.contains("hotline-not-permitted"));
+    let (status, _, html) = page(
+        &p,
+        Method::GET,
+        &format!("/console/appeals/{entry_ticket}"),
+        &h,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("no_consent"));
+}
