@@ -1006,4 +1006,67 @@ fn officials_in_a_real_browser() {
         consent.contains("In-person check by a community official (ledger leaf"),
         "{consent}"
     );
+
+    // Issue 7: the holder, red as a close contact, appeals from the code page with
+    // a document; the ticket goes to the designation's owner (Zhengzhou's
+    // commission); a reviewer of it retracts the designation from the ticket's
+    // page, sealing the retraction in the browser; the holder's code is green and
+    // the appeal page says why.
+    assert_eq!(colour(addr, &bearer), "red");
+    b.go(&format!("{base}/lang/zh?next=/code"));
+    b.click("#appeal-link");
+    assert!(b.url().ends_with("/appeals"), "{}", b.url());
+    assert!(!b.text("#appeal-reason").is_empty());
+    assert!(!b.source().contains("无风险"));
+    b.click("#claim-not_a_contact");
+    b.fill(
+        "#appeal-text",
+        "6月10日我只在店门口取外卖，没有与病例同时在店内。",
+    );
+    let document = dir.path().join("receipt.png");
+    std::fs::write(&document, b"\x89PNG\r\n\x1a\n not really a picture").unwrap();
+    b.send_keys("#appeal-file", &document.display().to_string());
+    let started = Instant::now();
+    while b.execute("return document.getElementById('doc-data').value.length") == json!(0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the document was not read"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    b.click("#appeal-submit");
+    let ticket = b.wait_text("#tickets .ticket", |t| !t.is_empty());
+    assert!(
+        ticket.contains("郑州市卫生健康委员会") && ticket.contains("处理中"),
+        "{ticket}"
+    );
+    assert!(ticket.contains("receipt.png"), "{ticket}");
+
+    b.go(&format!("{base}/console"));
+    b.console_sign_out();
+    b.console_sign_in(&base, "zz-b", PASSWORD);
+    b.go(&format!("{base}/lang/en?next=/console/appeals"));
+    b.click("#appeals tr.ticket a");
+    assert!(b.text("#claim").contains("I was not a close contact"));
+    assert!(b.text("#holder-text").contains("取外卖"));
+    b.select("#accept-target", "cc-1");
+    b.fill("#accept-reason", "经核实，接触时间不重叠，撤销密接判定。");
+    b.click("#accept");
+    let status = b.wait_text("#status", |t| t.contains("answered"));
+    assert_eq!(status, "answered");
+    assert!(b.text("#answer").contains("接触时间不重叠"));
+    assert_eq!(colour(addr, &bearer), "green", "re-derived at once");
+
+    b.go(&format!("{base}/lang/zh?next=/appeals"));
+    let answer = b.text("#tickets .answer");
+    assert!(
+        answer.contains("申诉成立") && answer.contains("接触时间不重叠") && answer.contains("绿码"),
+        "{answer}"
+    );
+    b.click("#tickets .answer a");
+    assert!(
+        b.url().contains("/history/verify/code-change/"),
+        "{}",
+        b.url()
+    );
 }
