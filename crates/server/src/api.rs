@@ -947,6 +947,7 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
         crate::appeals::api::list,
         crate::appeals::api::show,
         crate::appeals::api::note,
+        crate::appeals::api::document,
         crate::appeals::api::reject,
         crate::appeals::api::draft_retraction,
         crate::appeals::api::accept,

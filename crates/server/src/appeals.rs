@@ -1152,6 +1152,39 @@ impl<S: Store> App<S> {
             .map(|n| n > 0)
     }
 
+    /// The document attached to a ticket (type, name, bytes), for an official who
+    /// may see the ticket.
+    pub async fn appeal_document(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> AppResult<(String, String, Vec<u8>)> {
+        let official = Self::official_of(principal)?;
+        let t = self.ticket(id).await?;
+        let registry = self.engine.registry().await?;
+        self.may_see(&registry, official, &t).await?;
+        let key = t.id.clone();
+        type Row = (Option<String>, Option<String>, Option<Vec<u8>>);
+        let doc: Option<Row> = self
+            .accounts
+            .call(move |c| {
+                c.query_row(
+                    "SELECT doc_type, doc_name, doc FROM appeal_tickets WHERE id = ?1",
+                    [key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+            })
+            .await?;
+        match doc {
+            Some((Some(ty), Some(name), Some(bytes))) => Ok((ty, name, bytes)),
+            _ => Err(AppError::not_found(
+                "no_document",
+                format!("ticket {id} has no document"),
+            )),
+        }
+    }
+
     /// Whether `official` may see `t`: a deciding reviewer, an auditor covering it,
     /// or a hotline operator holding the holder's live consent.
     async fn may_see(
@@ -1744,6 +1777,25 @@ impl<S: Store> App<S> {
             )
         })?;
         let phone = Phone::parse(&account.phone)?;
+        // Each request is a text message to the caller's phone: at most three may
+        // wait for one person at a time.
+        let now = self.now().unix_seconds();
+        let pending: i64 = self
+            .accounts
+            .call(move |c| {
+                c.query_row(
+                    "SELECT count(*) FROM hotline_consents WHERE person = ?1 AND valid_until IS NULL AND expires_at > ?2",
+                    params![person.as_bytes().as_slice(), now],
+                    |r| r.get(0),
+                )
+            })
+            .await?;
+        if pending >= 3 {
+            return Err(AppError::too_many(
+                "otp_rate_limited",
+                "three one-time codes are already waiting for this caller; use one, or wait 5 minutes",
+            ));
+        }
         let code = random_otp()?;
         let consent = random_token()?;
         let consent = consent.get(..32).unwrap_or(&consent).to_owned();
@@ -2140,6 +2192,7 @@ pub mod api {
             .route("/api/v1/official/appeals", get(list::<S>))
             .route("/api/v1/official/appeals/{id}", get(show::<S>))
             .route("/api/v1/official/appeals/{id}/notes", post(note::<S>))
+            .route("/api/v1/official/appeals/{id}/document", get(document::<S>))
             .route("/api/v1/official/appeals/{id}/reject", post(reject::<S>))
             .route(
                 "/api/v1/official/appeals/{id}/retraction/draft",
@@ -2227,6 +2280,37 @@ pub mod api {
     ) -> AppResult<Json<Value>> {
         let p = principal(&app, &headers).await?;
         Ok(Json(app.official_appeal(&p, &id, lang(&q)).await?))
+    }
+
+    /// The attached document.
+    #[utoipa::path(get, path = "/api/v1/official/appeals/{id}/document", tag = "appeals",
+        description = "The document attached to a ticket, as uploaded (a download; its SHA-256 is on the ticket), for whoever may see the ticket.",
+        params(("id" = String, Path, description = "ticket id")),
+        responses((status = 200, description = "the document"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "unknown_ticket, no_document")))]
+    pub async fn document<S: Store>(
+        State(app): St<S>,
+        headers: HeaderMap,
+        Path(id): Path<String>,
+    ) -> AppResult<axum::response::Response> {
+        use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+        use axum::http::HeaderValue;
+        use axum::response::IntoResponse as _;
+        let p = principal(&app, &headers).await?;
+        let (ty, _name, bytes) = app.appeal_document(&p, &id).await?;
+        let mut r = bytes.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_str(&ty)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        );
+        // Always a download, never rendered in the console's origin.
+        h.insert(
+            CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment; filename=\"appeal-document\""),
+        );
+        h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        Ok(r)
     }
 
     #[derive(Deserialize)]

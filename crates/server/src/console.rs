@@ -1451,7 +1451,7 @@ async fn appeal_page<S: Store>(
                 dt { (t(lang, "申诉内容", "Claim")) } dd #claim { (text_of(&ticket["claim_text"])) }
                 dt { (t(lang, "申诉人说明", "Holder's text")) } dd #holder-text { (text_of(&ticket["text"])) }
                 @if !ticket["document"].is_null() {
-                    dt { (t(lang, "附件", "Document")) } dd { (text_of(&ticket["document"]["name"])) " · SHA-256 " code { (text_of(&ticket["document"]["sha256"])) } }
+                    dt { (t(lang, "附件", "Document")) } dd { a #document-link href={ "/api/v1/official/appeals/" (text_of(&ticket["id"])) "/document" } { (text_of(&ticket["document"]["name"])) } " · SHA-256 " code { (text_of(&ticket["document"]["sha256"])) } }
                 }
                 dt { (t(lang, "受理单位", "Addressed to")) } dd #addressee { (text_of(&ticket["addressee"]["name"])) }
                 dt { (t(lang, "处理机关", "Handled by")) } dd #handler { (text_of(&ticket["handler"]["name"])) }

@@ -366,6 +366,25 @@ async fn a_wrong_inbound_traveller_code_is_appealed_to_its_two_owners_and_retrac
         .unwrap()
         .iter()
         .all(|t| t["status"] == "open"));
+    // Each consent request is a text to the caller: three may wait at a time.
+    for n in 0..4 {
+        let answer = p
+            .call(
+                Method::POST,
+                "/api/v1/official/hotline/consents",
+                Some(json!({"id_number": id})),
+                Some(&h),
+            )
+            .await;
+        if n < 3 {
+            assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+        } else {
+            assert_eq!(
+                (answer.0, code_of(&answer)),
+                (StatusCode::TOO_MANY_REQUESTS, "otp_rate_limited")
+            );
+        }
+    }
     // The operator notes, and can act on nothing else.
     let (status, noted) = p
         .call(
@@ -464,6 +483,25 @@ async fn a_wrong_inbound_traveller_code_is_appealed_to_its_two_owners_and_retrac
     );
     assert_eq!(entry["name_matches"], false);
     assert_eq!(view["evidence"][0]["kind"], "border_entry");
+    // The attached document, as uploaded, for the reviewer; not for another city.
+    let (status, _, pdf) = page(
+        &p,
+        Method::GET,
+        &format!("/api/v1/official/appeals/{entry_ticket}/document"),
+        &q,
+        None,
+    )
+    .await;
+    assert_eq!((status, pdf.as_str()), (StatusCode::OK, "%PDF-1.4\n"));
+    let (status, _, _) = page(
+        &p,
+        Method::GET,
+        &format!("/api/v1/official/appeals/{entry_ticket}/document"),
+        &a,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     // The order's ticket shows the same entry (its ground).
     let (_, view) = p
         .call(
