@@ -1158,7 +1158,7 @@ fn officials_in_a_real_browser() {
     assert!(done.starts_with("来电人同意已记入账本"), "{done}");
     let tickets = b.wait_text("#hotline-tickets", |t| !t.is_empty());
     assert!(
-        tickets.contains("郑州市卫生健康委员会") && tickets.contains("answered"),
+        tickets.contains("郑州市卫生健康委员会") && tickets.contains("已答复"),
         "{tickets}"
     );
     assert_eq!(b.text("#hotline-colour"), "green");

@@ -448,7 +448,7 @@
     (p.owners || []).forEach(function (o) { owners.appendChild(el('li', 'owner', o.name + (o.contact ? ' · ' + o.contact : ''))); });
     (p.tickets || []).forEach(function (t) {
       var li = el('li', 'ticket');
-      var a = el('a', '', t.addressee.name + ' · ' + t.status + ' · ' + t.deadline);
+      var a = el('a', '', t.addressee.name + ' · ' + (UI['status_' + t.status] || t.status) + ' · ' + t.deadline);
       a.href = '/console/appeals/' + t.id;
       li.appendChild(a);
       tickets.appendChild(li);
