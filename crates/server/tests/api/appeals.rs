@@ -989,3 +989,81 @@ async fn the_appeal_pages_and_the_console_pages_in_chinese_and_english() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("no_consent"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appeal_against_a_venue_exposure_shows_the_scan_and_its_presence_assurance() {
+    let p = province().await;
+    let a = p.sign_in("zz-a").await;
+    let b = p.sign_in("zz-b").await;
+    let (status, body) = p
+        .record(
+            &a,
+            &key(11),
+            json!({"type": "risk_area", "id": "ra-2", "level": "high", "divisions": ["410103"],
+                   "from": "2022-06-07T00:00:00+08:00", "until": "2022-06-12T00:00:00+08:00",
+                   "legal_basis": "郑州市疫情防控指挥部通告2022年第50号"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = p
+        .record(
+            &b,
+            &key(12),
+            json!({"type": "approval", "id": "ra-2-ok", "target": "ra-2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = id_number("41010219900909009");
+    let me = holder(&p, &id, "孙七", "13700002222").await;
+    let (status, venue) = p
+        .call(
+            Method::POST,
+            "/api/v1/venues",
+            Some(json!({"name": "二七商场", "address": "郑州市", "street": "410103001", "kind": "restaurant"})),
+            Some(&me),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{venue}");
+    // A scan of the static poster.
+    let (status, body) = p
+        .call(
+            Method::POST,
+            "/api/v1/checkins",
+            Some(json!({"token": venue["poster_url"]})),
+            Some(&me),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, code) = p
+        .call(Method::GET, "/api/v1/me/code", None, Some(&me))
+        .await;
+    assert_eq!(code["colour"], "red", "{code}");
+
+    let (status, tickets) = p
+        .call(
+            Method::POST,
+            "/api/v1/me/appeals",
+            Some(json!({"claim": "not_at_venue", "text": "我没有去过二七商场"})),
+            Some(&me),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{tickets}");
+    // One ticket, to the area's owner; the scan (the holder's own record) rides along.
+    assert_eq!(tickets.as_array().unwrap().len(), 1, "{tickets}");
+    assert_eq!(tickets[0]["addressee"]["id"], "zz-wjw");
+    let ticket = tickets[0]["id"].as_str().unwrap();
+    let (status, view) = p
+        .call(
+            Method::GET,
+            &format!("/api/v1/official/appeals/{ticket}"),
+            None,
+            Some(&a),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let scans = view["checks"]["scans"].as_array().unwrap();
+    assert_eq!(scans.len(), 1, "{view}");
+    assert_eq!(scans[0]["venue_name"], "二七商场");
+    assert_eq!(scans[0]["presence"], "static_poster");
+    assert_eq!(view["checks"]["border_entries"], json!([]));
+}
