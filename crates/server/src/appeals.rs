@@ -1291,7 +1291,7 @@ impl<S: Store> App<S> {
         let records = self.engine.records_for(t.person).await?;
         let by_id: BTreeMap<&RecordId, &Evidence> = records.iter().map(|r| (&r.id, r)).collect();
         let now = self.now();
-        let (evidence_lines, not_counted): (Vec<Value>, Vec<Value>) = {
+        let evidence_lines: Vec<Value> = {
             let reg = self.registry();
             let explainer = Explainer::new(&reg.directory, &records, now, lang);
             let mut lines = Vec::new();
@@ -1308,7 +1308,7 @@ impl<S: Store> App<S> {
                     "not_counted": explainer.not_counted_because(id),
                 }));
             }
-            (lines, Vec::new())
+            lines
         };
         let account = self.accounts.account(t.person).await?;
         let holder = json!({
@@ -1401,7 +1401,6 @@ impl<S: Store> App<S> {
         Ok(json!({
             "ticket": ticket,
             "evidence": evidence_lines,
-            "not_counted": not_counted,
             "may_decide": Self::may_decide(&registry, official, &t).is_ok(),
             "checks": {
                 "holder": holder,
