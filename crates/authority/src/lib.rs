@@ -9,10 +9,10 @@
 //!
 //! | role | may |
 //! |---|---|
-//! | health official | enter test results, case reports and closures, close-contact designations, quarantine orders and releases, risk-area declarations; retract any record; approve or reject a colleague's record; trace contacts; read a person's code provenance; list people under quarantine; witness in person a dependant's consent to a proxy (having checked their ID card) |
+//! | health official | enter test results, case reports and closures, close-contact designations, quarantine orders and releases, risk-area declarations; retract any record; approve or reject a colleague's record; trace contacts; read a person's code provenance; list people under quarantine; witness in person a dependant's consent to a proxy (having checked their ID card); review appeals addressed to their authority (accept by retracting, or reject with a reason) |
 //! | tracing team | enter and retract close-contact designations, and approve or reject a colleague's; trace contacts; read provenance |
-//! | hotline operator | read provenance (with the caller's consent, which the service checks) |
-//! | auditor | read provenance, the audit views and the quarantine lists |
+//! | hotline operator | read provenance (with the caller's consent, which the service checks); take a caller's consent, open and follow their appeal tickets and add notes (nothing else) |
+//! | auditor | read provenance, the audit views (overdue and escalated appeal tickets) and the quarantine lists |
 //! | admin | manage accounts, roles and keys; register data sources; publish rule sets |
 //!
 //! Nobody enters a venue scan (the holder's phone does) or a border entry (customs
@@ -130,7 +130,8 @@ impl Role {
                 Action::Trace
                 | Action::ReadProvenance
                 | Action::ListQuarantine
-                | Action::WitnessConsent,
+                | Action::WitnessConsent
+                | Action::ReviewAppeal,
             ) => true,
             (
                 Role::TracingTeam,
@@ -140,7 +141,7 @@ impl Role {
                 | Action::Trace
                 | Action::ReadProvenance,
             ) => true,
-            (Role::HotlineOperator, Action::ReadProvenance) => true,
+            (Role::HotlineOperator, Action::ReadProvenance | Action::HandleCall) => true,
             (
                 Role::Auditor,
                 Action::ReadProvenance | Action::ReadAudit | Action::ListQuarantine,
@@ -196,6 +197,14 @@ pub enum Action {
     /// to a proxy showing their code and checking in for them (an elderly parent
     /// without a phone): the community's check, at the person's street.
     WitnessConsent,
+    /// Review an appeal addressed to the official's authority: see the disputed
+    /// evidence and its checks, accept (by retracting the record, itself checked as
+    /// any retraction) or reject with a reason, add notes.
+    ReviewAppeal,
+    /// Take a 12345 caller's consent (a one-time code the caller reads out), and
+    /// with it look up their code provenance, open and follow their appeal tickets
+    /// and add notes.
+    HandleCall,
     /// Read the audit views: the ledger's findings, overdue tickets, refusals.
     ReadAudit,
     /// Create officials, grant roles, register officials' keys.
@@ -222,6 +231,8 @@ impl Action {
             Action::ReadProvenance,
             Action::ListQuarantine,
             Action::WitnessConsent,
+            Action::ReviewAppeal,
+            Action::HandleCall,
             Action::ReadAudit,
             Action::ManageAccounts,
             Action::RegisterSource,
@@ -241,6 +252,8 @@ impl fmt::Display for Action {
             Action::ReadProvenance => f.write_str("read code provenance"),
             Action::ListQuarantine => f.write_str("list people under quarantine"),
             Action::WitnessConsent => f.write_str("witness a dependant's consent in person"),
+            Action::ReviewAppeal => f.write_str("review an appeal"),
+            Action::HandleCall => f.write_str("handle a hotline caller's appeal"),
             Action::ReadAudit => f.write_str("read the audit views"),
             Action::ManageAccounts => f.write_str("manage accounts, roles and keys"),
             Action::RegisterSource => f.write_str("register a data source"),
@@ -373,6 +386,7 @@ mod tests {
                 Action::ReadProvenance,
                 Action::ListQuarantine,
                 Action::WitnessConsent,
+                Action::ReviewAppeal,
             ])
             .collect(),
             Role::TracingTeam => vec![
@@ -382,7 +396,7 @@ mod tests {
                 Action::Trace,
                 Action::ReadProvenance,
             ],
-            Role::HotlineOperator => vec![Action::ReadProvenance],
+            Role::HotlineOperator => vec![Action::ReadProvenance, Action::HandleCall],
             Role::Auditor => vec![
                 Action::ReadProvenance,
                 Action::ReadAudit,
@@ -440,8 +454,8 @@ mod tests {
                 }
             }
         }
-        // 5 roles × 44 actions × 2 homes × 7 places.
-        assert_eq!(checked, 5 * 44 * 2 * 7);
+        // 5 roles × 46 actions × 2 homes × 7 places.
+        assert_eq!(checked, 5 * 46 * 2 * 7);
     }
 
     #[test]

@@ -104,5 +104,11 @@ pub fn list_rules(path: Option<&Path>, lang: Lang) -> Result<()> {
             rule.id
         );
     }
+    let hours = rules.appeal_response.seconds() / 3600;
+    if en {
+        println!("appeals: answered within {hours} h, else escalated to the parent authority");
+    } else {
+        println!("申诉：{hours} 小时内答复，逾期上报上级机关");
+    }
     Ok(())
 }

@@ -303,6 +303,33 @@ impl Browser {
         }
     }
 
+    /// The text of `css` in whatever page is current once `done` says it is final
+    /// (read by a script, so a page that reloads meanwhile cannot leave a stale
+    /// element behind), waiting up to 30 s.
+    fn wait_page_text(&self, css: &str, done: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        let script = format!(
+            "var e = document.querySelector({}); return e ? e.textContent : '';",
+            serde_json::to_string(css).unwrap()
+        );
+        loop {
+            let text = self
+                .execute(&script)
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if done(&text) {
+                return text;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{css} still says {text:?} on {}",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Signs the official out through the console's button and waits for the
     /// sign-in page, so that the next navigation does not race the sign-out's.
     fn console_sign_out(&self) {
@@ -361,6 +388,17 @@ impl Browser {
         let existing = self.source().contains("id=\"existing-account\"");
         self.fill("#code", &code);
         self.click("#confirm");
+        // Wait for the signed-in page, so that the next navigation does not race
+        // the confirmation's redirect.
+        let started = Instant::now();
+        while self.url().contains("/signin") {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "still signing in on {}",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         existing
     }
 }
@@ -736,6 +774,30 @@ fn officials_in_a_real_browser() {
         );
     }
 
+    // A 12345 operator of the city (no key: an operator signs nothing).
+    with_admin(&[
+        "add-official",
+        "--id",
+        "zz-12345",
+        "--name",
+        "zz-12345",
+        "--authority",
+        "zz-wjw",
+        "--role",
+        "hotline_operator@4101",
+    ]);
+    mingma(
+        &[
+            "admin",
+            "password",
+            "--accounts-db",
+            &accounts,
+            "--official",
+            "zz-12345",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+
     // A third official without a key: they will make one in the browser.
     with_admin(&[
         "add-official",
@@ -1006,4 +1068,99 @@ fn officials_in_a_real_browser() {
         consent.contains("In-person check by a community official (ledger leaf"),
         "{consent}"
     );
+
+    // Issue 7: the holder, red as a close contact, appeals from the code page with
+    // a document; the ticket goes to the designation's owner (Zhengzhou's
+    // commission); a reviewer of it retracts the designation from the ticket's
+    // page, sealing the retraction in the browser; the holder's code is green and
+    // the appeal page says why.
+    assert_eq!(colour(addr, &bearer), "red");
+    b.go(&format!("{base}/lang/zh?next=/code"));
+    b.click("#appeal-link");
+    assert!(b.url().ends_with("/appeals"), "{}", b.url());
+    assert!(!b.text("#appeal-reason").is_empty());
+    assert!(!b.source().contains("无风险"));
+    b.click("#claim-not_a_contact");
+    b.fill(
+        "#appeal-text",
+        "6月10日我只在店门口取外卖，没有与病例同时在店内。",
+    );
+    let document = dir.path().join("receipt.png");
+    std::fs::write(&document, b"\x89PNG\r\n\x1a\n not really a picture").unwrap();
+    b.send_keys("#appeal-file", &document.display().to_string());
+    let started = Instant::now();
+    while b.execute("return document.getElementById('doc-data').value.length") == json!(0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the document was not read"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    b.click("#appeal-submit");
+    let ticket = b.wait_text("#tickets .ticket", |t| !t.is_empty());
+    assert!(
+        ticket.contains("郑州市卫生健康委员会") && ticket.contains("处理中"),
+        "{ticket}"
+    );
+    assert!(ticket.contains("receipt.png"), "{ticket}");
+
+    b.go(&format!("{base}/console"));
+    b.console_sign_out();
+    b.console_sign_in(&base, "zz-b", PASSWORD);
+    b.go(&format!("{base}/lang/en?next=/console/appeals"));
+    b.click("#appeals tr.ticket a");
+    assert!(b.text("#claim").contains("I was not a close contact"));
+    assert!(b.text("#holder-text").contains("取外卖"));
+    b.select("#accept-target", "cc-1");
+    b.fill("#accept-reason", "经核实，接触时间不重叠，撤销密接判定。");
+    b.click("#accept");
+    // The page reloads once the answer is recorded.
+    let status = b.wait_page_text("#status", |t| t.contains("answered"));
+    assert_eq!(status, "answered");
+    b.wait_page_text("#answer", |t| !t.is_empty());
+    assert!(b.text("#answer").contains("接触时间不重叠"));
+    assert_eq!(colour(addr, &bearer), "green", "re-derived at once");
+
+    b.go(&format!("{base}/lang/zh?next=/appeals"));
+    let answer = b.text("#tickets .answer");
+    assert!(
+        answer.contains("申诉成立") && answer.contains("接触时间不重叠") && answer.contains("绿码"),
+        "{answer}"
+    );
+    b.click("#tickets .answer a");
+    assert!(
+        b.url().contains("/history/verify/code-change/"),
+        "{}",
+        b.url()
+    );
+
+    // The city's 12345 operator: the caller reads out the code sent to their
+    // phone; then the code (green now: no owner of anything decisive) and the
+    // answered ticket with the authority that owned the designation.
+    b.go(&format!("{base}/console"));
+    b.console_sign_out();
+    b.console_sign_in(&base, "zz-12345", PASSWORD);
+    b.go(&format!("{base}/console/hotline"));
+    b.fill("#hotline-id", holder);
+    b.click("#hotline-start button");
+    let sent = b.wait_text("#hotline-result", |t| t.contains("demo"));
+    let code: String = sent
+        .rsplit("demo: ")
+        .next()
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert_eq!(code.len(), 6, "{sent}");
+    b.fill("#hotline-code", &code);
+    b.click("#hotline-confirm button");
+    let done = b.wait_text("#hotline-result", |t| t.contains("账本"));
+    assert!(done.starts_with("来电人同意已记入账本"), "{done}");
+    let tickets = b.wait_text("#hotline-tickets", |t| !t.is_empty());
+    assert!(
+        tickets.contains("郑州市卫生健康委员会") && tickets.contains("已答复"),
+        "{tickets}"
+    );
+    assert_eq!(b.text("#hotline-colour"), "green");
+    assert_eq!(b.text("#hotline-owners"), "");
 }

@@ -280,6 +280,7 @@ fn the_rule_listing_shows_every_default_rule() {
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("mingma-default 2026.1"));
     assert!(stdout.contains("inbound-traveller"));
+    assert!(stdout.contains("申诉：24 小时内答复"), "{stdout}");
     let bad = tempdir::Dir::new();
     let path = bad.path.join("rules.toml");
     std::fs::write(

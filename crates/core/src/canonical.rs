@@ -328,7 +328,7 @@ fn body_tags(kind: EvidenceKind) -> &'static [u8] {
         EvidenceKind::CaseReport => &[0x01, 0x02],
         EvidenceKind::CaseClosure => &[0x01, 0x02],
         EvidenceKind::CloseContact => &[0x01, 0x02],
-        EvidenceKind::BorderEntry => &[0x01, 0x02],
+        EvidenceKind::BorderEntry => &[0x01, 0x02, 0x03, 0x04],
         EvidenceKind::QuarantineOrder => &[0x01, 0x02, 0x03, 0x04],
         EvidenceKind::QuarantineRelease => &[0x01],
         EvidenceKind::RiskArea => &[0x01, 0x02, 0x03, 0x04],
@@ -503,9 +503,16 @@ fn body_bytes(body: &EvidenceBody) -> Vec<u8> {
             w.field(0x01, case.as_str().as_bytes());
             w.field(0x02, &exposure_bytes(exposure));
         }
-        EvidenceBody::BorderEntry { port, origin } => {
+        EvidenceBody::BorderEntry {
+            port,
+            origin,
+            name,
+            document,
+        } => {
             w.field(0x01, port.as_bytes());
             w.field(0x02, origin.as_bytes());
+            w.optional(0x03, name.as_ref().map(|n| n.as_bytes()));
+            w.optional(0x04, document.as_ref().map(|d| d.as_bytes()));
         }
         EvidenceBody::QuarantineOrder {
             setting,
@@ -907,6 +914,14 @@ fn read_body(kind: EvidenceKind, bytes: &[u8]) -> Result<EvidenceBody> {
         EvidenceKind::BorderEntry => EvidenceBody::BorderEntry {
             port: read_text(f.required(0x01, "port")?, "body.port")?,
             origin: read_text(f.required(0x02, "origin")?, "body.origin")?,
+            name: f
+                .optional(0x03)
+                .map(|v| read_text(v, "body.name"))
+                .transpose()?,
+            document: f
+                .optional(0x04)
+                .map(|v| read_text(v, "body.document"))
+                .transpose()?,
         },
         EvidenceKind::QuarantineOrder => EvidenceBody::QuarantineOrder {
             setting: read_name(
@@ -1208,6 +1223,8 @@ pub(crate) mod tests {
                 body: EvidenceBody::BorderEntry {
                     port: FREE_TEXTS[1].into(),
                     origin: FREE_TEXTS[2].into(),
+                    name: None,
+                    document: None,
                 },
             },
             official(
@@ -1445,8 +1462,18 @@ pub(crate) mod tests {
             )
                 .prop_map(|(case, exposure)| EvidenceBody::CloseContact { case, exposure })
                 .boxed(),
-            (text(), text())
-                .prop_map(|(port, origin)| EvidenceBody::BorderEntry { port, origin })
+            (
+                text(),
+                text(),
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+            )
+                .prop_map(|(port, origin, name, document)| EvidenceBody::BorderEntry {
+                    port,
+                    origin,
+                    name,
+                    document,
+                })
                 .boxed(),
             (
                 arb_enum(QuarantineSetting::ALL),

@@ -439,9 +439,16 @@ mod tests {
                 Recorder::Holder | Recorder::Proxy(_) => {}
             }
             match &e.body {
-                EvidenceBody::BorderEntry { port, origin } => {
+                EvidenceBody::BorderEntry {
+                    port,
+                    origin,
+                    name,
+                    document,
+                } => {
                     secrets.push(port.clone().into_bytes());
                     secrets.push(origin.clone().into_bytes());
+                    secrets.extend(name.clone().map(String::into_bytes));
+                    secrets.extend(document.clone().map(String::into_bytes));
                 }
                 EvidenceBody::QuarantineOrder { facility, .. } => {
                     secrets.extend(facility.clone().map(String::into_bytes));

@@ -235,6 +235,12 @@ pub enum EvidenceBody {
         port: String,
         /// Country or region of departure.
         origin: String,
+        /// The traveller's name as the travel document reads (optional): what a
+        /// reviewer compares with the holder's when the entry is disputed.
+        name: Option<String>,
+        /// The travel document customs read (type and number, e.g. `护照 E12345678`;
+        /// optional).
+        document: Option<String>,
     },
     /// A quarantine order; it must name its ground.
     QuarantineOrder {

@@ -222,6 +222,10 @@ struct VenueExposure {
 struct BorderEntryBody {
     port: String,
     origin: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    document: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -778,6 +782,8 @@ pub fn read_record(
             EvidenceBody::BorderEntry {
                 port: b.port,
                 origin: b.origin,
+                name: b.name,
+                document: b.document,
             }
         }
         EvidenceKind::QuarantineOrder => {

@@ -69,7 +69,13 @@ pub struct RuleSet {
     pub dwell: Dwell,
     /// The rules, in file order.
     pub rules: Vec<Rule>,
+    /// How long the owner of the decisive evidence has to answer an appeal before it
+    /// escalates to the parent authority (`appeal_response_hours`, default 24).
+    pub appeal_response: Span,
 }
+
+/// The appeal response time when a rule set does not state one.
+pub const DEFAULT_APPEAL_RESPONSE_HOURS: u32 = 24;
 
 /// Assumed stay per venue kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +184,7 @@ struct RawRuleSet {
     #[allow(dead_code)]
     description: Option<String>,
     dwell: Spanned<BTreeMap<String, Spanned<String>>>,
+    appeal_response_hours: Option<Spanned<i64>>,
     #[serde(rename = "rule", default)]
     rules: Vec<Spanned<RawRule>>,
 }
@@ -311,6 +318,16 @@ impl RuleSet {
             return Err(at.error(raw.version.span(), "the rule set's `version` is empty"));
         }
         let dwell = parse_dwell(&at, &raw.dwell)?;
+        let appeal_response = match &raw.appeal_response_hours {
+            None => Span::hours(i64::from(DEFAULT_APPEAL_RESPONSE_HOURS)),
+            Some(hours) if (1..=720).contains(hours.get_ref()) => Span::hours(*hours.get_ref()),
+            Some(hours) => {
+                return Err(at.error(
+                    hours.span(),
+                    "`appeal_response_hours` must be a whole number of hours from 1 to 720",
+                ))
+            }
+        };
 
         let mut rules: Vec<Rule> = Vec::with_capacity(raw.rules.len());
         for spanned in &raw.rules {
@@ -325,6 +342,7 @@ impl RuleSet {
             version,
             dwell,
             rules,
+            appeal_response,
         })
     }
 
@@ -843,5 +861,27 @@ mod tests {
         let rules = RuleSet::default_rules().unwrap();
         assert_eq!(rules.id, "mingma-default");
         assert!(rules.rules.len() >= 9);
+        assert_eq!(rules.appeal_response, Span::hours(24));
+    }
+
+    #[test]
+    fn the_appeal_response_time_defaults_to_24_hours_and_is_checked() {
+        let without = DEFAULT_RULES.replace("appeal_response_hours = 24\n", "");
+        assert_ne!(without, DEFAULT_RULES);
+        let rules = RuleSet::parse(&without, "r.toml").unwrap();
+        assert_eq!(rules.appeal_response, Span::hours(24));
+        let six = DEFAULT_RULES.replace("appeal_response_hours = 24", "appeal_response_hours = 6");
+        assert_eq!(
+            RuleSet::parse(&six, "r.toml").unwrap().appeal_response,
+            Span::hours(6)
+        );
+        for bad in ["0", "721", "-3"] {
+            let text = DEFAULT_RULES.replace(
+                "appeal_response_hours = 24",
+                &format!("appeal_response_hours = {bad}"),
+            );
+            let err = RuleSet::parse(&text, "r.toml").unwrap_err();
+            assert!(err.message.contains("appeal_response_hours"), "{err}");
+        }
     }
 }

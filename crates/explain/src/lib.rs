@@ -220,7 +220,13 @@ impl<'a> Explainer<'a> {
                 .t("在依据时刻之后录入", "recorded after the known-at time")
                 .to_owned(),
             RecordStatus::Retracted { by } => {
-                format!("{} {by}", self.t("已被撤销:", "retracted by"))
+                let mut line = format!("{} {by}", self.t("已被撤销:", "retracted by"));
+                if let Some(EvidenceBody::Retraction { reason, .. }) =
+                    self.record(by).map(|r| &r.body)
+                {
+                    line.push_str(&format!(" ({}: {reason})", self.t("理由", "reason")));
+                }
+                line
             }
             RecordStatus::AwaitingApproval => self
                 .t(
@@ -295,7 +301,7 @@ impl<'a> Explainer<'a> {
                     .map_or(venue.as_str(), |v| v.name.as_str());
                 let _ = write!(line, " · {name} · {presence}");
             }
-            EvidenceBody::BorderEntry { port, origin } => {
+            EvidenceBody::BorderEntry { port, origin, .. } => {
                 let _ = write!(line, " · {port} ← {origin}");
             }
             EvidenceBody::RiskArea {

@@ -130,6 +130,57 @@ CREATE TABLE IF NOT EXISTS witnessed_consents (
     witnessed_at INTEGER NOT NULL,
     PRIMARY KEY (proxy, person)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS appeal_tickets (
+    id TEXT PRIMARY KEY,
+    person BLOB NOT NULL,
+    salt BLOB NOT NULL,
+    addressee TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    handler TEXT NOT NULL,
+    claim TEXT NOT NULL,
+    text TEXT NOT NULL,
+    records TEXT NOT NULL,
+    doc_name TEXT,
+    doc_type TEXT,
+    doc BLOB,
+    doc_sha256 TEXT,
+    opened_by TEXT NOT NULL,
+    opened_at INTEGER NOT NULL,
+    deadline INTEGER NOT NULL,
+    escalated_to TEXT NOT NULL DEFAULT '',
+    at_top INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    outcome TEXT,
+    reason TEXT,
+    answered_by TEXT,
+    answered_at INTEGER,
+    retraction TEXT,
+    code_colour TEXT,
+    code_leaf INTEGER,
+    code_position INTEGER
+);
+CREATE INDEX IF NOT EXISTS appeal_tickets_by_person ON appeal_tickets (person);
+CREATE INDEX IF NOT EXISTS appeal_tickets_open ON appeal_tickets (status, deadline);
+CREATE TABLE IF NOT EXISTS appeal_steps (
+    ticket TEXT NOT NULL,
+    leaf INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    note TEXT,
+    PRIMARY KEY (ticket, leaf)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hotline_consents (
+    id TEXT PRIMARY KEY,
+    operator TEXT NOT NULL,
+    person BLOB NOT NULL,
+    salt BLOB NOT NULL,
+    code_hash BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    leaf INTEGER,
+    valid_until INTEGER
+);
 ";
 
 /// A holder's account.

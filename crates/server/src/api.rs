@@ -941,7 +941,21 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
         crate::console_api::draft_consent,
         crate::console_api::quarantine,
         crate::console_api::submit,
-        crate::console_api::submit_bulk
+        crate::console_api::submit_bulk,
+        crate::appeals::api::my_appeals,
+        crate::appeals::api::open_appeal,
+        crate::appeals::api::list,
+        crate::appeals::api::show,
+        crate::appeals::api::note,
+        crate::appeals::api::document,
+        crate::appeals::api::reject,
+        crate::appeals::api::draft_retraction,
+        crate::appeals::api::accept,
+        crate::appeals::api::close,
+        crate::appeals::api::consent,
+        crate::appeals::api::confirm,
+        crate::appeals::api::provenance,
+        crate::appeals::api::hotline_appeal
     ),
     components(schemas(
         ErrorBody,
@@ -965,7 +979,9 @@ pub async fn healthz<S: Store>(State(app): St<S>) -> AppResult<&'static str> {
         VenueJson,
         RotatingJson,
         VerifyRequest,
-        VerifyJson
+        VerifyJson,
+        crate::appeals::AppealRequest,
+        crate::appeals::DocumentIn
     ))
 )]
 pub struct ApiDoc;

@@ -35,7 +35,7 @@ use crate::metrics::Metrics;
 
 /// A one-time code judged against its pending request (a sign-in challenge or a
 /// dependant's consent request).
-enum Otp {
+pub(crate) enum Otp {
     /// The code matches.
     Accepted,
     /// The request has expired or used up its attempts.
@@ -47,7 +47,7 @@ enum Otp {
 
 /// Judges `code` for request `challenge`, stored with `code_hash`, valid until
 /// `expires_at`, after `attempts` wrong codes.
-fn judge_otp(
+pub(crate) fn judge_otp(
     challenge: &str,
     code: &str,
     code_hash: &[u8],
@@ -71,7 +71,7 @@ fn judge_otp(
 }
 
 /// How long a one-time code is valid.
-const OTP_SECONDS: i64 = 300;
+pub(crate) const OTP_SECONDS: i64 = 300;
 /// Wrong codes allowed per challenge.
 const OTP_ATTEMPTS: u32 = 5;
 /// One-time codes that may be pending for one person at a time (each is an SMS to

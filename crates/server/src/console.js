@@ -388,5 +388,103 @@
     });
   });
 
+  // ---- an appeal ticket: accept (retract, sealed here), reject, note, close ----
+  var appeal = document.getElementById('appeal');
+  if (appeal) {
+    var ticketPath = '/api/v1/official/appeals/' + encodeURIComponent(appeal.getAttribute('data-ticket'));
+    var reload = function () { setTimeout(function () { location.reload(); }, 600); };
+    on('accept-form', 'submit', async function (ev) {
+      ev.preventDefault();
+      var box = document.getElementById('decide-result'), button = document.getElementById('accept');
+      busy(button, true);
+      showOk(box, UI.signing);
+      try {
+        var draft = await api('POST', ticketPath + '/retraction/draft', {
+          target: document.getElementById('accept-target').value,
+          reason: document.getElementById('accept-reason').value.trim()
+        });
+        var s = await seal(draft.message);
+        var answered = await api('POST', ticketPath + '/accept', { draft: draft.draft, seal: s });
+        showOk(box, UI.answered + ' ' + ((answered.answer && answered.answer.code && answered.answer.code.colour) || ''));
+        reload();
+      } catch (e) { showError(box, e); busy(button, false); }
+    });
+    on('reject-form', 'submit', async function (ev) {
+      ev.preventDefault();
+      var box = document.getElementById('decide-result'), button = document.getElementById('reject');
+      busy(button, true);
+      try {
+        await api('POST', ticketPath + '/reject', { reason: document.getElementById('reject-reason').value.trim() });
+        showOk(box, UI.answered);
+        reload();
+      } catch (e) { showError(box, e); busy(button, false); }
+    });
+    on('note-form', 'submit', async function (ev) {
+      ev.preventDefault();
+      var box = document.getElementById('note-result'), button = document.getElementById('note');
+      busy(button, true);
+      try {
+        await api('POST', ticketPath + '/notes', { text: document.getElementById('note-text').value.trim() });
+        showOk(box, UI.noted);
+        reload();
+      } catch (e) { showError(box, e); busy(button, false); }
+    });
+    on('close-ticket', 'click', async function () {
+      var box = document.getElementById('close-result'), button = document.getElementById('close-ticket');
+      busy(button, true);
+      try { await api('POST', ticketPath + '/close'); showOk(box, UI.closed); reload(); }
+      catch (e) { showError(box, e); busy(button, false); }
+    });
+  }
+
+  // ---- the 12345 hotline: consent, provenance, an appeal for the caller ----
+  var hotlineConsent = null;
+  async function showProvenance() {
+    var p = await api('GET', '/api/v1/official/hotline/consents/' + encodeURIComponent(hotlineConsent) + '/provenance?lang=' + (I18N.lang || 'zh'));
+    document.getElementById('hotline-colour').textContent = p.colour;
+    document.getElementById('hotline-reason').textContent = p.reason || '—';
+    var owners = document.getElementById('hotline-owners'), tickets = document.getElementById('hotline-tickets');
+    owners.textContent = ''; tickets.textContent = '';
+    (p.owners || []).forEach(function (o) { owners.appendChild(el('li', 'owner', o.name + (o.contact ? ' · ' + o.contact : ''))); });
+    (p.tickets || []).forEach(function (t) {
+      var li = el('li', 'ticket');
+      var a = el('a', '', t.addressee.name + ' · ' + (UI['status_' + t.status] || t.status) + ' · ' + t.deadline);
+      a.href = '/console/appeals/' + t.id;
+      li.appendChild(a);
+      tickets.appendChild(li);
+    });
+    document.getElementById('hotline-provenance').hidden = false;
+  }
+  on('hotline-start', 'submit', async function (ev) {
+    ev.preventDefault();
+    var box = document.getElementById('hotline-result');
+    try {
+      var r = await api('POST', '/api/v1/official/hotline/consents', { id_number: document.getElementById('hotline-id').value.trim() });
+      hotlineConsent = r.consent;
+      showOk(box, UI.consent_sent + r.sent_to + (r.demo_code ? ' (demo: ' + r.demo_code + ')' : ''));
+      document.getElementById('hotline-confirm').hidden = false;
+    } catch (e) { showError(box, e); }
+  });
+  on('hotline-confirm', 'submit', async function (ev) {
+    ev.preventDefault();
+    var box = document.getElementById('hotline-result');
+    try {
+      var r = await api('POST', '/api/v1/official/hotline/consents/' + encodeURIComponent(hotlineConsent) + '/confirm', { code: document.getElementById('hotline-code').value.trim() });
+      showOk(box, UI.consent_ok + r.leaf);
+      await showProvenance();
+    } catch (e) { showError(box, e); }
+  });
+  on('hotline-appeal', 'submit', async function (ev) {
+    ev.preventDefault();
+    var box = document.getElementById('hotline-appeal-result');
+    try {
+      var r = await api('POST', '/api/v1/official/hotline/consents/' + encodeURIComponent(hotlineConsent) + '/appeals', {
+        claim: document.getElementById('hotline-claim').value, text: document.getElementById('hotline-text').value.trim()
+      });
+      showOk(box, UI.opened + r.map(function (t) { return t.id.slice(0, 8); }).join(', '));
+      await showProvenance();
+    } catch (e) { showError(box, e); }
+  });
+
   keyStatus();
 })();

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -54,6 +54,9 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         .route("/console/quarantine", get(quarantine_page::<S>))
         .route("/console/consents", get(consents_page::<S>))
         .route("/console/admin", get(admin_page::<S>))
+        .route("/console/appeals", get(appeals_page::<S>))
+        .route("/console/appeals/{id}", get(appeal_page::<S>))
+        .route("/console/hotline", get(hotline_page::<S>))
         .route("/console/console.js", get(script))
 }
 
@@ -117,12 +120,48 @@ const CODES: &[(&str, &str, &str)] = &[
     ("dependant_linked", "该家人已通过现场核验添加。", "This dependant's in-person consent is recorded already."),
     ("card_not_checked", "请先当面核验身份证原件并勾选确认。", "Check the ID card in person first and tick the box."),
     ("network", "网络错误，请重试。", "Network error; try again."),
+    ("not_the_handler", "该申诉不由您所在机构处理：只有所属机构（或逾期后上级机关）的工作人员可以答复。", "This appeal is not your authority's: only officials of the owner (or, once overdue, of its parent) may answer it."),
+    ("no_consent", "须先取得来电人同意（来电人读出发送到其手机的验证码）。", "The caller's consent is needed first (they read out the code sent to their phone)."),
+    ("consent_lapsed", "来电人的同意已过期，请重新取得。", "The caller's consent has lapsed; ask again."),
+    ("consent_recorded", "该同意已记录。", "This consent is recorded already."),
+    ("unknown_consent", "同意请求不存在或已过期（验证码 5 分钟有效）。", "No such consent request, or it expired (codes last 5 minutes)."),
+    ("otp_mismatch", "验证码错误。", "The code is wrong."),
+    ("no_account", "来电人没有账户（无可发送验证码的手机号）。", "The caller has no account (no phone to send a code to)."),
+    ("unanswered", "尚未答复申诉人，不能结案。", "Not answered yet: a ticket cannot be closed without an answer."),
+    ("ticket_answered", "该申诉已答复。", "This appeal is answered already."),
+    ("unknown_ticket", "申诉工单不存在。", "No such appeal ticket."),
+    ("missing_text", "请填写理由或内容。", "Write the reason or the text."),
+    ("not_disputed", "该记录不在本申诉范围内。", "That record is not disputed by this ticket."),
+    ("appeal_open", "已有处理中的申诉。", "An appeal is already open."),
+    ("record_required", "绿码无决定性记录：请选择有误的记录。", "A green code rests on no record: name the wrong record."),
+    ("unknown_claim", "请选择有误的部分。", "Choose which part is wrong."),
     ("_", "请求被拒绝。", "The request was refused."),
 ];
 
 /// The console script's texts.
 const UI: &[(&str, &str, &str)] = &[
     ("detail", "详情：", "details: "),
+    (
+        "answered",
+        "已答复申诉人。",
+        "The holder has been answered.",
+    ),
+    ("noted", "备注已记录。", "Note recorded."),
+    ("closed", "已结案。", "Closed."),
+    ("consent_sent", "验证码已发送至 ", "A code was sent to "),
+    (
+        "consent_ok",
+        "来电人同意已记入账本，日志叶 ",
+        "The caller's consent is in the ledger at leaf ",
+    ),
+    (
+        "opened",
+        "已为来电人提交申诉：工单 ",
+        "Appeal opened for the caller: tickets ",
+    ),
+    ("status_open", "处理中", "open"),
+    ("status_answered", "已答复", "answered"),
+    ("status_closed", "已结案", "closed"),
     ("signing", "正在签名并提交……", "Signing and submitting…"),
     ("done", "已完成。", "Done."),
     ("recorded", "已记录 ", "Recorded "),
@@ -313,7 +352,7 @@ fn kind_label(lang: Lang, kind: EvidenceKind) -> &'static str {
 }
 
 /// The console's pages, by path, with their zh and en titles.
-const PAGES: [(&str, &str, &str); 8] = [
+const PAGES: [(&str, &str, &str); 10] = [
     ("/console", "首页", "Home"),
     ("/console/key", "签名密钥", "Signing key"),
     ("/console/records", "录入记录", "Records"),
@@ -321,6 +360,8 @@ const PAGES: [(&str, &str, &str); 8] = [
     ("/console/trace", "流调", "Tracing"),
     ("/console/quarantine", "隔离名单", "Quarantine"),
     ("/console/consents", "代办核验", "Consent checks"),
+    ("/console/appeals", "申诉", "Appeals"),
+    ("/console/hotline", "12345", "12345 hotline"),
     ("/console/admin", "管理", "Admin"),
 ];
 
@@ -1314,4 +1355,241 @@ async fn admin_page<S: Store>(
         }
     };
     page(lang, "/console/admin", t(lang, "管理", "Admin"), &who, body)
+}
+
+// ---- appeals ----
+
+fn ticket_status(lang: Lang, status: &str) -> &'static str {
+    match status {
+        "open" => t(lang, "处理中", "open"),
+        "answered" => t(lang, "已答复", "answered"),
+        "closed" => t(lang, "已结案", "closed"),
+        _ => "?",
+    }
+}
+
+async fn appeals_page<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Query(q): Query<ConsoleQuery>,
+) -> Response {
+    let lang = lang_of(&headers, q.lang.as_deref());
+    let who = require_official!(app, headers, lang, "/console/appeals");
+    let list = or_error!(
+        lang,
+        app.official_appeals(&Principal::Official(who.official.clone()), lang)
+            .await
+    );
+    let body = html! {
+        div.card {
+            h2 { (t(lang, "申诉工单", "Appeal tickets")) }
+            p.muted { (t(lang, "由您所在机构处理的申诉（逾期后上报的也在内）；审计人员看到逾期、已上报的工单；12345 话务员看到已取得同意的来电人的工单。", "Appeals your authority handles (also those escalated to it); auditors see overdue and escalated tickets; 12345 operators see the tickets of callers whose consent they hold.")) }
+            @if list.is_empty() { p.muted #no-appeals { (t(lang, "目前没有。", "None at present.")) } }
+            @else {
+                table #appeals {
+                    thead { tr {
+                        th { (t(lang, "工单", "Ticket")) }
+                        th { (t(lang, "申诉内容", "Claim")) }
+                        th { (t(lang, "受理单位", "Addressed to")) }
+                        th { (t(lang, "状态", "Status")) }
+                        th { (t(lang, "答复期限", "Due by")) }
+                    } }
+                    tbody {
+                        @for ticket in &list {
+                            tr.ticket data-ticket=(ticket.id) data-status=(ticket.status) {
+                                td { a href={ "/console/appeals/" (ticket.id) } { code { (ticket.id.get(..8).unwrap_or("")) } } }
+                                td { (ticket.claim_text) }
+                                td { (ticket.addressee.name) }
+                                td { (ticket_status(lang, &ticket.status)) @if ticket.overdue { " · " strong { (t(lang, "逾期", "overdue")) } } }
+                                td { (ticket.deadline) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(
+        lang,
+        "/console/appeals",
+        t(lang, "申诉", "Appeals"),
+        &who,
+        body,
+    )
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+async fn appeal_page<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ConsoleQuery>,
+) -> Response {
+    let lang = lang_of(&headers, q.lang.as_deref());
+    let path = format!("/console/appeals/{}", encode(&id));
+    let who = require_official!(app, headers, lang, &path);
+    let view = or_error!(
+        lang,
+        app.official_appeal(&Principal::Official(who.official.clone()), &id, lang)
+            .await
+    );
+    let ticket = &view["ticket"];
+    let checks = &view["checks"];
+    let holder = &checks["holder"];
+    let may_decide = view["may_decide"] == Value::Bool(true);
+    let open = ticket["status"] == "open";
+    let empty = Vec::new();
+    let records = ticket["records"].as_array().unwrap_or(&empty);
+    let body = html! {
+        div.card #appeal data-ticket=(text_of(&ticket["id"])) data-status=(text_of(&ticket["status"])) {
+            h2 { (t(lang, "申诉工单 ", "Appeal ticket ")) code { (text_of(&ticket["id"]).get(..8).unwrap_or("")) } }
+            dl {
+                dt { (t(lang, "申诉内容", "Claim")) } dd #claim { (text_of(&ticket["claim_text"])) }
+                dt { (t(lang, "申诉人说明", "Holder's text")) } dd #holder-text { (text_of(&ticket["text"])) }
+                @if !ticket["document"].is_null() {
+                    dt { (t(lang, "附件", "Document")) } dd { a #document-link href={ "/api/v1/official/appeals/" (text_of(&ticket["id"])) "/document" } { (text_of(&ticket["document"]["name"])) } " · SHA-256 " code { (text_of(&ticket["document"]["sha256"])) } }
+                }
+                dt { (t(lang, "受理单位", "Addressed to")) } dd #addressee { (text_of(&ticket["addressee"]["name"])) }
+                dt { (t(lang, "处理机关", "Handled by")) } dd #handler { (text_of(&ticket["handler"]["name"])) }
+                dt { (t(lang, "状态", "Status")) } dd #status { (ticket_status(lang, ticket["status"].as_str().unwrap_or(""))) }
+                dt { (t(lang, "答复期限", "Due by")) } dd #deadline { (text_of(&ticket["deadline"])) @if ticket["overdue"] == Value::Bool(true) { " · " strong { (t(lang, "逾期", "overdue")) } } }
+                @if !ticket["answer"].is_null() {
+                    dt { (t(lang, "答复", "Answer")) } dd #answer { (text_of(&ticket["answer"]["outcome"])) " · " (text_of(&ticket["answer"]["reason"])) }
+                }
+            }
+        }
+        div.card {
+            h3 { (t(lang, "被申诉的记录", "Disputed records")) }
+            ul.plain #evidence { @for e in view["evidence"].as_array().unwrap_or(&empty) { li data-record=(text_of(&e["id"])) { (text_of(&e["line"])) @if !e["not_counted"].is_null() { " — " (text_of(&e["not_counted"])) } } } }
+        }
+        div.card #checks {
+            h3 { (t(lang, "核查", "Checks")) }
+            @let entries = checks["border_entries"].as_array().unwrap_or(&empty);
+            @if ticket["claim"] == "never_left_country" || !entries.is_empty() {
+                p #border-entry-exists { @if entries.is_empty() { (t(lang, "此人没有任何入境记录。", "No border-entry record exists for this person.")) } @else { (t(lang, "入境记录与申诉人信息对照：", "Border-entry record next to the holder's details:")) } }
+                @if !entries.is_empty() {
+                    table #border-entries {
+                        thead { tr { th {} th { (t(lang, "申诉人（账户）", "Holder (account)")) } @for e in entries { th { (t(lang, "入境记录 ", "Entry ")) (text_of(&e["record"])) } } } }
+                        tbody {
+                            tr { th { (t(lang, "姓名", "Name")) } td #holder-name { (text_of(&holder["name"])) } @for e in entries { td.entry-name data-matches=(text_of(&e["name_matches"])) { (text_of(&e["name"])) @if e["name_matches"] == Value::Bool(false) { " ≠" } } } }
+                            tr { th { (t(lang, "证件", "Document")) } td #holder-document { (text_of(&holder["document"])) } @for e in entries { td.entry-document { (text_of(&e["document"])) } } }
+                            tr { th { (t(lang, "口岸 / 出发地", "Port / origin")) } td { "—" } @for e in entries { td { (text_of(&e["port"])) " ← " (text_of(&e["origin"])) } } }
+                            tr { th { (t(lang, "入境时间", "Entered")) } td { "—" } @for e in entries { td { (text_of(&e["entered_at"])) } } }
+                        }
+                    }
+                }
+            }
+            @let scans = checks["scans"].as_array().unwrap_or(&empty);
+            @if !scans.is_empty() {
+                table #scans {
+                    thead { tr { th { (t(lang, "场所", "Venue")) } th { (t(lang, "进入", "Entered")) } th { (t(lang, "离开", "Left")) } th { (t(lang, "在场核验", "Presence assurance")) } } }
+                    tbody { @for s in scans { tr { td { (text_of(&s["venue_name"])) } td { (text_of(&s["entered_at"])) } td { (text_of(&s["left_at"])) } td.presence { (text_of(&s["presence"])) } } } }
+                }
+            }
+        }
+        @if may_decide && open {
+            div.card #decide {
+                h3 { (t(lang, "答复", "Answer")) }
+                form #accept-form {
+                    label for="accept-target" { (t(lang, "申诉成立：撤销记录", "Accept: retract the record")) }
+                    select #accept-target name="target" { @for r in records { option value=(text_of(r)) { (text_of(r)) } } }
+                    label for="accept-reason" { (t(lang, "理由（申诉人可见）", "Reason (the holder sees it)")) }
+                    textarea #accept-reason name="reason" rows="2" required {}
+                    button #accept type="submit" { (t(lang, "签名并撤销", "Sign and retract")) }
+                }
+                form #reject-form {
+                    label for="reject-reason" { (t(lang, "申诉不成立：理由（申诉人可见）", "Reject: reason (the holder sees it)")) }
+                    textarea #reject-reason name="reason" rows="2" required {}
+                    button #reject type="submit" style="background:#8a1c1c" { (t(lang, "驳回", "Reject")) }
+                }
+                div.result #decide-result role="status" {}
+            }
+        }
+        @if may_decide && ticket["status"] == "answered" {
+            div.card { button #close-ticket type="button" { (t(lang, "结案", "Close the ticket")) } div.result #close-result role="status" {} }
+        }
+        @if !who.may(Action::ReadAudit) || may_decide {
+            div.card {
+                form #note-form {
+                    label for="note-text" { (t(lang, "备注", "Note")) }
+                    textarea #note-text name="text" rows="2" required {}
+                    button #note type="submit" { (t(lang, "添加备注", "Add the note")) }
+                }
+                div.result #note-result role="status" {}
+            }
+        }
+        div.card {
+            h3 { (t(lang, "处理记录", "Steps")) }
+            ul.plain #steps { @for s in ticket["steps"].as_array().unwrap_or(&empty) { li { (text_of(&s["at"])) " · " (text_of(&s["kind"])) " · " (text_of(&s["by"])) @if !s["note"].is_null() { " · " (text_of(&s["note"])) } " · " small.muted { (t(lang, "日志叶 ", "leaf ")) (text_of(&s["leaf"])) } } } }
+        }
+    };
+    page(
+        lang,
+        "/console/appeals",
+        t(lang, "申诉工单", "Appeal ticket"),
+        &who,
+        body,
+    )
+}
+
+async fn hotline_page<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Query(q): Query<ConsoleQuery>,
+) -> Response {
+    let lang = lang_of(&headers, q.lang.as_deref());
+    let who = require_official!(app, headers, lang, "/console/hotline");
+    let body = html! {
+        div.card {
+            h2 { (t(lang, "12345 热线：查询来电人的赋码来源", "12345 hotline: a caller's code provenance")) }
+            p.muted { (t(lang, "须先取得来电人同意：系统向来电人账户的手机发送验证码，来电人读出后输入。同意记入账本，1 小时内有效。您只能查看、代为申诉和添加备注，不能更改任何记录。", "The caller's consent comes first: a code goes to the phone on their account, and they read it out to you. The consent goes into the ledger and lasts an hour. You can look, appeal on their behalf and add notes; you cannot change any record.")) }
+            @if !who.may(Action::HandleCall) {
+                p.notice #hotline-not-permitted { (t(lang, "您的授权不包括 12345 热线。", "Your grants do not include the 12345 hotline.")) }
+            }
+            form #hotline-start {
+                label for="hotline-id" { (t(lang, "来电人身份证号码", "The caller's ID number")) }
+                input #hotline-id name="id_number" required maxlength="18" autocomplete="off";
+                button type="submit" { (t(lang, "发送验证码", "Send the code")) }
+            }
+            form #hotline-confirm hidden {
+                label for="hotline-code" { (t(lang, "来电人读出的验证码", "The code the caller reads out")) }
+                input #hotline-code name="code" required inputmode="numeric" maxlength="6" autocomplete="off";
+                button type="submit" { (t(lang, "确认同意", "Confirm consent")) }
+            }
+            div.result #hotline-result role="status" {}
+        }
+        div.card #hotline-provenance hidden {
+            h3 { (t(lang, "赋码来源", "Provenance")) }
+            dl {
+                dt { (t(lang, "颜色", "Colour")) } dd #hotline-colour {}
+                dt { (t(lang, "原因", "Reason")) } dd #hotline-reason {}
+            }
+            h4 { (t(lang, "所属单位及联系方式", "Owners and their contact")) }
+            ul.plain #hotline-owners {}
+            h4 { (t(lang, "申诉工单", "Tickets")) }
+            ul.plain #hotline-tickets {}
+            form #hotline-appeal {
+                label for="hotline-claim" { (t(lang, "代为申诉：哪一部分有误", "Appeal for the caller: which part is wrong")) }
+                select #hotline-claim name="claim" { @for c in crate::appeals::Claim::ALL { option value=(c.as_str()) { (c.label(lang)) } } }
+                label for="hotline-text" { (t(lang, "来电人陈述", "What the caller says")) }
+                textarea #hotline-text name="text" rows="2" {}
+                button type="submit" { (t(lang, "提交申诉", "Open the appeal")) }
+            }
+            div.result #hotline-appeal-result role="status" {}
+        }
+    };
+    page(
+        lang,
+        "/console/hotline",
+        t(lang, "12345 热线", "12345 hotline"),
+        &who,
+        body,
+    )
 }

@@ -18,6 +18,7 @@
 pub mod accounts;
 pub mod api;
 pub mod app;
+pub mod appeals;
 pub mod auth;
 pub mod bulk;
 pub mod config;

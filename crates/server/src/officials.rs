@@ -376,7 +376,7 @@ pub fn record_detail(r: &Evidence) -> String {
                 venue, from, until, ..
             } => format!("case {case}; venue {venue} {from} – {until}"),
         },
-        EvidenceBody::BorderEntry { port, origin } => format!("{origin} → {port}"),
+        EvidenceBody::BorderEntry { port, origin, .. } => format!("{origin} → {port}"),
         EvidenceBody::QuarantineOrder {
             setting,
             facility,

@@ -54,6 +54,7 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         .route("/dependants/confirm", post(dependant_confirm::<S>))
         .route("/dependants/in-person", post(in_person_submit::<S>))
         .route("/dependants/{key}", get(dependant_page::<S>))
+        .route("/appeals", get(appeals_page::<S>).post(appeal_submit::<S>))
         .route("/lang/{lang}", get(set_lang))
 }
 
@@ -138,6 +139,7 @@ fn layout(lang: Lang, path: &str, title: &str, signed_in: bool, body: Markup) ->
                             a href="/code" id="nav-code" { (t(lang, "我的码", "My code")) }
                             a href="/history" id="nav-history" { (t(lang, "记录", "History")) }
                             a href="/dependants" id="nav-dependants" { (t(lang, "家人", "Dependants")) }
+                            a href="/appeals" id="nav-appeals" { (t(lang, "申诉", "Appeals")) }
                         }
                         a id="lang-switch" href={ "/lang/" (other.0) "?next=" (encode(path)) } { (other.1) }
                     }
@@ -445,6 +447,8 @@ fn code_summary(lang: Lang, v: &CodeView) -> Markup {
                     }
                 }
                 a.button #why-link href="/code/why" { (t(lang, "为什么？", "Why?")) }
+                " "
+                a.button #appeal-link href="/appeals" style="background:#8a1c1c" { (t(lang, "申诉", "Appeal")) }
             }
         }
     }
@@ -469,6 +473,8 @@ async fn code_page<S: Store>(
         (code_summary(lang, &view))
         div.card {
             a href="/history" { (t(lang, "我的记录与凭证", "My history and receipts")) }
+            " · "
+            a href="/appeals" id="appeals-link" { (t(lang, "申诉", "Appeal")) }
             " · "
             a href="/venues/new" { (t(lang, "登记场所", "Register a venue")) }
             form method="post" action="/signout" style="display:inline" { button style="margin-left:1rem;background:#666" { (t(lang, "退出", "Sign out")) } }
@@ -1161,4 +1167,218 @@ async fn leave_submit<S: Store>(
         script { (PreEscaped(CLOCK_JS)) }
     };
     page(lang, "/code", t(lang, "离场", "Left"), true, body)
+}
+
+// ---------------------------------------------------------------------------------
+// Appeals.
+
+/// The appeal form's fields (the document is read in the page into base64).
+#[derive(Deserialize)]
+pub struct AppealForm {
+    claim: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    record: Option<String>,
+    #[serde(default)]
+    doc_name: Option<String>,
+    #[serde(default)]
+    doc_type: Option<String>,
+    #[serde(default)]
+    doc_data: Option<String>,
+}
+
+/// Reads the chosen file into the hidden fields as base64 before the form is sent.
+const APPEAL_JS: &str = "(function(){var f=document.getElementById('appeal-file');if(!f)return;f.addEventListener('change',function(){var file=f.files&&f.files[0];var n=document.getElementById('doc-name'),t=document.getElementById('doc-type'),d=document.getElementById('doc-data');if(!file){n.value='';t.value='';d.value='';return;}var r=new FileReader();r.onload=function(){var s=String(r.result);d.value=s.slice(s.indexOf(',')+1);n.value=file.name;t.value=file.type;};r.readAsDataURL(file);});})();";
+
+fn ticket_status(lang: Lang, status: &str) -> &'static str {
+    match status {
+        "open" => t(lang, "处理中", "open"),
+        "answered" => t(lang, "已答复", "answered"),
+        "closed" => t(lang, "已结案", "closed"),
+        _ => t(lang, "未知", "unknown"),
+    }
+}
+
+fn step_label(lang: Lang, kind: &str) -> &'static str {
+    match kind {
+        "opened" => t(lang, "提交申诉", "opened"),
+        "note" => t(lang, "备注", "note"),
+        "accepted" => t(lang, "申诉成立，记录已撤销", "accepted: record retracted"),
+        "rejected" => t(lang, "申诉不成立", "rejected"),
+        "escalated" => t(lang, "逾期，已上报上级机关", "overdue: escalated"),
+        "closed" => t(lang, "结案", "closed"),
+        _ => t(lang, "其他", "other"),
+    }
+}
+
+fn ticket_card(lang: Lang, ticket: &crate::appeals::TicketJson) -> Markup {
+    html! {
+        div.card.ticket data-ticket=(ticket.id) data-status=(ticket.status) {
+            h3 { (ticket.claim_text) " · " span.status { (ticket_status(lang, &ticket.status)) } }
+            dl {
+                dt { (t(lang, "受理单位", "Addressed to")) } dd.addressee { (ticket.addressee.name) }
+                dt { (t(lang, "处理机关", "Handled by")) } dd.handler {
+                    (ticket.handler.name)
+                    @if let Some(c) = &ticket.handler.contact { " · " (t(lang, "联系电话 ", "contact ")) (c) }
+                }
+                dt { (t(lang, "答复期限", "Answer due by")) } dd.deadline {
+                    (ticket.deadline)
+                    @if ticket.overdue { " · " strong { (t(lang, "已逾期", "overdue")) } }
+                }
+                @if !ticket.escalated_to.is_empty() || ticket.at_top {
+                    dt { (t(lang, "已上报", "Escalated")) } dd.escalated {
+                        (ticket.escalated_to.join(" → "))
+                        @if ticket.at_top { " · " (t(lang, "已提交监督机关", "listed for the oversight bodies")) }
+                    }
+                }
+                dt { (t(lang, "涉及记录", "Records")) } dd.records { (ticket.records.join(", ")) }
+                @if !ticket.text.is_empty() { dt { (t(lang, "说明", "Your text")) } dd { (ticket.text) } }
+                @if let Some(d) = &ticket.document { dt { (t(lang, "附件", "Document")) } dd { (d.name) " · " (d.size) " B · SHA-256 " code { (d.sha256.get(..16).unwrap_or("")) "…" } } }
+            }
+            @if let Some(answer) = &ticket.answer {
+                div.answer.notice style="padding:.6rem;margin-top:.6rem" data-outcome=(answer.outcome) {
+                    strong { @if answer.outcome == "accepted" { (t(lang, "申诉成立", "Appeal accepted")) } @else { (t(lang, "申诉不成立", "Appeal rejected")) } }
+                    p.reason { (answer.reason) }
+                    @if let Some(code) = &answer.code {
+                        p.code-after {
+                            (t(lang, "您的健康码已重新计算：", "Your code was re-derived: "))
+                            strong { (crate::appeals::colour_label(&code.colour, lang)) }
+                            " · "
+                            a href={ "/history/verify/code-change/" (code.leaf) "/" (code.position) } { (t(lang, "变更凭证", "receipt of the change")) }
+                        }
+                    }
+                }
+            }
+            details {
+                summary { (t(lang, "处理记录（每一步均记入透明日志）", "Steps (each one in the transparency log)")) }
+                ul.plain.steps {
+                    @for s in &ticket.steps {
+                        li { (s.at) " · " (step_label(lang, &s.kind)) @if let Some(n) = &s.note { " · " (n) } " · " small.muted { (t(lang, "日志序号 ", "leaf ")) (s.leaf) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The holder's appeals: the form (which part is wrong, text, a document; a green
+/// holder names the record) and every ticket with its status, deadline, handler and
+/// answer.
+async fn appeals_markup<S: Store>(
+    app: &Arc<App<S>>,
+    person: PersonKey,
+    lang: Lang,
+    error: Option<&AppError>,
+) -> Response {
+    let view = or_page!(lang, app.code_view(person, lang).await);
+    let tickets = or_page!(lang, app.my_appeals(person, lang).await);
+    let green = view.decision.colour == Colour::Green;
+    let records: Vec<(String, String)> = if green {
+        or_page!(lang, app.history(person, lang).await)
+            .into_iter()
+            .filter_map(|h| match h.target {
+                HistoryTarget::Record(id) => Some((id.to_string(), h.line)),
+                HistoryTarget::CodeChange { .. } => None,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let body = html! {
+        div.card.(colour_class(view.decision.colour)) #appeal-card data-colour=(view.decision.colour.name()) {
+            div.band { (colour_name(lang, view.decision.colour)) }
+            @if green {
+                p #appeal-intro { (t(lang, "您的健康码为绿码。如果某条关于您的记录有误，仍可对该记录提出申诉，申诉将送达记录所属单位。", "Your code is green. If a record about you is wrong you can still appeal it; the appeal goes to the record's owner.")) }
+            } @else {
+                dl {
+                    dt { (t(lang, "赋码原因", "Reason")) } dd #appeal-reason { (view.explanation.reason.clone().unwrap_or_default()) }
+                    dt { (t(lang, "赋码来源", "Assigned by")) } dd #appeal-owners { (view.explanation.owners.join("；")) }
+                }
+                p #appeal-intro { (t(lang, "请说明哪一部分有误。申诉将自动送达决定性记录的每一个所属单位（每个单位一张工单），并在规定期限内答复；逾期将自动上报上级机关。", "Say which part is wrong. The appeal goes automatically to every owner of the decisive records (one ticket each), to be answered by a deadline; an overdue ticket escalates to the parent authority.")) }
+            }
+        }
+        @if let Some(e) = error {
+            div.card.error #appeal-error { p { (e.message) } small { code { (e.code) } } }
+        }
+        div.card {
+            h2 { (t(lang, "提出申诉", "Appeal")) }
+            form #appeal-form method="post" action="/appeals" {
+                fieldset style="border:0;padding:0" {
+                    legend { (t(lang, "哪一部分有误？", "Which part is wrong?")) }
+                    @for (n, claim) in crate::appeals::Claim::ALL.iter().enumerate() {
+                        label { input type="radio" name="claim" value=(claim.as_str()) id={ "claim-" (claim.as_str()) } required checked[n == 0 && !green] style="width:auto"; " " (claim.label(lang)) }
+                    }
+                }
+                @if green {
+                    label for="appeal-record" { (t(lang, "有误的记录", "The record that is wrong")) }
+                    select #appeal-record name="record" required {
+                        @for (id, line) in &records { option value=(id) { (line) } }
+                    }
+                }
+                label for="appeal-text" { (t(lang, "说明（选“其他”时必填，最多 2000 字）", "Your text (required for “something else”; at most 2,000 characters)")) }
+                textarea #appeal-text name="text" rows="4" maxlength="2000" style="width:100%;box-sizing:border-box" {}
+                label for="appeal-file" { (t(lang, "附件（可选：PDF、PNG 或 JPEG，不超过 512 KB）", "Document (optional: PDF, PNG or JPEG, at most 512 KB)")) }
+                input #appeal-file type="file" accept="application/pdf,image/png,image/jpeg";
+                input #doc-name type="hidden" name="doc_name";
+                input #doc-type type="hidden" name="doc_type";
+                input #doc-data type="hidden" name="doc_data";
+                button #appeal-submit type="submit" { (t(lang, "提交申诉", "Submit the appeal")) }
+            }
+        }
+        h2 { (t(lang, "我的申诉", "My appeals")) }
+        @if tickets.is_empty() { p.muted #no-tickets { (t(lang, "暂无申诉。", "No appeals yet.")) } }
+        div #tickets { @for ticket in &tickets { (ticket_card(lang, ticket)) } }
+        script { (PreEscaped(APPEAL_JS)) }
+    };
+    let status = if error.is_some() {
+        error.map_or(StatusCode::OK, |e| e.status)
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        Html(layout(lang, "/appeals", t(lang, "申诉", "Appeals"), true, body).into_string()),
+    )
+        .into_response()
+}
+
+async fn appeals_page<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let lang = lang_of(&headers, q.lang.as_deref());
+    let person = require_holder!(app, headers, lang, "/appeals");
+    appeals_markup(&app, person, lang, None).await
+}
+
+async fn appeal_submit<S: Store>(
+    State(app): St<S>,
+    headers: HeaderMap,
+    Form(f): Form<AppealForm>,
+) -> Response {
+    let lang = lang_of(&headers, None);
+    let person = require_holder!(app, headers, lang, "/appeals");
+    let document = match (f.doc_name, f.doc_type, f.doc_data) {
+        (Some(name), Some(content_type), Some(data)) if !data.is_empty() => {
+            Some(crate::appeals::DocumentIn {
+                name,
+                content_type,
+                data,
+            })
+        }
+        _ => None,
+    };
+    let request = crate::appeals::AppealRequest {
+        claim: f.claim,
+        text: f.text,
+        record: f.record,
+        document,
+    };
+    match app.open_appeal(person, "holder", request, lang).await {
+        Ok(_) => redirect("/appeals"),
+        Err(e) if e.status.is_client_error() => appeals_markup(&app, person, lang, Some(&e)).await,
+        Err(e) => error_page(lang, &e),
+    }
 }

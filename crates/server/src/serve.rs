@@ -28,6 +28,7 @@ use crate::config::Config;
 pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     crate::api::router::<S>()
         .merge(crate::console_api::router::<S>())
+        .merge(crate::appeals::api::router::<S>())
         .merge(crate::console::router::<S>())
         .merge(crate::pages::router::<S>())
         .fallback(not_found)
@@ -311,6 +312,11 @@ pub async fn serve<S: Store>(
                 tick.tick().await;
                 if let Err(e) = app.sign_checkpoint().await {
                     tracing::error!(error = %e, "checkpoint signing failed");
+                }
+                match app.escalate_overdue().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(tickets = n, "overdue appeal tickets escalated"),
+                    Err(e) => tracing::error!(error = %e, "appeal escalation failed"),
                 }
             }
         })

@@ -617,6 +617,8 @@ fn rec_evidence(city: &City, keys: &PersonKeys, rec: &Rec) -> Evidence {
         Body::BorderEntry { origin, .. } => EvidenceBody::BorderEntry {
             port: city.registry.port.clone(),
             origin: ORIGINS[usize::from(*origin)].to_owned(),
+            name: None,
+            document: None,
         },
         Body::QuarantineOrder {
             setting,

@@ -177,7 +177,16 @@ impl mingma_store::Store for PostgresStore {
         if act.is_empty() {
             return Err(StoreError::Range("an authority act cannot be empty".into()));
         }
-        self.write(|reply| Job::Act(act, reply)).await
+        self.write(|reply| Job::Act(mingma_store::LedgerEntry::Act(act), reply))
+            .await
+    }
+
+    async fn append_appeal(&self, step: Vec<u8>) -> Result<u64> {
+        if step.is_empty() {
+            return Err(StoreError::Range("an appeal step cannot be empty".into()));
+        }
+        self.write(|reply| Job::Act(mingma_store::LedgerEntry::Appeal(step), reply))
+            .await
     }
 
     async fn acts(&self, from: u64) -> Result<Vec<(u64, Vec<u8>)>> {

@@ -28,7 +28,9 @@ pub(crate) enum Job {
     CodeChanges(Vec<Decision>, u64, oneshot::Sender<Result<Option<u64>>>),
     Checkpoint(StoredCheckpoint, oneshot::Sender<Result<()>>),
     Purge(Timestamp, oneshot::Sender<Result<PurgeReport>>),
-    Act(Vec<u8>, oneshot::Sender<Result<u64>>),
+    /// An authority act or an appeal step (both opaque leaves; only acts are listed
+    /// in `acts`).
+    Act(LedgerEntry, oneshot::Sender<Result<u64>>),
 }
 
 /// A job's result, held until the transaction commits.
@@ -1083,13 +1085,16 @@ async fn purge(conn: &Conn, frontier: &mut Frontier, before: Timestamp) -> Resul
     })
 }
 
-/// Appends an authority act as one leaf and lists it in `acts`.
-async fn append_act(conn: &Conn, frontier: &mut Frontier, act: Vec<u8>) -> Result<u64> {
+/// Appends an authority act (listed in `acts`) or an appeal step as one leaf.
+async fn append_act(conn: &Conn, frontier: &mut Frontier, entry: LedgerEntry) -> Result<u64> {
     let mut leaves = NewLeaves::default();
-    let leaf = leaves.push(frontier, LedgerEntry::Act(act).to_bytes());
+    let is_act = matches!(entry, LedgerEntry::Act(_));
+    let leaf = leaves.push(frontier, entry.to_bytes());
     leaves.insert(conn).await?;
-    conn.execute("INSERT INTO acts (leaf) VALUES ($1)", &[&index(leaf)])
-        .await?;
+    if is_act {
+        conn.execute("INSERT INTO acts (leaf) VALUES ($1)", &[&index(leaf)])
+            .await?;
+    }
     Ok(leaf)
 }
 

@@ -26,7 +26,9 @@ pub(crate) enum Job {
     CodeChanges(Vec<Decision>, u64, oneshot::Sender<Result<Option<u64>>>),
     Checkpoint(StoredCheckpoint, oneshot::Sender<Result<()>>),
     Purge(Timestamp, oneshot::Sender<Result<PurgeReport>>),
-    Act(Vec<u8>, oneshot::Sender<Result<u64>>),
+    /// An authority act or an appeal step (both opaque leaves; only acts are listed
+    /// in `acts`).
+    Act(LedgerEntry, oneshot::Sender<Result<u64>>),
 }
 
 /// A record made ready for the writer by the caller's thread: its salt, canonical
@@ -718,12 +720,14 @@ fn referenced_scans(conn: &Connection, before: Timestamp) -> Result<BTreeSet<Str
     Ok(kept)
 }
 
-/// Appends an authority act as one leaf and lists it in `acts`.
-fn append_act(conn: &Connection, state: &mut WriteState, act: &[u8]) -> Result<u64> {
-    let leaf = append_leaf(conn, state, &LedgerEntry::Act(act.to_vec()).to_bytes())?;
-    conn.prepare_cached("INSERT INTO acts (leaf) VALUES (?1)")
-        .and_then(|mut s| s.execute([leaf as i64]))
-        .map_err(backend)?;
+/// Appends an authority act (listed in `acts`) or an appeal step as one leaf.
+fn append_act(conn: &Connection, state: &mut WriteState, entry: &LedgerEntry) -> Result<u64> {
+    let leaf = append_leaf(conn, state, &entry.to_bytes())?;
+    if matches!(entry, LedgerEntry::Act(_)) {
+        conn.prepare_cached("INSERT INTO acts (leaf) VALUES (?1)")
+            .and_then(|mut s| s.execute([leaf as i64]))
+            .map_err(backend)?;
+    }
     Ok(leaf)
 }
 

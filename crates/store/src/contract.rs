@@ -1684,8 +1684,13 @@ pub async fn seals_and_authority_acts_are_kept_exactly<S: Store>(store: &S) {
         .append(vec![positive("plain-2", person(3), t("06-01 11:00"))])
         .await
         .expect("append");
+    let step = store
+        .append_appeal(b"an appeal step".to_vec())
+        .await
+        .expect("appeal step");
+    assert!(store.append_appeal(Vec::new()).await.is_err());
     let second = store.append_act(b"second act".to_vec()).await.expect("act");
-    assert!(first < second);
+    assert!(first < step && step < second);
     assert_eq!(store.ledger_size().await.expect("size"), second + 1);
 
     let back = store
@@ -1752,6 +1757,12 @@ pub async fn seals_and_authority_acts_are_kept_exactly<S: Store>(store: &S) {
     assert_eq!(
         leaf.first().map(|l| LedgerEntry::from_bytes(&l.data)),
         Some(Ok(LedgerEntry::Act(b"first act".to_vec())))
+    );
+    let leaf = store.leaves(step, 1).await.expect("leaf");
+    assert_eq!(
+        leaf.first().map(|l| LedgerEntry::from_bytes(&l.data)),
+        Some(Ok(LedgerEntry::Appeal(b"an appeal step".to_vec()))),
+        "an appeal step is a leaf of its own type, not an act"
     );
     let rules = RuleSet::default_rules().expect("default rules");
     let report = crate::verify(store, None, &rules, None)

@@ -8,6 +8,7 @@
 //! | `0x02` | a batch of code changes | version `0x01`, count (u64 BE), root of the batch tree (32 bytes), ledger size the batch reflects (u64 BE), rule set id and version (u32 BE length + UTF-8 each) |
 //! | `0x03` | a retention purge | version `0x01`, count (u64 BE), then each purged leaf index (u64 BE), ascending |
 //! | `0x04` | an authority act | opaque to the store: `mingma_authority::SignedAct` bytes (a key, role, data source or rule set registered; a tracing query) |
+//! | `0x05` | an appeal step | opaque to the store: `mingma_server::appeals::StepEntry` bytes (a ticket opened, noted, answered, escalated or closed; a caller's consent to a hotline lookup), naming authorities and sources, never a person: the holder and the person acting appear only in a salted commitment |
 //!
 //! The batch tree of a code-change entry is an RFC 6962 tree whose leaves are the
 //! per-person change commitments (see [`crate::CodeChange`]), in the order stored;
@@ -28,6 +29,9 @@ pub enum LedgerEntry {
     Purge(Purge),
     /// An authority act (the store never reads it; `mingma-authority` does).
     Act(Vec<u8>),
+    /// A step of an appeal ticket or a hotline consent (the store never reads it;
+    /// the server's `appeals` module does).
+    Appeal(Vec<u8>),
 }
 
 /// The summary of a batch of code changes that one leaf commits to.
@@ -78,6 +82,7 @@ const RECORD: u8 = 0x01;
 const CODE_CHANGES: u8 = 0x02;
 const PURGE: u8 = 0x03;
 const ACT: u8 = 0x04;
+const APPEAL: u8 = 0x05;
 const PAYLOAD_VERSION: u8 = 0x01;
 
 impl LedgerEntry {
@@ -111,6 +116,11 @@ impl LedgerEntry {
             LedgerEntry::Act(act) => {
                 let mut out = vec![ACT];
                 out.extend_from_slice(act);
+                out
+            }
+            LedgerEntry::Appeal(step) => {
+                let mut out = vec![APPEAL];
+                out.extend_from_slice(step);
                 out
             }
         }
@@ -156,6 +166,8 @@ impl LedgerEntry {
             }
             ACT if payload.is_empty() => Err(EntryError::Malformed("act")),
             ACT => Ok(LedgerEntry::Act(payload.to_vec())),
+            APPEAL if payload.is_empty() => Err(EntryError::Malformed("appeal")),
+            APPEAL => Ok(LedgerEntry::Appeal(payload.to_vec())),
             other => Err(EntryError::UnknownType(other)),
         }
     }

@@ -451,6 +451,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// before and replays it after.
     fn append_act(&self, act: Vec<u8>) -> impl Future<Output = Result<u64>> + Send;
 
+    /// Appends an appeal step (see [`LedgerEntry::Appeal`]) as one leaf and returns
+    /// its index. The store does not read it.
+    fn append_appeal(&self, step: Vec<u8>) -> impl Future<Output = Result<u64>> + Send;
+
     /// The authority acts with a leaf `>= from`, in leaf order: (leaf, act bytes).
     fn acts(&self, from: u64) -> impl Future<Output = Result<Vec<(u64, Vec<u8>)>>> + Send;
 }

@@ -562,6 +562,7 @@ fn entry_name(entry: &LedgerEntry) -> &'static str {
         LedgerEntry::CodeChanges(_) => "a code-change batch",
         LedgerEntry::Purge(_) => "a purge entry",
         LedgerEntry::Act(_) => "an authority act",
+        LedgerEntry::Appeal(_) => "an appeal step",
     }
 }
 

@@ -167,6 +167,8 @@ pub async fn verify<S: Store>(
                 Ok(LedgerEntry::CodeChanges(batch)) => batches.push((leaf.index, batch)),
                 // Acts are checked by replaying them (`mingma_authority::Registry`).
                 Ok(LedgerEntry::Act(_)) => {}
+                // Appeal steps commit to the server's tickets; nothing here reads them.
+                Ok(LedgerEntry::Appeal(_)) => {}
                 Ok(LedgerEntry::Purge(purge)) => {
                     for index in purge.leaves {
                         if index >= leaf.index {

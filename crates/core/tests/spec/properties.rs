@@ -227,6 +227,8 @@ fn build(specs: &[Spec]) -> Vec<Evidence> {
             EvidenceKind::BorderEntry => EvidenceBody::BorderEntry {
                 port: "郑州新郑国际机场".into(),
                 origin: "KR".into(),
+                name: None,
+                document: None,
             },
             EvidenceKind::QuarantineOrder => EvidenceBody::QuarantineOrder {
                 setting: if v & 1 == 0 {

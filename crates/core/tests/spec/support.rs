@@ -320,6 +320,8 @@ pub fn border_entry(id: &str, who: PersonKey, at: Timestamp) -> Evidence {
         EvidenceBody::BorderEntry {
             port: "郑州新郑国际机场".into(),
             origin: "KR".into(),
+            name: None,
+            document: None,
         },
     )
 }

@@ -370,7 +370,7 @@ async fn lab_submits(p: &Province, token: &str, line: Value) -> (StatusCode, Val
 }
 
 /// Seals a source's line with `signer` and submits it with the source's token.
-async fn source_submits(
+pub async fn source_submits(
     p: &Province,
     token: &str,
     line: Value,

@@ -1,5 +1,6 @@
 //! The service's API and pages, endpoint by endpoint, bad input included.
 
+mod appeals;
 mod authority;
 mod bulk;
 mod checkin;
