@@ -56,29 +56,6 @@ async fn add_official(p: &Province, id: &str, seed: u8, authority: &str, role: R
         .unwrap();
 }
 
-/// Signs a holder up through the API; returns the session token (sent as Bearer).
-async fn holder(p: &Province, id: &str, name: &str, phone: &str) -> String {
-    let (status, started) = p
-        .call(
-            Method::POST,
-            "/api/v1/signin",
-            Some(json!({"id_number": id, "name": name, "phone": phone})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
-    let (status, session) = p
-        .call(
-            Method::POST,
-            "/api/v1/signin/confirm",
-            Some(json!({"challenge": started["challenge"], "code": started["demo_code"]})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{session}");
-    session["session"].as_str().unwrap().to_owned()
-}
-
 fn code_of(answer: &(StatusCode, Value)) -> &str {
     answer.1["code"].as_str().unwrap_or("")
 }
@@ -131,7 +108,7 @@ async fn a_wrong_inbound_traveller_code_is_appealed_to_its_two_owners_and_retrac
     let p = province().await;
     add_official(&p, "zz-h", 17, "zz-wjw", Role::HotlineOperator, "4101").await;
     let id = id_number("41010219900307002");
-    let me = holder(&p, &id, "王芳", "13800000001").await;
+    let me = p.holder(&id, "王芳", "13800000001").await;
     wrongly_red(&p, &id).await;
     p.set("2022-06-10T10:00:00+08:00");
 
@@ -648,7 +625,7 @@ async fn an_overdue_ticket_escalates_to_the_parent_authority_on_time_and_is_list
     let p = province().await;
     add_official(&p, "hn-aud", 18, "hn-wjw", Role::Auditor, "41").await;
     let id = id_number("41010219880512003");
-    let me = holder(&p, &id, "赵强", "13800000002").await;
+    let me = p.holder(&id, "赵强", "13800000002").await;
     let lab = p
         .app
         .accounts
@@ -777,7 +754,7 @@ async fn an_overdue_ticket_escalates_to_the_parent_authority_on_time_and_is_list
 async fn a_green_holder_names_the_record_and_is_never_told_no_appeal_is_needed() {
     let p = province().await;
     let id = id_number("41010219700101004");
-    let me = holder(&p, &id, "钱伟", "13800000003").await;
+    let me = p.holder(&id, "钱伟", "13800000003").await;
     let answer = p
         .call(
             Method::POST,
@@ -882,7 +859,7 @@ async fn the_appeal_pages_and_the_console_pages_in_chinese_and_english() {
     let p = province().await;
     add_official(&p, "zz-h", 17, "zz-wjw", Role::HotlineOperator, "4101").await;
     let id = id_number("41010219900307002");
-    let me = holder(&p, &id, "王芳", "13800000001").await;
+    let me = p.holder(&id, "王芳", "13800000001").await;
     wrongly_red(&p, &id).await;
 
     let (status, _, html) = page(&p, Method::GET, "/code", &me, None).await;
@@ -1014,7 +991,7 @@ async fn an_appeal_against_a_venue_exposure_shows_the_scan_and_its_presence_assu
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let id = id_number("41010219900909009");
-    let me = holder(&p, &id, "孙七", "13700002222").await;
+    let me = p.holder(&id, "孙七", "13700002222").await;
     let (status, venue) = p
         .call(
             Method::POST,

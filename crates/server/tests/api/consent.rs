@@ -18,29 +18,6 @@ fn dependant() -> String {
     id_number("41010519450715002")
 }
 
-/// A holder's session (bearer token) through the API with the demo channel.
-async fn holder(p: &Province, id: &str, name: &str, phone: &str) -> String {
-    let (status, started) = p
-        .call(
-            Method::POST,
-            "/api/v1/signin",
-            Some(json!({"id_number": id, "name": name, "phone": phone})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
-    let (status, session) = p
-        .call(
-            Method::POST,
-            "/api/v1/signin/confirm",
-            Some(json!({"challenge": started["challenge"], "code": started["demo_code"]})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{session}");
-    session["session"].as_str().unwrap().to_owned()
-}
-
 /// The proxy asks; the request's reference.
 async fn ask(p: &Province, proxy: &str) -> String {
     let (status, request) = p
@@ -104,7 +81,7 @@ async fn dependants(p: &Province, proxy: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_health_official_witnesses_a_dependants_consent_in_person() {
     let p = province().await;
-    let proxy = holder(&p, PROXY, "赵六", "13900001111").await;
+    let proxy = p.holder(PROXY, "赵六", "13900001111").await;
     let reference = ask(&p, &proxy).await;
     assert!(
         reference.len() == 11 && reference.as_bytes()[5] == b'-',
@@ -236,7 +213,7 @@ async fn a_health_official_witnesses_a_dependants_consent_in_person() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_checks_record_nothing() {
     let p = province().await;
-    let proxy = holder(&p, PROXY, "赵六", "13900001111").await;
+    let proxy = p.holder(PROXY, "赵六", "13900001111").await;
     let reference = ask(&p, &proxy).await;
     let size = p.app.store.ledger_size().await.unwrap();
     let (zz_a, zz_t, kf_x) = (
@@ -351,7 +328,7 @@ async fn refused_checks_record_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxies_ask_with_checked_input_and_a_limit() {
     let p = province().await;
-    let proxy = holder(&p, PROXY, "赵六", "13900001111").await;
+    let proxy = p.holder(PROXY, "赵六", "13900001111").await;
     let ask_for = |id: String, name: &'static str| {
         let p = &p;
         let proxy = proxy.clone();
@@ -429,7 +406,7 @@ async fn holder_page(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dependants_page_offers_both_ways_and_shows_which_one_was_used() {
     let p = province().await;
-    let proxy = holder(&p, PROXY, "赵六", "13900001111").await;
+    let proxy = p.holder(PROXY, "赵六", "13900001111").await;
     let (status, html) = holder_page(&p, Method::GET, "/dependants", &proxy, None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
