@@ -970,26 +970,7 @@ async fn the_appeal_pages_and_the_console_pages_in_chinese_and_english() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_appeal_against_a_venue_exposure_shows_the_scan_and_its_presence_assurance() {
     let p = province().await;
-    let a = p.sign_in("zz-a").await;
-    let b = p.sign_in("zz-b").await;
-    let (status, body) = p
-        .record(
-            &a,
-            &key(11),
-            json!({"type": "risk_area", "id": "ra-2", "level": "high", "divisions": ["410103"],
-                   "from": "2022-06-07T00:00:00+08:00", "until": "2022-06-12T00:00:00+08:00",
-                   "legal_basis": "郑州市疫情防控指挥部通告2022年第50号"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = p
-        .record(
-            &b,
-            &key(12),
-            json!({"type": "approval", "id": "ra-2-ok", "target": "ra-2"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    p.declare_erqi_high_risk().await;
     let id = id_number("41010219900909009");
     let me = p.holder(&id, "孙七", "13700002222").await;
     let (status, venue) = p
@@ -1029,6 +1010,7 @@ async fn an_appeal_against_a_venue_exposure_shows_the_scan_and_its_presence_assu
     assert_eq!(tickets.as_array().unwrap().len(), 1, "{tickets}");
     assert_eq!(tickets[0]["addressee"]["id"], "zz-wjw");
     let ticket = tickets[0]["id"].as_str().unwrap();
+    let a = p.sign_in("zz-a").await;
     let (status, view) = p
         .call(
             Method::GET,

@@ -275,6 +275,31 @@ impl Province {
         (status, value)
     }
 
+    /// 二七区 (410103) declared high risk from 7 to 12 June 2022 as `ra-2` by zz-a,
+    /// approved by zz-b.
+    pub async fn declare_erqi_high_risk(&self) {
+        let a = self.sign_in("zz-a").await;
+        let b = self.sign_in("zz-b").await;
+        let (status, body) = self
+            .record(
+                &a,
+                &key(11),
+                json!({"type": "risk_area", "id": "ra-2", "level": "high", "divisions": ["410103"],
+                       "from": "2022-06-07T00:00:00+08:00", "until": "2022-06-12T00:00:00+08:00",
+                       "legal_basis": "郑州市疫情防控指挥部通告2022年第50号"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = self
+            .record(
+                &b,
+                &key(12),
+                json!({"type": "approval", "id": "ra-2-ok", "target": "ra-2"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     /// Signs a holder up through the API with the demo channel; their session
     /// (sent as Bearer).
     pub async fn holder(&self, id: &str, name: &str, phone: &str) -> String {
@@ -899,26 +924,7 @@ async fn wrong_passwords_lock_an_official_out_for_a_while() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_in_inside_a_declared_area_turns_the_code_red_one_outside_leaves_it() {
     let p = province().await;
-    let a = p.sign_in("zz-a").await;
-    let b = p.sign_in("zz-b").await;
-    let (status, body) = p
-        .record(
-            &a,
-            &key(11),
-            json!({"type": "risk_area", "id": "ra-2", "level": "high", "divisions": ["410103"],
-                   "from": "2022-06-07T00:00:00+08:00", "until": "2022-06-12T00:00:00+08:00",
-                   "legal_basis": "郑州市疫情防控指挥部通告2022年第50号"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = p
-        .record(
-            &b,
-            &key(12),
-            json!({"type": "approval", "id": "ra-2-ok", "target": "ra-2"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    p.declare_erqi_high_risk().await;
 
     let holder = p
         .holder(&id_number("41010219900909009"), "孙七", "13700002222")
