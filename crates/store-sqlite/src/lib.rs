@@ -25,7 +25,9 @@ mod writer;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mingma_core::commitment::Salt;
 use mingma_core::{
@@ -59,6 +61,16 @@ struct Inner {
     upper: Arc<UpperNodes>,
     scans: Arc<ScanIndex>,
     shared: Mutex<SharedRecords>,
+    shared_changes: Arc<SharedChanges>,
+}
+
+/// Runs a statement without parameters through the connection's statement cache
+/// (`execute_batch` would parse it at every call).
+fn run_cached(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+        .map_err(backend)
 }
 
 /// The durability settings every connection runs with, for benchmarks to print.
@@ -96,7 +108,8 @@ impl SqliteStore {
                 .map_err(backend)?;
             Arc::new(ScanIndex::load(&build)?)
         };
-        let jobs = writer::start(conn, upper.clone(), scans.clone())?;
+        let shared_changes = Arc::new(SharedChanges::default());
+        let jobs = writer::start(conn, upper.clone(), scans.clone(), shared_changes.clone())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
@@ -105,6 +118,7 @@ impl SqliteStore {
                 upper,
                 scans,
                 shared: Mutex::default(),
+                shared_changes,
             }),
         })
     }
@@ -438,19 +452,64 @@ struct SharedRecords {
     /// The leaf of each record in `records`, ascending.
     leaves: Vec<u64>,
     records: Arc<Vec<Evidence>>,
+    /// The writer's count of changes ([`SharedChanges`]) when the list was last
+    /// caught up, and when that was.
+    caught_up: Option<(u64, Instant)>,
+}
+
+/// How long records about nobody written by *another* process may go unseen: the
+/// list is read again at least this often even when this process's writer wrote
+/// none. (The store assumes one writing process — the scan index is this
+/// process's — so this only bounds how late an outside write shows.)
+const SHARED_RECHECK: Duration = Duration::from_secs(1);
+
+/// The writer's count of changes to the records about nobody. It is bumped at the
+/// first such record of a transaction (turning odd) and again when the transaction
+/// ends (even). A reader keeps the count it saw before looking only if it was even:
+/// then any record about nobody committed since was counted after that, and the
+/// kept count no longer matches. An odd count (a transaction in flight) is never
+/// kept, so the next reader looks again.
+#[derive(Default)]
+pub(crate) struct SharedChanges(AtomicU64);
+
+impl SharedChanges {
+    pub(crate) fn bump(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn count(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl SharedRecords {
+    /// The kept list and how many of its records lie below leaf `below`, if nothing
+    /// was written about nobody since it was caught up (and it is recent).
+    fn current(&self, changes: &SharedChanges, below: u64) -> Option<(Arc<Vec<Evidence>>, usize)> {
+        let (count, at) = self.caught_up?;
+        (count == changes.count() && at.elapsed() < SHARED_RECHECK).then(|| {
+            let below = self.leaves.partition_point(|l| *l < below);
+            (self.records.clone(), below)
+        })
+    }
 }
 
 /// The kept records about nobody, caught up with the ledger as `conn` sees it (one
-/// indexed read of the records added since the last call), and how many of them lie
-/// below leaf `below`.
+/// indexed read of the records added since the last call, skipped when the writer
+/// wrote none since), and how many of them lie below leaf `below`.
 fn shared_records(
     conn: &Connection,
     kept: &Mutex<SharedRecords>,
+    changes: &SharedChanges,
     below: u64,
 ) -> Result<(Arc<Vec<Evidence>>, usize)> {
     let mut kept = kept
         .lock()
         .map_err(|_| backend("shared records poisoned"))?;
+    if let Some(current) = kept.current(changes, below) {
+        return Ok(current);
+    }
+    let seen = changes.count();
     let next = kept.leaves.last().map_or(0, |l| l + 1);
     let added: Vec<StoredRecord> = conn
         .prepare_cached(&format!(
@@ -465,7 +524,9 @@ fn shared_records(
         .map(stored_record)
         .collect::<Result<_>>()?;
     if !added.is_empty() {
-        let SharedRecords { leaves, records } = &mut *kept;
+        let SharedRecords {
+            leaves, records, ..
+        } = &mut *kept;
         // Copies the list only if a derivation still holds the previous one.
         let records = Arc::make_mut(records);
         for record in added {
@@ -473,6 +534,7 @@ fn shared_records(
             records.push(record.evidence);
         }
     }
+    kept.caught_up = seen.is_multiple_of(2).then(|| (seen, Instant::now()));
     let below = kept.leaves.partition_point(|l| *l < below);
     Ok((kept.records.clone(), below))
 }
@@ -494,12 +556,13 @@ fn derivation_inputs(
     conn: &Connection,
     index: &ScanIndex,
     kept: &Mutex<SharedRecords>,
+    changes: &SharedChanges,
     persons: &[PersonKey],
     rules: &RuleSet,
     below: u64,
 ) -> Result<DerivationInputs> {
     let below_leaf = below;
-    let (shared, count) = shared_records(conn, kept, below)?;
+    let (shared, count) = shared_records(conn, kept, changes, below)?;
     let below = i64::try_from(below).unwrap_or(i64::MAX);
     // Risk areas (by index in `shared`), and the acts on each shared record.
     let areas: Vec<usize> = (0..count)
@@ -1010,9 +1073,22 @@ impl mingma_store::Store for SqliteStore {
     }
 
     async fn records_about_nobody(&self) -> Result<Arc<Vec<Evidence>>> {
+        // Without a look at the database when the writer wrote nothing about nobody
+        // since the last one (the common case: a check-in asks at every scan).
+        let fresh = self
+            .inner
+            .shared
+            .lock()
+            .map_err(|_| backend("shared records poisoned"))?
+            .current(&self.inner.shared_changes, u64::MAX);
+        if let Some((records, _)) = fresh {
+            return Ok(records);
+        }
         let inner = self.inner.clone();
-        self.read(move |conn| Ok(shared_records(conn, &inner.shared, u64::MAX)?.0))
-            .await
+        self.read(move |conn| {
+            Ok(shared_records(conn, &inner.shared, &inner.shared_changes, u64::MAX)?.0)
+        })
+        .await
     }
 
     async fn evidence_about(&self, person: PersonKey) -> Result<Vec<StoredRecord>> {
@@ -1047,9 +1123,17 @@ impl mingma_store::Store for SqliteStore {
         self.read(move |conn| {
             // One read transaction: one snapshot, and pages stay cached between the
             // many small reads.
-            conn.execute_batch("BEGIN").map_err(backend)?;
-            let result = derivation_inputs(conn, &index, &inner.shared, &persons, &rules, below);
-            conn.execute_batch("COMMIT").map_err(backend)?;
+            run_cached(conn, "BEGIN")?;
+            let result = derivation_inputs(
+                conn,
+                &index,
+                &inner.shared,
+                &inner.shared_changes,
+                &persons,
+                &rules,
+                below,
+            );
+            run_cached(conn, "COMMIT")?;
             result
         })
         .await

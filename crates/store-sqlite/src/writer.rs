@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use crate::scan_index::{Pending, ScanIndex};
 use crate::{
     backend, join_ids, kind_code, ledger_size, pid_of, presence_code, read_code_change,
-    read_record, venue_kind_code, StoredTree, UpperNodes, UPPER,
+    read_record, venue_kind_code, SharedChanges, StoredTree, UpperNodes, UPPER,
 };
 
 /// A write waiting for the writer.
@@ -147,6 +147,9 @@ pub(crate) struct WriteState {
     /// commits.
     pending_scans: Pending,
     scans: Arc<ScanIndex>,
+    /// Whether the open transaction holds a record about nobody.
+    pending_shared: bool,
+    shared: Arc<SharedChanges>,
 }
 
 impl WriteState {
@@ -156,6 +159,7 @@ impl WriteState {
         self.venues.clear();
         self.pending_upper.clear();
         self.pending_scans.clear();
+        self.shared_settled();
     }
 
     /// After a commit: readers may use the new upper nodes and see the new scans.
@@ -163,6 +167,24 @@ impl WriteState {
         self.upper.add(&self.pending_upper);
         self.pending_upper.clear();
         self.scans.apply(&mut self.pending_scans);
+        self.shared_settled();
+    }
+
+    /// A record about nobody is being written: readers must look again. The count
+    /// turns odd for the rest of the transaction ([`SharedChanges`]).
+    fn shared_written(&mut self) {
+        if !self.pending_shared {
+            self.pending_shared = true;
+            self.shared.bump();
+        }
+    }
+
+    /// The transaction that wrote a record about nobody ended (committed or rolled
+    /// back): the count turns even again, and differs from any a reader kept.
+    fn shared_settled(&mut self) {
+        if std::mem::take(&mut self.pending_shared) {
+            self.shared.bump();
+        }
     }
 }
 
@@ -171,6 +193,7 @@ pub(crate) fn start(
     conn: Connection,
     upper: Arc<UpperNodes>,
     scans: Arc<ScanIndex>,
+    shared: Arc<SharedChanges>,
 ) -> Result<mpsc::Sender<Job>> {
     let size = ledger_size(&conn)?;
     let tree = StoredTree {
@@ -191,6 +214,8 @@ pub(crate) fn start(
                 upper,
                 pending_scans: Pending::default(),
                 scans,
+                pending_shared: false,
+                shared,
             };
             run(conn, state, queue)
         })
@@ -567,6 +592,9 @@ fn insert_row(
             ])
         })
         .map_err(backend)?;
+    if inserted == 1 && about.is_none() {
+        state.shared_written();
+    }
     Ok(inserted == 1)
 }
 

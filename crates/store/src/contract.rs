@@ -30,6 +30,7 @@ macro_rules! contract_tests {
             records_read_back_exactly_and_their_leaves_commit_to_them,
             evidence_about_a_person_is_what_derivation_needs,
             evidence_for_derivation_leaves_out_only_scans_that_cannot_matter,
+            records_about_nobody_are_seen_as_soon_as_they_are_appended,
             scans_are_found_by_venue_and_by_person_in_a_time_range,
             stays_overlapping_a_window_are_found_at_a_venue,
             persons_are_found_by_venues_and_by_division,
@@ -606,6 +607,89 @@ pub async fn evidence_for_derivation_leaves_out_only_scans_that_cannot_matter<S:
         .await
         .expect("read");
     assert_eq!(ids(early.records_of(0)), Vec::<String>::new());
+}
+
+/// A store may keep the records about nobody between reads; whatever it keeps, a
+/// declaration and its approval are seen by the very next read after each append —
+/// by `records_about_nobody` and by a derivation asked below the new ledger size —
+/// also while other writers append scans and records about persons at the same time.
+pub async fn records_about_nobody_are_seen_as_soon_as_they_are_appended<S: Store>(store: &S) {
+    let who = person(60);
+    let rules = Arc::new(RuleSet::default_rules().expect("default rules"));
+    let at = t("06-08 12:00");
+    store
+        .append(vec![scan("s-60", who, "v-market", "410103001", at)])
+        .await
+        .expect("append");
+    for round in 0..6u32 {
+        // Warm whatever the store keeps, then write beside it.
+        let before = store.records_about_nobody().await.expect("read");
+        let noise = async {
+            for n in 0..5u32 {
+                store
+                    .append(vec![scan(
+                        &format!("s-noise-{round}-{n}"),
+                        person(61 + n),
+                        "v-office",
+                        "410102001",
+                        at,
+                    )])
+                    .await
+                    .expect("append");
+            }
+        };
+        let area = format!("ra-{round}");
+        let declare = async {
+            let appended = store
+                .append(vec![risk_area(&area, "410103", at)])
+                .await
+                .expect("append");
+            // Read at once: the declaration is there.
+            let after = store.records_about_nobody().await.expect("read");
+            assert_eq!(
+                after.len(),
+                before.len() + 1,
+                "round {round}: one record about nobody more"
+            );
+            assert!(
+                ids(after.iter()).contains(&area),
+                "{area} not seen after its append"
+            );
+            let below = appended[0].leaf + 1;
+            let inputs = store
+                .evidence_for_derivation(vec![who], rules.clone(), below)
+                .await
+                .expect("read");
+            assert!(
+                ids(inputs.records_of(0)).contains(&area),
+                "{area} not among the derivation's shared records"
+            );
+            let ok = store
+                .append(vec![act(
+                    &format!("{area}.ok"),
+                    "off-sun",
+                    EvidenceBody::Approval { target: rid(&area) },
+                    at.plus_seconds(60),
+                )])
+                .await
+                .expect("append");
+            let after = store.records_about_nobody().await.expect("read");
+            assert!(
+                ids(after.iter()).contains(&format!("{area}.ok")),
+                "approval of {area} not seen"
+            );
+            let inputs = store
+                .evidence_for_derivation(vec![who], rules.clone(), ok[0].leaf + 1)
+                .await
+                .expect("read");
+            let shared = ids(inputs.records_of(0));
+            assert!(
+                shared.contains(&area) && shared.contains(&format!("{area}.ok")),
+                "{area} and its approval not both among {shared:?}"
+            );
+        };
+        tokio::join!(noise, declare);
+    }
 }
 
 /// `stays_at_venue` finds every scan at the venue whose stay overlaps the window —
