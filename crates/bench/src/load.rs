@@ -94,6 +94,24 @@ pub struct PhaseReport {
     pub p99_ms: f64,
     /// Slowest.
     pub max_ms: f64,
+    /// CPU time the whole process (server and load generator) used during the
+    /// phase, per request answered, in microseconds: less sensitive than the rate
+    /// to other work on a shared machine. `None` where `/proc/self/stat` is not
+    /// readable.
+    #[serde(default)]
+    pub cpu_us_per_request: Option<f64>,
+}
+
+/// CPU time (user and system) this process has used, from `/proc/self/stat`
+/// (clock ticks of 10 ms).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// The overload phase.
@@ -315,10 +333,20 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
         .unwrap_or_default()
 }
 
-fn phase_report(mut latencies: Vec<Duration>, ok: u64, errors: u64, took: Duration) -> PhaseReport {
+fn phase_report(
+    mut latencies: Vec<Duration>,
+    ok: u64,
+    errors: u64,
+    took: Duration,
+    cpu: Option<Duration>,
+) -> PhaseReport {
     latencies.sort();
     let seconds = took.as_secs_f64();
+    let answered = latencies.len() as f64;
     PhaseReport {
+        cpu_us_per_request: cpu
+            .filter(|_| answered > 0.0)
+            .map(|c| c.as_secs_f64() * 1e6 / answered),
         requests: latencies.len() as u64,
         ok,
         errors,
@@ -345,6 +373,7 @@ async fn closed_loop(
     request: Arc<dyn Fn(u64) -> Vec<u8> + Send + Sync>,
 ) -> anyhow::Result<PhaseReport> {
     let next = Arc::new(AtomicU64::new(0));
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let deadline = started + time;
     let mut tasks = Vec::new();
@@ -381,7 +410,11 @@ async fn closed_loop(
         ok += o;
         errors += e;
     }
-    Ok(phase_report(all, ok, errors, started.elapsed()))
+    let took = started.elapsed();
+    let cpu = process_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    Ok(phase_report(all, ok, errors, took, cpu))
 }
 
 /// How one open-loop connection's requests went: (within target, late, failed,
@@ -598,6 +631,7 @@ async fn phases(
     );
     let sessions = Arc::new(std::sync::Mutex::new(vec![String::new(); holders as usize]));
     let sign_in = {
+        let cpu_before = process_cpu();
         let started = Instant::now();
         let next = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::new();
@@ -652,7 +686,11 @@ async fn phases(
         }
         progress(Progress::Advance(all.len() as u64));
         let n = all.len() as u64;
-        phase_report(all, n, 0, started.elapsed())
+        let took = started.elapsed();
+        let cpu = process_cpu()
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before));
+        phase_report(all, n, 0, took, cpu)
     };
     let sessions: Arc<Vec<String>> = Arc::new(
         sessions
@@ -826,7 +864,7 @@ async fn phases(
 /// The report as a Markdown table.
 pub fn markdown(r: &LoadReport) -> String {
     let mut out = format!(
-        "{} persons, {} holders signed in, {} connections, {} × {} ({} CPUs)\n\n| phase | requests/s | ok | errors | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "{} persons, {} holders signed in, {} connections, {} × {} ({} CPUs)\n\n| phase | requests/s | ok | errors | p50 ms | p99 ms | max ms | CPU µs/request |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
         r.persons, r.holders, r.connections, r.machine.cpu_model, r.machine.cpus, r.machine.cpus
     );
     for (name, p) in [
@@ -839,8 +877,15 @@ pub fn markdown(r: &LoadReport) -> String {
         ("recovery: JSON code display", &r.recovery.door),
     ] {
         out.push_str(&format!(
-            "| {name} | {:.0} | {} | {} | {:.1} | {:.1} | {:.1} |\n",
-            p.per_second, p.ok, p.errors, p.p50_ms, p.p99_ms, p.max_ms
+            "| {name} | {:.0} | {} | {} | {:.1} | {:.1} | {:.1} | {} |\n",
+            p.per_second,
+            p.ok,
+            p.errors,
+            p.p50_ms,
+            p.p99_ms,
+            p.max_ms,
+            p.cpu_us_per_request
+                .map_or("–".into(), |c| format!("{c:.0}"))
         ));
     }
     let o = &r.overload;
