@@ -20,6 +20,7 @@
 //! overload_door_in_flight = 64       # MINGMA_OVERLOAD_DOOR_IN_FLIGHT: door requests in flight that shed other work
 //! overload_door_latency_ms = 10      # MINGMA_OVERLOAD_DOOR_LATENCY_MS: recent door latency that sheds other work
 //! overload_other_in_flight = 16      # MINGMA_OVERLOAD_OTHER_IN_FLIGHT: other requests in flight at most
+//! overload_queue_delay_ms = 5        # MINGMA_OVERLOAD_QUEUE_DELAY_MS: runtime queue delay that sheds other work
 //! bulk_max_bytes = 67108864          # MINGMA_BULK_MAX_BYTES: largest body of POST /api/v1/evidence/bulk (64 MiB)
 //! ```
 
@@ -78,6 +79,10 @@ pub struct Config {
     pub overload_door_latency_ms: u64,
     /// Other requests in flight at most; more get `503 overloaded`.
     pub overload_other_in_flight: u64,
+    /// Recent queue delay of the runtime (milliseconds, weighted mean; see
+    /// `overload`) above which other work gets `503 overloaded` while door work is
+    /// in flight.
+    pub overload_queue_delay_ms: u64,
     /// The largest body `POST /api/v1/evidence/bulk` takes, in bytes (it is held
     /// in memory while it is imported); a larger one gets `413 too_large`.
     pub bulk_max_bytes: usize,
@@ -105,6 +110,7 @@ impl Default for Config {
             overload_door_in_flight: 64,
             overload_door_latency_ms: 10,
             overload_other_in_flight: 16,
+            overload_queue_delay_ms: 5,
             bulk_max_bytes: 64 << 20,
         }
     }
@@ -188,6 +194,9 @@ impl Config {
         if let Some(v) = var("MINGMA_OVERLOAD_OTHER_IN_FLIGHT") {
             self.overload_other_in_flight = parsed("MINGMA_OVERLOAD_OTHER_IN_FLIGHT", &v)?;
         }
+        if let Some(v) = var("MINGMA_OVERLOAD_QUEUE_DELAY_MS") {
+            self.overload_queue_delay_ms = parsed("MINGMA_OVERLOAD_QUEUE_DELAY_MS", &v)?;
+        }
         if let Some(v) = var("MINGMA_BULK_MAX_BYTES") {
             self.bulk_max_bytes = parsed("MINGMA_BULK_MAX_BYTES", &v)?;
         }
@@ -244,6 +253,7 @@ impl Config {
             door_in_flight: self.overload_door_in_flight,
             door_latency: std::time::Duration::from_millis(self.overload_door_latency_ms),
             other_in_flight: self.overload_other_in_flight,
+            queue_delay: std::time::Duration::from_millis(self.overload_queue_delay_ms),
         }
     }
 

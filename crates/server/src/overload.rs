@@ -10,14 +10,23 @@
 //! more door requests in flight than [`Limits::door_in_flight`], or door requests
 //! waiting — more than a quarter of that many in flight — while the recent door latency
 //! (an exponentially weighted mean) exceeds [`Limits::door_latency`] (a slow derivation
-//! alone, with the door otherwise idle, sheds nothing), or more other requests in
+//! alone, with the door otherwise idle, sheds nothing), or door work is in flight while
+//! the runtime's queue delay exceeds [`Limits::queue_delay`], or more other requests in
 //! flight than [`Limits::other_in_flight`]. So other work is always shed before any
 //! door request, and with no door work waiting everything is admitted again (the server
 //! recovers by itself).
+//!
+//! **Queue delay.** Latency inside a handler does not see requests waiting for a
+//! worker thread: on a saturated runtime a code display can spend most of its time
+//! queued before its handler starts, while the handler itself stays fast. A probe task
+//! ([`watch_queue`], started with the first request) sleeps a few milliseconds in a
+//! loop and measures how late it wakes; that lateness is the time a ready task waits
+//! for a worker, whatever fills the queue (console work, door work, the CPU taken by
+//! blocking reads).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::RETRY_AFTER;
@@ -72,6 +81,9 @@ pub struct Limits {
     pub door_latency: Duration,
     /// Other requests in flight at or above which more other work is shed.
     pub other_in_flight: u64,
+    /// Recent queue delay of the runtime (see the module) above which other work is
+    /// shed while door work is in flight.
+    pub queue_delay: Duration,
 }
 
 impl Default for Limits {
@@ -80,9 +92,13 @@ impl Default for Limits {
             door_in_flight: 64,
             door_latency: Duration::from_millis(10),
             other_in_flight: 16,
+            queue_delay: Duration::from_millis(5),
         }
     }
 }
+
+/// How often the queue probe wakes.
+const PROBE_EVERY: Duration = Duration::from_millis(5);
 
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +109,8 @@ pub enum Shed {
     DoorSlow,
     /// Too much other work in flight.
     OtherBusy,
+    /// Ready tasks wait too long for a worker while door work is in flight.
+    Queued,
 }
 
 /// The admission state shared by every request.
@@ -103,6 +121,10 @@ pub struct Admission {
     other: AtomicU64,
     /// Recent door latency in microseconds (weighted mean, weight 1/8 per request).
     door_latency_micros: AtomicU64,
+    /// Recent queue delay in microseconds (weighted mean, weight 1/4 per probe).
+    queue_delay_micros: AtomicU64,
+    /// Whether the queue probe was started.
+    watched: AtomicBool,
     shed: AtomicU64,
 }
 
@@ -171,6 +193,8 @@ impl Admission {
                     && self.door_latency() > self.limits.door_latency
                 {
                     Some(Shed::DoorSlow)
+                } else if door > 0 && self.queue_delay() > self.limits.queue_delay {
+                    Some(Shed::Queued)
                 } else if self.other.fetch_add(1, Ordering::AcqRel) >= self.limits.other_in_flight {
                     self.other.fetch_sub(1, Ordering::AcqRel);
                     Some(Shed::OtherBusy)
@@ -208,6 +232,43 @@ impl Admission {
     pub fn shed_count(&self) -> u64 {
         self.shed.load(Ordering::Relaxed)
     }
+
+    /// The recent queue delay (weighted mean of the probe's samples).
+    pub fn queue_delay(&self) -> Duration {
+        Duration::from_micros(self.queue_delay_micros.load(Ordering::Relaxed))
+    }
+
+    /// One sample of the queue delay (by the probe).
+    pub fn note_queue_delay(&self, late: Duration) {
+        let sample = u64::try_from(late.as_micros()).unwrap_or(u64::MAX);
+        let a = &self.queue_delay_micros;
+        let old = a.load(Ordering::Relaxed);
+        let new = if sample >= old {
+            old + (sample - old) / 4
+        } else {
+            old - (old - sample) / 4
+        };
+        a.store(new, Ordering::Relaxed);
+    }
+
+    /// `true` exactly once: whoever gets it starts the probe.
+    fn start_watching(&self) -> bool {
+        !self.watched.swap(true, Ordering::AcqRel)
+    }
+}
+
+/// The queue probe: sleeps [`PROBE_EVERY`] in a loop and records in `owner`'s
+/// admission how late it woke, until `owner` is gone.
+pub async fn watch_queue<T>(owner: Weak<T>, admission: fn(&T) -> &Admission) {
+    loop {
+        let asked = Instant::now();
+        tokio::time::sleep(PROBE_EVERY).await;
+        let late = asked.elapsed().saturating_sub(PROBE_EVERY);
+        let Some(owner) = owner.upgrade() else {
+            return;
+        };
+        admission(&owner).note_queue_delay(late);
+    }
 }
 
 /// The 503 answer to shed work: `{"code": "overloaded", ...}` with `Retry-After: 1`.
@@ -216,7 +277,7 @@ pub fn overloaded(why: Shed) -> Response {
         Shed::DoorBusy | Shed::DoorSlow => {
             "the service is busy showing codes and recording check-ins; try again in a moment"
         }
-        Shed::OtherBusy => "the service is busy; try again in a moment",
+        Shed::OtherBusy | Shed::Queued => "the service is busy; try again in a moment",
     };
     let mut response = AppError::unavailable("overloaded", message).into_response();
     response
@@ -237,6 +298,11 @@ pub async fn admit<S: Store>(
             .get::<MatchedPath>()
             .map(|p| p.as_str()),
     );
+    if app.admission.start_watching() {
+        tokio::spawn(watch_queue(Arc::downgrade(&app), |app: &App<S>| {
+            &app.admission
+        }));
+    }
     let ticket = match app.admission.admit(class) {
         Ok(ticket) => ticket,
         Err(why) => {
@@ -255,6 +321,7 @@ fn class_name(why: Shed) -> &'static str {
         Shed::DoorBusy => "door_busy",
         Shed::DoorSlow => "door_slow",
         Shed::OtherBusy => "other_busy",
+        Shed::Queued => "queued",
     }
 }
 
@@ -298,7 +365,50 @@ mod tests {
             door_in_flight: 3,
             door_latency: Duration::from_millis(10),
             other_in_flight: 2,
+            queue_delay: Duration::from_millis(5),
         }
+    }
+
+    #[test]
+    fn a_long_queue_sheds_other_work_while_door_work_is_in_flight() {
+        let a = Admission::new(limits());
+        for _ in 0..16 {
+            a.note_queue_delay(Duration::from_millis(30));
+        }
+        assert!(a.queue_delay() > Duration::from_millis(5));
+        // Queued, but no door work: other work goes ahead (it is what queues).
+        assert!(a.admit(Class::Other).is_ok());
+        let door = a.admit(Class::Door).unwrap();
+        assert_eq!(a.admit(Class::Other).unwrap_err(), Shed::Queued);
+        // The queue drains: admitted again, the door still in flight.
+        for _ in 0..32 {
+            a.note_queue_delay(Duration::from_micros(200));
+        }
+        assert!(a.queue_delay() < Duration::from_millis(5));
+        assert!(a.admit(Class::Other).is_ok());
+        drop(door);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn the_probe_sees_a_blocked_worker_and_stops_with_its_owner() {
+        let a = std::sync::Arc::new(Admission::new(limits()));
+        let probe = tokio::spawn(watch_queue(Arc::downgrade(&a), |a: &Admission| a));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let idle = a.queue_delay();
+        // The only worker blocked for 80 ms: the probe wakes at least that late.
+        tokio::spawn(async { std::thread::sleep(Duration::from_millis(80)) });
+        let mut highest = Duration::ZERO;
+        for _ in 0..200 {
+            std::thread::sleep(Duration::from_millis(1));
+            highest = highest.max(a.queue_delay());
+        }
+        assert!(idle < Duration::from_millis(5), "idle: {idle:?}");
+        assert!(highest >= Duration::from_millis(10), "blocked: {highest:?}");
+        drop(a);
+        tokio::time::timeout(Duration::from_secs(5), probe)
+            .await
+            .expect("the probe stops once its owner is gone")
+            .unwrap();
     }
 
     #[test]
