@@ -603,6 +603,7 @@ impl Registry {
             let home = self.home_of(official)?;
             authorize(self.grants_of(&body.by), Action::ManageAccounts, home)?;
         }
+        self.check_rule_set_version(&body.act)?;
         if self.needs_second_admin(&body.act) {
             self.pending.insert(
                 leaf,
@@ -746,6 +747,32 @@ impl Registry {
         verify_seal(&key.key, act).map_err(bad)
     }
 
+    /// A rule set's content never changes under a published version: publishing
+    /// `id` `version` again with another file (another SHA-256) is refused, and so
+    /// is confirming such a proposal. The same file again is harmless.
+    fn check_rule_set_version(&self, act: &Act) -> Result<(), ActProblem> {
+        let Act::PublishRuleSet {
+            id,
+            version,
+            sha256,
+        } = act
+        else {
+            return Ok(());
+        };
+        match self
+            .rule_sets
+            .iter()
+            .find(|r| &r.id == id && &r.version == version && &r.sha256 != sha256)
+        {
+            Some(published) => Err(ActProblem::Invalid(format!(
+                "rule set {id} {version} was published at leaf {} with another content \
+                 (SHA-256 {}): a changed rule set needs a new version",
+                published.leaf, published.sha256
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn take_effect(
         &mut self,
         leaf: u64,
@@ -839,6 +866,7 @@ impl Registry {
                 version,
                 sha256,
             } => {
+                self.check_rule_set_version(act)?;
                 self.rule_sets.push(PublishedRuleSet {
                     id: id.clone(),
                     version: version.clone(),
@@ -1453,6 +1481,47 @@ mod tests {
             registry.problems.last(),
             Some((14, ActProblem::Confirmation(_)))
         ));
+    }
+
+    #[test]
+    fn a_published_rule_set_version_never_changes_its_content() {
+        let publish = |by: &str, at: &str, sha: char, key_seed: u8| {
+            signed(
+                by,
+                at,
+                Act::PublishRuleSet {
+                    id: "mingma-default".into(),
+                    version: "2026.2".into(),
+                    sha256: sha.to_string().repeat(64),
+                },
+                &key(key_seed),
+            )
+        };
+        let mut acts = setup();
+        acts.push(publish("admin-1", "05-02 09:00", 'a', 1)); // leaf 9
+        acts.push(signed(
+            "admin-2",
+            "05-02 09:01",
+            Act::Confirm { proposal: 9 },
+            &key(2),
+        ));
+        let registry = replay(&acts);
+        assert!(registry.problems.is_empty(), "{:?}", registry.problems);
+        assert_eq!(registry.rule_sets.len(), 1);
+        // The same version with another file: refused when proposed.
+        acts.push(publish("admin-1", "05-03 09:00", 'b', 1)); // leaf 11
+        let registry = replay(&acts);
+        assert!(
+            matches!(&registry.problems[..], [(11, ActProblem::Invalid(m))] if m.contains("needs a new version")),
+            "{:?}",
+            registry.problems
+        );
+        assert!(registry.pending.is_empty());
+        assert_eq!(registry.rule_sets.len(), 1);
+        // The same file again is harmless.
+        acts.push(publish("admin-2", "05-03 09:01", 'a', 2)); // leaf 12
+        let registry = replay(&acts);
+        assert_eq!(registry.problems.len(), 1, "{:?}", registry.problems);
     }
 
     #[test]

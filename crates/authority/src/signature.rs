@@ -269,7 +269,46 @@ impl KeyRing {
             Recorder::Official(id) => KeyHolder::Official(id.clone()),
             Recorder::Source { id, .. } => KeyHolder::Source(id.clone()),
         };
-        let name = || record.id.to_string();
+        self.key_for(
+            &record.id.to_string(),
+            holder,
+            record.recorded_at,
+            signature,
+        )
+        .map(Some)
+    }
+
+    /// Whether `seal` is a valid signature over `message` by a key registered to
+    /// `holder` and valid at `at`: what any signed statement other than a record
+    /// (an official's decision on an appeal, say) is checked with. `what` names the
+    /// statement in the refusal.
+    pub fn check_message(
+        &self,
+        what: &str,
+        holder: KeyHolder,
+        at: Timestamp,
+        message: &[u8],
+        seal: Option<&Seal>,
+    ) -> Result<(), SignatureError> {
+        let (registered, key, seal) = self.key_for(what, holder, at, seal)?;
+        registered
+            .key
+            .verify(message, &Signature::from_bytes(&seal.signature))
+            .map_err(|_| SignatureError::BadSignature {
+                record: what.to_owned(),
+                key,
+            })
+    }
+
+    /// The registered key `signature` names, if it is `holder`'s and valid at `at`.
+    fn key_for<'a>(
+        &'a self,
+        what: &str,
+        holder: KeyHolder,
+        at: Timestamp,
+        signature: Option<&'a Seal>,
+    ) -> Result<(&'a RegisteredKey, KeyId, &'a Seal), SignatureError> {
+        let name = || what.to_owned();
         let Some(signature) = signature else {
             return Err(SignatureError::Unsigned {
                 record: name(),
@@ -292,7 +331,6 @@ impl KeyRing {
                 holder: registered.holder.clone(),
             });
         }
-        let at = record.recorded_at;
         let state = if at < registered.valid_from {
             Some("not yet registered")
         } else if registered.revoked_at.is_some_and(|r| at >= r) {
@@ -308,7 +346,7 @@ impl KeyRing {
                 state,
             });
         }
-        Ok(Some((registered, key, signature)))
+        Ok((registered, key, signature))
     }
 
     /// [`KeyRing::check`] of each of `records` (each with its own `seal`), the

@@ -136,6 +136,24 @@ pub async fn verify_ledger<S: Store>(
             problem: format!("authority act ignored: {problem}"),
         });
     }
+    // Appeal steps: each decodes, and a signed one (a rejection must be) carries a
+    // valid signature by its official's registered key.
+    let mut signed_steps = 0usize;
+    for (leaf, bytes) in &report.appeal_steps {
+        let problem = match mingma_server::appeals::StepEntry::from_bytes(bytes) {
+            None => Some("appeal step does not decode".to_owned()),
+            Some(step) => {
+                signed_steps += usize::from(step.signer.is_some());
+                step.check_signature(&registry.keys).err()
+            }
+        };
+        if let Some(problem) = problem {
+            report.findings.push(mingma_store::Finding::Leaf {
+                index: *leaf,
+                problem,
+            });
+        }
+    }
     report.findings.sort_by_key(|f| match f {
         mingma_store::Finding::Leaf { index, .. } => *index,
         _ => u64::MAX,
@@ -144,9 +162,12 @@ pub async fn verify_ledger<S: Store>(
     text = text.replacen(
         "code states:",
         &format!(
-            "acts:           {} authority acts ({} applied; seals checked against their keys)\ncode states:",
+            "acts:           {} authority acts ({} applied; seals checked against their keys)\n\
+             appeal steps:   {} ({} signed by their officials; signatures checked)\ncode states:",
             registry.applied as usize + registry.problems.len(),
-            registry.applied
+            registry.applied,
+            report.appeal_steps.len(),
+            signed_steps
         ),
         1,
     );

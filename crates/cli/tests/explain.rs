@@ -278,7 +278,7 @@ fn the_rule_listing_shows_every_default_rule() {
     let out = mingma(&["rules"]);
     assert!(out.status.success());
     let stdout = text(&out.stdout);
-    assert!(stdout.starts_with("mingma-default 2026.1"));
+    assert!(stdout.starts_with("mingma-default 2026.2"));
     assert!(stdout.contains("inbound-traveller"));
     assert!(stdout.contains("申诉：24 小时内答复"), "{stdout}");
     let bad = tempdir::Dir::new();

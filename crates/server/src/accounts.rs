@@ -157,7 +157,9 @@ CREATE TABLE IF NOT EXISTS appeal_tickets (
     retraction TEXT,
     code_colour TEXT,
     code_leaf INTEGER,
-    code_position INTEGER
+    code_position INTEGER,
+    correction TEXT,
+    correction_pending INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS appeal_tickets_by_person ON appeal_tickets (person);
 CREATE INDEX IF NOT EXISTS appeal_tickets_open ON appeal_tickets (status, deadline);
@@ -170,6 +172,17 @@ CREATE TABLE IF NOT EXISTS appeal_steps (
     note TEXT,
     PRIMARY KEY (ticket, leaf)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS appeal_intents (
+    id INTEGER PRIMARY KEY,
+    entry BLOB NOT NULL,
+    key TEXT NOT NULL,
+    ticket_step INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    note TEXT,
+    effect TEXT NOT NULL,
+    from_leaf INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS hotline_consents (
     id TEXT PRIMARY KEY,
     operator TEXT NOT NULL,
@@ -182,6 +195,17 @@ CREATE TABLE IF NOT EXISTS hotline_consents (
     valid_until INTEGER
 );
 ";
+
+/// Columns added to tables of [`SCHEMA`] after they were first released:
+/// (table, column, declaration).
+const ADDED_COLUMNS: [(&str, &str, &str); 2] = [
+    ("appeal_tickets", "correction", "TEXT"),
+    (
+        "appeal_tickets",
+        "correction_pending",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+];
 
 /// A holder's account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -375,6 +399,20 @@ impl Accounts {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        // Columns added since a table was first made (a database made before
+        // gets them here; `CREATE TABLE IF NOT EXISTS` leaves its table as it is).
+        for (table, column, declaration) in ADDED_COLUMNS {
+            let present: bool = conn.query_row(
+                &format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+                [column],
+                |r| r.get::<_, i64>(0).map(|n| n > 0),
+            )?;
+            if !present {
+                conn.execute_batch(&format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+                ))?;
+            }
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             hot: Arc::default(),

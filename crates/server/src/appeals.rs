@@ -45,11 +45,12 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+use mingma_authority::signature::{KeyHolder, KeyRing};
 use mingma_authority::{authorize, Action, Registry};
 use mingma_core::canonical::decode_canonical;
 use mingma_core::{
     AuthorityId, Colour, DataSourceId, Evidence, EvidenceBody, EvidenceKind, Jurisdiction,
-    OfficialId, PersonKey, RecordId, Recorder, Timestamp,
+    OfficialId, PersonKey, RecordId, Recorder, Seal, Timestamp,
 };
 use mingma_explain::{Explainer, Lang};
 use mingma_store::Store;
@@ -61,7 +62,7 @@ use sha2::{Digest, Sha256};
 use crate::app::{judge_otp, App, Otp, OTP_SECONDS};
 use crate::auth::{digest, parse_id, random_otp, random_token, Delivery, Phone};
 use crate::error::{AppError, AppResult};
-use crate::officials::{record_detail, Draft, Principal, Sealed};
+use crate::officials::{record_detail, Draft, Principal};
 
 /// The largest attached document, in bytes (decoded).
 pub const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
@@ -71,10 +72,16 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 pub const HOTLINE_CONSENT_SECONDS: i64 = 3600;
 /// Document types accepted.
 const DOCUMENT_TYPES: [&str; 3] = ["application/pdf", "image/png", "image/jpeg"];
+/// The `kind` of a drafted appeal step in the `drafts` table.
+const APPEAL_STEP_DRAFT: &str = "appeal_step";
 /// Domain of [`step_commitment`].
 const STEP_DOMAIN: &[u8] = b"mingma/appeal-step/v1\0";
-/// Payload version of [`StepEntry::to_bytes`].
+/// Payload version of [`StepEntry::to_bytes`] for a step nobody signs.
 const STEP_VERSION: u8 = 0x01;
+/// Payload version of a step signed by the official who took it.
+const SIGNED_STEP_VERSION: u8 = 0x02;
+/// Domain of [`StepEntry::signed_message`].
+const SIGNED_STEP_DOMAIN: &[u8] = b"mingma/appeal-step/signed/v1\0";
 
 /// Which part of the code the holder says is wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,10 +246,23 @@ impl StepKind {
     }
 }
 
+/// The official who signed a step, and the signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepSigner {
+    /// The official.
+    pub official: OfficialId,
+    /// Their Ed25519 signature over [`StepEntry::signed_message`], by a key
+    /// registered to them and valid at the step's time.
+    pub seal: Seal,
+}
+
 /// The payload of a `0x05` ledger leaf: version `0x01`, step (1 byte), ticket id
 /// (16 bytes), time (i64 BE seconds), addressee and handling authority (u32 BE
 /// length + UTF-8 each), deadline (i64 BE seconds, 0 for none), commitment (32
-/// bytes). Names institutions only.
+/// bytes). Names institutions only. A step an official signs (a rejection) is
+/// version `0x02`: the same fields, then the official's id (u32 BE length +
+/// UTF-8), the signing key's id (8 bytes) and the signature (64 bytes) over
+/// [`StepEntry::signed_message`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepEntry {
     /// The step.
@@ -259,11 +279,65 @@ pub struct StepEntry {
     pub deadline: Option<Timestamp>,
     /// [`step_commitment`].
     pub commitment: [u8; 32],
+    /// Who signed it, for a signed step.
+    pub signer: Option<StepSigner>,
 }
 
 impl StepEntry {
     /// The leaf payload (the store adds the type byte).
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.unsigned_bytes();
+        if let Some(signer) = &self.signer {
+            out[0] = SIGNED_STEP_VERSION;
+            let official = signer.official.to_string();
+            out.extend((official.len() as u32).to_be_bytes());
+            out.extend(official.as_bytes());
+            out.extend_from_slice(&signer.seal.key);
+            out.extend_from_slice(&signer.seal.signature);
+        }
+        out
+    }
+
+    /// What `official` signs to take this step: a domain, the official's id
+    /// (length first) and the step's version-`0x01` bytes, which commit to the
+    /// ticket, the time, the handler and (through the commitment) the holder and
+    /// the content, such as a rejection's reason.
+    pub fn signed_message(&self, official: &OfficialId) -> Vec<u8> {
+        let official = official.to_string();
+        let mut out = SIGNED_STEP_DOMAIN.to_vec();
+        out.extend((official.len() as u32).to_be_bytes());
+        out.extend(official.as_bytes());
+        out.extend(self.unsigned_bytes());
+        out
+    }
+
+    /// Checks a signed step's signature against the registered keys (the key
+    /// must be the signer's and valid at the step's time); a rejection must be
+    /// signed. Intake checks this before appending, `mingma ledger verify` again.
+    pub fn check_signature(&self, keys: &KeyRing) -> Result<(), String> {
+        let what = format!(
+            "appeal step {} of ticket {}",
+            self.kind.as_str(),
+            hex(&self.ticket)
+        );
+        match &self.signer {
+            Some(signer) => keys
+                .check_message(
+                    &what,
+                    KeyHolder::Official(signer.official.clone()),
+                    self.at,
+                    &self.signed_message(&signer.official),
+                    Some(&signer.seal),
+                )
+                .map_err(|e| e.to_string()),
+            None if self.kind == StepKind::Rejected => Err(format!(
+                "{what}: unsigned; a rejection carries the reviewer's signature"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn unsigned_bytes(&self) -> Vec<u8> {
         let mut out = vec![STEP_VERSION, self.kind.byte()];
         out.extend_from_slice(&self.ticket);
         out.extend(self.at.unix_seconds().to_be_bytes());
@@ -295,7 +369,8 @@ impl StepEntry {
             String::from_utf8(take(b, len)?.to_vec()).ok()
         }
         let mut b = bytes;
-        if take(&mut b, 1)? != [STEP_VERSION] {
+        let version = *take(&mut b, 1)?.first()?;
+        if version != STEP_VERSION && version != SIGNED_STEP_VERSION {
             return None;
         }
         let kind_byte = *take(&mut b, 1)?.first()?;
@@ -309,6 +384,17 @@ impl StepEntry {
             s => Some(Timestamp::from_unix_seconds(s)?),
         };
         let commitment = take(&mut b, 32)?.try_into().ok()?;
+        let signer = if version == SIGNED_STEP_VERSION {
+            let official = OfficialId::parse(&text(&mut b)?).ok()?;
+            let key = take(&mut b, 8)?.try_into().ok()?;
+            let signature = take(&mut b, 64)?.try_into().ok()?;
+            Some(StepSigner {
+                official,
+                seal: Seal { key, signature },
+            })
+        } else {
+            None
+        };
         b.is_empty().then_some(StepEntry {
             kind,
             ticket,
@@ -317,6 +403,7 @@ impl StepEntry {
             handler,
             deadline,
             commitment,
+            signer,
         })
     }
 }
@@ -485,6 +572,177 @@ fn document_too_large() -> AppError {
     )
 }
 
+/// What [`App::reconcile_appeal_steps`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Reconciled {
+    /// Steps whose leaf was in the ledger: their rows were written.
+    pub finished: usize,
+    /// Steps whose leaf never came: dropped (they did not happen).
+    pub dropped: usize,
+}
+
+/// An `appeal_intents` row as read: entry, key, ticket step, actor, note, effect.
+type IntentRow = (Vec<u8>, String, i64, String, Option<String>, String);
+
+/// A step about to be taken, stored before its leaf is appended.
+struct Intent {
+    /// The ticket's id, or for a consent the consent's.
+    key: String,
+    /// Whether it is a ticket's step (with a row in `appeal_steps`).
+    ticket_step: bool,
+    /// `holder`, `hotline:<official>`, `official:<official>` or `service`.
+    actor: String,
+    /// A note's text, an answer's reason, an escalation's new handler.
+    note: Option<String>,
+    /// What the step does to the ticket (or consent) once its leaf is in.
+    effect: Effect,
+}
+
+/// What a step does to the server's rows once its leaf is in the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+enum Effect {
+    /// The ticket's row (written `pending` with the intent) becomes `open`.
+    Open,
+    /// Nothing beyond the step's row (a note).
+    Note,
+    /// The answer.
+    Answer {
+        outcome: String,
+        reason: String,
+        by: String,
+        at: i64,
+        retraction: Option<String>,
+        correction: Option<String>,
+        correction_pending: bool,
+        code: Option<(String, i64, i64)>,
+    },
+    /// A new handler and deadline.
+    Escalate {
+        handler: String,
+        deadline: i64,
+        chain: String,
+        top: bool,
+    },
+    /// Closed.
+    Close,
+    /// A hotline consent recorded, valid until then.
+    Consent { valid_until: i64 },
+}
+
+impl Effect {
+    fn apply(&self, tx: &rusqlite::Transaction<'_>, key: &str, leaf: u64) -> rusqlite::Result<()> {
+        match self {
+            Effect::Open => {
+                tx.execute(
+                    "UPDATE appeal_tickets SET status = 'open' WHERE id = ?1 AND status = 'pending'",
+                    [key],
+                )?;
+            }
+            Effect::Note => {}
+            Effect::Answer {
+                outcome,
+                reason,
+                by,
+                at,
+                retraction,
+                correction,
+                correction_pending,
+                code,
+            } => {
+                tx.execute(
+                    "UPDATE appeal_tickets SET status = 'answered', outcome = ?2, reason = ?3, answered_by = ?4, \
+                     answered_at = ?5, retraction = ?6, correction = ?7, correction_pending = ?8, code_colour = ?9, \
+                     code_leaf = ?10, code_position = ?11 WHERE id = ?1",
+                    params![
+                        key,
+                        outcome,
+                        reason,
+                        by,
+                        at,
+                        retraction,
+                        correction,
+                        *correction_pending as i64,
+                        code.as_ref().map(|c| c.0.clone()),
+                        code.as_ref().map(|c| c.1),
+                        code.as_ref().map(|c| c.2)
+                    ],
+                )?;
+            }
+            Effect::Escalate {
+                handler,
+                deadline,
+                chain,
+                top,
+            } => {
+                tx.execute(
+                    "UPDATE appeal_tickets SET handler = ?2, deadline = ?3, escalated_to = ?4, at_top = ?5 WHERE id = ?1",
+                    params![key, handler, deadline, chain, *top as i64],
+                )?;
+            }
+            Effect::Close => {
+                tx.execute(
+                    "UPDATE appeal_tickets SET status = 'closed' WHERE id = ?1",
+                    [key],
+                )?;
+            }
+            Effect::Consent { valid_until } => {
+                tx.execute(
+                    "UPDATE hotline_consents SET leaf = ?2, valid_until = ?3 WHERE id = ?1",
+                    params![key, leaf as i64, valid_until],
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A ticket's row, written with its opening intent.
+struct NewTicket {
+    id: String,
+    person: PersonKey,
+    salt: [u8; 32],
+    addressee: String,
+    handler: String,
+    claim: &'static str,
+    text: String,
+    records: String,
+    /// Name, type, bytes, SHA-256.
+    document: Option<(String, String, Vec<u8>, String)>,
+    opener: String,
+    at: i64,
+    deadline: i64,
+}
+
+impl NewTicket {
+    fn insert(&self, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+        let d = self.document.as_ref();
+        tx.execute(
+            "INSERT INTO appeal_tickets (id, person, salt, addressee, owner, handler, claim, text, \
+             records, doc_name, doc_type, doc, doc_sha256, opened_by, opened_at, deadline, status) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'pending')",
+            params![
+                self.id,
+                self.person.as_bytes().as_slice(),
+                self.salt.as_slice(),
+                self.addressee,
+                self.handler,
+                self.claim,
+                self.text,
+                self.records,
+                d.map(|d| d.0.clone()),
+                d.map(|d| d.1.clone()),
+                d.map(|d| d.2.clone()),
+                d.map(|d| d.3.clone()),
+                self.opener,
+                self.at,
+                self.deadline
+            ],
+        )?;
+        Ok(())
+    }
+}
+
 /// A ticket as stored.
 #[derive(Debug, Clone)]
 struct Ticket {
@@ -509,11 +767,14 @@ struct Ticket {
     answered_at: Option<Timestamp>,
     retraction: Option<String>,
     code: Option<(String, u64, u64)>,
+    correction: Option<String>,
+    correction_pending: bool,
 }
 
 const TICKET_COLUMNS: &str = "id, person, salt, addressee, owner, handler, claim, text, records, \
      doc_name, doc_type, length(doc), doc_sha256, opened_by, opened_at, deadline, escalated_to, \
-     at_top, status, outcome, reason, answered_at, retraction, code_colour, code_leaf, code_position";
+     at_top, status, outcome, reason, answered_at, retraction, code_colour, code_leaf, code_position, \
+     correction, correction_pending";
 
 fn conversion(what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -580,6 +841,8 @@ fn ticket_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ticket> {
             )),
             None => None,
         },
+        correction: r.get(26)?,
+        correction_pending: r.get::<_, i64>(27)? != 0,
     })
 }
 
@@ -649,8 +912,24 @@ pub struct AnswerJson {
     pub at: Option<Timestamp>,
     /// The retraction record, when accepted.
     pub retraction: Option<String>,
+    /// The corrected record that replaces the retracted one, when accepted by
+    /// correction.
+    pub correction: Option<String>,
+    /// Whether a record of the answer (a corrected record that can turn a code red
+    /// or yellow) takes effect only once a second official approves it.
+    pub awaiting_approval: bool,
     /// The holder's code right after, when accepted.
     pub code: Option<CodeAfterJson>,
+}
+
+/// The two drafts accepting a ticket by correction: both sealed by the reviewer
+/// and given to `/accept` together.
+#[derive(Debug, Clone, Serialize)]
+pub struct CorrectionDrafts {
+    /// The retraction of the disputed record, whose reason names the correction.
+    pub retraction: Draft,
+    /// The corrected record.
+    pub correction: Draft,
 }
 
 /// An attached document, as listed.
@@ -884,69 +1163,60 @@ impl<S: Store> App<S> {
                 content.extend(d.sha256.as_bytes());
             }
             let addressee_text = addressee.to_text();
-            let leaf = self
-                .append_step(
-                    StepEntry {
-                        kind: StepKind::Opened,
-                        ticket,
-                        at: now,
-                        addressee: addressee_text.clone(),
-                        handler: handler.to_string(),
-                        deadline: Some(deadline),
-                        commitment: step_commitment(
-                            &salt,
-                            &ticket,
-                            StepKind::Opened,
-                            &person,
-                            opener,
-                            &content,
-                        ),
-                    },
-                    None,
-                )
-                .await?;
-            let records_text = records
-                .iter()
-                .map(|r| r.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
-            let (doc_name, doc_type, doc_bytes, doc_sha) = match &document {
-                Some(d) => (
-                    Some(d.name.clone()),
-                    Some(d.content_type.clone()),
-                    Some(d.bytes.clone()),
-                    Some(d.sha256.clone()),
+            let entry = StepEntry {
+                kind: StepKind::Opened,
+                ticket,
+                at: now,
+                addressee: addressee_text.clone(),
+                handler: handler.to_string(),
+                deadline: Some(deadline),
+                commitment: step_commitment(
+                    &salt,
+                    &ticket,
+                    StepKind::Opened,
+                    &person,
+                    opener,
+                    &content,
                 ),
-                None => (None, None, None, None),
+                signer: None,
             };
-            let (tid, owner, opener, text, claim_text) = (
-                id.clone(),
-                handler.to_string(),
-                opener.to_owned(),
-                text.clone(),
-                claim.as_str(),
-            );
-            let (at, due) = (now.unix_seconds(), deadline.unix_seconds());
-            self.accounts
-                .call(move |c| {
-                    let tx = c.transaction()?;
-                    tx.execute(
-                        "INSERT INTO appeal_tickets (id, person, salt, addressee, owner, handler, claim, text, \
-                         records, doc_name, doc_type, doc, doc_sha256, opened_by, opened_at, deadline, status) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'open')",
-                        params![
-                            tid, person.as_bytes().as_slice(), salt.as_slice(), addressee_text, owner,
-                            claim_text, text, records_text, doc_name, doc_type, doc_bytes, doc_sha,
-                            opener, at, due
-                        ],
-                    )?;
-                    tx.execute(
-                        "INSERT INTO appeal_steps (ticket, leaf, kind, at, actor, note) VALUES (?1, ?2, 'opened', ?3, ?4, NULL)",
-                        params![tid, leaf as i64, at, opener],
-                    )?;
-                    tx.commit()
-                })
-                .await?;
+            let row = NewTicket {
+                id: id.clone(),
+                person,
+                salt,
+                addressee: addressee_text,
+                handler: handler.to_string(),
+                claim: claim.as_str(),
+                text: text.clone(),
+                records: records
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                document: document.as_ref().map(|d| {
+                    (
+                        d.name.clone(),
+                        d.content_type.clone(),
+                        d.bytes.clone(),
+                        d.sha256.clone(),
+                    )
+                }),
+                opener: opener.to_owned(),
+                at: now.unix_seconds(),
+                deadline: deadline.unix_seconds(),
+            };
+            self.commit_step(
+                entry,
+                Intent {
+                    key: id.clone(),
+                    ticket_step: true,
+                    actor: opener.to_owned(),
+                    note: None,
+                    effect: Effect::Open,
+                },
+                Some(row),
+            )
+            .await?;
             ids.push(id);
         }
         let mut out = Vec::new();
@@ -958,33 +1228,212 @@ impl<S: Store> App<S> {
         Ok(out)
     }
 
-    /// Appends a step's leaf; for a ticket step with `row`, records it in
-    /// `appeal_steps` too.
-    async fn append_step(
+    /// Takes a step: the intent first (with a new ticket's row, in status
+    /// `pending`), then the step's leaf, then, in one transaction of the server's
+    /// database, the step's row and its effect on the ticket (or consent), the
+    /// intent removed. The ledger and the server's database are two databases: a
+    /// crash between the writes leaves an intent, which
+    /// [`App::reconcile_appeal_steps`] resolves from the ledger (the leaf is there:
+    /// the step is finished; it is not: the step never happened and is dropped).
+    /// A leaf is never appended without its intent stored first.
+    async fn commit_step(
         &self,
         entry: StepEntry,
-        row: Option<(String, String, Option<String>)>,
+        intent: Intent,
+        new_ticket: Option<NewTicket>,
     ) -> AppResult<u64> {
-        let leaf = self.store.append_appeal(entry.to_bytes()).await?;
-        if let Some((ticket, actor, note)) = row {
-            let (kind, at) = (entry.kind.as_str(), entry.at.unix_seconds());
-            self.accounts
-                .call(move |c| {
-                    c.execute(
-                        "INSERT INTO appeal_steps (ticket, leaf, kind, at, actor, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![ticket, leaf as i64, kind, at, actor, note],
-                    )
-                })
-                .await?;
-        }
+        let bytes = entry.to_bytes();
+        let from = self.store.ledger_size().await?;
+        let effect = serde_json::to_string(&intent.effect).map_err(AppError::internal)?;
+        let created = self.now().unix_seconds();
+        let stored = bytes.clone();
+        let answers = matches!(intent.effect, Effect::Answer { .. });
+        let id: Option<i64> = self
+            .accounts
+            .call(move |c| {
+                let tx = c.transaction()?;
+                if let Some(t) = new_ticket {
+                    t.insert(&tx)?;
+                }
+                if answers {
+                    // One answer per ticket, even when two reviewers answer at once
+                    // (this connection serialises the check and the intent).
+                    let open: bool = tx.query_row(
+                        "SELECT count(*) FROM appeal_tickets t WHERE t.id = ?1 AND t.status = 'open' \
+                         AND NOT EXISTS (SELECT 1 FROM appeal_intents i WHERE i.key = t.id \
+                         AND i.effect LIKE '{\"effect\":\"answer\"%')",
+                        [&intent.key],
+                        |r| r.get::<_, i64>(0).map(|n| n > 0),
+                    )?;
+                    if !open {
+                        return Ok(None);
+                    }
+                }
+                tx.execute(
+                    "INSERT INTO appeal_intents (entry, key, ticket_step, actor, note, effect, from_leaf, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        stored,
+                        intent.key,
+                        intent.ticket_step as i64,
+                        intent.actor,
+                        intent.note,
+                        effect,
+                        from as i64,
+                        created
+                    ],
+                )?;
+                let id = tx.last_insert_rowid();
+                tx.commit()?;
+                Ok(Some(id))
+            })
+            .await?;
+        let id = id.ok_or_else(|| {
+            AppError::new(
+                axum::http::StatusCode::CONFLICT,
+                "ticket_answered",
+                "the ticket has been answered meanwhile",
+            )
+        })?;
+        let leaf = match self.store.append_appeal(bytes).await {
+            Ok(leaf) => leaf,
+            Err(e) => {
+                // Whether the leaf was written is not known: look now (the intent
+                // stays for the reconciliation at start if even that fails).
+                if let Err(again) = self.resolve_intent(id).await {
+                    tracing::error!(error = %again, intent = id, "an appeal step's intent is left for reconciliation");
+                }
+                return Err(e.into());
+            }
+        };
+        self.finish_intent(id, leaf).await?;
         Ok(leaf)
+    }
+
+    /// Records the step of intent `id` as at `leaf`: its row, its effect, the intent
+    /// removed; in one transaction.
+    async fn finish_intent(&self, id: i64, leaf: u64) -> AppResult<()> {
+        self.accounts
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let row: Option<IntentRow> = tx
+                    .query_row(
+                        "SELECT entry, key, ticket_step, actor, note, effect FROM appeal_intents WHERE id = ?1",
+                        [id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                    )
+                    .optional()?;
+                let Some((entry, key, ticket_step, actor, note, effect)) = row else {
+                    // Finished already (by a reconciliation).
+                    return Ok(());
+                };
+                let entry = StepEntry::from_bytes(&entry).ok_or_else(|| conversion("intent entry"))?;
+                let effect: Effect =
+                    serde_json::from_str(&effect).map_err(|_| conversion("intent effect"))?;
+                if ticket_step != 0 {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO appeal_steps (ticket, leaf, kind, at, actor, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![key, leaf as i64, entry.kind.as_str(), entry.at.unix_seconds(), actor, note],
+                    )?;
+                }
+                effect.apply(&tx, &key, leaf)?;
+                tx.execute("DELETE FROM appeal_intents WHERE id = ?1", [id])?;
+                tx.commit()
+            })
+            .await
+    }
+
+    /// Resolves intent `id` from the ledger: finished if its leaf is there (at or
+    /// after the ledger size noted with it), otherwise dropped with the pending
+    /// ticket it opened. Returns whether the step was finished.
+    async fn resolve_intent(&self, id: i64) -> AppResult<bool> {
+        let row: Option<(Vec<u8>, i64)> = self
+            .accounts
+            .call(move |c| {
+                c.query_row(
+                    "SELECT entry, from_leaf FROM appeal_intents WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+            })
+            .await?;
+        let Some((entry, from)) = row else {
+            return Ok(true);
+        };
+        let size = self.store.ledger_size().await?;
+        let mut next = u64::try_from(from).unwrap_or(0);
+        while next < size {
+            let page = self.store.leaves(next, 1024).await?;
+            if page.is_empty() {
+                break;
+            }
+            for leaf in &page {
+                if let Ok(mingma_store::LedgerEntry::Appeal(step)) =
+                    mingma_store::LedgerEntry::from_bytes(&leaf.data)
+                {
+                    if step == entry {
+                        self.finish_intent(id, leaf.index).await?;
+                        return Ok(true);
+                    }
+                }
+                next = leaf.index + 1;
+            }
+        }
+        self.accounts
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let key: Option<(String, String)> = tx
+                    .query_row(
+                        "SELECT key, effect FROM appeal_intents WHERE id = ?1",
+                        [id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                if let Some((key, effect)) = key {
+                    if matches!(serde_json::from_str::<Effect>(&effect), Ok(Effect::Open)) {
+                        tx.execute(
+                            "DELETE FROM appeal_tickets WHERE id = ?1 AND status = 'pending'",
+                            [key],
+                        )?;
+                    }
+                    tx.execute("DELETE FROM appeal_intents WHERE id = ?1", [id])?;
+                }
+                tx.commit()
+            })
+            .await?;
+        Ok(false)
+    }
+
+    /// Resolves every appeal-step intent at least `min_age_seconds` old (see
+    /// [`App::commit_step`]): run at start with 0, before anything is served, and
+    /// by the background task for intents a failed request left behind.
+    pub async fn reconcile_appeal_steps(&self, min_age_seconds: i64) -> AppResult<Reconciled> {
+        let before = self.now().unix_seconds() - min_age_seconds;
+        let ids: Vec<i64> = self
+            .accounts
+            .call(move |c| {
+                c.prepare("SELECT id FROM appeal_intents WHERE created_at <= ?1 ORDER BY id")?
+                    .query_map([before], |r| r.get(0))?
+                    .collect()
+            })
+            .await?;
+        let mut done = Reconciled::default();
+        for id in ids {
+            if self.resolve_intent(id).await? {
+                done.finished += 1;
+            } else {
+                done.dropped += 1;
+            }
+        }
+        Ok(done)
     }
 
     async fn person_tickets(&self, person: PersonKey) -> AppResult<Vec<Ticket>> {
         self.accounts
             .call(move |c| {
                 c.prepare(&format!(
-                    "SELECT {TICKET_COLUMNS} FROM appeal_tickets WHERE person = ?1 ORDER BY opened_at DESC, id"
+                    "SELECT {TICKET_COLUMNS} FROM appeal_tickets WHERE person = ?1 AND status != 'pending' ORDER BY opened_at DESC, id"
                 ))?
                 .query_map([person.as_bytes().as_slice()], ticket_of)?
                 .collect()
@@ -998,7 +1447,7 @@ impl<S: Store> App<S> {
         self.accounts
             .call(move |c| {
                 c.query_row(
-                    &format!("SELECT {TICKET_COLUMNS} FROM appeal_tickets WHERE id = ?1"),
+                    &format!("SELECT {TICKET_COLUMNS} FROM appeal_tickets WHERE id = ?1 AND status != 'pending'"),
                     [key],
                     ticket_of,
                 )
@@ -1012,7 +1461,7 @@ impl<S: Store> App<S> {
         self.accounts
             .call(move |c| {
                 c.prepare(&format!(
-                    "SELECT {TICKET_COLUMNS} FROM appeal_tickets ORDER BY opened_at DESC, id"
+                    "SELECT {TICKET_COLUMNS} FROM appeal_tickets WHERE status != 'pending' ORDER BY opened_at DESC, id"
                 ))?
                 .query_map([], ticket_of)?
                 .collect()
@@ -1073,6 +1522,8 @@ impl<S: Store> App<S> {
                 reason: t.reason.clone().unwrap_or_default(),
                 at: t.answered_at,
                 retraction: t.retraction.clone(),
+                correction: t.correction.clone(),
+                awaiting_approval: t.correction_pending,
                 code: t
                     .code
                     .as_ref()
@@ -1465,12 +1916,37 @@ impl<S: Store> App<S> {
             text.as_bytes(),
             Some(text.clone()),
             None,
+            Effect::Note,
         )
         .await?;
         self.ticket_json(&self.ticket(id).await?, lang).await
     }
 
-    /// Appends a ticket step and records it.
+    /// A ticket's next step as its leaf will read (unsigned).
+    fn step_entry(
+        &self,
+        t: &Ticket,
+        kind: StepKind,
+        actor: &str,
+        content: &[u8],
+        handler: Option<(&AuthorityId, Timestamp)>,
+    ) -> AppResult<StepEntry> {
+        let ticket = ticket_bytes(&t.id)?;
+        let (handler, deadline) = handler.unwrap_or((&t.handler, t.deadline));
+        Ok(StepEntry {
+            kind,
+            ticket,
+            at: self.now(),
+            addressee: t.addressee.clone(),
+            handler: handler.to_string(),
+            deadline: Some(deadline),
+            commitment: step_commitment(&t.salt, &ticket, kind, &t.person, actor, content),
+            signer: None,
+        })
+    }
+
+    /// Takes a ticket's step (see [`App::commit_step`]).
+    #[allow(clippy::too_many_arguments)]
     async fn step(
         &self,
         t: &Ticket,
@@ -1479,57 +1955,172 @@ impl<S: Store> App<S> {
         content: &[u8],
         note: Option<String>,
         handler: Option<(&AuthorityId, Timestamp)>,
+        effect: Effect,
     ) -> AppResult<u64> {
-        let ticket = ticket_bytes(&t.id)?;
-        let (handler, deadline) = handler.unwrap_or((&t.handler, t.deadline));
-        self.append_step(
-            StepEntry {
-                kind,
-                ticket,
-                at: self.now(),
-                addressee: t.addressee.clone(),
-                handler: handler.to_string(),
-                deadline: Some(deadline),
-                commitment: step_commitment(&t.salt, &ticket, kind, &t.person, actor, content),
+        let entry = self.step_entry(t, kind, actor, content, handler)?;
+        self.commit_step(
+            entry,
+            Intent {
+                key: t.id.clone(),
+                ticket_step: true,
+                actor: actor.to_owned(),
+                note,
+                effect,
             },
-            Some((t.id.clone(), actor.to_owned(), note)),
+            None,
         )
         .await
     }
 
-    /// Rejects a ticket with a reason the holder sees.
-    pub async fn reject_appeal(
+    /// Drafts a rejection for the reviewer to sign: the rejection step as its leaf
+    /// will read, with the reason committed to; the reviewer's key signs
+    /// [`StepEntry::signed_message`] (the draft's `message`) and
+    /// [`App::reject_appeal`] takes the seal. Drafts last 10 minutes.
+    pub async fn draft_rejection(
         &self,
         principal: &Principal,
         id: &str,
         reason: &str,
-        lang: Lang,
-    ) -> AppResult<TicketJson> {
+    ) -> AppResult<Draft> {
         let (official, t) = self.decidable(principal, id).await?;
         if t.status != "open" {
             return Err(Self::not_open(&t));
         }
         let reason = check_text(reason, "the reason", true)?;
         let actor = format!("official:{official}");
-        self.step(
-            &t,
-            StepKind::Rejected,
-            &actor,
-            reason.as_bytes(),
-            Some(reason.clone()),
-            None,
-        )
-        .await?;
-        let (tid, at) = (t.id.clone(), self.now().unix_seconds());
+        let entry = self.step_entry(&t, StepKind::Rejected, &actor, reason.as_bytes(), None)?;
+        let registry = self.engine.registry().await?;
+        let message = entry.signed_message(&official);
+        let payload = serde_json::to_vec(&json!({
+            "ticket": t.id,
+            "entry": base64::engine::general_purpose::STANDARD.encode(entry.to_bytes()),
+            "reason": reason,
+        }))
+        .map_err(AppError::internal)?;
+        let draft = random_token()?;
+        let draft = draft.get(..24).unwrap_or(&draft).to_owned();
+        let (saved, who) = (draft.clone(), principal.to_text());
+        let now = self.now().unix_seconds();
         self.accounts
             .call(move |c| {
+                c.execute("DELETE FROM drafts WHERE expires_at <= ?1", [now])?;
                 c.execute(
-                    "UPDATE appeal_tickets SET status = 'answered', outcome = 'rejected', reason = ?2, \
-                     answered_by = ?3, answered_at = ?4 WHERE id = ?1",
-                    params![tid, reason, actor, at],
+                    "INSERT INTO drafts (id, principal, kind, payload, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![saved, who, APPEAL_STEP_DRAFT, payload, now + crate::officials::DRAFT_SECONDS],
                 )
             })
             .await?;
+        Ok(Draft {
+            draft,
+            kind: APPEAL_STEP_DRAFT,
+            record: None,
+            summary: format!("rejection of appeal ticket {}", t.id),
+            message: base64::engine::general_purpose::STANDARD.encode(message),
+            key: crate::officials::signing_key_of(&registry, &official),
+        })
+    }
+
+    /// Rejects a ticket with a reason the holder sees: the rejection drafted by
+    /// [`App::draft_rejection`], with the reviewer's seal over it, checked against
+    /// their registered key before the step is appended (a missing, malformed or
+    /// forged seal is refused and nothing is recorded).
+    pub async fn reject_appeal(
+        &self,
+        principal: &Principal,
+        id: &str,
+        draft: &str,
+        seal: &str,
+        lang: Lang,
+    ) -> AppResult<TicketJson> {
+        let (official, t) = self.decidable(principal, id).await?;
+        if t.status != "open" {
+            return Err(Self::not_open(&t));
+        }
+        let seal =
+            Seal::parse(seal.trim()).map_err(|e| AppError::bad_request("malformed_seal", e))?;
+        let (draft_id, who, now) = (
+            draft.to_owned(),
+            principal.to_text(),
+            self.now().unix_seconds(),
+        );
+        let payload: Option<Vec<u8>> = self
+            .accounts
+            .call(move |c| {
+                let payload = c
+                    .query_row(
+                        "SELECT payload FROM drafts WHERE id = ?1 AND principal = ?2 AND kind = ?3 AND expires_at > ?4",
+                        params![draft_id, who, APPEAL_STEP_DRAFT, now],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                Ok(payload)
+            })
+            .await?;
+        let unknown = || {
+            AppError::not_found(
+                "unknown_draft",
+                format!("no rejection draft {draft} of yours is waiting (drafts last 10 minutes)"),
+            )
+        };
+        let payload = payload.ok_or_else(unknown)?;
+        #[derive(Deserialize)]
+        struct Drafted {
+            ticket: String,
+            entry: String,
+            reason: String,
+        }
+        let drafted: Drafted = serde_json::from_slice(&payload).map_err(AppError::internal)?;
+        if drafted.ticket != t.id {
+            return Err(AppError::bad_request(
+                "draft_of_another_ticket",
+                format!(
+                    "draft {draft} rejects ticket {}, not {}",
+                    drafted.ticket, t.id
+                ),
+            ));
+        }
+        let mut entry = base64::engine::general_purpose::STANDARD
+            .decode(&drafted.entry)
+            .ok()
+            .and_then(|b| StepEntry::from_bytes(&b))
+            .filter(|e| e.kind == StepKind::Rejected)
+            .ok_or_else(|| AppError::internal("a rejection draft is malformed"))?;
+        entry.signer = Some(StepSigner {
+            official: official.clone(),
+            seal,
+        });
+        let registry = self.engine.registry().await?;
+        entry
+            .check_signature(&registry.keys)
+            .map_err(|why| AppError::bad_request("bad_seal", why))?;
+        // The draft is used once.
+        let used = draft.to_owned();
+        self.accounts
+            .call(move |c| c.execute("DELETE FROM drafts WHERE id = ?1", [used]))
+            .await?;
+        let actor = format!("official:{official}");
+        let reason = drafted.reason;
+        self.commit_step(
+            entry,
+            Intent {
+                key: t.id.clone(),
+                ticket_step: true,
+                actor: actor.clone(),
+                note: Some(reason.clone()),
+                effect: Effect::Answer {
+                    outcome: "rejected".into(),
+                    reason,
+                    by: actor,
+                    at: self.now().unix_seconds(),
+                    retraction: None,
+                    correction: None,
+                    correction_pending: false,
+                    code: None,
+                },
+            },
+            None,
+        )
+        .await?;
         self.ticket_json(&self.ticket(id).await?, lang).await
     }
 
@@ -1547,14 +2138,7 @@ impl<S: Store> App<S> {
         if t.status != "open" {
             return Err(Self::not_open(&t));
         }
-        let target = RecordId::parse(target.trim())
-            .map_err(|e| AppError::bad_request("malformed_record_id", format!("target: {e}")))?;
-        if !t.records.contains(&target) {
-            return Err(AppError::bad_request(
-                "not_disputed",
-                format!("record {target} is not disputed by ticket {}", t.id),
-            ));
-        }
+        let target = self.disputed_target(&t, target)?;
         let reason = check_text(reason, "the reason", true)?;
         let suffix = random_token()?;
         self.draft_record(
@@ -1569,28 +2153,239 @@ impl<S: Store> App<S> {
         .await
     }
 
-    /// Accepts a ticket: submits the sealed retraction drafted for it (checked
-    /// again as any retraction), re-derives the holder's code at once, and records
-    /// the answer with the code that followed.
+    /// Drafts the two records accepting a ticket by correction means: the
+    /// corrected record (`record`, an object in the evidence-file format, about the
+    /// ticket's holder — the service fills in the subject — and of the disputed
+    /// record's type) and the retraction of the disputed record `target`, whose
+    /// reason names the correction. Both are the reviewer's records, drafted and
+    /// checked as intake checks any; both are sealed by the reviewer and given to
+    /// [`App::accept_appeal`], which appends them in one transaction. A corrected
+    /// record that can turn a code red or yellow is held for a second official's
+    /// approval like any such manual record (the two-person rule); the retraction
+    /// takes effect at once.
+    pub async fn draft_appeal_correction(
+        &self,
+        principal: &Principal,
+        id: &str,
+        target: &str,
+        reason: &str,
+        record: Value,
+    ) -> AppResult<CorrectionDrafts> {
+        let (_, t) = self.decidable(principal, id).await?;
+        if t.status != "open" {
+            return Err(Self::not_open(&t));
+        }
+        let target = self.disputed_target(&t, target)?;
+        let reason = check_text(reason, "the reason", true)?;
+        let stored = self
+            .store
+            .record(&target)
+            .await?
+            .ok_or_else(|| AppError::internal(format!("disputed record {target} is not stored")))?
+            .evidence;
+        if !stored.kind().has_subject() || stored.kind() == EvidenceKind::VenueScan {
+            return Err(AppError::unprocessable(
+                "not_correctable",
+                format!(
+                    "a {} is not corrected through an appeal: retract it",
+                    stored.kind().label_en()
+                ),
+            ));
+        }
+        let Value::Object(mut map) = record else {
+            return Err(AppError::bad_request(
+                "malformed_record",
+                "the corrected record is a JSON object",
+            ));
+        };
+        let kind = map.get("type").and_then(Value::as_str).unwrap_or_default();
+        if kind != stored.kind().name() {
+            return Err(AppError::unprocessable(
+                "correction_of_another_type",
+                format!(
+                    "record {target} is a {}: its correction is one too (not {kind:?})",
+                    stored.kind().name()
+                ),
+            ));
+        }
+        // About the ticket's holder, whatever the body said.
+        map.remove("subject");
+        map.insert(
+            "subject_key".into(),
+            Value::String(hex(t.person.as_bytes())),
+        );
+        if !map.contains_key("id") {
+            let suffix = random_token()?;
+            map.insert(
+                "id".into(),
+                Value::String(format!(
+                    "corr-{}-{}",
+                    t.id.get(..8).unwrap_or(""),
+                    suffix.get(..8).unwrap_or("")
+                )),
+            );
+        }
+        let corrected = self.draft_record(principal, Value::Object(map)).await?;
+        let corrected_id = corrected.record.clone().unwrap_or_default();
+        let suffix = random_token()?;
+        let retraction = self
+            .draft_record(
+                principal,
+                json!({
+                    "type": "retraction",
+                    "id": format!("appeal-{}-{}", t.id.get(..8).unwrap_or(""), suffix.get(..8).unwrap_or("")),
+                    "target": target.to_string(),
+                    "reason": format!("{reason}（更正为 / corrected by {corrected_id}）"),
+                }),
+            )
+            .await?;
+        Ok(CorrectionDrafts {
+            retraction,
+            correction: corrected,
+        })
+    }
+
+    /// `target` parsed, if the ticket disputes it.
+    fn disputed_target(&self, t: &Ticket, target: &str) -> AppResult<RecordId> {
+        let target = RecordId::parse(target.trim())
+            .map_err(|e| AppError::bad_request("malformed_record_id", format!("target: {e}")))?;
+        if !t.records.contains(&target) {
+            return Err(AppError::bad_request(
+                "not_disputed",
+                format!("record {target} is not disputed by ticket {}", t.id),
+            ));
+        }
+        Ok(target)
+    }
+
+    /// Accepts a ticket: submits the sealed retraction drafted for it — with, for a
+    /// correction, the sealed corrected record, in one transaction — checked again
+    /// as any record, re-derives the holder's code at once, and records the answer
+    /// with the code that followed.
     pub async fn accept_appeal(
         &self,
         principal: &Principal,
         id: &str,
         draft: &str,
         seal: &str,
+        correction: Option<(&str, &str)>,
         lang: Lang,
     ) -> AppResult<TicketJson> {
         let (official, t) = self.decidable(principal, id).await?;
         if t.status != "open" {
             return Err(Self::not_open(&t));
         }
-        let (draft_id, who) = (draft.to_owned(), principal.to_text());
+        // Read the drafts before taking them: a draft that is not this ticket's
+        // answer is refused and stays.
+        let retraction = self.peek_record_draft(principal, draft).await?;
+        let (target, reason) = match &retraction.body {
+            EvidenceBody::Retraction { target, reason } if t.records.contains(target) => {
+                (target.clone(), reason.clone())
+            }
+            _ => {
+                return Err(AppError::bad_request(
+                    "not_a_retraction_of_the_ticket",
+                    format!("draft {draft} does not retract a record of ticket {}", t.id),
+                ))
+            }
+        };
+        let corrected = match correction {
+            Some((cdraft, _)) => {
+                let corrected = self.peek_record_draft(principal, cdraft).await?;
+                let stored = self
+                    .store
+                    .record(&target)
+                    .await?
+                    .map(|r| r.evidence)
+                    .ok_or_else(|| AppError::internal(format!("record {target} is not stored")))?;
+                let named = reason.contains(&format!("corrected by {}", corrected.id));
+                if corrected.kind() != stored.kind()
+                    || corrected.subject != Some(t.person)
+                    || !named
+                {
+                    return Err(AppError::bad_request(
+                        "not_a_correction_of_the_ticket",
+                        format!(
+                            "draft {cdraft} is not the correction of {target} that draft {draft} names \
+                             (same type, the ticket's holder)"
+                        ),
+                    ));
+                }
+                Some(corrected.id.clone())
+            }
+            None => None,
+        };
+        // The holder reads the reviewer's reason; the retraction's names the
+        // correction as well.
+        let reason = match &corrected {
+            Some(c) => reason
+                .strip_suffix(&format!("（更正为 / corrected by {c}）"))
+                .unwrap_or(&reason)
+                .to_owned(),
+            None => reason,
+        };
+        let mut records = vec![self.take_record_draft(principal, draft, seal).await?];
+        if let Some((cdraft, cseal)) = correction {
+            records.push(self.take_record_draft(principal, cdraft, cseal).await?);
+        }
+        let submitted = self.submit_records(principal, records).await?;
+        let awaiting = submitted.iter().any(|s| s.awaiting_approval);
+        self.forget_code(t.person);
+        let state = self.store.code_state(t.person).await?;
+        let actor = format!("official:{official}");
+        let retraction_id = submitted
+            .first()
+            .map(|s| s.record.clone())
+            .unwrap_or_default();
+        let content = format!(
+            "{target}\n{retraction_id}\n{}\n{reason}",
+            corrected
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        );
+        let effect = Effect::Answer {
+            outcome: "accepted".into(),
+            reason: reason.clone(),
+            by: actor.clone(),
+            at: self.now().unix_seconds(),
+            retraction: Some(retraction_id),
+            correction: corrected.map(|c| c.to_string()),
+            correction_pending: awaiting,
+            code: state.map(|s| {
+                (
+                    s.change.colour().name().to_owned(),
+                    s.leaf as i64,
+                    s.position as i64,
+                )
+            }),
+        };
+        self.step(
+            &t,
+            StepKind::Accepted,
+            &actor,
+            content.as_bytes(),
+            Some(reason),
+            None,
+            effect,
+        )
+        .await?;
+        self.ticket_json(&self.ticket(id).await?, lang).await
+    }
+
+    /// `principal`'s waiting record draft, decoded, without taking it.
+    async fn peek_record_draft(&self, principal: &Principal, draft: &str) -> AppResult<Evidence> {
+        let (draft_id, who, now) = (
+            draft.to_owned(),
+            principal.to_text(),
+            self.now().unix_seconds(),
+        );
         let payload: Option<Vec<u8>> = self
             .accounts
             .call(move |c| {
                 c.query_row(
-                    "SELECT payload FROM drafts WHERE id = ?1 AND principal = ?2 AND kind = 'record'",
-                    params![draft_id, who],
+                    "SELECT payload FROM drafts WHERE id = ?1 AND principal = ?2 AND kind = 'record' AND expires_at > ?3",
+                    params![draft_id, who, now],
                     |r| r.get(0),
                 )
                 .optional()
@@ -1602,59 +2397,7 @@ impl<S: Store> App<S> {
                 format!("no record draft {draft} of yours is waiting"),
             )
         })?;
-        let record = decode_canonical(&payload).map_err(AppError::internal)?;
-        let (target, reason) = match &record.body {
-            EvidenceBody::Retraction { target, reason } if t.records.contains(target) => {
-                (target.clone(), reason.clone())
-            }
-            _ => {
-                return Err(AppError::bad_request(
-                    "not_a_retraction_of_the_ticket",
-                    format!("draft {draft} does not retract a record of ticket {}", t.id),
-                ))
-            }
-        };
-        let sealed = self.seal_draft(principal, draft, seal).await?;
-        let Sealed::Record(submitted) = sealed else {
-            return Err(AppError::internal("a record draft sealed as an act"));
-        };
-        self.forget_code(t.person);
-        let state = self.store.code_state(t.person).await?;
-        let actor = format!("official:{official}");
-        let content = format!("{target}\n{}\n{reason}", submitted.record);
-        self.step(
-            &t,
-            StepKind::Accepted,
-            &actor,
-            content.as_bytes(),
-            Some(reason.clone()),
-            None,
-        )
-        .await?;
-        let (tid, at, retraction) = (t.id.clone(), self.now().unix_seconds(), submitted.record);
-        let code = state.map(|s| {
-            (
-                s.change.colour().name().to_owned(),
-                s.leaf as i64,
-                s.position as i64,
-            )
-        });
-        self.accounts
-            .call(move |c| {
-                c.execute(
-                    "UPDATE appeal_tickets SET status = 'answered', outcome = 'accepted', reason = ?2, \
-                     answered_by = ?3, answered_at = ?4, retraction = ?5, code_colour = ?6, code_leaf = ?7, \
-                     code_position = ?8 WHERE id = ?1",
-                    params![
-                        tid, reason, actor, at, retraction,
-                        code.as_ref().map(|c| c.0.clone()),
-                        code.as_ref().map(|c| c.1),
-                        code.as_ref().map(|c| c.2)
-                    ],
-                )
-            })
-            .await?;
-        self.ticket_json(&self.ticket(id).await?, lang).await
+        decode_canonical(&payload).map_err(AppError::internal)
     }
 
     /// Closes an answered ticket (refused while it has no answer).
@@ -1686,17 +2429,9 @@ impl<S: Store> App<S> {
             b"",
             None,
             None,
+            Effect::Close,
         )
         .await?;
-        let tid = t.id.clone();
-        self.accounts
-            .call(move |c| {
-                c.execute(
-                    "UPDATE appeal_tickets SET status = 'closed' WHERE id = ?1",
-                    [tid],
-                )
-            })
-            .await?;
         self.ticket_json(&self.ticket(id).await?, lang).await
     }
 
@@ -1731,16 +2466,7 @@ impl<S: Store> App<S> {
                 None => (t.handler.clone(), Some(format!("{} → auditors", t.handler))),
             };
             let content = note.clone().unwrap_or_default();
-            self.step(
-                &t,
-                StepKind::Escalated,
-                "service",
-                content.as_bytes(),
-                note,
-                Some((&handler, deadline)),
-            )
-            .await?;
-            let (tid, top) = (t.id.clone(), parent.is_none());
+            let top = parent.is_none();
             let mut chain = t.escalated_to.clone();
             if let Some(p) = parent {
                 chain.push(p);
@@ -1750,15 +2476,22 @@ impl<S: Store> App<S> {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let (handler, due_at) = (handler.to_string(), deadline.unix_seconds());
-            self.accounts
-                .call(move |c| {
-                    c.execute(
-                        "UPDATE appeal_tickets SET handler = ?2, deadline = ?3, escalated_to = ?4, at_top = ?5 WHERE id = ?1",
-                        params![tid, handler, due_at, chain, top as i64],
-                    )
-                })
-                .await?;
+            let effect = Effect::Escalate {
+                handler: handler.to_string(),
+                deadline: deadline.unix_seconds(),
+                chain,
+                top,
+            };
+            self.step(
+                &t,
+                StepKind::Escalated,
+                "service",
+                content.as_bytes(),
+                note,
+                Some((&handler, deadline)),
+                effect,
+            )
+            .await?;
             escalated += 1;
         }
         Ok(escalated)
@@ -1941,7 +2674,7 @@ impl<S: Store> App<S> {
         let ticket = ticket_bytes(consent)?;
         let actor = format!("hotline:{official}");
         let leaf = self
-            .append_step(
+            .commit_step(
                 StepEntry {
                     kind: StepKind::HotlineConsent,
                     ticket,
@@ -1957,18 +2690,19 @@ impl<S: Store> App<S> {
                         &actor,
                         b"consent to a hotline lookup",
                     ),
+                    signer: None,
+                },
+                Intent {
+                    key: consent.to_owned(),
+                    ticket_step: false,
+                    actor,
+                    note: None,
+                    effect: Effect::Consent {
+                        valid_until: until.unix_seconds(),
+                    },
                 },
                 None,
             )
-            .await?;
-        let (cid, v) = (consent.to_owned(), until.unix_seconds());
-        self.accounts
-            .call(move |c| {
-                c.execute(
-                    "UPDATE hotline_consents SET leaf = ?2, valid_until = ?3 WHERE id = ?1",
-                    params![cid, leaf as i64, v],
-                )
-            })
             .await?;
         Ok(json!({"consent": consent, "leaf": leaf, "valid_until": until}))
     }
@@ -2109,6 +2843,7 @@ mod tests {
             handler: "hn-wjw".into(),
             deadline: None,
             commitment: [9; 32],
+            signer: None,
         };
         let bytes = entry.to_bytes();
         assert_eq!(StepEntry::from_bytes(&bytes), Some(entry));
@@ -2206,7 +2941,7 @@ pub mod api {
     use serde::Deserialize;
     use serde_json::Value;
 
-    use super::{AppealRequest, ConsentStarted, TicketJson};
+    use super::{AppealRequest, ConsentStarted, CorrectionDrafts, TicketJson};
     use crate::api::{holder, json_body, LangQuery};
     use crate::app::App;
     use crate::console_api::principal;
@@ -2226,6 +2961,14 @@ pub mod api {
             .route("/api/v1/official/appeals/{id}/notes", post(note::<S>))
             .route("/api/v1/official/appeals/{id}/document", get(document::<S>))
             .route("/api/v1/official/appeals/{id}/reject", post(reject::<S>))
+            .route(
+                "/api/v1/official/appeals/{id}/reject/draft",
+                post(draft_rejection::<S>),
+            )
+            .route(
+                "/api/v1/official/appeals/{id}/correction/draft",
+                post(draft_correction::<S>),
+            )
             .route(
                 "/api/v1/official/appeals/{id}/retraction/draft",
                 post(draft_retraction::<S>),
@@ -2366,9 +3109,26 @@ pub mod api {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    struct Correction {
+        target: String,
+        reason: String,
+        record: Value,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SealedDraft {
+        draft: String,
+        seal: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Accept {
         draft: String,
         seal: String,
+        #[serde(default)]
+        correction: Option<SealedDraft>,
     }
 
     #[derive(Deserialize)]
@@ -2400,11 +3160,27 @@ pub mod api {
         Ok(Json(app.note_appeal(&p, &id, &text, lang(&q)).await?))
     }
 
-    /// Rejects a ticket with a reason.
-    #[utoipa::path(post, path = "/api/v1/official/appeals/{id}/reject", tag = "appeals",
-        description = "Reject with a reason the holder sees: {reason}. Only a health official of the handling authority (or one it escalated to).",
+    /// Drafts a rejection for the reviewer to sign.
+    #[utoipa::path(post, path = "/api/v1/official/appeals/{id}/reject/draft", tag = "appeals",
+        description = "Draft the rejection, {reason}: the step as its ledger leaf will read; the reviewer's key signs `message` and the seal goes to /reject. Only a health official of the handling authority (or one it escalated to).",
         params(("id" = String, Path, description = "ticket id")), request_body = Object,
-        responses((status = 200, body = Object), (status = 403, body = ErrorBody, description = "not_the_handler, not_permitted"), (status = 409, body = ErrorBody, description = "ticket_answered")))]
+        responses((status = 200, body = Object, description = "a draft: {draft, message, key, ...}"), (status = 403, body = ErrorBody, description = "not_the_handler, not_permitted"), (status = 409, body = ErrorBody, description = "ticket_answered")))]
+    pub async fn draft_rejection<S: Store>(
+        State(app): St<S>,
+        headers: HeaderMap,
+        Path(id): Path<String>,
+        body: Bytes,
+    ) -> AppResult<Json<crate::officials::Draft>> {
+        let p = principal(&app, &headers).await?;
+        let Reason { reason } = json_body(&body)?;
+        Ok(Json(app.draft_rejection(&p, &id, &reason).await?))
+    }
+
+    /// Rejects a ticket with the reviewer's signed reason.
+    #[utoipa::path(post, path = "/api/v1/official/appeals/{id}/reject", tag = "appeals",
+        description = "Reject with a reason the holder sees: {draft, seal} of the drafted rejection, the seal checked against the reviewer's registered key before the step is appended.",
+        params(("id" = String, Path, description = "ticket id")), request_body = Object,
+        responses((status = 200, body = Object), (status = 400, body = ErrorBody, description = "malformed_seal, bad_seal"), (status = 403, body = ErrorBody, description = "not_the_handler, not_permitted"), (status = 404, body = ErrorBody, description = "unknown_draft"), (status = 409, body = ErrorBody, description = "ticket_answered")))]
     pub async fn reject<S: Store>(
         State(app): St<S>,
         headers: HeaderMap,
@@ -2413,8 +3189,33 @@ pub mod api {
         body: Bytes,
     ) -> AppResult<Json<TicketJson>> {
         let p = principal(&app, &headers).await?;
-        let Reason { reason } = json_body(&body)?;
-        Ok(Json(app.reject_appeal(&p, &id, &reason, lang(&q)).await?))
+        let SealedDraft { draft, seal } = json_body(&body)?;
+        Ok(Json(
+            app.reject_appeal(&p, &id, &draft, &seal, lang(&q)).await?,
+        ))
+    }
+
+    /// Drafts the correction accepting a ticket.
+    #[utoipa::path(post, path = "/api/v1/official/appeals/{id}/correction/draft", tag = "appeals",
+        description = "Draft a correction, {target, reason, record}: the corrected record (evidence-file object of the disputed record's type; the subject is the ticket's holder) and the retraction of `target` naming it; both sealed by the reviewer and given to /accept together ({draft, seal, correction: {draft, seal}}). A corrected record that can turn a code red or yellow waits for a second official's approval.",
+        params(("id" = String, Path, description = "ticket id")), request_body = Object,
+        responses((status = 200, body = Object, description = "{retraction: draft, correction: draft}"), (status = 400, body = ErrorBody, description = "not_disputed, malformed_record"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody, description = "correction_of_another_type, not_correctable")))]
+    pub async fn draft_correction<S: Store>(
+        State(app): St<S>,
+        headers: HeaderMap,
+        Path(id): Path<String>,
+        body: Bytes,
+    ) -> AppResult<Json<CorrectionDrafts>> {
+        let p = principal(&app, &headers).await?;
+        let Correction {
+            target,
+            reason,
+            record,
+        } = json_body(&body)?;
+        Ok(Json(
+            app.draft_appeal_correction(&p, &id, &target, &reason, record)
+                .await?,
+        ))
     }
 
     /// Drafts the retraction accepting a ticket means.
@@ -2438,7 +3239,7 @@ pub mod api {
 
     /// Accepts a ticket with its sealed retraction.
     #[utoipa::path(post, path = "/api/v1/official/appeals/{id}/accept", tag = "appeals",
-        description = "Accept: {draft, seal} of the drafted retraction; the record is retracted through intake, the holder's code re-derived at once, and the answer recorded with the code that followed.",
+        description = "Accept: {draft, seal} of the drafted retraction, and for a correction {correction: {draft, seal}} of the corrected record (both appended in one transaction); the record is retracted through intake, the holder's code re-derived at once, and the answer recorded with the code that followed.",
         params(("id" = String, Path, description = "ticket id")), request_body = Object,
         responses((status = 200, body = Object), (status = 400, body = ErrorBody, description = "bad_seal, not_a_retraction_of_the_ticket"), (status = 403, body = ErrorBody)))]
     pub async fn accept<S: Store>(
@@ -2449,9 +3250,17 @@ pub mod api {
         body: Bytes,
     ) -> AppResult<Json<TicketJson>> {
         let p = principal(&app, &headers).await?;
-        let Accept { draft, seal } = json_body(&body)?;
+        let Accept {
+            draft,
+            seal,
+            correction,
+        } = json_body(&body)?;
+        let correction = correction
+            .as_ref()
+            .map(|c| (c.draft.as_str(), c.seal.as_str()));
         Ok(Json(
-            app.accept_appeal(&p, &id, &draft, &seal, lang(&q)).await?,
+            app.accept_appeal(&p, &id, &draft, &seal, correction, lang(&q))
+                .await?,
         ))
     }
 

@@ -388,7 +388,7 @@
     });
   });
 
-  // ---- an appeal ticket: accept (retract, sealed here), reject, note, close ----
+  // ---- an appeal ticket: accept (retract, sealed here), reject (signed here), note, close ----
   var appeal = document.getElementById('appeal');
   if (appeal) {
     var ticketPath = '/api/v1/official/appeals/' + encodeURIComponent(appeal.getAttribute('data-ticket'));
@@ -409,12 +409,38 @@
         reload();
       } catch (e) { showError(box, e); busy(button, false); }
     });
+    on('correct-form', 'submit', async function (ev) {
+      ev.preventDefault();
+      var box = document.getElementById('decide-result'), button = document.getElementById('correct-submit');
+      var record;
+      try { record = JSON.parse(document.getElementById('correct-record').value); }
+      catch (e) { showError(box, fail('malformed_record', String(e))); return; }
+      busy(button, true);
+      showOk(box, UI.signing);
+      try {
+        var drafts = await api('POST', ticketPath + '/correction/draft', {
+          target: document.getElementById('correct-target').value,
+          reason: document.getElementById('correct-reason').value.trim(),
+          record: record
+        });
+        var retraction = await seal(drafts.retraction.message), correction = await seal(drafts.correction.message);
+        var answered = await api('POST', ticketPath + '/accept', {
+          draft: drafts.retraction.draft, seal: retraction,
+          correction: { draft: drafts.correction.draft, seal: correction }
+        });
+        showOk(box, UI.answered + ' ' + ((answered.answer && answered.answer.code && answered.answer.code.colour) || ''));
+        reload();
+      } catch (e) { showError(box, e); busy(button, false); }
+    });
     on('reject-form', 'submit', async function (ev) {
       ev.preventDefault();
       var box = document.getElementById('decide-result'), button = document.getElementById('reject');
       busy(button, true);
+      showOk(box, UI.signing);
       try {
-        await api('POST', ticketPath + '/reject', { reason: document.getElementById('reject-reason').value.trim() });
+        var draft = await api('POST', ticketPath + '/reject/draft', { reason: document.getElementById('reject-reason').value.trim() });
+        var s = await seal(draft.message);
+        await api('POST', ticketPath + '/reject', { draft: draft.draft, seal: s });
         showOk(box, UI.answered);
         reload();
       } catch (e) { showError(box, e); busy(button, false); }

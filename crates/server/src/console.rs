@@ -132,6 +132,9 @@ const CODES: &[(&str, &str, &str)] = &[
     ("unknown_ticket", "申诉工单不存在。", "No such appeal ticket."),
     ("missing_text", "请填写理由或内容。", "Write the reason or the text."),
     ("not_disputed", "该记录不在本申诉范围内。", "That record is not disputed by this ticket."),
+    ("correction_of_another_type", "更正记录须与被更正记录类型相同。", "A correction is a record of the disputed record's type."),
+    ("not_correctable", "此类记录不能更正，只能撤销。", "This kind of record is not corrected, only retracted."),
+    ("not_a_correction_of_the_ticket", "更正记录与撤销不匹配，请重新提交。", "The correction does not match the retraction; submit again."),
     ("appeal_open", "已有处理中的申诉。", "An appeal is already open."),
     ("record_required", "绿码无决定性记录：请选择有误的记录。", "A green code rests on no record: name the wrong record."),
     ("unknown_claim", "请选择有误的部分。", "Choose which part is wrong."),
@@ -1504,10 +1507,23 @@ async fn appeal_page<S: Store>(
                     textarea #accept-reason name="reason" rows="2" required {}
                     button #accept type="submit" { (t(lang, "签名并撤销", "Sign and retract")) }
                 }
+                details #correct {
+                    summary { (t(lang, "申诉成立：更正记录（撤销原记录并以更正记录取代）", "Accept: correct the record (retract it, replaced by a corrected record)")) }
+                    form #correct-form {
+                        label for="correct-target" { (t(lang, "被更正的记录", "The record corrected")) }
+                        select #correct-target name="target" { @for r in records { option value=(text_of(r)) { (text_of(r)) } } }
+                        label for="correct-record" { (t(lang, "更正后的记录（JSON，与原记录同类型；当事人由系统填写）", "The corrected record (JSON, of the same type; the service fills in the person)")) }
+                        textarea #correct-record name="record" rows="4" required placeholder=r#"{"type": "test_result", "method": "nucleic_acid", "outcome": "negative", "sampled_at": "2022-06-10T08:00:00+08:00"}"# {}
+                        label for="correct-reason" { (t(lang, "理由（申诉人可见）", "Reason (the holder sees it)")) }
+                        textarea #correct-reason name="reason" rows="2" required {}
+                        p.muted { (t(lang, "可使健康码变红或变黄的更正记录须经本机构另一名工作人员复核后生效。", "A corrected record that can turn a code red or yellow takes effect once a second official of your authority approves it.")) }
+                        button #correct-submit type="submit" { (t(lang, "签名并更正", "Sign and correct")) }
+                    }
+                }
                 form #reject-form {
                     label for="reject-reason" { (t(lang, "申诉不成立：理由（申诉人可见）", "Reject: reason (the holder sees it)")) }
                     textarea #reject-reason name="reason" rows="2" required {}
-                    button #reject type="submit" style="background:#8a1c1c" { (t(lang, "驳回", "Reject")) }
+                    button #reject type="submit" style="background:#8a1c1c" { (t(lang, "签名并驳回", "Sign and reject")) }
                 }
                 div.result #decide-result role="status" {}
             }

@@ -55,7 +55,7 @@ const UNKNOWN_OFFICIAL_HASH: &str =
 /// How far ahead of the server's clock a submitted record's `recorded_at` may be.
 const RECORDED_AT_SKEW: Span = Span::minutes(5);
 /// How long a draft waits for its seal.
-const DRAFT_SECONDS: i64 = 600;
+pub(crate) const DRAFT_SECONDS: i64 = 600;
 /// Keys an official may have waiting for registration at once.
 const MAX_PENDING_ENROLMENTS: usize = 3;
 /// How far before a case report a tracing query looks by default: the four days
@@ -327,7 +327,7 @@ pub struct UnderQuarantine {
 }
 
 /// The id of the key `official` signs with now (their latest unrevoked one).
-fn signing_key_of(registry: &Registry, official: &OfficialId) -> Option<String> {
+pub(crate) fn signing_key_of(registry: &Registry, official: &OfficialId) -> Option<String> {
     let holder = mingma_authority::signature::KeyHolder::Official(official.clone());
     registry
         .keys
@@ -900,7 +900,8 @@ impl<S: Store> App<S> {
             .call(move |c| {
                 let row = c
                     .query_row(
-                        "SELECT kind, payload FROM drafts WHERE id = ?1 AND principal = ?2 AND expires_at > ?3",
+                        "SELECT kind, payload FROM drafts WHERE id = ?1 AND principal = ?2 AND expires_at > ?3 \
+                         AND kind IN ('record', 'act')",
                         params![id, who, now],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
@@ -924,6 +925,14 @@ impl<S: Store> App<S> {
                 .map_err(|e| AppError::bad_request("malformed_act", e.to_string()))?;
             return self.submit_act(principal, act).await;
         }
+        if kind != DraftKind::Record.as_str() {
+            return Err(AppError::bad_request(
+                "not_sealed_here",
+                format!(
+                    "draft {draft} is an appeal's step: give its seal to the ticket's decision"
+                ),
+            ));
+        }
         let mut record = decode_canonical(&payload).map_err(AppError::internal)?;
         record.seal = Some(seal);
         self.submit_record(principal, record)
@@ -939,32 +948,51 @@ impl<S: Store> App<S> {
         principal: &Principal,
         record: Evidence,
     ) -> AppResult<Submitted> {
+        self.submit_records(principal, vec![record])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::internal("append returned nothing"))
+    }
+
+    /// Appends sealed records together, each checked as [`App::submit_record`]
+    /// checks one, in one store transaction with their ledger leaves (all or
+    /// nothing: a correction's retraction and the corrected record), then
+    /// re-derives the codes they can change. `derived` and `changed` of each answer
+    /// count the whole call.
+    pub async fn submit_records(
+        &self,
+        principal: &Principal,
+        records: Vec<Evidence>,
+    ) -> AppResult<Vec<Submitted>> {
         let (registry, directory) = self.intake_directory().await?;
-        if let Err(refusal) = own_record(principal, &record) {
-            return Err(AppError::forbidden("not_the_recorder", refusal));
-        }
-        if let Recorder::Official(me) = &record.recorded_by {
-            self.check_intake(me, &registry, &directory, &record)
-                .await?;
-        }
-        if let Err(refusal) = recorded_by_now(&record, self.now()) {
-            return Err(AppError::bad_request("recorded_in_the_future", refusal));
-        }
-        self.engine
-            .vouching()
-            .check(&record)
-            .map_err(|e| AppError::bad_request("bad_seal", e.to_string()))?;
-        self.check_references(&record).await?;
-        let target = match &record.body {
-            EvidenceBody::Retraction { target, .. } => {
-                self.store.record(target).await?.map(|r| r.evidence)
+        let mut awaiting = Vec::with_capacity(records.len());
+        for record in &records {
+            if let Err(refusal) = own_record(principal, record) {
+                return Err(AppError::forbidden("not_the_recorder", refusal));
             }
-            _ => None,
-        };
-        let awaiting_approval = record.needs_approval(target.as_ref());
+            if let Recorder::Official(me) = &record.recorded_by {
+                self.check_intake(me, &registry, &directory, record).await?;
+            }
+            if let Err(refusal) = recorded_by_now(record, self.now()) {
+                return Err(AppError::bad_request("recorded_in_the_future", refusal));
+            }
+            self.engine
+                .vouching()
+                .check(record)
+                .map_err(|e| AppError::bad_request("bad_seal", e.to_string()))?;
+            self.check_references(record).await?;
+            let target = match &record.body {
+                EvidenceBody::Retraction { target, .. } => {
+                    self.store.record(target).await?.map(|r| r.evidence)
+                }
+                _ => None,
+            };
+            awaiting.push(record.needs_approval(target.as_ref()));
+        }
         let appended = self
             .store
-            .append(vec![record.clone()])
+            .append(records.clone())
             .await
             .map_err(|e| match e {
                 mingma_store::StoreError::Conflict { .. } => {
@@ -972,23 +1000,78 @@ impl<S: Store> App<S> {
                 }
                 other => AppError::from(other),
             })?;
-        let appended = appended
-            .into_iter()
-            .next()
-            .ok_or_else(|| AppError::internal("append returned nothing"))?;
-        let persons = self.persons_affected(&record).await?;
+        if appended.len() != records.len() {
+            return Err(AppError::internal(
+                "append returned another number of records",
+            ));
+        }
+        let mut persons = std::collections::BTreeSet::new();
+        for record in &records {
+            persons.extend(self.persons_affected(record).await?);
+        }
+        let persons: Vec<PersonKey> = persons.into_iter().collect();
         let derived = self.engine.rederive(&persons, self.now()).await?;
         for person in &persons {
             self.forget_code(*person);
         }
-        Ok(Submitted {
-            record: record.id.to_string(),
-            leaf: appended.leaf,
-            fresh: appended.fresh,
-            awaiting_approval,
-            derived: derived.derived,
-            changed: ChangedCodes::from(derived.changed),
-        })
+        Ok(records
+            .iter()
+            .zip(appended)
+            .zip(awaiting)
+            .map(|((record, appended), awaiting_approval)| Submitted {
+                record: record.id.to_string(),
+                leaf: appended.leaf,
+                fresh: appended.fresh,
+                awaiting_approval,
+                derived: derived.derived,
+                changed: ChangedCodes::from(derived.changed),
+            })
+            .collect())
+    }
+
+    /// Takes `principal`'s waiting record draft `draft` (used once) and returns its
+    /// record with `seal` on it, unchecked: for a caller that submits several
+    /// records together ([`App::submit_records`] checks them).
+    pub(crate) async fn take_record_draft(
+        &self,
+        principal: &Principal,
+        draft: &str,
+        seal: &str,
+    ) -> AppResult<Evidence> {
+        let seal =
+            Seal::parse(seal.trim()).map_err(|e| AppError::bad_request("malformed_seal", e))?;
+        let (id, who, now) = (
+            draft.to_owned(),
+            principal.to_text(),
+            self.now().unix_seconds(),
+        );
+        let payload: Option<Vec<u8>> = self
+            .accounts
+            .call(move |c| {
+                let row = c
+                    .query_row(
+                        "SELECT payload FROM drafts WHERE id = ?1 AND principal = ?2 AND expires_at > ?3 AND kind = 'record'",
+                        params![id, who, now],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if row.is_some() {
+                    c.execute("DELETE FROM drafts WHERE id = ?1", [id])?;
+                }
+                Ok(row)
+            })
+            .await?;
+        let payload = payload.ok_or_else(|| {
+            AppError::not_found(
+                "unknown_draft",
+                format!(
+                    "no record draft {draft} of yours is waiting (drafts expire after {DRAFT_SECONDS} s)"
+                ),
+            )
+        })?;
+        let mut record = decode_canonical(&payload).map_err(AppError::internal)?;
+        record.seal = Some(seal);
+        Ok(record)
     }
 
     /// Appends the sealed records of a bulk submission (JSON Lines or CSV) by the

@@ -1204,7 +1204,11 @@ fn step_label(lang: Lang, kind: &str) -> &'static str {
     match kind {
         "opened" => t(lang, "提交申诉", "opened"),
         "note" => t(lang, "备注", "note"),
-        "accepted" => t(lang, "申诉成立，记录已撤销", "accepted: record retracted"),
+        "accepted" => t(
+            lang,
+            "申诉成立，记录已撤销或更正",
+            "accepted: record retracted or corrected",
+        ),
         "rejected" => t(lang, "申诉不成立", "rejected"),
         "escalated" => t(lang, "逾期，已上报上级机关", "overdue: escalated"),
         "closed" => t(lang, "结案", "closed"),
@@ -1240,6 +1244,16 @@ fn ticket_card(lang: Lang, ticket: &crate::appeals::TicketJson) -> Markup {
                 div.answer.notice style="padding:.6rem;margin-top:.6rem" data-outcome=(answer.outcome) {
                     strong { @if answer.outcome == "accepted" { (t(lang, "申诉成立", "Appeal accepted")) } @else { (t(lang, "申诉不成立", "Appeal rejected")) } }
                     p.reason { (answer.reason) }
+                    @if let Some(c) = &answer.correction {
+                        p.correction {
+                            (t(lang, "有误的记录已撤销，并由更正记录 ", "The wrong record was retracted and replaced by the corrected record "))
+                            code { (c) }
+                            (t(lang, " 取代。", "."))
+                            @if answer.awaiting_approval { " " (t(lang, "更正记录须经另一名工作人员复核后生效；生效前不计入您的健康码。", "The corrected record takes effect once a second official approves it; until then it does not count towards your code.")) }
+                        }
+                    } @else if answer.awaiting_approval {
+                        p.correction { (t(lang, "撤销须经另一名工作人员复核后生效。", "The retraction takes effect once a second official approves it.")) }
+                    }
                     @if let Some(code) = &answer.code {
                         p.code-after {
                             (t(lang, "您的健康码已重新计算：", "Your code was re-derived: "))

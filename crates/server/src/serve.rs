@@ -270,6 +270,19 @@ pub async fn serve<S: Store>(
     app: Arc<App<S>>,
     ready: impl FnOnce(std::net::SocketAddr, std::net::SocketAddr),
 ) -> Result<()> {
+    // Appeal steps a crash left between the ledger and the server's database are
+    // resolved from the ledger before anything is served.
+    let reconciled = app
+        .reconcile_appeal_steps(0)
+        .await
+        .map_err(|e| anyhow!("reconciling appeal steps with the ledger: {}", e.message))?;
+    if reconciled != Default::default() {
+        tracing::warn!(
+            finished = reconciled.finished,
+            dropped = reconciled.dropped,
+            "appeal steps reconciled with the ledger"
+        );
+    }
     let listener = TcpListener::bind(app.config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", app.config.listen))?;
@@ -312,6 +325,16 @@ pub async fn serve<S: Store>(
                 tick.tick().await;
                 if let Err(e) = app.sign_checkpoint().await {
                     tracing::error!(error = %e, "checkpoint signing failed");
+                }
+                // Steps a failed request left half-taken (see `commit_step`).
+                match app.reconcile_appeal_steps(300).await {
+                    Ok(r) if r == Default::default() => {}
+                    Ok(r) => tracing::warn!(
+                        finished = r.finished,
+                        dropped = r.dropped,
+                        "appeal steps reconciled with the ledger"
+                    ),
+                    Err(e) => tracing::error!(error = %e, "appeal step reconciliation failed"),
                 }
                 match app.escalate_overdue().await {
                     Ok(0) => {}

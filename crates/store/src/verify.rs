@@ -88,6 +88,9 @@ pub struct VerifyReport {
     pub code_states: u64,
     /// Checkpoints checked.
     pub checkpoints: u64,
+    /// The appeal-step leaves (index, payload), for a caller that reads them (the
+    /// server's format: `mingma ledger verify` checks their officials' signatures).
+    pub appeal_steps: Vec<(u64, Vec<u8>)>,
     /// The root of the whole log, recomputed.
     pub root: Option<Hash>,
     /// Everything found wrong, in the order checked (leaves first, by index).
@@ -167,8 +170,9 @@ pub async fn verify<S: Store>(
                 Ok(LedgerEntry::CodeChanges(batch)) => batches.push((leaf.index, batch)),
                 // Acts are checked by replaying them (`mingma_authority::Registry`).
                 Ok(LedgerEntry::Act(_)) => {}
-                // Appeal steps commit to the server's tickets; nothing here reads them.
-                Ok(LedgerEntry::Appeal(_)) => {}
+                // Appeal steps commit to the server's tickets; they are handed to the
+                // caller, which knows their format.
+                Ok(LedgerEntry::Appeal(step)) => report.appeal_steps.push((leaf.index, step)),
                 Ok(LedgerEntry::Purge(purge)) => {
                     for index in purge.leaves {
                         if index >= leaf.index {

@@ -415,7 +415,7 @@ fn the_default_rule_set_loads_as_published() {
     let rules = RuleSet::parse(DEFAULT_RULES, "rules/default.toml").expect("loads");
     assert_eq!(rules, *default_rules());
     assert_eq!(rules.id, "mingma-default");
-    assert_eq!(rules.version, "2026.1");
+    assert_eq!(rules.version, "2026.2");
     let days = |d: i64| Some(Span::days(d));
     // (id, colour, reason, duration, ended by, negatives to clear, apart)
     let table: Vec<(
@@ -596,5 +596,50 @@ ended_by = ["quarantine_release"]
     assert_eq!(
         code(&evidence, zhang(), t("06-11 00:00")).colour,
         Colour::Green
+    );
+}
+
+/// rules/published.txt: every published version of the default rule set with its
+/// file's SHA-256.
+const PUBLISHED: &str = include_str!("../../../../rules/published.txt");
+
+#[test]
+fn the_default_rule_set_is_the_file_published_under_its_version() {
+    use sha2::Digest as _;
+    let rules = RuleSet::parse(DEFAULT_RULES, "rules/default.toml").expect("loads");
+    let sha256: String = sha2::Sha256::digest(DEFAULT_RULES.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut recorded = None;
+    for line in PUBLISHED
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [id, version, hash] = fields[..] else {
+            panic!("rules/published.txt: {line:?} is not `id version sha256`");
+        };
+        assert_eq!(hash.len(), 64, "{line}");
+        assert!(
+            seen.insert((id, version)),
+            "rules/published.txt lists {id} {version} twice"
+        );
+        if (id, version) == (rules.id.as_str(), rules.version.as_str()) {
+            recorded = Some(hash.to_owned());
+        }
+    }
+    let recorded = recorded.unwrap_or_else(|| {
+        panic!(
+            "{} {} is not in rules/published.txt: add `{} {} {sha256}` once it is final",
+            rules.id, rules.version, rules.id, rules.version
+        )
+    });
+    assert_eq!(
+        recorded, sha256,
+        "rules/default.toml changed under the published version {}: give it a new version \
+         (and a line in rules/published.txt)",
+        rules.version
     );
 }

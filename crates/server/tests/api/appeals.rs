@@ -9,6 +9,7 @@
 //! input recording nothing.
 
 use axum::http::{Method, StatusCode};
+use base64::Engine as _;
 use mingma_authority::act::key_hex;
 use mingma_authority::{Act, ActBody, Grant, Role, SignedAct};
 use mingma_core::{AuthorityId, DataSourceId, Jurisdiction, OfficialId};
@@ -54,6 +55,36 @@ async fn add_official(p: &Province, id: &str, seed: u8, authority: &str, role: R
         .set_official_password(&official, hash_password(PASSWORD).unwrap())
         .await
         .unwrap();
+}
+
+/// Rejects `ticket` as `token`, whose key is `signer`: drafts the rejection and
+/// gives its seal.
+async fn reject(
+    p: &Province,
+    ticket: &str,
+    token: &str,
+    reason: &str,
+    signer: &ed25519_dalek::SigningKey,
+) -> (StatusCode, Value) {
+    let (status, draft) = p
+        .call(
+            Method::POST,
+            &format!("/api/v1/official/appeals/{ticket}/reject/draft"),
+            Some(json!({"reason": reason})),
+            Some(token),
+        )
+        .await;
+    if status != StatusCode::OK {
+        return (status, draft);
+    }
+    let seal = seal_text(draft["message"].as_str().unwrap(), signer);
+    p.call(
+        Method::POST,
+        &format!("/api/v1/official/appeals/{ticket}/reject"),
+        Some(json!({"draft": draft["draft"], "seal": seal})),
+        Some(token),
+    )
+    .await
 }
 
 fn code_of(answer: &(StatusCode, Value)) -> &str {
@@ -375,8 +406,12 @@ async fn a_wrong_inbound_traveller_code_is_appealed_to_its_two_owners_and_retrac
     assert_eq!(noted["steps"][1]["by"], "hotline");
     for (path, body) in [
         (
-            format!("/api/v1/official/appeals/{entry_ticket}/reject"),
+            format!("/api/v1/official/appeals/{entry_ticket}/reject/draft"),
             json!({"reason": "x"}),
+        ),
+        (
+            format!("/api/v1/official/appeals/{entry_ticket}/correction/draft"),
+            json!({"target": "be-1", "reason": "x", "record": {"type": "border_entry"}}),
         ),
         (
             format!("/api/v1/official/appeals/{entry_ticket}/retraction/draft"),
@@ -405,7 +440,7 @@ async fn a_wrong_inbound_traveller_code_is_appealed_to_its_two_owners_and_retrac
     let answer = p
         .call(
             Method::POST,
-            &format!("/api/v1/official/appeals/{entry_ticket}/reject"),
+            &format!("/api/v1/official/appeals/{entry_ticket}/reject/draft"),
             Some(json!({"reason": "不是我们的"})),
             Some(&a),
         )
@@ -590,14 +625,7 @@ async fn a_wrong_inbound_traveller_code_is_appealed_to_its_two_owners_and_retrac
     assert_eq!(status, StatusCode::OK, "{receipt}");
 
     // Answered twice: refused; closed once answered.
-    let answer = p
-        .call(
-            Method::POST,
-            &format!("/api/v1/official/appeals/{entry_ticket}/reject"),
-            Some(json!({"reason": "x"})),
-            Some(&q),
-        )
-        .await;
+    let answer = reject(&p, &entry_ticket, &q, "x", &key(15)).await;
     assert_eq!(
         (answer.0, code_of(&answer)),
         (StatusCode::CONFLICT, "ticket_answered")
@@ -664,14 +692,7 @@ async fn an_overdue_ticket_escalates_to_the_parent_authority_on_time_and_is_list
     let ticket = t["id"].as_str().unwrap().to_owned();
     let q = p.sign_in("hn-q").await;
     let aud = p.sign_in("hn-aud").await;
-    let answer = p
-        .call(
-            Method::POST,
-            &format!("/api/v1/official/appeals/{ticket}/reject"),
-            Some(json!({"reason": "x"})),
-            Some(&q),
-        )
-        .await;
+    let answer = reject(&p, &ticket, &q, "x", &key(15)).await;
     assert_eq!(
         (answer.0, code_of(&answer)),
         (StatusCode::FORBIDDEN, "not_the_handler"),
@@ -731,14 +752,14 @@ async fn an_overdue_ticket_escalates_to_the_parent_authority_on_time_and_is_list
 
     // The province answers; the holder reads the reason.
     let q = p.sign_in("hn-q").await;
-    let (status, answered) = p
-        .call(
-            Method::POST,
-            &format!("/api/v1/official/appeals/{ticket}/reject"),
-            Some(json!({"reason": "经核实，6月10日样本复核仍为阳性，维持原结果。"})),
-            Some(&q),
-        )
-        .await;
+    let (status, answered) = reject(
+        &p,
+        &ticket,
+        &q,
+        "经核实，6月10日样本复核仍为阳性，维持原结果。",
+        &key(15),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{answered}");
     let (_, mine) = p
         .call(Method::GET, "/api/v1/me/appeals", None, Some(&me))
@@ -1025,4 +1046,573 @@ async fn an_appeal_against_a_venue_exposure_shows_the_scan_and_its_presence_assu
     assert_eq!(scans[0]["venue_name"], "二七商场");
     assert_eq!(scans[0]["presence"], "static_poster");
     assert_eq!(view["checks"]["border_entries"], json!([]));
+}
+
+/// A holder red by zz-lab's positive result `t-1`, with their appeal against it
+/// open (one ticket, to the lab, handled by Zhengzhou's commission): the holder's
+/// session and the ticket.
+async fn red_by_a_positive_test(p: &Province, id: &str, phone: &str) -> (String, String) {
+    let me = p.holder(id, "孙丽", phone).await;
+    let lab = p
+        .app
+        .accounts
+        .issue_official_token(
+            &Principal::Source(DataSourceId::parse("zz-lab").unwrap()),
+            "api",
+            None,
+        )
+        .await
+        .unwrap();
+    let (status, body) = source_submits(
+        p,
+        &lab,
+        lab_test("t-1", id, "positive", "2022-06-10T08:00:00+08:00"),
+        &key(30),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, tickets) = p
+        .call(
+            Method::POST,
+            "/api/v1/me/appeals",
+            Some(json!({"claim": "test_was_negative", "text": "样本被调换，复检阴性"})),
+            Some(&me),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{tickets}");
+    assert_eq!(tickets[0]["handler"]["id"], "zz-wjw");
+    (me, tickets[0]["id"].as_str().unwrap().to_owned())
+}
+
+async fn ticket_status(p: &Province, me: &str) -> Value {
+    let (_, mine) = p
+        .call(Method::GET, "/api/v1/me/appeals", None, Some(me))
+        .await;
+    mine[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_carries_the_reviewers_signature_and_a_missing_or_forged_one_is_refused() {
+    let p = province().await;
+    let id = id_number("41010219920202005");
+    let (me, ticket) = red_by_a_positive_test(&p, &id, "13800000005").await;
+    let a = p.sign_in("zz-a").await;
+    let reason = "经复核，原样本阳性无误，维持原结果。";
+    let (status, draft) = p
+        .call(
+            Method::POST,
+            &format!("/api/v1/official/appeals/{ticket}/reject/draft"),
+            Some(json!({"reason": reason})),
+            Some(&a),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{draft}");
+    assert_eq!(draft["kind"], "appeal_step");
+    let message = draft["message"].as_str().unwrap();
+    let size = p.app.store.ledger_size().await.unwrap();
+    // Missing, malformed, another official's key, an unregistered key, a signature
+    // over other bytes: refused, nothing recorded, the ticket still open.
+    let other_bytes = base64::engine::general_purpose::STANDARD.encode(b"something else");
+    for (seal, status, code) in [
+        (String::new(), StatusCode::BAD_REQUEST, "malformed_seal"),
+        ("00".to_owned(), StatusCode::BAD_REQUEST, "malformed_seal"),
+        (
+            seal_text(message, &key(12)),
+            StatusCode::BAD_REQUEST,
+            "bad_seal",
+        ),
+        (
+            seal_text(message, &key(99)),
+            StatusCode::BAD_REQUEST,
+            "bad_seal",
+        ),
+        (
+            seal_text(&other_bytes, &key(11)),
+            StatusCode::BAD_REQUEST,
+            "bad_seal",
+        ),
+    ] {
+        let answer = p
+            .call(
+                Method::POST,
+                &format!("/api/v1/official/appeals/{ticket}/reject"),
+                Some(json!({"draft": draft["draft"], "seal": seal})),
+                Some(&a),
+            )
+            .await;
+        assert_eq!((answer.0, code_of(&answer)), (status, code), "{}", answer.1);
+        assert_eq!(p.app.store.ledger_size().await.unwrap(), size);
+        assert_eq!(ticket_status(&p, &me).await["status"], "open");
+    }
+    // No seal at all is not a request.
+    let answer = p
+        .call(
+            Method::POST,
+            &format!("/api/v1/official/appeals/{ticket}/reject"),
+            Some(json!({"draft": draft["draft"]})),
+            Some(&a),
+        )
+        .await;
+    assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{}", answer.1);
+    // Another official cannot use the draft, even with their own valid seal; and
+    // the generic seal endpoint does not take it.
+    let b = p.sign_in("zz-b").await;
+    let answer = p
+        .call(
+            Method::POST,
+            &format!("/api/v1/official/appeals/{ticket}/reject"),
+            Some(json!({"draft": draft["draft"], "seal": seal_text(message, &key(12))})),
+            Some(&b),
+        )
+        .await;
+    assert_eq!(
+        (answer.0, code_of(&answer)),
+        (StatusCode::NOT_FOUND, "unknown_draft")
+    );
+    let answer = p
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/official/drafts/{}/seal",
+                draft["draft"].as_str().unwrap()
+            ),
+            Some(json!({"seal": seal_text(message, &key(11))})),
+            Some(&a),
+        )
+        .await;
+    assert_eq!(answer.0, StatusCode::NOT_FOUND, "{}", answer.1);
+    assert_eq!(p.app.store.ledger_size().await.unwrap(), size);
+
+    // The reviewer's own seal: the rejection is the signed step.
+    let (status, answered) = p
+        .call(
+            Method::POST,
+            &format!("/api/v1/official/appeals/{ticket}/reject"),
+            Some(json!({"draft": draft["draft"], "seal": seal_text(message, &key(11))})),
+            Some(&a),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answered}");
+    assert_eq!(answered["answer"]["outcome"], "rejected");
+    assert_eq!(answered["answer"]["reason"], reason);
+    let leaf = answered["steps"][1]["leaf"].as_u64().unwrap();
+    let leaves = p.app.store.leaves(leaf, 1).await.unwrap();
+    let Ok(LedgerEntry::Appeal(bytes)) = LedgerEntry::from_bytes(&leaves[0].data) else {
+        panic!("not an appeal step");
+    };
+    let step = StepEntry::from_bytes(&bytes).expect("a step entry");
+    let signer = step.signer.clone().expect("signed");
+    assert_eq!(signer.official.to_string(), "zz-a");
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains("维持原结果"),
+        "the reason is committed to, not written"
+    );
+    // What `mingma ledger verify` checks: the signature against the registered
+    // keys; an altered signature, or a rejection without one, is found.
+    let keys = p.app.engine.registry().await.unwrap().keys.clone();
+    step.check_signature(&keys).expect("verifies");
+    let mut forged = step.clone();
+    forged.signer.as_mut().unwrap().seal.signature[0] ^= 1;
+    assert!(forged.check_signature(&keys).is_err());
+    let mut moved = step.clone();
+    moved.handler = "kf-wjw".into();
+    assert!(
+        moved.check_signature(&keys).is_err(),
+        "the signature covers the step"
+    );
+    let mut unsigned = step.clone();
+    unsigned.signer = None;
+    let why = unsigned.check_signature(&keys).unwrap_err();
+    assert!(why.contains("unsigned"), "{why}");
+    assert_eq!(StepEntry::from_bytes(&step.to_bytes()), Some(step));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disputed_test_result_is_corrected_by_the_reviewers_signed_record_in_one_transaction() {
+    let p = province().await;
+    let id = id_number("41010219930303006");
+    let (me, ticket) = red_by_a_positive_test(&p, &id, "13800000006").await;
+    assert_eq!(p.colour(person(&id)).await.0, mingma_core::Colour::Red);
+    let negative = json!({"type": "test_result", "method": "nucleic_acid", "outcome": "negative",
+        "sampled_at": "2022-06-10T08:00:00+08:00", "effective_at": "2022-06-10T09:00:00+08:00"});
+    let draft = |token: String, body: Value| {
+        let p = &p;
+        let ticket = ticket.clone();
+        async move {
+            p.call(
+                Method::POST,
+                &format!("/api/v1/official/appeals/{ticket}/correction/draft"),
+                Some(body),
+                Some(&token),
+            )
+            .await
+        }
+    };
+    let a = p.sign_in("zz-a").await;
+    let size = p.app.store.ledger_size().await.unwrap();
+    // Refused, recording nothing: another authority's reviewer (outside the
+    // jurisdiction, or the province that is not its handler), a record the ticket
+    // does not dispute, a correction of another type, a malformed record, no
+    // reason.
+    let kf = p.sign_in("kf-x").await;
+    let q = p.sign_in("hn-q").await;
+    for (token, body, status, code) in [
+        (
+            kf.clone(),
+            json!({"target": "t-1", "reason": "x", "record": negative}),
+            StatusCode::FORBIDDEN,
+            "outside_jurisdiction",
+        ),
+        (
+            q.clone(),
+            json!({"target": "t-1", "reason": "x", "record": negative}),
+            StatusCode::FORBIDDEN,
+            "not_the_handler",
+        ),
+        (
+            a.clone(),
+            json!({"target": "t-9", "reason": "x", "record": negative}),
+            StatusCode::BAD_REQUEST,
+            "not_disputed",
+        ),
+        (
+            a.clone(),
+            json!({"target": "t-1", "reason": "x", "record": {"type": "case_report", "classification": "confirmed"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "correction_of_another_type",
+        ),
+        (
+            a.clone(),
+            json!({"target": "t-1", "reason": "x", "record": {"type": "test_result", "outcome": "maybe"}}),
+            StatusCode::BAD_REQUEST,
+            "malformed_record",
+        ),
+        (
+            a.clone(),
+            json!({"target": "t-1", "reason": "x", "record": "negative"}),
+            StatusCode::BAD_REQUEST,
+            "malformed_record",
+        ),
+        (
+            a.clone(),
+            json!({"target": "t-1", "reason": " ", "record": negative}),
+            StatusCode::BAD_REQUEST,
+            "missing_text",
+        ),
+    ] {
+        let answer = draft(token, body).await;
+        assert_eq!((answer.0, code_of(&answer)), (status, code), "{}", answer.1);
+    }
+    assert_eq!(p.app.store.ledger_size().await.unwrap(), size);
+
+    // The correction: the corrected (negative) result and the retraction naming
+    // it, both the reviewer's records, both sealed by the reviewer's key.
+    let reason = "样本编号录入错误：该阳性结果属另一名受检者，更正为阴性";
+    let (status, drafts) = draft(
+        a.clone(),
+        json!({"target": "t-1", "reason": reason, "record": negative}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{drafts}");
+    let correction = drafts["correction"]["record"].as_str().unwrap().to_owned();
+    let seal = |d: &Value, k: u8| seal_text(d["message"].as_str().unwrap(), &key(k));
+    // A correction sealed by another key: refused, nothing recorded.
+    let accept = |retraction_seal: String, correction_seal: String| {
+        let (p, a, ticket, drafts) = (&p, a.clone(), ticket.clone(), drafts.clone());
+        async move {
+            p.call(
+                Method::POST,
+                &format!("/api/v1/official/appeals/{ticket}/accept"),
+                Some(json!({"draft": drafts["retraction"]["draft"], "seal": retraction_seal,
+                    "correction": {"draft": drafts["correction"]["draft"], "seal": correction_seal}})),
+                Some(&a),
+            )
+            .await
+        }
+    };
+    // Without the correction's draft, a retraction naming a correction is still
+    // only a retraction; with another draft as the correction, refused.
+    let (status, other) = p
+        .call(
+            Method::POST,
+            &format!("/api/v1/official/appeals/{ticket}/retraction/draft"),
+            Some(json!({"target": "t-1", "reason": "x"})),
+            Some(&a),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{other}");
+    let answer = p
+        .call(
+            Method::POST,
+            &format!("/api/v1/official/appeals/{ticket}/accept"),
+            Some(json!({"draft": drafts["retraction"]["draft"], "seal": seal(&drafts["retraction"], 11),
+                "correction": {"draft": other["draft"], "seal": seal(&other, 11)}})),
+            Some(&a),
+        )
+        .await;
+    assert_eq!(
+        (answer.0, code_of(&answer)),
+        (StatusCode::BAD_REQUEST, "not_a_correction_of_the_ticket"),
+        "{}",
+        answer.1
+    );
+    assert_eq!(p.app.store.ledger_size().await.unwrap(), size);
+    let answer = accept(
+        seal(&drafts["retraction"], 11),
+        seal(&drafts["correction"], 12),
+    )
+    .await;
+    assert_eq!(
+        (answer.0, code_of(&answer)),
+        (StatusCode::BAD_REQUEST, "bad_seal"),
+        "{}",
+        answer.1
+    );
+    assert_eq!(
+        p.app.store.ledger_size().await.unwrap(),
+        size,
+        "neither record was appended"
+    );
+    assert!(p
+        .app
+        .store
+        .record(&mingma_core::RecordId::parse(&correction).unwrap())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(ticket_status(&p, &me).await["status"], "open");
+
+    // Drafted again and sealed by the reviewer: both appended together.
+    let (status, drafts) = draft(
+        a.clone(),
+        json!({"target": "t-1", "reason": reason, "record": negative}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{drafts}");
+    let correction = drafts["correction"]["record"].as_str().unwrap().to_owned();
+    let retraction = drafts["retraction"]["record"].as_str().unwrap().to_owned();
+    let (status, answered) = p
+        .call(
+            Method::POST,
+            &format!("/api/v1/official/appeals/{ticket}/accept"),
+            Some(json!({"draft": drafts["retraction"]["draft"], "seal": seal(&drafts["retraction"], 11),
+                "correction": {"draft": drafts["correction"]["draft"], "seal": seal(&drafts["correction"], 11)}})),
+            Some(&a),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answered}");
+    let answer = &answered["answer"];
+    assert_eq!(answer["outcome"], "accepted");
+    assert_eq!(answer["retraction"], retraction.as_str());
+    assert_eq!(answer["correction"], correction.as_str());
+    // The positive is gone at once; the corrected result is a manual record an
+    // official made, so it counts once a second official approves it.
+    assert_eq!(answer["awaiting_approval"], true, "{answer}");
+    assert_eq!(answer["code"]["colour"], "green", "re-derived at once");
+    assert_eq!(p.colour(person(&id)).await.0, mingma_core::Colour::Green);
+    let stored = |id: String| {
+        let p = &p;
+        async move {
+            p.app
+                .store
+                .record(&mingma_core::RecordId::parse(&id).unwrap())
+                .await
+                .unwrap()
+                .expect("stored")
+        }
+    };
+    let (r, c) = (
+        stored(retraction.clone()).await,
+        stored(correction.clone()).await,
+    );
+    assert_eq!(c.leaf, r.leaf + 1, "appended together, retraction first");
+    assert_eq!(c.evidence.subject, Some(person(&id)), "about the holder");
+    assert!(c.evidence.seal.is_some() && r.evidence.seal.is_some());
+    match &r.evidence.body {
+        mingma_core::EvidenceBody::Retraction { reason: why, .. } => {
+            assert!(
+                why.starts_with(reason) && why.contains(&correction),
+                "{why}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // The holder is told why: the reason, the correction, the code after.
+    let (_, mine) = p
+        .call(Method::GET, "/api/v1/me/appeals", None, Some(&me))
+        .await;
+    assert_eq!(mine[0]["answer"]["reason"], reason);
+    assert_eq!(mine[0]["answer"]["correction"], correction.as_str());
+    let kinds: Vec<&str> = mine[0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["opened", "accepted"]);
+    let (_, history) = p
+        .call(Method::GET, "/api/v1/me/history", None, Some(&me))
+        .await;
+    assert!(
+        history.to_string().contains("样本编号录入错误"),
+        "the retraction's reason is in the history: {history}"
+    );
+    // The second official approves the corrected result (the ordinary two-person
+    // rule); the reviewer cannot approve their own.
+    let (status, body) = p
+        .record(
+            &a,
+            &key(11),
+            json!({"type": "approval", "target": correction}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let b = p.sign_in("zz-b").await;
+    let (status, body) = p
+        .record(
+            &b,
+            &key(12),
+            json!({"type": "approval", "target": correction}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(p.colour(person(&id)).await.0, mingma_core::Colour::Green);
+    // Answered: no second answer.
+    let answer = draft(
+        a.clone(),
+        json!({"target": "t-1", "reason": reason, "record": negative}),
+    )
+    .await;
+    assert_eq!(
+        (answer.0, code_of(&answer)),
+        (StatusCode::CONFLICT, "ticket_answered")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_cut_off_between_the_ledger_and_the_servers_database_is_reconciled_from_the_ledger()
+{
+    let p = province().await;
+    let id = id_number("41010219940404007");
+    let (me, ticket) = red_by_a_positive_test(&p, &id, "13800000007").await;
+    let a = p.sign_in("zz-a").await;
+    // The server's database fails right after the leaf is appended (as a crash
+    // between the two writes would leave it).
+    let fail = |on: bool| {
+        let p = &p;
+        async move {
+            p.app
+                .accounts
+                .call(move |c| {
+                    c.execute_batch(if on {
+                        "CREATE TRIGGER cut BEFORE INSERT ON appeal_steps \
+                         BEGIN SELECT RAISE(ABORT, 'simulated crash'); END;"
+                    } else {
+                        "DROP TRIGGER cut;"
+                    })
+                })
+                .await
+                .unwrap();
+        }
+    };
+    fail(true).await;
+    let size = p.app.store.ledger_size().await.unwrap();
+    let answer = reject(&p, &ticket, &a, "维持原结果", &key(11)).await;
+    assert_eq!(answer.0, StatusCode::INTERNAL_SERVER_ERROR, "{}", answer.1);
+    assert_eq!(
+        p.app.store.ledger_size().await.unwrap(),
+        size + 1,
+        "the leaf is in"
+    );
+    let t = ticket_status(&p, &me).await;
+    assert_eq!(t["status"], "open", "but no row says so: {t}");
+    assert_eq!(t["steps"].as_array().unwrap().len(), 1);
+    // A note taken while it is cut off: the same.
+    let (status, _) = p
+        .call(
+            Method::POST,
+            &format!("/api/v1/official/appeals/{ticket}/notes"),
+            Some(json!({"text": "已电话联系检测机构"})),
+            Some(&a),
+        )
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(p.app.store.ledger_size().await.unwrap(), size + 2);
+
+    // At start (or from the background task), the intents are resolved from the
+    // ledger: both steps' leaves are there, so both are finished.
+    fail(false).await;
+    let done = p.app.reconcile_appeal_steps(0).await.unwrap();
+    assert_eq!((done.finished, done.dropped), (2, 0));
+    let (_, mine) = p
+        .call(Method::GET, "/api/v1/me/appeals", None, Some(&me))
+        .await;
+    let answered = &mine[0];
+    assert_eq!(answered["status"], "answered");
+    assert_eq!(answered["answer"]["reason"], "维持原结果");
+    let steps: Vec<(&str, u64)> = answered["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["kind"].as_str().unwrap(), s["leaf"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        &steps[1..],
+        [("rejected", size), ("note", size + 1)],
+        "{answered}"
+    );
+    assert_eq!(
+        p.app.reconcile_appeal_steps(0).await.unwrap(),
+        Default::default()
+    );
+
+    // The other way: an intent whose leaf never came (the crash before the
+    // append) is dropped, with the pending ticket it opened.
+    let entry = StepEntry {
+        kind: mingma_server::appeals::StepKind::Opened,
+        ticket: [0xab; 16],
+        at: ts("2022-06-10T09:00:00+08:00"),
+        addressee: "source:zz-lab".into(),
+        handler: "zz-wjw".into(),
+        deadline: None,
+        commitment: [1; 32],
+        signer: None,
+    };
+    let (bytes, from, key_person) = (
+        entry.to_bytes(),
+        p.app.store.ledger_size().await.unwrap() as i64,
+        person(&id),
+    );
+    p.app
+        .accounts
+        .call(move |c| {
+            c.execute(
+                "INSERT INTO appeal_tickets (id, person, salt, addressee, owner, handler, claim, text, records, \
+                 opened_by, opened_at, deadline, status) VALUES ('abababababababababababababababab', ?1, ?2, \
+                 'source:zz-lab', 'zz-wjw', 'zz-wjw', 'other', 'x', 't-1', 'holder', 0, 0, 'pending')",
+                rusqlite::params![key_person.as_bytes().as_slice(), [0u8; 32].as_slice()],
+            )?;
+            c.execute(
+                "INSERT INTO appeal_intents (entry, key, ticket_step, actor, note, effect, from_leaf, created_at) \
+                 VALUES (?1, 'abababababababababababababababab', 1, 'holder', NULL, '{\"effect\":\"open\"}', ?2, 0)",
+                rusqlite::params![bytes, from],
+            )
+        })
+        .await
+        .unwrap();
+    let done = p.app.reconcile_appeal_steps(0).await.unwrap();
+    assert_eq!((done.finished, done.dropped), (0, 1));
+    let left: i64 = p
+        .app
+        .accounts
+        .call(|c| {
+            c.query_row(
+                "SELECT count(*) FROM appeal_tickets WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
 }
