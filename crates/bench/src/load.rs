@@ -7,15 +7,17 @@
 //! closed-loop phases (each connection sends its next request when the previous one
 //! is answered) for the JSON code display (`GET /api/v1/me/code`, signed code
 //! included; first each holder's first display, derived and signed, then displays
-//! cycling over the holders), the HTML code page (`GET /code`, with its QR) and check-ins (`POST
-//! /api/v1/checkins` with a venue's poster token, each a new scan appended durably);
+//! cycling over the holders), check-ins right after them (`POST /api/v1/checkins`
+//! with a venue's poster token, each a new scan appended durably, holders' code views
+//! kept) and the HTML code page (`GET /code`, with its QR);
 //! then console work alone (`GET /api/v1/me/history`, closed loop on as many
 //! connections as the service admits console requests at once), to measure its
 //! capacity; then an open-loop overload phase at twice the service's capacity:
 //! code displays at half the measured code-display rate (half the capacity) and
 //! console work at one and a half times its measured rate (one and a half times the
 //! capacity), each request on a fixed schedule and its latency counted from when it
-//! was due; then a recovery phase (code displays closed-loop, then one console
+//! was due, the code displays on enough connections that each may take 10 ms; then
+//! a recovery phase (code displays closed-loop, then one console
 //! request).
 //!
 //! The client is a few lines of HTTP/1.1 over `tokio::net::TcpStream` (Content-Length
@@ -126,6 +128,9 @@ pub struct OverloadReport {
     pub other_per_second: f64,
     /// Requests per second offered in all.
     pub offered_per_second: f64,
+    /// Connections the code displays were offered on.
+    #[serde(default)]
+    pub door_connections: usize,
     /// Length.
     pub seconds: f64,
     /// Code displays due.
@@ -726,6 +731,33 @@ async fn phases(
     )
     .await?;
 
+    // Check-ins right after the code displays: every holder's code view is kept (as
+    // when a holder has just shown their code), so a check-in derives again only when
+    // its scan may matter. A check-in by a holder whose view is not kept costs a
+    // derivation besides: the first display per holder measures that.
+    progress(Progress::Phase("check-ins", None));
+    let before = app.store.ledger_size().await?;
+    let s = sessions.clone();
+    let v = tokens.len() as u64;
+    let check_ins = closed_loop(
+        addr,
+        config.connections,
+        limit,
+        config.phase,
+        201,
+        Arc::new(move |n| {
+            // Holder n mod h at venue n mod v: a new scan (every pair differs within
+            // a run), spread over the venues.
+            let token = &tokens[(n % v) as usize];
+            post(
+                "/api/v1/checkins",
+                &bearer(&s[(n % h) as usize]),
+                &format!("{{\"token\":\"{token}\"}}"),
+            )
+        }),
+    )
+    .await?;
+    let ledger_growth = app.store.ledger_size().await?.saturating_sub(before);
     progress(Progress::Phase("HTML code page", None));
     let s = sessions.clone();
     let html_code = closed_loop(
@@ -742,29 +774,6 @@ async fn phases(
         }),
     )
     .await?;
-
-    progress(Progress::Phase("check-ins", None));
-    let before = app.store.ledger_size().await?;
-    let s = sessions.clone();
-    let v = tokens.len() as u64;
-    let check_ins = closed_loop(
-        addr,
-        config.connections,
-        limit,
-        config.phase,
-        201,
-        Arc::new(move |n| {
-            // Holder n mod h at venue (n / h) mod v: a new scan until every pair is used.
-            let token = &tokens[((n / h) % v) as usize];
-            post(
-                "/api/v1/checkins",
-                &bearer(&s[(n % h) as usize]),
-                &format!("{{\"token\":\"{token}\"}}"),
-            )
-        }),
-    )
-    .await?;
-    let ledger_growth = app.store.ledger_size().await?.saturating_sub(before);
 
     progress(Progress::Phase("console work alone", None));
     let s = sessions.clone();
@@ -789,9 +798,14 @@ async fn phases(
     let door_rate = (config.door_share * json_code.per_second).max(1.0);
     let other_rate =
         ((config.overload_factor - config.door_share).max(0.0) * history.per_second).max(1.0);
+    // Enough connections that each may take 10 ms per request before its schedule
+    // slips (Little's law: rate × 10 ms), as many independent phones would: on
+    // `connections` alone a connection at 20,000/s must answer every 3.2 ms, and
+    // one slow answer delays every request due after it on that connection.
+    let door_connections = ((door_rate * 0.010).ceil() as usize).clamp(config.connections, 512);
     let door = open_loop(
         addr,
-        config.connections,
+        door_connections,
         door_rate,
         config.overload,
         json_request.clone(),
@@ -809,6 +823,7 @@ async fn phases(
     let overload = OverloadReport {
         factor: config.overload_factor,
         door_per_second: door_rate,
+        door_connections,
         other_per_second: other_rate,
         offered_per_second: door_rate + other_rate,
         seconds: config.overload.as_secs_f64(),
@@ -890,8 +905,8 @@ pub fn markdown(r: &LoadReport) -> String {
     }
     let o = &r.overload;
     out.push_str(&format!(
-        "\nOverload at {:.1}× the capacity for {:.0} s: {:.0} code displays/s and {:.0} history requests/s offered: {} of {} code displays within {:.0} ms ({:.2} %), {} late, {} failed, p50 {:.1} ms, p99 {:.1} ms; history: {} due, {} served, {} shed (503), {} failed.\nRecovered: {} (console request after it: {}).\n",
-        o.factor, o.seconds, o.door_per_second, o.other_per_second, o.door_within_target, o.door_due, r.target_ms,
+        "\nOverload at {:.1}× the capacity for {:.0} s: {:.0} code displays/s (on {} connections) and {:.0} history requests/s offered: {} of {} code displays within {:.0} ms ({:.2} %), {} late, {} failed, p50 {:.1} ms, p99 {:.1} ms; history: {} due, {} served, {} shed (503), {} failed.\nRecovered: {} (console request after it: {}).\n",
+        o.factor, o.seconds, o.door_per_second, o.door_connections, o.other_per_second, o.door_within_target, o.door_due, r.target_ms,
         100.0 * o.door_success_rate, o.door_late, o.door_failed, o.door_p50_ms, o.door_p99_ms,
         o.other_due, o.other_served, o.other_shed, o.other_failed,
         r.recovery.recovered, r.recovery.other_status
