@@ -66,7 +66,7 @@ struct Inner {
 
 /// Runs a statement without parameters through the connection's statement cache
 /// (`execute_batch` would parse it at every call).
-fn run_cached(conn: &Connection, sql: &str) -> Result<()> {
+pub(crate) fn run_cached(conn: &Connection, sql: &str) -> Result<()> {
     conn.prepare_cached(sql)
         .and_then(|mut s| s.execute([]))
         .map(drop)

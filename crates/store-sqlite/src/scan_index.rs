@@ -461,6 +461,17 @@ impl Pending {
         }
     }
 
+    /// How many scans were added and purged so far.
+    pub(crate) fn len(&self) -> (usize, usize) {
+        (self.added.len(), self.purged.len())
+    }
+
+    /// Back to `len` (after a savepoint was rolled back).
+    pub(crate) fn truncate(&mut self, (added, purged): (usize, usize)) {
+        self.added.truncate(added);
+        self.purged.truncate(purged);
+    }
+
     /// After a rollback.
     pub(crate) fn clear(&mut self) {
         self.added.clear();

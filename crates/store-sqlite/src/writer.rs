@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use crate::scan_index::{Pending, ScanIndex};
 use crate::{
     backend, join_ids, kind_code, ledger_size, pid_of, presence_code, read_code_change,
-    read_record, venue_kind_code, SharedChanges, StoredTree, UpperNodes, UPPER,
+    read_record, run_cached, venue_kind_code, SharedChanges, StoredTree, UpperNodes, UPPER,
 };
 
 /// A write waiting for the writer.
@@ -152,7 +152,34 @@ pub(crate) struct WriteState {
     shared: Arc<SharedChanges>,
 }
 
+/// Where the write state stood before a job, to undo the job alone.
+struct Mark {
+    frontier: Frontier,
+    upper: usize,
+    scans: (usize, usize),
+}
+
 impl WriteState {
+    /// Where the state stands now.
+    fn mark(&self) -> Mark {
+        Mark {
+            frontier: self.frontier.clone(),
+            upper: self.pending_upper.len(),
+            scans: self.pending_scans.len(),
+        }
+    }
+
+    /// After a job's savepoint was rolled back: back to `mark`. The interned ids are
+    /// a cache, emptied (they may name rows the job inserted); an earlier job's rows
+    /// are found again in the open transaction.
+    fn undo_to(&mut self, mark: Mark) {
+        self.frontier = mark.frontier;
+        self.pending_upper.truncate(mark.upper);
+        self.pending_scans.truncate(mark.scans);
+        self.persons.clear();
+        self.venues.clear();
+    }
+
     /// After a rollback: forget what the rolled-back writes made.
     fn forget_interned(&mut self) {
         self.persons.clear();
@@ -237,9 +264,12 @@ fn run(mut conn: Connection, mut state: WriteState, queue: mpsc::Receiver<Job>) 
 }
 
 /// Group commit. The common case: every write of the group in one transaction, one
-/// fsync. If any write is refused (a conflicting id, say) or the commit fails, the
-/// whole transaction is rolled back and each write is retried in a transaction of
-/// its own, so that one caller's refused write never undoes another's.
+/// fsync. Each write runs inside a savepoint of its own: a refused write (a
+/// conflicting id, say) is rolled back to its savepoint and answered with its error,
+/// and the others commit together, so one caller's refused write costs the others
+/// nothing. If the transaction itself fails (it cannot begin, or the commit fails),
+/// the whole group is rolled back and each write retried in a transaction of its
+/// own.
 fn commit_group(conn: &mut Connection, state: &mut WriteState, group: Vec<Job>) {
     let before = state.frontier.clone();
     if let Some(outcomes) = all_in_one(conn, state, &group) {
@@ -264,7 +294,8 @@ fn commit_group(conn: &mut Connection, state: &mut WriteState, group: Vec<Job>) 
     }
 }
 
-/// Applies every job in one transaction; `None` (rolled back) if any is refused.
+/// Applies every job in one transaction, each in a savepoint (a refused job is
+/// undone alone); `None` (rolled back) if the transaction fails.
 fn all_in_one(
     conn: &mut Connection,
     state: &mut WriteState,
@@ -275,9 +306,15 @@ fn all_in_one(
         .ok()?;
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
+        let mark = state.mark();
+        run_cached(&tx, "SAVEPOINT job").ok()?;
         let outcome = apply(&tx, state, job);
-        if !outcome.is_ok() {
-            return None;
+        if outcome.is_ok() {
+            run_cached(&tx, "RELEASE job").ok()?;
+        } else {
+            run_cached(&tx, "ROLLBACK TO job").ok()?;
+            run_cached(&tx, "RELEASE job").ok()?;
+            state.undo_to(mark);
         }
         outcomes.push(outcome);
     }

@@ -991,18 +991,33 @@ pub async fn a_refused_write_does_not_undo_another_in_the_same_group<S: Store>(s
     for i in 0..20u32 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let record = if i % 2 == 0 {
-                positive("t-1", a, t("06-09 10:00"))
-            } else {
+            let new_scan = |id: String| {
                 scan(
-                    &format!("s-{i}"),
+                    &id,
                     a,
                     "v-market",
                     "410102001",
                     t("06-01 12:00").plus_seconds(i64::from(i)),
                 )
             };
-            (i, store.append(vec![record]).await)
+            let records = if i % 2 == 0 {
+                // Refused whole: a new scan (and a new person) before the conflict
+                // must not stay behind.
+                vec![
+                    new_scan(format!("s-refused-{i}")),
+                    scan(
+                        &format!("s-refused-{i}-b"),
+                        person(100 + i),
+                        &format!("v-new-{i}"),
+                        "410102001",
+                        t("06-01 12:00"),
+                    ),
+                    positive("t-1", a, t("06-09 10:00")),
+                ]
+            } else {
+                vec![new_scan(format!("s-{i}"))]
+            };
+            (i, store.append(records).await)
         }));
     }
     for task in tasks {
@@ -1017,6 +1032,28 @@ pub async fn a_refused_write_does_not_undo_another_in_the_same_group<S: Store>(s
         }
     }
     assert_eq!(store.ledger_size().await.expect("size"), 11);
+    for i in (0..20u32).step_by(2) {
+        for id in [format!("s-refused-{i}"), format!("s-refused-{i}-b")] {
+            assert!(
+                store.record(&rid(&id)).await.expect("read").is_none(),
+                "{id} was part of a refused append"
+            );
+        }
+        let nobody = store
+            .scans_of_person(person(100 + i), t("06-01 00:00"), t("06-02 00:00"))
+            .await
+            .expect("read");
+        assert!(
+            nobody.is_empty(),
+            "a refused scan of person {} is indexed",
+            100 + i
+        );
+    }
+    let seen = store
+        .scans_of_person(a, t("06-01 00:00"), t("06-02 00:00"))
+        .await
+        .expect("read");
+    assert_eq!(seen.len(), 10, "the ten accepted scans, indexed");
     let root = store.root(11).await.expect("root");
     let leaves = store.leaves(0, 100).await.expect("leaves");
     let tree = MemoryTree::from_leaf_hashes(leaves.iter().map(|l| l.hash));
