@@ -992,19 +992,6 @@ impl<S: Store> App<S> {
         ]);
         let id = RecordId::parse(&format!("scan:{}", hex(&id_hash[..12])))
             .map_err(AppError::internal)?;
-        if let Some(existing) = self.store.record(&id).await? {
-            let presence = match existing.evidence.body {
-                EvidenceBody::VenueScan { presence, .. } => presence,
-                _ => reading.presence,
-            };
-            return Ok(CheckedIn {
-                record: id,
-                venue,
-                presence,
-                at: existing.evidence.effective_at,
-                new: false,
-            });
-        }
         let scan = Evidence {
             seal: None,
             id: id.clone(),
@@ -1022,12 +1009,35 @@ impl<S: Store> App<S> {
                 presence: reading.presence,
             },
         };
-        let appended = self.store.append(vec![scan]).await.map_err(|e| match e {
-            mingma_store::StoreError::Invalid { reason, .. } => {
-                AppError::bad_request("scan_refused", format!("the scan was refused: {reason}"))
+        // Appended straight away: a reload within the ten minutes finds its id taken
+        // by the first scan (a conflict, the times differing), which the store
+        // refuses alone, and is answered with that scan.
+        let appended = match self.store.append(vec![scan]).await {
+            Ok(appended) => appended,
+            Err(mingma_store::StoreError::Conflict { .. }) => {
+                let existing = self.store.record(&id).await?.ok_or_else(|| {
+                    AppError::internal(format!("check-in {id} conflicts but cannot be read"))
+                })?;
+                let presence = match existing.evidence.body {
+                    EvidenceBody::VenueScan { presence, .. } => presence,
+                    _ => reading.presence,
+                };
+                return Ok(CheckedIn {
+                    record: id,
+                    venue,
+                    presence,
+                    at: existing.evidence.effective_at,
+                    new: false,
+                });
             }
-            other => AppError::from(other),
-        })?;
+            Err(mingma_store::StoreError::Invalid { reason, .. }) => {
+                return Err(AppError::bad_request(
+                    "scan_refused",
+                    format!("the scan was refused: {reason}"),
+                ))
+            }
+            Err(other) => return Err(AppError::from(other)),
+        };
         // Re-derivation is left to the code display that follows every check-in
         // (the API's answer and both pages show the code): it derives once, and has
         // the engine record the change if the stored state differs. A scan outside

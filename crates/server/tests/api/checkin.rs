@@ -247,6 +247,23 @@ async fn check_ins_record_their_presence_assurance() {
         (Some(false), &fresh["record"])
     );
     assert_eq!(t.ledger_size().await, size);
+    // A reload seconds later (the same ten minutes, the token still fresh): its id is
+    // taken by the first scan with another time, and it is answered with that scan.
+    t.advance(3);
+    let (status, later) = t
+        .json(
+            Method::POST,
+            "/api/v1/checkins",
+            Some(json!({"token": rotating["token"]})),
+            Some(&guest),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{later}");
+    assert_eq!(
+        (later["new"].as_bool(), &later["record"], &later["at"]),
+        (Some(false), &fresh["record"], &fresh["at"])
+    );
+    assert_eq!(t.ledger_size().await, size);
     // The poster.
     let (status, poster) = t
         .json(
