@@ -856,8 +856,8 @@ pub(crate) fn machine() -> Machine {
     }
 }
 
-/// The district holding the most venues.
-fn busiest_district(city: &City) -> anyhow::Result<Jurisdiction> {
+/// The district holding the most venues: the one the benchmark declares.
+pub fn busiest_district(city: &City) -> anyhow::Result<Jurisdiction> {
     let mut counts: BTreeMap<Jurisdiction, usize> = BTreeMap::new();
     for venue in city.directory().venues.values() {
         if let Some(district) = venue.street.chain().find(|d| d.level() == Level::District) {
@@ -880,6 +880,20 @@ fn declaration(
     until: Timestamp,
     at: Timestamp,
 ) -> anyhow::Result<(Evidence, Evidence)> {
+    declaration_as(city, "bench-declaration", district, from, until, at)
+}
+
+/// The declaration of [`declaration`] with record id `id` (its approval is
+/// `{id}.approval`): the benchmark's own, or another one declared on its database
+/// (the `declare_timing` example).
+pub fn declaration_as(
+    city: &City,
+    id: &str,
+    district: Jurisdiction,
+    from: Timestamp,
+    until: Timestamp,
+    at: Timestamp,
+) -> anyhow::Result<(Evidence, Evidence)> {
     let directory = city.directory();
     let (authority, _) = directory
         .authorities
@@ -895,7 +909,8 @@ fn declaration(
     let [first, second, ..] = officials.as_slice() else {
         bail!("the health commission needs two officials");
     };
-    let id = RecordId::parse("bench-declaration")?;
+    let approval_id = RecordId::parse(&format!("{id}.approval"))?;
+    let id = RecordId::parse(id)?;
     let declaration = Evidence {
         seal: None,
         id: id.clone(),
@@ -914,7 +929,7 @@ fn declaration(
     };
     let approval = Evidence {
         seal: None,
-        id: RecordId::parse("bench-declaration.approval")?,
+        id: approval_id,
         subject: None,
         recorded_by: Recorder::Official((*second).clone()),
         authority: Some(authority.clone()),
