@@ -12,8 +12,9 @@
 //! Before the clock it re-derives the people the declaration will reach, which
 //! changes nothing (their codes are current) but leaves the process as the
 //! benchmark's is when it declares: every seal checked once, the file in the page
-//! cache. It prints wall time and the process's CPU time (steadier on a shared
-//! machine). It appends to the database: run it on a copy, once per copy.
+//! cache. It prints wall time and the process's CPU time, and on stderr where the
+//! timed part lies in seconds after the start, so that `perf stat -I` can count the
+//! instructions it took (the steadiest measure on a shared machine). It appends to the database: run it on a copy, once per copy.
 
 use std::time::Instant;
 
@@ -25,6 +26,7 @@ use mingma_store_sqlite::SqliteStore;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    let process = Instant::now();
     let args: Vec<String> = std::env::args().collect();
     let usage = "usage: declare_timing DB PERSONS DAYS [ID] [DISTRICT] [SEED]";
     let db = args.get(1).ok_or_else(|| anyhow::anyhow!(usage))?;
@@ -67,6 +69,11 @@ async fn main() -> anyhow::Result<()> {
 
     let cpu = cpu_seconds();
     let started = Instant::now();
+    // For `perf stat -I` (instructions per interval): where the timed part lies.
+    eprintln!(
+        "timed from {:.3} s after start",
+        process.elapsed().as_secs_f64()
+    );
     store.append(vec![declaration.clone(), approval]).await?;
     let step = Instant::now();
     let affected: Vec<_> = engine
@@ -80,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
     let rederive_ms = step.elapsed().as_secs_f64() * 1e3;
     let total_ms = started.elapsed().as_secs_f64() * 1e3;
     let cpu_ms = (cpu_seconds() - cpu) * 1e3;
+    eprintln!("timed until {:.3} s after start", process.elapsed().as_secs_f64());
     println!(
         "declare {district} ({}) as {id}: {} affected, changes green/yellow/red {:?}; \
          total {total_ms:.0} ms (affected {affected_ms:.0} ms, re-derive {rederive_ms:.0} ms, \
