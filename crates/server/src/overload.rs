@@ -23,9 +23,17 @@
 //! loop and measures how late it wakes; that lateness is the time a ready task waits
 //! for a worker, whatever fills the queue (console work, door work, the CPU taken by
 //! blocking reads).
+//!
+//! **Console work runs at the lowest OS priority.** Shedding decides what is
+//! admitted; what is admitted still competes for the CPU, and most of a console
+//! request's CPU (a history's SQLite reads) is spent in blocking-pool threads the
+//! runtime's queue never sees. So other work runs on a runtime of its own
+//! ([`ConsoleRuntime`]: one worker, its blocking pool) whose threads run at nice 19:
+//! when both want the CPU the kernel gives the door's threads about 98 % of it, and
+//! with the door idle console work gets all of it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -113,6 +121,60 @@ pub enum Shed {
     Queued,
 }
 
+/// The runtime other work runs on: built on first use, one worker thread and its
+/// blocking pool, every thread at nice [`CONSOLE_NICE`]. `None` inside if it could
+/// not be built (then other work runs beside the door, as before).
+#[derive(Debug, Default)]
+pub struct ConsoleRuntime {
+    runtime: OnceLock<Option<tokio::runtime::Runtime>>,
+}
+
+/// The nice value of the console runtime's threads: the lowest priority.
+pub const CONSOLE_NICE: i32 = 19;
+
+impl ConsoleRuntime {
+    /// A handle to spawn other work on.
+    pub fn handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("mingma-console")
+                    .on_thread_start(lower_priority)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| tracing::error!(error = %e, "no console runtime: console work shares the door's"))
+                    .ok()
+            })
+            .as_ref()
+            .map(|r| r.handle().clone())
+    }
+}
+
+impl Drop for ConsoleRuntime {
+    fn drop(&mut self) {
+        // Dropped from inside another runtime (a test's, the server's): its threads
+        // are told to stop, not waited for.
+        if let Some(Some(runtime)) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Sets the calling thread's nice value to [`CONSOLE_NICE`] (on Linux the nice
+/// value is per thread: `setpriority(PRIO_PROCESS, 0, ...)` sets the caller's). A
+/// failure leaves the thread at its priority.
+fn lower_priority() {
+    if let Err(e) = rustix::process::setpriority_process(None, CONSOLE_NICE) {
+        tracing::warn!(error = %e, "a console thread could not lower its priority");
+    }
+}
+
+/// The calling thread's nice value (for tests).
+pub fn thread_nice() -> Option<i32> {
+    rustix::process::getpriority_process(None).ok()
+}
+
 /// The admission state shared by every request.
 #[derive(Debug, Default)]
 pub struct Admission {
@@ -126,6 +188,8 @@ pub struct Admission {
     /// Whether the queue probe was started.
     watched: AtomicBool,
     shed: AtomicU64,
+    /// Where admitted other work runs.
+    console: ConsoleRuntime,
 }
 
 /// An admitted request; its drop ends it. Door tickets should be ended with
@@ -311,7 +375,17 @@ pub async fn admit<S: Store>(
         }
     };
     let started = std::time::Instant::now();
-    let response = next.run(request).await;
+    let console = match class {
+        Class::Other => app.admission.console.handle(),
+        Class::Door | Class::Probe => None,
+    };
+    let response = match console {
+        Some(console) => match console.spawn(next.run(request)).await {
+            Ok(response) => response,
+            Err(e) => AppError::internal(format!("console work failed: {e}")).into_response(),
+        },
+        None => next.run(request).await,
+    };
     ticket.finish(started.elapsed());
     response
 }
@@ -367,6 +441,24 @@ mod tests {
             other_in_flight: 2,
             queue_delay: Duration::from_millis(5),
         }
+    }
+
+    #[tokio::test]
+    async fn console_work_and_its_blocking_reads_run_at_the_lowest_priority() {
+        let console = ConsoleRuntime::default();
+        let handle = console.handle().expect("a console runtime");
+        let (worker, blocking) = handle
+            .spawn(async {
+                let blocking = tokio::task::spawn_blocking(thread_nice).await.unwrap();
+                (thread_nice(), blocking)
+            })
+            .await
+            .unwrap();
+        assert_eq!((worker, blocking), (Some(CONSOLE_NICE), Some(CONSOLE_NICE)));
+        // The door's threads (this test's) keep theirs.
+        assert_ne!(thread_nice(), Some(CONSOLE_NICE));
+        // Dropped inside a runtime without a panic.
+        drop(console);
     }
 
     #[test]
