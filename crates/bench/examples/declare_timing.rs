@@ -87,7 +87,10 @@ async fn main() -> anyhow::Result<()> {
     let rederive_ms = step.elapsed().as_secs_f64() * 1e3;
     let total_ms = started.elapsed().as_secs_f64() * 1e3;
     let cpu_ms = (cpu_seconds() - cpu) * 1e3;
-    eprintln!("timed until {:.3} s after start", process.elapsed().as_secs_f64());
+    eprintln!(
+        "timed until {:.3} s after start",
+        process.elapsed().as_secs_f64()
+    );
     println!(
         "declare {district} ({}) as {id}: {} affected, changes green/yellow/red {:?}; \
          total {total_ms:.0} ms (affected {affected_ms:.0} ms, re-derive {rederive_ms:.0} ms, \
@@ -102,18 +105,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// CPU time (user and system) of this process so far, in seconds: on a shared
-/// machine a steadier measure than wall time. From `/proc/self/stat` (clock ticks of
-/// 1/100 s); 0 where that is not readable.
+/// machine a steadier measure than wall time (0 where it cannot be read).
 fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // The fields after the command name (which is in parentheses and may hold spaces).
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    mingma_bench::load::process_cpu().map_or(0.0, |c| c.as_secs_f64())
 }

@@ -106,7 +106,7 @@ pub struct PhaseReport {
 
 /// CPU time (user and system) this process has used, from `/proc/self/stat`
 /// (clock ticks of 10 ms).
-fn process_cpu() -> Option<Duration> {
+pub fn process_cpu() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')')?.1;
