@@ -2038,24 +2038,10 @@ impl<S: Store> App<S> {
         }
         let seal =
             Seal::parse(seal.trim()).map_err(|e| AppError::bad_request("malformed_seal", e))?;
-        let (draft_id, who, now) = (
-            draft.to_owned(),
-            principal.to_text(),
-            self.now().unix_seconds(),
-        );
-        let payload: Option<Vec<u8>> = self
-            .accounts
-            .call(move |c| {
-                let payload = c
-                    .query_row(
-                        "SELECT payload FROM drafts WHERE id = ?1 AND principal = ?2 AND kind = ?3 AND expires_at > ?4",
-                        params![draft_id, who, APPEAL_STEP_DRAFT, now],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                Ok(payload)
-            })
-            .await?;
+        let payload = self
+            .waiting_draft(principal, draft, &[APPEAL_STEP_DRAFT], false)
+            .await?
+            .map(|(_, payload)| payload);
         let unknown = || {
             AppError::not_found(
                 "unknown_draft",
@@ -2375,22 +2361,10 @@ impl<S: Store> App<S> {
 
     /// `principal`'s waiting record draft, decoded, without taking it.
     async fn peek_record_draft(&self, principal: &Principal, draft: &str) -> AppResult<Evidence> {
-        let (draft_id, who, now) = (
-            draft.to_owned(),
-            principal.to_text(),
-            self.now().unix_seconds(),
-        );
-        let payload: Option<Vec<u8>> = self
-            .accounts
-            .call(move |c| {
-                c.query_row(
-                    "SELECT payload FROM drafts WHERE id = ?1 AND principal = ?2 AND kind = 'record' AND expires_at > ?3",
-                    params![draft_id, who, now],
-                    |r| r.get(0),
-                )
-                .optional()
-            })
-            .await?;
+        let payload = self
+            .waiting_draft(principal, draft, &["record"], false)
+            .await?
+            .map(|(_, payload)| payload);
         let payload = payload.ok_or_else(|| {
             AppError::not_found(
                 "unknown_draft",

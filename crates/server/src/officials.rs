@@ -880,6 +880,38 @@ impl<S: Store> App<S> {
         Ok(id)
     }
 
+    /// `principal`'s waiting draft `draft` if it is of one of `kinds` and has not
+    /// expired: its kind and payload. With `take` it is used up (deleted), so a
+    /// draft is sealed once.
+    pub(crate) async fn waiting_draft(
+        &self,
+        principal: &Principal,
+        draft: &str,
+        kinds: &'static [&'static str],
+        take: bool,
+    ) -> AppResult<Option<(String, Vec<u8>)>> {
+        let (id, who, now) = (
+            draft.to_owned(),
+            principal.to_text(),
+            self.now().unix_seconds(),
+        );
+        self.accounts
+            .call(move |c| {
+                let row: Option<(String, Vec<u8>)> = c
+                    .prepare_cached(
+                        "SELECT kind, payload FROM drafts WHERE id = ?1 AND principal = ?2 AND expires_at > ?3",
+                    )?
+                    .query_row(params![id, who, now], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let row = row.filter(|(kind, _)| kinds.contains(&kind.as_str()));
+                if take && row.is_some() {
+                    c.execute("DELETE FROM drafts WHERE id = ?1", [id])?;
+                }
+                Ok(row)
+            })
+            .await
+    }
+
     /// Submits the seal of a draft: the record or act is appended if the seal is a
     /// valid signature by the official's registered key, and the checks still pass.
     pub async fn seal_draft(
@@ -890,27 +922,8 @@ impl<S: Store> App<S> {
     ) -> AppResult<Sealed> {
         let seal =
             Seal::parse(seal.trim()).map_err(|e| AppError::bad_request("malformed_seal", e))?;
-        let (id, who, now) = (
-            draft.to_owned(),
-            principal.to_text(),
-            self.now().unix_seconds(),
-        );
-        let found: Option<(String, Vec<u8>)> = self
-            .accounts
-            .call(move |c| {
-                let row = c
-                    .query_row(
-                        "SELECT kind, payload FROM drafts WHERE id = ?1 AND principal = ?2 AND expires_at > ?3 \
-                         AND kind IN ('record', 'act')",
-                        params![id, who, now],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()?;
-                if row.is_some() {
-                    c.execute("DELETE FROM drafts WHERE id = ?1", [id])?;
-                }
-                Ok(row)
-            })
+        let found = self
+            .waiting_draft(principal, draft, &["record", "act"], true)
             .await?;
         let (kind, payload) = found.ok_or_else(|| {
             AppError::not_found(
@@ -1040,27 +1053,10 @@ impl<S: Store> App<S> {
     ) -> AppResult<Evidence> {
         let seal =
             Seal::parse(seal.trim()).map_err(|e| AppError::bad_request("malformed_seal", e))?;
-        let (id, who, now) = (
-            draft.to_owned(),
-            principal.to_text(),
-            self.now().unix_seconds(),
-        );
-        let payload: Option<Vec<u8>> = self
-            .accounts
-            .call(move |c| {
-                let row = c
-                    .query_row(
-                        "SELECT payload FROM drafts WHERE id = ?1 AND principal = ?2 AND expires_at > ?3 AND kind = 'record'",
-                        params![id, who, now],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if row.is_some() {
-                    c.execute("DELETE FROM drafts WHERE id = ?1", [id])?;
-                }
-                Ok(row)
-            })
-            .await?;
+        let payload = self
+            .waiting_draft(principal, draft, &["record"], true)
+            .await?
+            .map(|(_, payload)| payload);
         let payload = payload.ok_or_else(|| {
             AppError::not_found(
                 "unknown_draft",
