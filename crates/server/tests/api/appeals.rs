@@ -19,7 +19,8 @@ use mingma_store::{LedgerEntry, Store};
 use serde_json::{json, Value};
 
 use crate::authority::{
-    id_number, key, lab_test, person, province, seal_text, source_submits, Province, PASSWORD,
+    id_number, key, lab_submits, lab_test, person, province, seal_text, source_submits, Province,
+    PASSWORD,
 };
 use crate::support::ts;
 
@@ -654,21 +655,11 @@ async fn an_overdue_ticket_escalates_to_the_parent_authority_on_time_and_is_list
     add_official(&p, "hn-aud", 18, "hn-wjw", Role::Auditor, "41").await;
     let id = id_number("41010219880512003");
     let me = p.holder(&id, "赵强", "13800000002").await;
-    let lab = p
-        .app
-        .accounts
-        .issue_official_token(
-            &Principal::Source(DataSourceId::parse("zz-lab").unwrap()),
-            "api",
-            None,
-        )
-        .await
-        .unwrap();
-    let (status, body) = source_submits(
+    let lab = p.lab_token().await;
+    let (status, body) = lab_submits(
         &p,
         &lab,
         lab_test("t-1", &id, "positive", "2022-06-10T08:00:00+08:00"),
-        &key(30),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -794,21 +785,11 @@ async fn a_green_holder_names_the_record_and_is_never_told_no_appeal_is_needed()
         "{message}"
     );
     // A green holder appeals a record that no longer decides anything.
-    let lab = p
-        .app
-        .accounts
-        .issue_official_token(
-            &Principal::Source(DataSourceId::parse("zz-lab").unwrap()),
-            "api",
-            None,
-        )
-        .await
-        .unwrap();
-    let (status, body) = source_submits(
+    let lab = p.lab_token().await;
+    let (status, body) = lab_submits(
         &p,
         &lab,
         lab_test("t-9", &id, "negative", "2022-06-10T08:00:00+08:00"),
-        &key(30),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -1053,21 +1034,11 @@ async fn an_appeal_against_a_venue_exposure_shows_the_scan_and_its_presence_assu
 /// session and the ticket.
 async fn red_by_a_positive_test(p: &Province, id: &str, phone: &str) -> (String, String) {
     let me = p.holder(id, "孙丽", phone).await;
-    let lab = p
-        .app
-        .accounts
-        .issue_official_token(
-            &Principal::Source(DataSourceId::parse("zz-lab").unwrap()),
-            "api",
-            None,
-        )
-        .await
-        .unwrap();
-    let (status, body) = source_submits(
+    let lab = p.lab_token().await;
+    let (status, body) = lab_submits(
         p,
         &lab,
         lab_test("t-1", id, "positive", "2022-06-10T08:00:00+08:00"),
-        &key(30),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");

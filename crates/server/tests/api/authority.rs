@@ -302,6 +302,19 @@ impl Province {
 
     /// Signs a holder up through the API with the demo channel; their session
     /// (sent as Bearer).
+    /// An API token of Zhengzhou's lab (`zz-lab`), a registered data source.
+    pub async fn lab_token(&self) -> String {
+        self.app
+            .accounts
+            .issue_official_token(
+                &Principal::Source(DataSourceId::parse("zz-lab").unwrap()),
+                "api",
+                None,
+            )
+            .await
+            .unwrap()
+    }
+
     pub async fn holder(&self, id: &str, name: &str, phone: &str) -> String {
         let (status, started) = self
             .call(
@@ -414,7 +427,7 @@ pub fn lab_test(id: &str, who: &str, outcome: &str, at: &str) -> Value {
 }
 
 /// Seals a lab line (the lab's own system signs) and submits it with its token.
-async fn lab_submits(p: &Province, token: &str, line: Value) -> (StatusCode, Value) {
+pub async fn lab_submits(p: &Province, token: &str, line: Value) -> (StatusCode, Value) {
     source_submits(p, token, line, &key(30)).await
 }
 
@@ -484,16 +497,7 @@ async fn an_outbreak_is_handled_under_the_two_person_rule_and_codes_return_to_gr
         .unwrap();
 
     // The lab's system submits a signed positive result: the case is red at once.
-    let lab = p
-        .app
-        .accounts
-        .issue_official_token(
-            &Principal::Source(DataSourceId::parse("zz-lab").unwrap()),
-            "api",
-            None,
-        )
-        .await
-        .unwrap();
+    let lab = p.lab_token().await;
     let (status, body) = lab_submits(
         &p,
         &lab,

@@ -5,7 +5,7 @@
 
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Method, Request, StatusCode};
-use mingma_core::{Colour, DataSourceId, OfficialId, RecordId, Seal};
+use mingma_core::{Colour, OfficialId, RecordId, Seal};
 use mingma_server::bulk::lines::CSV_COLUMNS;
 use mingma_server::officials::Principal;
 use mingma_store::Store;
@@ -57,7 +57,7 @@ async fn api_token(p: &Province, who: Principal) -> String {
 }
 
 async fn lab_token(p: &Province) -> String {
-    api_token(p, Principal::Source(DataSourceId::parse("zz-lab").unwrap())).await
+    p.lab_token().await
 }
 
 async fn stored(p: &Province, id: &str) -> Option<mingma_core::Evidence> {

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use ed25519_dalek::SigningKey;
 use mingma_authority::act::key_hex;
 use mingma_core::OfficialId;
-use mingma_server::officials::{hash_password, Principal};
+use mingma_server::officials::hash_password;
 use mingma_store::Store as _;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
@@ -235,16 +235,7 @@ async fn console_pages_need_an_official_and_render_in_both_languages() {
     assert_eq!(status, StatusCode::SEE_OTHER);
 
     // A data source's token has no console.
-    let lab = p
-        .app
-        .accounts
-        .issue_official_token(
-            &Principal::Source(mingma_core::DataSourceId::parse("zz-lab").unwrap()),
-            "api",
-            None,
-        )
-        .await
-        .unwrap();
+    let lab = p.lab_token().await;
     let (status, _, html) = page(&p, Method::GET, "/console", Some(&lab), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("not_an_official"), "{html}");
