@@ -155,6 +155,16 @@ pub struct OverloadReport {
     pub other_shed: u64,
     /// Console requests otherwise failed or never sent.
     pub other_failed: u64,
+    /// Code displays not answered 200 within the target, by the second of the
+    /// phase they were due in.
+    #[serde(default)]
+    pub door_missed_by_second: Vec<u64>,
+    /// Code views derived from the evidence during the phase.
+    #[serde(default)]
+    pub code_views_derived: u64,
+    /// Code views shown again from the last one's basis during the phase.
+    #[serde(default)]
+    pub code_views_again: u64,
 }
 
 /// After the overload.
@@ -422,9 +432,44 @@ async fn closed_loop(
     Ok(phase_report(all, ok, errors, took, cpu))
 }
 
-/// How one open-loop connection's requests went: (within target, late, failed,
-/// latencies of 200s, shed).
-type OpenResult = (u64, u64, u64, Vec<Duration>, u64);
+/// How an open loop's requests went.
+#[derive(Default)]
+struct OpenResult {
+    /// Answered 200 within the target.
+    within: u64,
+    /// Answered 200 later.
+    late: u64,
+    /// Answered otherwise, or never sent.
+    failed: u64,
+    /// Latencies of the 200s, from when due.
+    latencies: Vec<Duration>,
+    /// Answered 503.
+    shed: u64,
+    /// By the second of the phase they were due in: requests not answered 200
+    /// within the target.
+    missed_by_second: Vec<u64>,
+}
+
+impl OpenResult {
+    fn miss(&mut self, second: usize) {
+        if let Some(n) = self.missed_by_second.get_mut(second) {
+            *n += 1;
+        }
+    }
+
+    fn add(&mut self, other: OpenResult) {
+        self.within += other.within;
+        self.late += other.late;
+        self.failed += other.failed;
+        self.latencies.extend(other.latencies);
+        self.shed += other.shed;
+        for (i, n) in other.missed_by_second.into_iter().enumerate() {
+            if let Some(m) = self.missed_by_second.get_mut(i) {
+                *m += n;
+            }
+        }
+    }
+}
 
 /// Open loop: `connections` connections sharing `rate` requests per second, each
 /// request due at a fixed time; latency counts from when it was due. Requests not
@@ -440,6 +485,7 @@ async fn open_loop(
     let per_connection = (time.as_secs_f64() / interval.as_secs_f64()).floor() as u64;
     let started = Instant::now() + Duration::from_millis(20);
     let hard_stop = started + time + Duration::from_secs(1);
+    let seconds = time.as_secs_f64().ceil() as usize + 1;
     let mut tasks = Vec::new();
     for c in 0..connections {
         let request = request.clone();
@@ -447,21 +493,29 @@ async fn open_loop(
         let offset = interval.mul_f64(c as f64 / connections as f64);
         let c_index = c as u64;
         tasks.push(tokio::spawn(async move {
-            let (mut within, mut late, mut failed, mut shed) = (0u64, 0u64, 0u64, 0u64);
-            let mut latencies = Vec::new();
+            let mut r = OpenResult {
+                missed_by_second: vec![0; seconds],
+                ..OpenResult::default()
+            };
             let mut conn = Conn::open(addr).await.ok();
             for k in 0..per_connection {
                 let due = started + offset + interval.mul_f64(k as f64);
+                let second = due.saturating_duration_since(started).as_secs() as usize;
                 let now = Instant::now();
                 if now >= hard_stop {
-                    failed += per_connection - k;
+                    for k in k..per_connection {
+                        let due = offset + interval.mul_f64(k as f64);
+                        r.miss(due.as_secs() as usize);
+                    }
+                    r.failed += per_connection - k;
                     break;
                 }
                 if due > now {
                     tokio::time::sleep_until(due.into()).await;
                 }
                 let Some(open) = conn.as_mut() else {
-                    failed += 1;
+                    r.failed += 1;
+                    r.miss(second);
                     conn = Conn::open(addr).await.ok();
                     continue;
                 };
@@ -469,32 +523,38 @@ async fn open_loop(
                 match open.send(&bytes).await {
                     Ok((200, _)) => {
                         let took = due.elapsed();
-                        latencies.push(took);
+                        r.latencies.push(took);
                         if took <= TARGET {
-                            within += 1;
+                            r.within += 1;
                         } else {
-                            late += 1;
+                            r.late += 1;
+                            r.miss(second);
                         }
                     }
-                    Ok((503, _)) => shed += 1,
-                    Ok(_) => failed += 1,
+                    Ok((503, _)) => {
+                        r.shed += 1;
+                        r.miss(second);
+                    }
+                    Ok(_) => {
+                        r.failed += 1;
+                        r.miss(second);
+                    }
                     Err(_) => {
-                        failed += 1;
+                        r.failed += 1;
+                        r.miss(second);
                         conn = Conn::open(addr).await.ok();
                     }
                 }
             }
-            (within, late, failed, latencies, shed)
+            r
         }));
     }
-    let mut total: OpenResult = (0, 0, 0, Vec::new(), 0);
+    let mut total = OpenResult {
+        missed_by_second: vec![0; seconds],
+        ..OpenResult::default()
+    };
     for task in tasks {
-        let (w, l, f, lat, s) = task.await.context("a load connection failed")?;
-        total.0 += w;
-        total.1 += l;
-        total.2 += f;
-        total.3.extend(lat);
-        total.4 += s;
+        total.add(task.await.context("a load connection failed")?);
     }
     Ok((per_connection * connections as u64, total))
 }
@@ -817,8 +877,10 @@ async fn phases(
         config.overload,
         other_request.clone(),
     );
+    let views = |how| app.metrics.event_count("code_views", how);
+    let (derived_before, again_before) = (views("derived"), views("again"));
     let ((door_due, door), (other_due, other)) = tokio::try_join!(door, other)?;
-    let (mut door_latencies, other_failed) = (door.3, other.2);
+    let mut door_latencies = door.latencies;
     door_latencies.sort();
     let overload = OverloadReport {
         factor: config.overload_factor,
@@ -828,16 +890,19 @@ async fn phases(
         offered_per_second: door_rate + other_rate,
         seconds: config.overload.as_secs_f64(),
         door_due,
-        door_within_target: door.0,
-        door_late: door.1,
-        door_failed: door.2 + door.4,
-        door_success_rate: door.0 as f64 / door_due.max(1) as f64,
+        door_within_target: door.within,
+        door_late: door.late,
+        door_failed: door.failed + door.shed,
+        door_success_rate: door.within as f64 / door_due.max(1) as f64,
         door_p50_ms: ms(quantile(&door_latencies, 0.5)),
         door_p99_ms: ms(quantile(&door_latencies, 0.99)),
         other_due,
-        other_served: other.0 + other.1,
-        other_shed: other.4,
-        other_failed,
+        other_served: other.within + other.late,
+        other_shed: other.shed,
+        other_failed: other.failed,
+        door_missed_by_second: door.missed_by_second,
+        code_views_derived: views("derived") - derived_before,
+        code_views_again: views("again") - again_before,
     };
 
     progress(Progress::Phase("recovery", None));
@@ -910,6 +975,10 @@ pub fn markdown(r: &LoadReport) -> String {
         100.0 * o.door_success_rate, o.door_late, o.door_failed, o.door_p50_ms, o.door_p99_ms,
         o.other_due, o.other_served, o.other_shed, o.other_failed,
         r.recovery.recovered, r.recovery.other_status
+    ));
+    out.push_str(&format!(
+        "Code views during the overload: {} derived from the evidence, {} shown again. Code displays missed by second: {:?}.\n",
+        o.code_views_derived, o.code_views_again, o.door_missed_by_second
     ));
     out
 }

@@ -225,6 +225,16 @@ impl<S: Store> Engine<S> {
             .collect())
     }
 
+    /// Whether anything `person`'s derivation reads under this engine's rules was
+    /// appended at or above leaf `since` ([`Store::derivation_changed_since`]): if
+    /// not, a decision derived from the records read below `since` is still theirs
+    /// (at any time, given no new authority act).
+    pub async fn changed_since(&self, person: PersonKey, since: u64) -> Result<bool> {
+        self.store
+            .derivation_changed_since(person, self.rules.clone(), since)
+            .await
+    }
+
     /// Whether a scan at `venue` in `street` entered at `entered` may change any
     /// derivation: `mingma_core::scan_may_matter` against every risk area the store
     /// holds (counting or not, approved or not: it may say yes needlessly, never no

@@ -88,6 +88,30 @@ const REFRESH_AHEAD_SECONDS: i64 = 10;
 /// A cached code view's key: the person, and whether in English.
 type ViewKey = (PersonKey, bool);
 
+/// A code view as kept: until when it is shown as it is, and what it was derived
+/// from, so that once that time is up it can be shown again — decided anew at the
+/// new time and signed anew — without reading the evidence again, when the store
+/// says nothing it would read has been appended since.
+struct KeptView {
+    view: CodeView,
+    until: Timestamp,
+    basis: Arc<ViewBasis>,
+}
+
+/// What a code view was derived from.
+struct ViewBasis {
+    /// The ledger's size before the evidence was read: every record the derivation
+    /// read lies below it.
+    below: u64,
+    /// The last authority act taken in (keys, officials, sources): a new one may
+    /// change which records count.
+    acts: Option<u64>,
+    /// The records the decision was derived from (those that count).
+    records: Vec<Evidence>,
+    /// The recorded code state the view showed.
+    state: mingma_store::CodeState,
+}
+
 /// Verified venue tokens kept (the set is emptied when full).
 const VERIFIED_TOKENS: usize = 65_536;
 /// Scans of the same token by the same person within this bucket are one check-in.
@@ -140,11 +164,12 @@ pub struct App<S> {
     pub metrics: Metrics,
     /// Overload protection (other work shed before the door flow).
     pub admission: crate::overload::Admission,
-    /// Code views as derived and signed, per person and language, each until
-    /// `code_cache_seconds` have passed or its decision's next change falls due,
-    /// whichever is first; a check-in or leave through this service drops the
-    /// person's entries.
-    views: std::sync::Mutex<std::collections::HashMap<(PersonKey, bool), (CodeView, Timestamp)>>,
+    /// Code views as derived and signed, per person and language, each shown as it
+    /// is until `code_cache_seconds` have passed or its decision's next change falls
+    /// due, whichever is first, and then shown again from what it was derived from
+    /// if the store says nothing derivation reads was appended since; a check-in,
+    /// leave or official's act through this service drops the person's entries.
+    views: std::sync::Mutex<std::collections::HashMap<ViewKey, KeptView>>,
     /// Venue tokens whose signature was checked, by their text: a poster's token is
     /// scanned all day, and its signature need not be checked at every scan.
     verified_tokens: std::sync::Mutex<std::collections::HashMap<String, VenueToken>>,
@@ -493,7 +518,10 @@ impl<S: Store> App<S> {
     /// brought up to date by the engine if it says anything else; signed. The view
     /// is then reused for up to `code_cache_seconds` (never past the decision's next
     /// change, and dropped by the holder's next check-in or leave here), so evidence
-    /// appended elsewhere shows within that time.
+    /// appended elsewhere shows within that time; after it, the view is decided and
+    /// signed anew from the same records when nothing new was appended that its
+    /// derivation reads (`Store::derivation_changed_since`), and derived from the
+    /// evidence otherwise.
     pub async fn code_view(self: &Arc<Self>, person: PersonKey, lang: Lang) -> AppResult<CodeView> {
         let account = self.account(person).await?;
         self.code_view_of(person, &account.name, &account.id_last_four, lang)
@@ -514,12 +542,7 @@ impl<S: Store> App<S> {
         Ok((d, view))
     }
 
-    fn views(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<(PersonKey, bool), (CodeView, Timestamp)>,
-    > {
+    fn views(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<ViewKey, KeptView>> {
         // A poisoned lock means a panic during a map insert; the map is still valid.
         self.views.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -580,12 +603,21 @@ impl<S: Store> App<S> {
         id_last_four: &str,
         now: Timestamp,
     ) -> Option<(CodeView, Timestamp)> {
-        self.views().get(key).and_then(|(view, until)| {
-            (view.issued_at <= now
-                && now < *until
-                && view.id_last_four == id_last_four
-                && view.masked_name == mask_name(name))
-            .then(|| (view.clone(), *until))
+        self.views().get(key).and_then(|kept| {
+            (kept.view.issued_at <= now
+                && now < kept.until
+                && kept.view.id_last_four == id_last_four
+                && kept.view.masked_name == mask_name(name))
+            .then(|| (kept.view.clone(), kept.until))
+        })
+    }
+
+    /// The basis of `key`'s kept view, ended or not, if shown for this name and ID
+    /// number.
+    fn kept_basis(&self, key: &ViewKey, name: &str, id_last_four: &str) -> Option<Arc<ViewBasis>> {
+        self.views().get(key).and_then(|kept| {
+            (kept.view.id_last_four == id_last_four && kept.view.masked_name == mask_name(name))
+                .then(|| kept.basis.clone())
         })
     }
 
@@ -616,14 +648,27 @@ impl<S: Store> App<S> {
             }
         }
         let forgotten = self.forgotten.load(std::sync::atomic::Ordering::Acquire);
-        let derived = self.derive_view(key.0, name, id_last_four, lang, now).await;
+        let derived = match self.kept_basis(&key, name, id_last_four) {
+            Some(basis) => match self
+                .view_again(key.0, name, id_last_four, lang, now, &basis)
+                .await
+            {
+                Ok(Some(again)) => {
+                    self.metrics.event("code_views", "again");
+                    Ok(again)
+                }
+                Ok(None) => self.derive_view(key.0, name, id_last_four, lang, now).await,
+                Err(e) => Err(e),
+            },
+            None => self.derive_view(key.0, name, id_last_four, lang, now).await,
+        };
         {
             let mut flights = self.deriving();
             if Arc::strong_count(&flight) <= 2 {
                 flights.remove(&key);
             }
         }
-        let view = derived?;
+        let (view, basis) = derived?;
         // Not kept if a code was forgotten meanwhile: the evidence it was derived
         // from may already be out of date.
         let unchanged = self.forgotten.load(std::sync::atomic::Ordering::Acquire) == forgotten;
@@ -636,19 +681,27 @@ impl<S: Store> App<S> {
             if views.len() >= CODE_VIEWS {
                 views.clear();
             }
-            views.insert(key, (view.clone(), until));
+            views.insert(
+                key,
+                KeptView {
+                    view: view.clone(),
+                    until,
+                    basis,
+                },
+            );
         }
         Ok(view)
     }
 
     /// Catches the engine up on the ledger's authority acts and takes their
     /// authorities, officials and sources into the directory explanations name.
-    pub(crate) async fn merge_ledger_directory(&self) -> AppResult<()> {
+    /// Returns the leaf of the last act taken in.
+    pub(crate) async fn merge_ledger_directory(&self) -> AppResult<Option<u64>> {
         use std::sync::atomic::Ordering;
         let ledger = self.engine.registry().await?;
         let seen = ledger.applied + ledger.problems.len() as u64;
         if self.acts_merged.swap(seen, Ordering::AcqRel) == seen {
-            return Ok(());
+            return Ok(ledger.last_leaf);
         }
         let mut registry = self
             .registry
@@ -664,9 +717,10 @@ impl<S: Store> App<S> {
         for (id, s) in &ledger.directory.sources {
             directory.sources.insert(id.clone(), s.clone());
         }
-        Ok(())
+        Ok(ledger.last_leaf)
     }
 
+    /// The view of `person`'s code derived from the evidence, with what it rests on.
     async fn derive_view(
         &self,
         person: PersonKey,
@@ -674,13 +728,14 @@ impl<S: Store> App<S> {
         id_last_four: &str,
         lang: Lang,
         now: Timestamp,
-    ) -> AppResult<CodeView> {
+    ) -> AppResult<(CodeView, Arc<ViewBasis>)> {
         // Only records that count: an official's or a source's record needs a seal
         // by a key the ledger's authority acts registered (caught up first, with the
         // authorities they name taken into the explanations' directory), as the
         // engine derives. The colour signed below is the engine's, never one from a
         // record written past the service.
-        self.merge_ledger_directory().await?;
+        let acts = self.merge_ledger_directory().await?;
+        let below = self.store.ledger_size().await?;
         let records = self.engine.records_for(person).await?;
         let decision = self.engine.derive(&records, &person, now, now);
         let mut state = self.store.code_state(person).await?;
@@ -690,12 +745,94 @@ impl<S: Store> App<S> {
             state = self.store.code_state(person).await?;
         }
         let state = state.ok_or_else(|| AppError::internal("no code state after re-derivation"))?;
+        self.metrics.event("code_views", "derived");
+        let view = self.signed_view(
+            person,
+            name,
+            id_last_four,
+            lang,
+            now,
+            &records,
+            decision,
+            &state,
+        )?;
+        let basis = ViewBasis {
+            below,
+            acts,
+            records,
+            state,
+        };
+        Ok((view, Arc::new(basis)))
+    }
+
+    /// `person`'s view shown again at `now` from the basis of the last one, if
+    /// nothing that derivation reads was appended since (and no authority act): the
+    /// decision is made anew from the same records at `now` — the same as a
+    /// derivation from the evidence would make — and signed anew. `None` when the
+    /// evidence must be read again: something new, or a code that changed by itself.
+    async fn view_again(
+        &self,
+        person: PersonKey,
+        name: &str,
+        id_last_four: &str,
+        lang: Lang,
+        now: Timestamp,
+        basis: &Arc<ViewBasis>,
+    ) -> AppResult<Option<(CodeView, Arc<ViewBasis>)>> {
+        if self.merge_ledger_directory().await? != basis.acts {
+            return Ok(None);
+        }
+        let below = self.store.ledger_size().await?;
+        if self.engine.changed_since(person, basis.below).await? {
+            return Ok(None);
+        }
+        let decision = self.engine.derive(&basis.records, &person, now, now);
+        if !basis
+            .state
+            .change
+            .same_code(&CodeChange::from_decision(&decision, 0))
+        {
+            return Ok(None);
+        }
+        let view = self.signed_view(
+            person,
+            name,
+            id_last_four,
+            lang,
+            now,
+            &basis.records,
+            decision,
+            &basis.state,
+        )?;
+        let basis = ViewBasis {
+            below,
+            acts: basis.acts,
+            records: basis.records.clone(),
+            state: basis.state.clone(),
+        };
+        Ok(Some((view, Arc::new(basis))))
+    }
+
+    /// The view of a decision derived from `records` at `now`, with the recorded
+    /// code state behind it: explained in `lang`, and signed.
+    #[allow(clippy::too_many_arguments)]
+    fn signed_view(
+        &self,
+        person: PersonKey,
+        name: &str,
+        id_last_four: &str,
+        lang: Lang,
+        now: Timestamp,
+        records: &[Evidence],
+        decision: Decision,
+        state: &mingma_store::CodeState,
+    ) -> AppResult<CodeView> {
         let explanation = {
             let registry = self.registry();
-            let explainer = Explainer::new(&registry.directory, &records, now, lang);
+            let explainer = Explainer::new(&registry.directory, records, now, lang);
             explainer.explain(&decision)
         };
-        let statuses = mingma_core::record_statuses(&records, now);
+        let statuses = mingma_core::record_statuses(records, now);
         let latest_test = records
             .iter()
             .filter(|r| r.subject == Some(person))

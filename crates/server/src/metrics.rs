@@ -51,13 +51,24 @@ impl Metrics {
         }
     }
 
-    /// Counts an event (`checkins` by presence, `code_verifications` by outcome).
+    /// Counts an event (`checkins` by presence, `code_verifications` by outcome,
+    /// `code_views` by how a view was made: `derived` from the evidence, or shown
+    /// `again` from the last one's basis).
     pub fn event(&self, name: &'static str, label: &str) {
         *self
             .inner()
             .events
             .entry((name, label.to_owned()))
             .or_default() += 1;
+    }
+
+    /// How many times `event` was counted with `label`.
+    pub fn event_count(&self, name: &'static str, label: &str) -> u64 {
+        self.inner()
+            .events
+            .get(&(name, label.to_owned()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The text exposition.

@@ -41,11 +41,14 @@ mod writer;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use mingma_core::{Decision, Evidence, Jurisdiction, PersonKey, RecordId, Timestamp, VenueId};
+use mingma_core::{
+    Decision, Evidence, EvidenceKind, Jurisdiction, PersonKey, RecordId, RuleSet, Timestamp,
+    VenueId,
+};
 use mingma_ledger::{Hash, HashSource};
 use mingma_store::nodes::{generated, with_fetched_nodes};
 use mingma_store::{
-    Appended, CodeState, PurgeReport, Result, StoreError, StoredCheckpoint, StoredLeaf,
+    may_matter, Appended, CodeState, PurgeReport, Result, StoreError, StoredCheckpoint, StoredLeaf,
     StoredRecord,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -276,6 +279,47 @@ impl mingma_store::Store for PostgresStore {
         }
         out.sort_by_key(|r| r.leaf);
         Ok(out)
+    }
+
+    async fn derivation_changed_since(
+        &self,
+        person: PersonKey,
+        rules: Arc<RuleSet>,
+        since: u64,
+    ) -> Result<bool> {
+        let conn = self.reader().await?;
+        let key = person.as_bytes().as_slice();
+        let since = i64::try_from(since).unwrap_or(i64::MAX);
+        // Two index range reads: records about nobody (partial index) and about the
+        // person at or above `since`, and the person's scans.
+        let record_sql = "SELECT EXISTS (SELECT 1 FROM records WHERE about IS NULL AND leaf >= $2) \
+             OR EXISTS (SELECT 1 FROM records WHERE about = (SELECT pid FROM persons WHERE key = $1) AND leaf >= $2)";
+        let scan_sql = format!(
+            "{SCAN_SELECT} WHERE s.pid = (SELECT pid FROM persons WHERE key = $1) AND s.leaf >= $2"
+        );
+        let (records, scans) = tokio::try_join!(
+            async { conn.query_one(record_sql, &[&key, &since]).await },
+            async { conn.query(&scan_sql, &[&key, &since]).await },
+        )?;
+        if records.try_get::<_, bool>(0).map_err(backend)? {
+            return Ok(true);
+        }
+        if scans.is_empty() {
+            return Ok(false);
+        }
+        let risk_areas: Vec<Evidence> = self
+            .records_about_nobody()
+            .await?
+            .iter()
+            .filter(|r| r.kind() == EvidenceKind::RiskArea)
+            .cloned()
+            .collect();
+        for row in &scans {
+            if may_matter(&rules, &risk_areas, &stored_scan(row)?.evidence) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn scans_at_venue(

@@ -1139,6 +1139,64 @@ impl mingma_store::Store for SqliteStore {
         .await
     }
 
+    async fn derivation_changed_since(
+        &self,
+        person: PersonKey,
+        rules: Arc<RuleSet>,
+        since: u64,
+    ) -> Result<bool> {
+        let index = self.inner.scans.clone();
+        let inner = self.inner.clone();
+        self.read(move |conn| {
+            // Records about nobody: from the kept list, caught up as derivation's.
+            let (shared, below) =
+                shared_records(conn, &inner.shared, &inner.shared_changes, since)?;
+            if below < shared.len() {
+                return Ok(true);
+            }
+            let Some(pid) = pid_of(conn, &person)? else {
+                return Ok(false);
+            };
+            let about: bool = conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM records WHERE about = ?1 AND leaf >= ?2)",
+                )
+                .and_then(|mut s| {
+                    s.query_row(
+                        params![pid, i64::try_from(since).unwrap_or(i64::MAX)],
+                        |r| r.get(0),
+                    )
+                })
+                .map_err(backend)?;
+            if about {
+                return Ok(true);
+            }
+            // Their scans from the index: with scans mattering only in risk areas,
+            // those entered in some area's window (by time; the venue unchecked).
+            let leaves: Vec<u64> = if rules.scans_matter_only_in_risk_areas() {
+                let longest = rules.longest_stay();
+                let windows: Vec<(Timestamp, Timestamp)> = shared
+                    .iter()
+                    .filter_map(|r| match &r.body {
+                        EvidenceBody::RiskArea { from, until, .. } => {
+                            Some((from.minus(longest), *until))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                index
+                    .of_person_in(pid, &windows)
+                    .into_iter()
+                    .map(|(leaf, _, _)| leaf)
+                    .collect()
+            } else {
+                index.of_person(pid, None)
+            };
+            Ok(leaves.iter().any(|leaf| *leaf >= since))
+        })
+        .await
+    }
+
     async fn scans_at_venue(
         &self,
         venue: &VenueId,

@@ -31,6 +31,7 @@ macro_rules! contract_tests {
             evidence_about_a_person_is_what_derivation_needs,
             evidence_for_derivation_leaves_out_only_scans_that_cannot_matter,
             records_about_nobody_are_seen_as_soon_as_they_are_appended,
+            a_derivation_is_known_changed_by_any_record_it_would_read,
             scans_are_found_by_venue_and_by_person_in_a_time_range,
             stays_overlapping_a_window_are_found_at_a_venue,
             persons_are_found_by_venues_and_by_division,
@@ -690,6 +691,87 @@ pub async fn records_about_nobody_are_seen_as_soon_as_they_are_appended<S: Store
         };
         tokio::join!(noise, declare);
     }
+}
+
+/// `derivation_changed_since` tells a kept code view whether it is out of date: true
+/// after a record about the person, a record about nobody (a declaration, its
+/// approval) or a scan of theirs in a declared window; false after records about
+/// others and after scans of theirs outside every window.
+pub async fn a_derivation_is_known_changed_by_any_record_it_would_read<S: Store>(store: &S) {
+    let (who, other) = (person(70), person(71));
+    let rules = Arc::new(RuleSet::default_rules().expect("default rules"));
+    let changed = |since: u64| store.derivation_changed_since(who, rules.clone(), since);
+    let size = || async { store.ledger_size().await.expect("size") };
+    let append = |records: Vec<Evidence>| async move {
+        store.append(records).await.expect("append");
+    };
+    let at = t("06-08 12:00");
+    // A scan that cannot matter (no risk area yet), and records about someone else.
+    let since = size().await;
+    append(vec![scan("s-70", who, "v-market", "410103001", at)]).await;
+    assert!(
+        !changed(size().await).await.expect("read"),
+        "nothing appended since"
+    );
+    assert!(
+        !changed(since).await.expect("read"),
+        "a scan outside every risk area"
+    );
+    append(vec![positive("t-71", other, at)]).await;
+    append(vec![scan("s-71", other, "v-market", "410103001", at)]).await;
+    assert!(
+        !changed(since).await.expect("read"),
+        "records about someone else"
+    );
+    // A declaration, then its approval: records about nobody.
+    let since = size().await;
+    append(vec![risk_area("ra-70", "410103", at)]).await;
+    assert!(changed(since).await.expect("read"), "a declaration since");
+    let since = size().await;
+    append(vec![act(
+        "ra-70.ok",
+        "off-sun",
+        EvidenceBody::Approval {
+            target: rid("ra-70"),
+        },
+        at,
+    )])
+    .await;
+    assert!(changed(since).await.expect("read"), "an approval since");
+    // Scans of theirs: outside the declared window, then inside it.
+    let since = size().await;
+    append(vec![scan(
+        "s-70-late",
+        who,
+        "v-market",
+        "410103001",
+        t("06-20 12:00"),
+    )])
+    .await;
+    assert!(
+        !changed(since).await.expect("read"),
+        "a scan after the window closed"
+    );
+    append(vec![scan(
+        "s-70-in",
+        who,
+        "v-market",
+        "410103001",
+        t("06-08 15:00"),
+    )])
+    .await;
+    assert!(
+        changed(since).await.expect("read"),
+        "a scan in the declared area and window"
+    );
+    // A record about them.
+    let since = size().await;
+    assert!(!changed(since).await.expect("read"));
+    append(vec![positive("t-70", who, at)]).await;
+    assert!(
+        changed(since).await.expect("read"),
+        "a test result about them"
+    );
 }
 
 /// `stays_at_venue` finds every scan at the venue whose stay overlaps the window —

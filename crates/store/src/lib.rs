@@ -284,6 +284,35 @@ pub trait Store: Clone + Send + Sync + 'static {
         }
     }
 
+    /// Whether a record that [`Store::evidence_for_derivation`] reads for `person`
+    /// under `rules` — about them, about nobody, or a scan of theirs that may matter —
+    /// has a leaf at or above `since`. What a kept code view asks before it is
+    /// reused: no such record, no other derivation.
+    ///
+    /// It is true whenever such a record was committed before the call. It is false
+    /// when every record at or above `since` is about someone else, or a scan of
+    /// `person`'s entered outside every risk area's window (see
+    /// [`mingma_core::scan_may_matter`]); in between (a scan in a window but outside
+    /// the area) it may say true needlessly.
+    fn derivation_changed_since(
+        &self,
+        person: PersonKey,
+        rules: Arc<RuleSet>,
+        since: u64,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        async move {
+            let records = self.evidence_about(person).await?;
+            let risk_areas: Vec<Evidence> = records
+                .iter()
+                .filter(|r| r.evidence.kind() == EvidenceKind::RiskArea)
+                .map(|r| r.evidence.clone())
+                .collect();
+            Ok(records
+                .iter()
+                .any(|r| r.leaf >= since && may_matter(&rules, &risk_areas, &r.evidence)))
+        }
+    }
+
     /// Scans at `venue` entered in `[from, until)`, in entry order.
     fn scans_at_venue(
         &self,

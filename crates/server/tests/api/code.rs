@@ -1,11 +1,12 @@
 use axum::http::{Method, StatusCode};
 use mingma_core::{Colour, Jurisdiction};
 use mingma_store::receipt::{check, Receipt};
+use mingma_store::Store;
 use mingma_token::code::{holder_of, mask_name};
 use mingma_token::{CheckpointCode, IssuerKey, TrustList};
 use serde_json::json;
 
-use crate::support::{assert_error, issuer_key, TestApp, TRAVELLER};
+use crate::support::{assert_error, issuer_key, pseudonym_key, TestApp, TRAVELLER};
 
 #[tokio::test]
 async fn a_holder_with_evidence_sees_reason_source_time_and_why() {
@@ -349,4 +350,56 @@ async fn a_kept_code_view_is_derived_again_ahead_of_its_end() {
         "a new view before the kept one ended"
     );
     assert_eq!(renewed["issued_at"], "2022-06-14T12:00:25+08:00");
+}
+
+/// A code view whose time is up is shown again without reading the evidence when
+/// nothing its derivation reads was appended since — signed anew, the same code —
+/// and derived from the evidence when something was: here a lab's positive result
+/// appended straight to the store, past this service, which shows within
+/// `code_cache_seconds`.
+#[tokio::test]
+async fn a_view_is_shown_again_until_evidence_appended_past_the_service_shows() {
+    let t = TestApp::new().await;
+    let id = "410105200001010017";
+    let s = t.sign_in(id, "赵六", "13900001111").await;
+    let views = |how| t.app.metrics.event_count("code_views", how);
+    let first = shown_code(&t, &s).await;
+    assert_eq!(first["colour"], "green");
+    assert_eq!((views("derived"), views("again")), (1, 0));
+    // Nothing new: shown again, signed anew.
+    t.advance(t.app.config.code_cache_seconds);
+    let again = shown_code(&t, &s).await;
+    assert_eq!(again["colour"], "green");
+    assert_ne!(again["signed_code"], first["signed_code"]);
+    assert_eq!(again["issued_at"], "2022-06-14T12:00:30+08:00");
+    assert_eq!((views("derived"), views("again")), (1, 1));
+    // A lab's positive result about them, appended by someone else.
+    let file = mingma_core::read_evidence_file(crate::support::EXAMPLE, &pseudonym_key()).unwrap();
+    let founding = crate::support::example_founding(&file.directory);
+    let mut positive = file
+        .records
+        .iter()
+        .find(|r| r.id.as_str() == "tr-0601-001")
+        .expect("the example's positive test")
+        .clone();
+    positive.id = mingma_core::RecordId::parse("tr-0614-zhao").unwrap();
+    positive.subject =
+        Some(pseudonym_key().person_key(&mingma_core::NationalId::parse(id).unwrap()));
+    positive.effective_at = crate::support::ts("2022-06-14T12:00:40+08:00");
+    positive.recorded_at = positive.effective_at;
+    if let mingma_core::EvidenceBody::TestResult { sampled_at, .. } = &mut positive.body {
+        *sampled_at = crate::support::ts("2022-06-14T08:00:00+08:00");
+    }
+    t.app
+        .store
+        .append(vec![founding.seal(positive)])
+        .await
+        .unwrap();
+    // Kept until its time is up, then derived from the evidence: red.
+    t.advance(10);
+    assert_eq!(shown_code(&t, &s).await["colour"], "green");
+    t.advance(t.app.config.code_cache_seconds);
+    let red = shown_code(&t, &s).await;
+    assert_eq!(red["colour"], "red", "{red}");
+    assert_eq!((views("derived"), views("again")), (2, 1));
 }
