@@ -578,20 +578,67 @@ impl<S: Store> App<S> {
             if !by_itself
                 && until.unix_seconds() - now.unix_seconds() <= REFRESH_AHEAD_SECONDS
                 && self.config.code_cache_seconds > 2 * REFRESH_AHEAD_SECONDS
-                && !self.deriving().contains_key(&key)
             {
-                let (app, name, last_four) =
-                    (self.clone(), name.to_owned(), id_last_four.to_owned());
-                tokio::spawn(async move {
-                    let ahead = REFRESH_AHEAD_SECONDS;
-                    if let Err(e) = app.derive_kept(key, &name, &last_four, lang, ahead).await {
-                        tracing::warn!(error = %e.message, "deriving a code view ahead failed");
-                    }
-                });
+                self.view_again_later(key, name, id_last_four, lang);
             }
             return Ok(view);
         }
+        // A view whose time is up shows while it is checked again off the request,
+        // at low priority: holders coming back after a pause (all at once, as at a
+        // morning's first checkpoints) do not wait for it, nor make the door wait.
+        if let Some(view) = self.ended_view(&key, name, id_last_four, now) {
+            self.view_again_later(key, name, id_last_four, lang);
+            return Ok(view);
+        }
         self.derive_kept(key, name, id_last_four, lang, 0).await
+    }
+
+    /// Shows `key`'s view again (or derives it) off the request, on the runtime of
+    /// other work (lowest priority), unless that is under way.
+    fn view_again_later(
+        self: &Arc<Self>,
+        key: ViewKey,
+        name: &str,
+        id_last_four: &str,
+        lang: Lang,
+    ) {
+        if self.deriving().contains_key(&key) {
+            return;
+        }
+        let (app, name, last_four) = (self.clone(), name.to_owned(), id_last_four.to_owned());
+        self.admission.background().spawn(async move {
+            let ahead = REFRESH_AHEAD_SECONDS;
+            if let Err(e) = app.derive_kept(key, &name, &last_four, lang, ahead).await {
+                tracing::warn!(error = %e.message, "deriving a code view again failed");
+            }
+        });
+    }
+
+    /// The kept view of `key` for this name and ID number if its time ended less
+    /// than `code_cache_seconds` ago and not because the decision changes by itself,
+    /// and its signed code is still valid: what may be shown while it is checked.
+    fn ended_view(
+        &self,
+        key: &ViewKey,
+        name: &str,
+        id_last_four: &str,
+        now: Timestamp,
+    ) -> Option<CodeView> {
+        let views = self.views();
+        let kept = views.get(key)?;
+        let view = &kept.view;
+        (view.issued_at <= now
+            && kept.until <= now
+            && now < kept.until.plus_seconds(self.config.code_cache_seconds)
+            && now < view.expires_at
+            && view
+                .decision
+                .next_change
+                .as_ref()
+                .is_none_or(|n| now < n.at)
+            && view.id_last_four == id_last_four
+            && view.masked_name == mask_name(name))
+        .then(|| view.clone())
     }
 
     /// The kept view of `key` if it is still valid at `now` for this name and ID

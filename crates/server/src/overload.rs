@@ -242,6 +242,14 @@ impl Admission {
         self.limits
     }
 
+    /// Where work off any request runs: the runtime of other work (lowest
+    /// priority), or the current runtime if that could not be built.
+    pub fn background(&self) -> tokio::runtime::Handle {
+        self.console
+            .handle()
+            .unwrap_or_else(tokio::runtime::Handle::current)
+    }
+
     /// Admits a request of `class`, or says why other work is shed now.
     pub fn admit(&self, class: Class) -> Result<Ticket<'_>, Shed> {
         match class {
