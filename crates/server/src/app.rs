@@ -176,6 +176,9 @@ pub struct App<S> {
     /// The code views being derived, per person and language: one derivation at a
     /// time each.
     deriving: std::sync::Mutex<std::collections::HashMap<ViewKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// The code views being checked anew off the request, at low priority: one at
+    /// a time each, and never waited for by a request (which derives on its own).
+    checking: std::sync::Mutex<std::collections::HashSet<ViewKey>>,
     /// How many times a code view was forgotten (new evidence): a view derived
     /// across a forget is not kept.
     forgotten: std::sync::atomic::AtomicU64,
@@ -326,6 +329,7 @@ impl<S: Store> App<S> {
             views: std::sync::Mutex::default(),
             verified_tokens: std::sync::Mutex::default(),
             deriving: std::sync::Mutex::default(),
+            checking: std::sync::Mutex::default(),
             forgotten: std::sync::atomic::AtomicU64::new(0),
             config,
             store,
@@ -602,13 +606,17 @@ impl<S: Store> App<S> {
         id_last_four: &str,
         lang: Lang,
     ) {
-        if self.deriving().contains_key(&key) {
+        if self.deriving().contains_key(&key) || !self.checking().insert(key) {
             return;
         }
         let (app, name, last_four) = (self.clone(), name.to_owned(), id_last_four.to_owned());
         self.admission.background().spawn(async move {
+            // Not under the requests' lock: a request must never wait for work
+            // that runs at the lowest priority.
             let ahead = REFRESH_AHEAD_SECONDS;
-            if let Err(e) = app.derive_kept(key, &name, &last_four, lang, ahead).await {
+            let done = app.derive_and_keep(key, &name, &last_four, lang, ahead).await;
+            app.checking().remove(&key);
+            if let Err(e) = done {
                 tracing::warn!(error = %e.message, "deriving a code view again failed");
             }
         });
@@ -675,6 +683,10 @@ impl<S: Store> App<S> {
         self.deriving.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn checking(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<ViewKey>> {
+        self.checking.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Derives the view of `key` and keeps it, unless a kept one has more than
     /// `ahead` seconds left. One derivation per person and language at a time:
     /// requests arriving while it runs wait for it and take its view.
@@ -687,7 +699,27 @@ impl<S: Store> App<S> {
         ahead: i64,
     ) -> AppResult<CodeView> {
         let flight = self.deriving().entry(key).or_default().clone();
-        let _one = flight.lock().await;
+        let one = flight.lock().await;
+        let done = self
+            .derive_and_keep(key, name, id_last_four, lang, ahead)
+            .await;
+        drop(one);
+        let mut flights = self.deriving();
+        if Arc::strong_count(&flight) <= 2 {
+            flights.remove(&key);
+        }
+        done
+    }
+
+    /// [`App::derive_kept`] without the one-at-a-time lock.
+    async fn derive_and_keep(
+        &self,
+        key: ViewKey,
+        name: &str,
+        id_last_four: &str,
+        lang: Lang,
+        ahead: i64,
+    ) -> AppResult<CodeView> {
         let now = self.now();
         if let Some((view, until)) = self.kept_view(&key, name, id_last_four, now) {
             if until.unix_seconds() - now.unix_seconds() > ahead {
@@ -709,12 +741,6 @@ impl<S: Store> App<S> {
             },
             None => self.derive_view(key.0, name, id_last_four, lang, now).await,
         };
-        {
-            let mut flights = self.deriving();
-            if Arc::strong_count(&flight) <= 2 {
-                flights.remove(&key);
-            }
-        }
         let (view, basis) = derived?;
         // Not kept if a code was forgotten meanwhile: the evidence it was derived
         // from may already be out of date.
