@@ -145,14 +145,38 @@ impl<S: Store> Engine<S> {
     }
 
     /// The registry as of the latest authority act in the store (catching up first).
+    ///
+    /// Looking needs no lock: every caller reads the acts after the registry it
+    /// holds, and only one applying new ones takes the lock (so a caller at the
+    /// lowest priority never holds up the others while it only looks).
     pub async fn registry(&self) -> Result<Arc<Registry>> {
-        let _one = self.followed.catching_up.lock().await;
-        let current = self.registry_now();
-        let from = current.last_leaf.map_or(0, |l| l + 1);
+        let seen = self.registry_now();
+        let from = seen.last_leaf.map_or(0, |l| l + 1);
         let acts = self.store.acts(from).await?;
         if acts.is_empty() {
-            return Ok(current);
+            return Ok(seen);
         }
+        let _one = self.followed.catching_up.lock().await;
+        // Another caller may have applied some or all of them meanwhile.
+        let current = self.registry_now();
+        let next_leaf = current.last_leaf.map_or(0, |l| l + 1);
+        if next_leaf > from {
+            let acts = self.store.acts(next_leaf).await?;
+            if acts.is_empty() {
+                return Ok(current);
+            }
+            return self.apply_acts(current, acts);
+        }
+        self.apply_acts(current, acts)
+    }
+
+    /// `current` with `acts` applied, made the engine's registry (under the
+    /// catching-up lock).
+    fn apply_acts(
+        &self,
+        current: Arc<Registry>,
+        acts: Vec<(u64, Vec<u8>)>,
+    ) -> Result<Arc<Registry>> {
         let mut next = (*current).clone();
         for (leaf, bytes) in acts {
             next.apply_bytes(leaf, &bytes);

@@ -614,7 +614,9 @@ impl<S: Store> App<S> {
             // Not under the requests' lock: a request must never wait for work
             // that runs at the lowest priority.
             let ahead = REFRESH_AHEAD_SECONDS;
-            let done = app.derive_and_keep(key, &name, &last_four, lang, ahead).await;
+            let done = app
+                .derive_and_keep(key, &name, &last_four, lang, ahead)
+                .await;
             app.checking().remove(&key);
             if let Err(e) = done {
                 tracing::warn!(error = %e.message, "deriving a code view again failed");
