@@ -107,7 +107,7 @@ struct ViewBasis {
     /// change which records count.
     acts: Option<u64>,
     /// The records the decision was derived from (those that count).
-    records: Vec<Evidence>,
+    records: Arc<Vec<Evidence>>,
     /// The recorded code state the view showed.
     state: mingma_store::CodeState,
 }
@@ -834,7 +834,7 @@ impl<S: Store> App<S> {
         let basis = ViewBasis {
             below,
             acts,
-            records,
+            records: Arc::new(records),
             state,
         };
         Ok((view, Arc::new(basis)))
@@ -861,7 +861,7 @@ impl<S: Store> App<S> {
         if self.engine.changed_since(person, basis.below).await? {
             return Ok(None);
         }
-        let decision = self.engine.derive(&basis.records, &person, now, now);
+        let decision = self.engine.derive(basis.records.iter(), &person, now, now);
         if !basis
             .state
             .change
