@@ -85,6 +85,9 @@ const CODE_VIEWS: usize = 262_144;
 /// seconds left.
 const REFRESH_AHEAD_SECONDS: i64 = 10;
 
+/// Code views checked anew off the request at once, at most.
+const BACKGROUND_CHECKS: usize = 4;
+
 /// A cached code view's key: the person, and whether in English.
 type ViewKey = (PersonKey, bool);
 
@@ -606,17 +609,26 @@ impl<S: Store> App<S> {
         id_last_four: &str,
         lang: Lang,
     ) {
-        if self.deriving().contains_key(&key) || !self.checking().insert(key) {
+        if self.deriving().contains_key(&key) {
             return;
+        }
+        {
+            // A few at a time: the rest show as they are a little longer, and a
+            // later display asks again.
+            let mut checking = self.checking();
+            if checking.len() >= BACKGROUND_CHECKS || !checking.insert(key) {
+                return;
+            }
         }
         let (app, name, last_four) = (self.clone(), name.to_owned(), id_last_four.to_owned());
         self.admission.background().spawn(async move {
             // Not under the requests' lock: a request must never wait for work
             // that runs at the lowest priority.
             let ahead = REFRESH_AHEAD_SECONDS;
-            let done = app
-                .derive_and_keep(key, &name, &last_four, lang, ahead)
-                .await;
+            let done = mingma_store::at_low_priority(
+                app.derive_and_keep(key, &name, &last_four, lang, ahead),
+            )
+            .await;
             app.checking().remove(&key);
             if let Err(e) = done {
                 tracing::warn!(error = %e.message, "deriving a code view again failed");

@@ -388,7 +388,10 @@ pub async fn admit<S: Store>(
         Class::Door | Class::Probe => None,
     };
     let response = match console {
-        Some(console) => match console.spawn(next.run(request)).await {
+        Some(console) => match console
+            .spawn(mingma_store::at_low_priority(next.run(request)))
+            .await
+        {
             Ok(response) => response,
             Err(e) => AppError::internal(format!("console work failed: {e}")).into_response(),
         },

@@ -54,10 +54,25 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
+/// Reads that run at once, each on its own connection.
+const READERS: usize = 8;
+/// Of those, reads made at low priority ([`mingma_store::at_low_priority`]).
+const LOW_READERS: usize = 2;
+
 struct Inner {
     path: PathBuf,
     jobs: Mutex<mpsc::Sender<Job>>,
     readers: Mutex<Vec<Connection>>,
+    /// Reads running at once, at most [`READERS`]: one connection each, kept in
+    /// `readers` between reads. A burst of reads (thousands of background code
+    /// checks, a crowd of console requests) waits here instead of opening and
+    /// closing a connection per read on hundreds of threads, whose maps and unmaps
+    /// of the file stall every thread of the process.
+    reading: Arc<tokio::sync::Semaphore>,
+    /// The share of those reads that work at low priority may hold
+    /// ([`mingma_store::at_low_priority`]): it never makes the others wait for a
+    /// connection.
+    reading_low: Arc<tokio::sync::Semaphore>,
     upper: Arc<UpperNodes>,
     scans: Arc<ScanIndex>,
     shared: Mutex<SharedRecords>,
@@ -115,6 +130,8 @@ impl SqliteStore {
                 path,
                 jobs: Mutex::new(jobs),
                 readers: Mutex::new(Vec::new()),
+                reading: Arc::new(tokio::sync::Semaphore::new(READERS - LOW_READERS)),
+                reading_low: Arc::new(tokio::sync::Semaphore::new(LOW_READERS)),
                 upper,
                 scans,
                 shared: Mutex::default(),
@@ -155,7 +172,19 @@ impl SqliteStore {
         read: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let inner = self.inner.clone();
+        let lane = if mingma_store::at_low_priority_now() {
+            &inner.reading_low
+        } else {
+            &inner.reading
+        };
+        let permit = lane
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| backend("the read pool was closed"))?;
         tokio::task::spawn_blocking(move || {
+            // Held until the read ends, even if the caller stopped waiting.
+            let _permit = permit;
             let conn = match inner
                 .readers
                 .lock()
@@ -175,7 +204,7 @@ impl SqliteStore {
             };
             let result = read(&conn);
             if let Ok(mut pool) = inner.readers.lock() {
-                if pool.len() < 8 {
+                if pool.len() < READERS {
                     pool.push(conn);
                 }
             }

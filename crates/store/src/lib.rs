@@ -209,6 +209,23 @@ pub fn may_matter(rules: &RuleSet, risk_areas: &[Evidence], record: &Evidence) -
     }
 }
 
+tokio::task_local! {
+    static LOW_PRIORITY: bool;
+}
+
+/// Runs `work` with its store reads at low priority: a backend may give them a
+/// small share of its connections of their own (the SQLite store does), so that
+/// work the caller runs at the lowest CPU priority — a server's console requests,
+/// its background code checks — never holds a connection a door request waits for.
+pub async fn at_low_priority<F: Future>(work: F) -> F::Output {
+    LOW_PRIORITY.scope(true, work).await
+}
+
+/// Whether the calling task runs inside [`at_low_priority`].
+pub fn at_low_priority_now() -> bool {
+    LOW_PRIORITY.try_with(|low| *low).unwrap_or(false)
+}
+
 /// The store contract. Backends are chosen at start and used monomorphised.
 pub trait Store: Clone + Send + Sync + 'static {
     /// Appends records, each with its ledger leaf, in one transaction. Salts are drawn
