@@ -505,7 +505,11 @@ fn scan_records_at_leaves(
         |row| {
             let leaf = u64::try_from(row.leaf).map_err(backend)?;
             if leaf < below {
-                found.push((leaf, row.pid, scan_evidence(conn, index, &mut venues, &row)?));
+                found.push((
+                    leaf,
+                    row.pid,
+                    scan_evidence(conn, index, &mut venues, &row)?,
+                ));
             }
             Ok(())
         },
@@ -660,6 +664,9 @@ fn derivation_inputs(
     for person in persons {
         pids.push(pid_of(conn, person)?);
     }
+    // Whether anyone is asked for twice: each of their answers must then be whole.
+    let asked_once =
+        pids.iter().flatten().collect::<BTreeSet<_>>().len() == pids.iter().flatten().count();
     let only_in_areas = rules.scans_matter_only_in_risk_areas();
     let longest = rules.longest_stay();
     // By area: the scans in risk areas, by person.
@@ -750,9 +757,13 @@ fn derivation_inputs(
                 }
                 kept
             } else {
+                // Moved out, unless the person is asked for again.
                 let visits = u32::try_from(pid)
                     .ok()
-                    .and_then(|p| exposed.remove(&p))
+                    .and_then(|p| match asked_once {
+                        true => exposed.remove(&p),
+                        false => exposed.get(&p).cloned(),
+                    })
                     .unwrap_or_default();
                 // The areas this person's scans lie in, and the acts on them.
                 for (_, area) in &visits {
@@ -779,8 +790,6 @@ fn derivation_inputs(
             .into_iter()
             .map(|(leaf, pid, scan)| (leaf, pid, Some(scan)))
             .collect();
-    let asked_once = pids.iter().flatten().collect::<BTreeSet<_>>().len()
-        == pids.iter().flatten().count();
     let mut out = Vec::with_capacity(persons.len());
     for ((mut records, leaves), pid) in own.into_iter().zip(scan_leaves).zip(&pids) {
         for leaf in leaves {
@@ -793,7 +802,11 @@ fn derivation_inputs(
             }
             // Found by venue and window (by area) or checked one by one (by
             // person), these are exactly the scans `scan_may_matter` keeps.
-            let scan = if asked_once { slot.take() } else { slot.clone() };
+            let scan = if asked_once {
+                slot.take()
+            } else {
+                slot.clone()
+            };
             records.extend(scan.map(|scan| (leaf, scan)));
         }
         records.sort_by_key(|(leaf, _)| *leaf);
