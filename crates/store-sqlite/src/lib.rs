@@ -258,7 +258,16 @@ fn record_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
 }
 
 fn stored_record((leaf, bytes, salt_bytes, seal): RecordRow) -> Result<StoredRecord> {
-    let mut evidence = canonical::decode_canonical(&bytes)
+    Ok(StoredRecord {
+        evidence: record_evidence(leaf, &bytes, seal)?,
+        leaf: leaf as u64,
+        salt: salt(salt_bytes)?,
+    })
+}
+
+/// The record a row at `leaf` holds: its canonical bytes decoded, with its seal.
+fn record_evidence(leaf: i64, bytes: &[u8], seal: Option<Vec<u8>>) -> Result<Evidence> {
+    let mut evidence = canonical::decode_canonical(bytes)
         .map_err(|e| corrupt(format!("record at leaf {leaf}: {e}")))?;
     evidence.seal =
         match seal {
@@ -267,11 +276,7 @@ fn stored_record((leaf, bytes, salt_bytes, seal): RecordRow) -> Result<StoredRec
                 corrupt(format!("record at leaf {leaf}: the seal is not 72 bytes"))
             })?),
         };
-    Ok(StoredRecord {
-        evidence,
-        leaf: leaf as u64,
-        salt: salt(salt_bytes)?,
-    })
+    Ok(evidence)
 }
 
 /// Columns selected for a scan row, joined with its venue.
@@ -709,10 +714,11 @@ fn derivation_inputs(
         .collect();
     let mut shared_of = Vec::with_capacity(persons.len());
     let mut venues = Venues::new(conn, index);
+    // Without salts: derivation never looks at them.
     let mut about = conn
-        .prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE about = ?1 AND leaf < ?2 ORDER BY leaf"
-        ))
+        .prepare_cached(
+            "SELECT leaf, canonical, seal FROM records WHERE about = ?1 AND leaf < ?2 ORDER BY leaf",
+        )
         .map_err(backend)?;
     // First each person's records about them and the leaves of their scans that
     // may matter; then all those scans in one pass in leaf order (neighbouring leaves
@@ -727,13 +733,13 @@ fn derivation_inputs(
         }
         let mut leaves = Vec::new();
         if let Some(pid) = *pid {
-            let rows: Vec<_> = about
-                .query_map(params![pid, below], record_row)
-                .and_then(|r| r.collect())
-                .map_err(backend)?;
-            for row in rows {
-                let record = stored_record(row)?;
-                records.push((record.leaf, record.evidence));
+            let mut rows = about.query(params![pid, below]).map_err(backend)?;
+            while let Some(row) = rows.next().map_err(backend)? {
+                let leaf: i64 = row.get(0).map_err(backend)?;
+                let bytes = row.get_ref(1).map_err(backend)?;
+                let bytes = bytes.as_blob().map_err(backend)?;
+                let record = record_evidence(leaf, bytes, row.get(2).map_err(backend)?)?;
+                records.push((u64::try_from(leaf).map_err(backend)?, record));
             }
             leaves = if !only_in_areas {
                 index.of_person(pid, None)
@@ -785,18 +791,22 @@ fn derivation_inputs(
     wanted.dedup();
     // In leaf order, each found by binary search. A scan is about one person, so
     // it is handed over, not copied — unless that person is asked for twice.
-    let mut scans: Vec<(u64, i64, Option<Evidence>)> =
-        scan_records_at_leaves(conn, index, &wanted, below_leaf)?
-            .into_iter()
-            .map(|(leaf, pid, scan)| (leaf, pid, Some(scan)))
-            .collect();
+    // The leaves apart from the records, so that searching them stays in cache.
+    let mut found_leaves = Vec::with_capacity(wanted.len());
+    let mut scans: Vec<(i64, Option<Evidence>)> = Vec::with_capacity(wanted.len());
+    for (leaf, pid, scan) in scan_records_at_leaves(conn, index, &wanted, below_leaf)? {
+        found_leaves.push(leaf);
+        scans.push((pid, Some(scan)));
+    }
     let mut out = Vec::with_capacity(persons.len());
     for ((mut records, leaves), pid) in own.into_iter().zip(scan_leaves).zip(&pids) {
         for leaf in leaves {
-            let Ok(at) = scans.binary_search_by_key(&leaf, |(l, _, _)| *l) else {
+            let Ok(at) = found_leaves.binary_search(&leaf) else {
                 continue;
             };
-            let (_, owner, slot) = &mut scans[at];
+            let Some((owner, slot)) = scans.get_mut(at) else {
+                continue;
+            };
             if Some(*owner) != *pid {
                 continue;
             }
