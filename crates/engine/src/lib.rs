@@ -33,7 +33,7 @@ use mingma_core::{
     derive, stay, Colour, Decision, Evidence, EvidenceBody, Jurisdiction, PersonKey, RecordId,
     RiskAreaScope, RuleSet, Span, Timestamp, VenueId,
 };
-use mingma_store::{PurgeReport, Result, Store, StoreError, Vouch};
+use mingma_store::{DerivationInputs, PurgeReport, Result, Store, StoreError, Vouch};
 
 /// Where "now" comes from: the system clock in service, a controlled one in tests.
 pub trait Clock: Send + Sync + 'static {
@@ -56,8 +56,14 @@ impl Clock for SystemClock {
     }
 }
 
-/// People whose evidence is read (and derived) at a time.
+/// People whose evidence is read (and derived) at a time, by default.
 const DERIVATION_CHUNK: usize = 8_192;
+
+/// How many chunks are read and derived at once by default: one per core and one
+/// more, so that while one lane waits for its read another derives.
+fn default_lanes() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8)) + 1
+}
 
 fn joined(e: tokio::task::JoinError) -> StoreError {
     StoreError::Backend(format!("a derivation task failed: {e}"))
@@ -131,6 +137,10 @@ pub struct Engine<S> {
     store: S,
     rules: Arc<RuleSet>,
     followed: Arc<Followed>,
+    /// People read and derived at a time.
+    chunk: usize,
+    /// Chunks read and derived at once.
+    lanes: usize,
 }
 
 impl<S: Store> Engine<S> {
@@ -141,7 +151,19 @@ impl<S: Store> Engine<S> {
             store,
             rules: Arc::new(rules),
             followed: Arc::default(),
+            chunk: DERIVATION_CHUNK,
+            lanes: default_lanes(),
         }
+    }
+
+    /// The same engine reading and deriving `people` at a time (at least one;
+    /// 8,192 by default) in up to `lanes` chunks at once (at least one; by default
+    /// one more than the cores). A re-derivation records the same changes whatever
+    /// these are; they trade memory and cores against time.
+    pub fn with_chunks(mut self, people: usize, lanes: usize) -> Self {
+        self.chunk = people.max(1);
+        self.lanes = lanes.max(1);
+        self
     }
 
     /// The registry as of the latest authority act in the store (catching up first).
@@ -296,73 +318,59 @@ impl<S: Store> Engine<S> {
     /// those that changed as one batch.
     ///
     /// Evidence is read in chunks (without the scans that cannot matter, see
-    /// `Store::evidence_for_derivation`), and each chunk is derived on a blocking
-    /// thread while the store reads the next.
+    /// `Store::evidence_for_derivation`), each chunk derived on a blocking thread
+    /// once read, and several chunks are in flight at once (see
+    /// [`Engine::with_chunks`]), so reading and deriving use every core. The
+    /// decisions are recorded in the order of `persons`, whatever order the chunks
+    /// finish in.
     pub async fn rederive(&self, persons: &[PersonKey], now: Timestamp) -> Result<Rederived> {
         // Evidence appended after this point is not reflected; the batch says so.
         let reflects = self.store.ledger_size().await?;
         self.registry().await?;
-        let mut decisions = Vec::with_capacity(persons.len());
-        let mut chunks = persons.chunks(DERIVATION_CHUNK);
-        let read = |chunk: &[PersonKey]| {
-            self.store
-                .evidence_for_derivation(chunk.to_vec(), self.rules.clone(), reflects)
-        };
-        let Some(first) = chunks.next() else {
-            return Ok(Rederived::default());
-        };
-        let mut current = (first.to_vec(), read(first).await?);
-        loop {
-            let (people, evidence) = current;
-            let engine = self.clone();
-            let derived = tokio::task::spawn_blocking(move || {
-                let vouching = engine.vouching();
-                // The shared records a person needs (risk areas and acts on them)
-                // are checked once per chunk, not once per person.
-                let mut counts = vec![false; evidence.shared.len()];
-                let mut needed = vec![false; evidence.shared.len()];
-                for s in evidence.shared_of.iter().flatten() {
-                    if let Some(n) = needed.get_mut(*s) {
-                        *n = true;
-                    }
-                }
-                for (i, record) in evidence.shared.iter().enumerate() {
-                    if needed[i] {
-                        counts[i] = vouching.counts(record);
-                    }
-                }
-                people
-                    .iter()
-                    .enumerate()
-                    .map(|(i, person)| {
-                        let shared = evidence
-                            .shared_of
-                            .get(i)
-                            .into_iter()
-                            .flatten()
-                            .filter(|s| counts.get(**s).copied().unwrap_or(false))
-                            .filter_map(|s| evidence.shared.get(*s));
-                        let own = evidence
-                            .own
-                            .get(i)
-                            .into_iter()
-                            .flatten()
-                            .filter(|r| vouching.counts(r));
-                        derive(shared.chain(own), person, now, now, &engine.rules)
-                    })
-                    .collect::<Vec<_>>()
-            });
-            match chunks.next() {
-                Some(chunk) => {
-                    let (derived, next) = tokio::join!(derived, read(chunk));
-                    decisions.extend(derived.map_err(joined)?);
-                    current = (chunk.to_vec(), next?);
-                }
-                None => {
-                    decisions.extend(derived.await.map_err(joined)?);
-                    break;
+        let chunks: Vec<Vec<PersonKey>> = persons.chunks(self.chunk).map(<[_]>::to_vec).collect();
+        let mut derived: Vec<Option<Vec<Decision>>> = (0..chunks.len()).map(|_| None).collect();
+        // Dropped on an early return: the chunks still in flight are aborted.
+        let mut running = tokio::task::JoinSet::new();
+        let finished = |done: Option<std::result::Result<Result<_>, tokio::task::JoinError>>,
+                        derived: &mut Vec<Option<Vec<Decision>>>|
+         -> Result<()> {
+            if let Some(done) = done {
+                let (i, decisions) = done.map_err(joined)??;
+                if let Some(slot) = derived.get_mut(i) {
+                    *slot = Some(decisions);
                 }
             }
+            Ok(())
+        };
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            if running.len() >= self.lanes {
+                finished(running.join_next().await, &mut derived)?;
+            }
+            let engine = self.clone();
+            running.spawn(async move {
+                let evidence = engine
+                    .store
+                    .evidence_for_derivation(chunk.clone(), engine.rules.clone(), reflects)
+                    .await?;
+                let decisions = tokio::task::spawn_blocking(move || {
+                    engine.derive_chunk(&chunk, &evidence, now)
+                })
+                .await
+                .map_err(joined)?;
+                Ok((i, decisions))
+            });
+        }
+        while !running.is_empty() {
+            finished(running.join_next().await, &mut derived)?;
+        }
+        let mut decisions = Vec::with_capacity(persons.len());
+        for chunk in derived {
+            let chunk = chunk
+                .ok_or_else(|| StoreError::Backend("a derivation chunk was not derived".into()))?;
+            decisions.extend(chunk);
+        }
+        if decisions.is_empty() {
+            return Ok(Rederived::default());
         }
         let batch = self.store.record_code_changes(decisions, reflects).await?;
         let mut changed = [0; 3];
@@ -380,6 +388,51 @@ impl<S: Store> Engine<S> {
             batch,
             changed,
         })
+    }
+
+    /// The decisions for `people` from the evidence read for them, valid and known
+    /// at `now`, each derived from the records that count.
+    fn derive_chunk(
+        &self,
+        people: &[PersonKey],
+        evidence: &DerivationInputs,
+        now: Timestamp,
+    ) -> Vec<Decision> {
+        let vouching = self.vouching();
+        // The shared records a person needs (risk areas and acts on them) are
+        // checked once per chunk, not once per person.
+        let mut counts = vec![false; evidence.shared.len()];
+        let mut needed = vec![false; evidence.shared.len()];
+        for s in evidence.shared_of.iter().flatten() {
+            if let Some(n) = needed.get_mut(*s) {
+                *n = true;
+            }
+        }
+        for (i, record) in evidence.shared.iter().enumerate() {
+            if needed[i] {
+                counts[i] = vouching.counts(record);
+            }
+        }
+        people
+            .iter()
+            .enumerate()
+            .map(|(i, person)| {
+                let shared = evidence
+                    .shared_of
+                    .get(i)
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| counts.get(**s).copied().unwrap_or(false))
+                    .filter_map(|s| evidence.shared.get(*s));
+                let own = evidence
+                    .own
+                    .get(i)
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| vouching.counts(r));
+                derive(shared.chain(own), person, now, now, &self.rules)
+            })
+            .collect()
     }
 
     /// The people whose code a risk-area declaration — or lifting or shortening it —

@@ -286,3 +286,88 @@ async fn records_with_a_missing_or_forged_seal_colour_no_code_and_verification_n
         "{named:#?}"
     );
 }
+
+/// A store with 30 people who each visit 中原区 (410102) on day n % 10 of June, with
+/// the district declared high-risk from 06-05 10:00 to 06-09 10:00.
+async fn declared_district(path: &std::path::Path) -> SqliteStore {
+    let store = SqliteStore::open(path).expect("open");
+    let mut records = Vec::new();
+    for n in 0..30u32 {
+        let day = t("06-01 12:00").plus_seconds(i64::from(n % 10) * 86_400);
+        records.push(scan(&format!("z-{n}"), person(n), "v-zy", "410102001", day));
+    }
+    store.append(records).await.expect("append");
+    let founding = founding(&directory(), 1);
+    register(&store, &founding).await;
+    store
+        .append(vec![
+            founding.seal(risk_area("ra-zy", "410102", t("06-08 10:00"))),
+            founding.seal(act(
+                "ra-zy.ok",
+                "off-sun",
+                EvidenceBody::Approval {
+                    target: rid("ra-zy"),
+                },
+                t("06-08 10:05"),
+            )),
+        ])
+        .await
+        .expect("declare");
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rederivation_in_many_chunks_at_once_records_what_one_chunk_does() {
+    let (one, many) = (
+        tempfile::tempdir().expect("temp dir"),
+        tempfile::tempdir().expect("temp dir"),
+    );
+    let rules = || RuleSet::default_rules().expect("rules");
+    let one = Engine::new(
+        declared_district(&one.path().join("m.sqlite")).await,
+        rules(),
+    )
+    .with_chunks(1_000, 1);
+    // Ten chunks of three people, four at once: they finish in any order.
+    let many = Engine::new(
+        declared_district(&many.path().join("m.sqlite")).await,
+        rules(),
+    )
+    .with_chunks(3, 4);
+    // The people in an order of their own, one of them twice.
+    let mut people: Vec<_> = (0..30u32).rev().map(person).collect();
+    people.insert(7, person(12));
+    let now = t("06-08 12:00");
+    let by_one = one.rederive(&people, now).await.expect("rederive");
+    let by_many = many.rederive(&people, now).await.expect("rederive");
+    assert_eq!(by_one.changed, [18, 0, 12], "{by_one:?}");
+    assert_eq!(
+        (by_many.derived, by_many.changed),
+        (by_one.derived, by_one.changed)
+    );
+    let batch = |engine: &Engine<SqliteStore>, leaf: Option<u64>| {
+        let store = engine.store().clone();
+        async move {
+            let leaf = leaf.expect("a batch");
+            let states = store.code_change_batch(leaf).await.expect("batch");
+            states
+                .into_iter()
+                .map(|s| (s.position, s.change))
+                .collect::<Vec<_>>()
+        }
+    };
+    let recorded = batch(&one, by_one.batch).await;
+    // In the order asked for, each person once.
+    let mut seen = std::collections::BTreeSet::new();
+    let order: Vec<_> = people.iter().copied().filter(|p| seen.insert(*p)).collect();
+    assert_eq!(
+        recorded.iter().map(|(_, c)| c.person()).collect::<Vec<_>>(),
+        order
+    );
+    assert_eq!(batch(&many, by_many.batch).await, recorded);
+    // And the same again: nothing to record.
+    assert_eq!(
+        many.rederive(&people, now).await.expect("rederive").batch,
+        None
+    );
+}

@@ -287,7 +287,16 @@ fn record_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
 }
 
 fn stored_record((leaf, bytes, salt_bytes, seal): RecordRow) -> Result<StoredRecord> {
-    let mut evidence = canonical::decode_canonical(&bytes)
+    Ok(StoredRecord {
+        evidence: record_evidence(leaf, &bytes, seal)?,
+        leaf: leaf as u64,
+        salt: salt(salt_bytes)?,
+    })
+}
+
+/// The record a row at `leaf` holds: its canonical bytes decoded, with its seal.
+fn record_evidence(leaf: i64, bytes: &[u8], seal: Option<Vec<u8>>) -> Result<Evidence> {
+    let mut evidence = canonical::decode_canonical(bytes)
         .map_err(|e| corrupt(format!("record at leaf {leaf}: {e}")))?;
     evidence.seal =
         match seal {
@@ -296,11 +305,7 @@ fn stored_record((leaf, bytes, salt_bytes, seal): RecordRow) -> Result<StoredRec
                 corrupt(format!("record at leaf {leaf}: the seal is not 72 bytes"))
             })?),
         };
-    Ok(StoredRecord {
-        evidence,
-        leaf: leaf as u64,
-        salt: salt(salt_bytes)?,
-    })
+    Ok(evidence)
 }
 
 /// Columns selected for a scan row, joined with its venue.
@@ -323,6 +328,17 @@ struct ScanRow {
 }
 
 fn scan_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ScanRow> {
+    let mut scan = scan_row_without_salt(row)?;
+    scan.salt = row.get(11)?;
+    Ok(scan)
+}
+
+/// Columns selected for a scan row when its salt is not wanted (derivation).
+const SCAN_COLUMNS_WITHOUT_SALT: &str =
+    "leaf, id, pid, vid, entered, left_at, presence, recorded_at, proxy, official, authority";
+
+/// A scan row selected with [`SCAN_COLUMNS_WITHOUT_SALT`] (its `salt` left empty).
+fn scan_row_without_salt(row: &rusqlite::Row<'_>) -> rusqlite::Result<ScanRow> {
     Ok(ScanRow {
         leaf: row.get(0)?,
         id: row.get(1)?,
@@ -335,7 +351,7 @@ fn scan_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ScanRow> {
         proxy: row.get(8)?,
         official: row.get(9)?,
         authority: row.get(10)?,
-        salt: row.get(11)?,
+        salt: Vec::new(),
     })
 }
 
@@ -387,6 +403,20 @@ fn stored_scan(
     venues: &mut Venues<'_>,
     row: ScanRow,
 ) -> Result<StoredRecord> {
+    Ok(StoredRecord {
+        evidence: scan_evidence(conn, index, venues, &row)?,
+        leaf: row.leaf as u64,
+        salt: salt(row.salt)?,
+    })
+}
+
+/// The record a scan row stands for (its salt is not part of the record).
+fn scan_evidence(
+    conn: &Connection,
+    index: &ScanIndex,
+    venues: &mut Venues<'_>,
+    row: &ScanRow,
+) -> Result<Evidence> {
     let venue = venues.get(row.vid)?;
     let bad = |what: &str| corrupt(format!("scan at leaf {}: {what}", row.leaf));
     let recorded_by = match (&row.official, row.proxy) {
@@ -402,7 +432,7 @@ fn stored_scan(
         .map(mingma_core::AuthorityId::parse)
         .transpose()
         .map_err(|e| bad(&e.to_string()))?;
-    let evidence = Evidence {
+    Ok(Evidence {
         seal: None,
         id: RecordId::parse(&row.id).map_err(|e| bad(&e.to_string()))?,
         subject: Some(key_of(conn, index, row.pid)?),
@@ -420,11 +450,6 @@ fn stored_scan(
                 .get(row.presence as usize)
                 .ok_or_else(|| bad("presence"))?,
         },
-    };
-    Ok(StoredRecord {
-        evidence,
-        leaf: row.leaf as u64,
-        salt: salt(row.salt)?,
     })
 }
 
@@ -443,27 +468,13 @@ fn scans_at_leaves(
     leaves: &[u64],
     keep: impl Fn(&ScanRow) -> bool,
 ) -> Result<Vec<StoredRecord>> {
-    const CHUNK: usize = 128;
-    let placeholders = vec!["?"; CHUNK].join(",");
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {SCAN_COLUMNS} FROM scans WHERE leaf IN ({placeholders})"
-        ))
-        .map_err(backend)?;
     let mut rows = Vec::with_capacity(leaves.len());
-    for chunk in leaves.chunks(CHUNK) {
-        let mut args = [0i64; CHUNK];
-        for (i, arg) in args.iter_mut().enumerate() {
-            // The last chunk repeats its last leaf: IN is a set.
-            let leaf = chunk.get(i).or(chunk.last()).copied().unwrap_or(0);
-            *arg = i64::try_from(leaf).map_err(backend)?;
+    each_scan_row_at(conn, leaves, SCAN_COLUMNS, scan_row, |row| {
+        if keep(&row) {
+            rows.push(row);
         }
-        let found: Vec<ScanRow> = stmt
-            .query_map(rusqlite::params_from_iter(args), scan_row)
-            .and_then(|r| r.collect())
-            .map_err(backend)?;
-        rows.extend(found.into_iter().filter(|r| keep(r)));
-    }
+        Ok(())
+    })?;
     if !rows.is_sorted_by_key(|r| (r.entered, r.leaf)) {
         rows.sort_by_key(|r| (r.entered, r.leaf));
     }
@@ -471,6 +482,76 @@ fn scans_at_leaves(
     rows.into_iter()
         .map(|r| stored_scan(conn, index, &mut venues, r))
         .collect()
+}
+
+/// Hands `each` the scan row (selected as `columns`, parsed by `parse`) at each of
+/// `leaves` that has one. Rows are read by primary key, 128 leaves per statement
+/// (`leaf IN (...)`; measured faster than one lookup per statement for large
+/// answers, and no slower for small ones); within a statement in leaf order.
+fn each_scan_row_at(
+    conn: &Connection,
+    leaves: &[u64],
+    columns: &str,
+    parse: fn(&rusqlite::Row<'_>) -> rusqlite::Result<ScanRow>,
+    mut each: impl FnMut(ScanRow) -> Result<()>,
+) -> Result<()> {
+    const CHUNK: usize = 128;
+    let placeholders = vec!["?"; CHUNK].join(",");
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {columns} FROM scans WHERE leaf IN ({placeholders})"
+        ))
+        .map_err(backend)?;
+    for chunk in leaves.chunks(CHUNK) {
+        let mut args = [0i64; CHUNK];
+        for (i, arg) in args.iter_mut().enumerate() {
+            // The last chunk repeats its last leaf: IN is a set.
+            let leaf = chunk.get(i).or(chunk.last()).copied().unwrap_or(0);
+            *arg = i64::try_from(leaf).map_err(backend)?;
+        }
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args))
+            .map_err(backend)?;
+        while let Some(row) = rows.next().map_err(backend)? {
+            each(parse(row).map_err(backend)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// The scans at `leaves` (found in the scan index) with a leaf below `below`, as
+/// `(leaf, pid, record)` in leaf order: what derivation reads of them, without their
+/// salts (which derivation never looks at) and without ordering them by entry. A
+/// leaf without a row (purged since the index was read) is skipped.
+fn scan_records_at_leaves(
+    conn: &Connection,
+    index: &ScanIndex,
+    leaves: &[u64],
+    below: u64,
+) -> Result<Vec<(u64, i64, Evidence)>> {
+    let mut venues = Venues::new(conn, index);
+    let mut found = Vec::with_capacity(leaves.len());
+    each_scan_row_at(
+        conn,
+        leaves,
+        SCAN_COLUMNS_WITHOUT_SALT,
+        scan_row_without_salt,
+        |row| {
+            let leaf = u64::try_from(row.leaf).map_err(backend)?;
+            if leaf < below {
+                found.push((
+                    leaf,
+                    row.pid,
+                    scan_evidence(conn, index, &mut venues, &row)?,
+                ));
+            }
+            Ok(())
+        },
+    )?;
+    if !found.is_sorted_by_key(|(leaf, _, _)| *leaf) {
+        found.sort_unstable_by_key(|(leaf, _, _)| *leaf);
+    }
+    Ok(found)
 }
 
 /// The records about nobody in particular (risk areas and the acts on them),
@@ -617,6 +698,9 @@ fn derivation_inputs(
     for person in persons {
         pids.push(pid_of(conn, person)?);
     }
+    // Whether anyone is asked for twice: each of their answers must then be whole.
+    let asked_once =
+        pids.iter().flatten().collect::<BTreeSet<_>>().len() == pids.iter().flatten().count();
     let only_in_areas = rules.scans_matter_only_in_risk_areas();
     let longest = rules.longest_stay();
     // By area: the scans in risk areas, by person.
@@ -659,30 +743,32 @@ fn derivation_inputs(
         .collect();
     let mut shared_of = Vec::with_capacity(persons.len());
     let mut venues = Venues::new(conn, index);
+    // Without salts: derivation never looks at them.
     let mut about = conn
-        .prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE about = ?1 AND leaf < ?2 ORDER BY leaf"
-        ))
+        .prepare_cached(
+            "SELECT leaf, canonical, seal FROM records WHERE about = ?1 AND leaf < ?2 ORDER BY leaf",
+        )
         .map_err(backend)?;
     // First each person's records about them and the leaves of their scans that
     // may matter; then all those scans in one pass in leaf order (neighbouring leaves
     // share pages), handed back to their persons.
-    let mut own: Vec<Vec<StoredRecord>> = Vec::with_capacity(persons.len());
+    let mut own: Vec<Vec<(u64, Evidence)>> = Vec::with_capacity(persons.len());
     let mut scan_leaves: Vec<Vec<u64>> = Vec::with_capacity(persons.len());
     for pid in &pids {
-        let mut records: Vec<StoredRecord> = Vec::new();
+        let mut records: Vec<(u64, Evidence)> = Vec::new();
         let mut needs: BTreeSet<usize> = everyone.iter().copied().collect();
         if !only_in_areas {
             needs.extend(0..count);
         }
         let mut leaves = Vec::new();
         if let Some(pid) = *pid {
-            let rows: Vec<_> = about
-                .query_map(params![pid, below], record_row)
-                .and_then(|r| r.collect())
-                .map_err(backend)?;
-            for row in rows {
-                records.push(stored_record(row)?);
+            let mut rows = about.query(params![pid, below]).map_err(backend)?;
+            while let Some(row) = rows.next().map_err(backend)? {
+                let leaf: i64 = row.get(0).map_err(backend)?;
+                let bytes = row.get_ref(1).map_err(backend)?;
+                let bytes = bytes.as_blob().map_err(backend)?;
+                let record = record_evidence(leaf, bytes, row.get(2).map_err(backend)?)?;
+                records.push((u64::try_from(leaf).map_err(backend)?, record));
             }
             leaves = if !only_in_areas {
                 index.of_person(pid, None)
@@ -706,9 +792,13 @@ fn derivation_inputs(
                 }
                 kept
             } else {
+                // Moved out, unless the person is asked for again.
                 let visits = u32::try_from(pid)
                     .ok()
-                    .and_then(|p| exposed.remove(&p))
+                    .and_then(|p| match asked_once {
+                        true => exposed.remove(&p),
+                        false => exposed.get(&p).cloned(),
+                    })
                     .unwrap_or_default();
                 // The areas this person's scans lie in, and the acts on them.
                 for (_, area) in &visits {
@@ -728,26 +818,38 @@ fn derivation_inputs(
     let mut wanted: Vec<u64> = scan_leaves.iter().flatten().copied().collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let scans: HashMap<u64, StoredRecord> = scans_at_leaves(conn, index, &wanted, |_| true)?
-        .into_iter()
-        .filter(|scan| scan.leaf < below_leaf)
-        .map(|scan| (scan.leaf, scan))
-        .collect();
+    // In leaf order, each found by binary search. A scan is about one person, so
+    // it is handed over, not copied — unless that person is asked for twice.
+    // The leaves apart from the records, so that searching them stays in cache.
+    let mut found_leaves = Vec::with_capacity(wanted.len());
+    let mut scans: Vec<(i64, Option<Evidence>)> = Vec::with_capacity(wanted.len());
+    for (leaf, pid, scan) in scan_records_at_leaves(conn, index, &wanted, below_leaf)? {
+        found_leaves.push(leaf);
+        scans.push((pid, Some(scan)));
+    }
     let mut out = Vec::with_capacity(persons.len());
-    for ((mut records, leaves), person) in own.into_iter().zip(scan_leaves).zip(persons) {
+    for ((mut records, leaves), pid) in own.into_iter().zip(scan_leaves).zip(&pids) {
         for leaf in leaves {
-            let Some(scan) = scans.get(&leaf) else {
+            let Ok(at) = found_leaves.binary_search(&leaf) else {
                 continue;
             };
-            if scan.evidence.subject.as_ref() != Some(person) {
+            let Some((owner, slot)) = scans.get_mut(at) else {
+                continue;
+            };
+            if Some(*owner) != *pid {
                 continue;
             }
             // Found by venue and window (by area) or checked one by one (by
             // person), these are exactly the scans `scan_may_matter` keeps.
-            records.push(scan.clone());
+            let scan = if asked_once {
+                slot.take()
+            } else {
+                slot.clone()
+            };
+            records.extend(scan.map(|scan| (leaf, scan)));
         }
-        records.sort_by_key(|r| r.leaf);
-        out.push(records.into_iter().map(|r| r.evidence).collect());
+        records.sort_by_key(|(leaf, _)| *leaf);
+        out.push(records.into_iter().map(|(_, evidence)| evidence).collect());
     }
     Ok(DerivationInputs {
         shared,

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use mingma_core::{Evidence, Jurisdiction, PersonKey, Recorder, Timestamp, VenueId};
-use mingma_store::contract::{person, positive, rid, scan, t};
+use mingma_store::contract::{act, person, positive, rid, risk_area, scan, t};
 use mingma_store::{Store, StoreError, StoredRecord};
 use mingma_store_sqlite::SqliteStore;
 
@@ -376,5 +376,51 @@ async fn the_on_disk_scan_indexes_are_gone_and_a_corrupt_scan_is_named_at_open()
         Err(StoreError::Corrupt(what)) => assert!(what.contains("leaf 1"), "{what}"),
         Err(other) => panic!("expected a corrupt scan, got {other}"),
         Ok(_) => panic!("expected a corrupt scan, the store opened"),
+    }
+}
+
+/// Derivation inputs give a person their scans in a risk area however many times
+/// they are asked for in one read, found person by person (a few people) or through
+/// the venue index (many): the scan rows are read once and handed to each asking.
+#[tokio::test]
+async fn a_person_asked_for_twice_in_one_read_gets_their_scans_both_times() {
+    let dir = TempDir::new("asked-twice");
+    let store = SqliteStore::open(dir.db()).expect("open");
+    let (a, b) = (person(1), person(2));
+    let records = vec![
+        scan("s-a", a, "v-market", "410103001", t("06-07 12:00")),
+        scan("s-a-2", a, "v-market", "410103001", t("06-08 09:00")),
+        scan("s-a-out", a, "v-office", "410102001", t("06-07 13:00")),
+        scan("s-b", b, "v-market", "410103001", t("06-07 15:00")),
+        risk_area("ra-27", "410103", t("06-08 10:00")),
+        act(
+            "ra-27.ok",
+            "off-sun",
+            mingma_core::EvidenceBody::Approval {
+                target: rid("ra-27"),
+            },
+            t("06-08 10:05"),
+        ),
+    ];
+    store.append(records).await.expect("append");
+    let rules = std::sync::Arc::new(mingma_core::RuleSet::default_rules().expect("rules"));
+    let scans_of = |own: &[Evidence]| -> Vec<String> {
+        own.iter()
+            .filter(|r| r.kind() == mingma_core::EvidenceKind::VenueScan)
+            .map(|r| r.id.to_string())
+            .collect()
+    };
+    // Unknown people make the read large enough to go through the venue index.
+    for extra in [0u32, 300] {
+        let mut asked = vec![a, b, a];
+        asked.extend((1000..1000 + extra).map(person));
+        let got = store
+            .evidence_for_derivation(asked, rules.clone(), u64::MAX)
+            .await
+            .expect("read");
+        assert_eq!(scans_of(&got.own[0]), ["s-a", "s-a-2"], "{extra} extra");
+        assert_eq!(scans_of(&got.own[1]), ["s-b"], "{extra} extra");
+        assert_eq!(got.own[2], got.own[0], "{extra} extra");
+        assert_eq!(got.shared_of[2], got.shared_of[0], "{extra} extra");
     }
 }
