@@ -656,6 +656,21 @@ fn shared_records(
 /// tens.
 const BY_PERSON: usize = 256;
 
+/// The windows in which a scan may lie in one of these risk areas
+/// (`scan_may_matter`: entered before the area closed, and less than the longest
+/// stay before it opened); records other than risk areas give none.
+fn risk_windows<'a>(
+    records: impl Iterator<Item = &'a Evidence>,
+    longest: Span,
+) -> Vec<(Timestamp, Timestamp)> {
+    records
+        .filter_map(|r| match &r.body {
+            EvidenceBody::RiskArea { from, until, .. } => Some((from.minus(longest), *until)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The evidence derivation needs for each of `persons` (see
 /// `Store::evidence_for_derivation`). Records about nobody (risk areas and the acts on
 /// them) come from the kept list ([`shared_records`]). When scans matter only in risk
@@ -734,13 +749,7 @@ fn derivation_inputs(
     // By person: the windows in which a scan may lie in an area (`scan_may_matter`:
     // entered before the area closed, and less than the longest stay before it
     // opened).
-    let windows: Vec<(Timestamp, Timestamp)> = areas
-        .iter()
-        .filter_map(|a| match &shared[*a].body {
-            EvidenceBody::RiskArea { from, until, .. } => Some((from.minus(longest), *until)),
-            _ => None,
-        })
-        .collect();
+    let windows = risk_windows(areas.iter().map(|a| &shared[*a]), longest);
     let mut shared_of = Vec::with_capacity(persons.len());
     let mut venues = Venues::new(conn, index);
     // Without salts: derivation never looks at them.
@@ -1305,16 +1314,7 @@ impl mingma_store::Store for SqliteStore {
             // Their scans from the index: with scans mattering only in risk areas,
             // those entered in some area's window (by time; the venue unchecked).
             let leaves: Vec<u64> = if rules.scans_matter_only_in_risk_areas() {
-                let longest = rules.longest_stay();
-                let windows: Vec<(Timestamp, Timestamp)> = shared
-                    .iter()
-                    .filter_map(|r| match &r.body {
-                        EvidenceBody::RiskArea { from, until, .. } => {
-                            Some((from.minus(longest), *until))
-                        }
-                        _ => None,
-                    })
-                    .collect();
+                let windows = risk_windows(shared.iter(), rules.longest_stay());
                 index
                     .of_person_in(pid, &windows)
                     .into_iter()
