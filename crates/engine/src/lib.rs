@@ -281,6 +281,12 @@ impl<S: Store> Engine<S> {
             .await
     }
 
+    /// Who the records appended at or above leaf `since` concern under this
+    /// engine's rules ([`Store::appended_since`]).
+    pub async fn appended_since(&self, since: u64) -> Result<mingma_store::AppendedSince> {
+        self.store.appended_since(since, self.rules.clone()).await
+    }
+
     /// Whether a scan at `venue` in `street` entered at `entered` may change any
     /// derivation: `mingma_core::scan_may_matter` against every risk area the store
     /// holds (counting or not, approved or not: it may say yes needlessly, never no

@@ -322,6 +322,55 @@ impl mingma_store::Store for PostgresStore {
         Ok(false)
     }
 
+    async fn appended_since(
+        &self,
+        since: u64,
+        rules: Arc<RuleSet>,
+    ) -> Result<mingma_store::AppendedSince> {
+        let conn = self.reader().await?;
+        // The size first: each read after it sees every record below it.
+        let size_row = conn.query_one("SELECT size FROM ledger_head", &[]).await?;
+        let size = unsigned(get(&size_row, 0)?, "ledger size")?;
+        let from = i64::try_from(since).unwrap_or(i64::MAX);
+        let everyone_sql =
+            "SELECT EXISTS (SELECT 1 FROM records WHERE about IS NULL AND leaf >= $1) \
+             OR EXISTS (SELECT 1 FROM acts WHERE leaf >= $1)";
+        let about_sql =
+            "SELECT DISTINCT p.key FROM records r JOIN persons p ON p.pid = r.about WHERE r.leaf >= $1";
+        let scan_sql = format!("{SCAN_SELECT} WHERE s.leaf >= $1");
+        let (everyone, about, scans) = tokio::try_join!(
+            async { conn.query_one(everyone_sql, &[&from]).await },
+            async { conn.query(about_sql, &[&from]).await },
+            async { conn.query(&scan_sql, &[&from]).await },
+        )?;
+        let mut persons = std::collections::BTreeSet::new();
+        for row in &about {
+            persons.insert(person_key(get(row, 0)?)?);
+        }
+        if !scans.is_empty() {
+            let risk_areas: Vec<Evidence> = self
+                .records_about_nobody()
+                .await?
+                .iter()
+                .filter(|r| r.kind() == EvidenceKind::RiskArea)
+                .cloned()
+                .collect();
+            for row in &scans {
+                let scan = stored_scan(row)?.evidence;
+                if let Some(person) = scan.subject {
+                    if may_matter(&rules, &risk_areas, &scan) {
+                        persons.insert(person);
+                    }
+                }
+            }
+        }
+        Ok(mingma_store::AppendedSince {
+            size,
+            persons,
+            everyone: everyone.try_get::<_, bool>(0).map_err(backend)?,
+        })
+    }
+
     async fn scans_at_venue(
         &self,
         venue: &VenueId,

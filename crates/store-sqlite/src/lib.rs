@@ -1328,6 +1328,66 @@ impl mingma_store::Store for SqliteStore {
         .await
     }
 
+    async fn appended_since(
+        &self,
+        since: u64,
+        rules: Arc<RuleSet>,
+    ) -> Result<mingma_store::AppendedSince> {
+        let index = self.inner.scans.clone();
+        let inner = self.inner.clone();
+        self.read(move |conn| {
+            // One read transaction: everything below `size` is seen.
+            let tx = conn.unchecked_transaction().map_err(backend)?;
+            let size = ledger_size(&tx)?;
+            let from = i64::try_from(since).unwrap_or(i64::MAX);
+            let (shared, below) = shared_records(&tx, &inner.shared, &inner.shared_changes, since)?;
+            let acts: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM acts WHERE leaf >= ?1)")
+                .and_then(|mut s| s.query_row([from], |r| r.get(0)))
+                .map_err(backend)?;
+            let mut pids: BTreeSet<i64> = tx
+                .prepare_cached("SELECT about FROM records WHERE leaf >= ?1 AND about IS NOT NULL")
+                .and_then(|mut s| {
+                    s.query_map([from], |r| r.get(0))?
+                        .collect::<rusqlite::Result<_>>()
+                })
+                .map_err(backend)?;
+            // Scans matter only in a risk area's window (by time, as
+            // `derivation_changed_since` asks; the venue unchecked).
+            let windows = rules
+                .scans_matter_only_in_risk_areas()
+                .then(|| risk_windows(shared.iter(), rules.longest_stay()));
+            let scans: Vec<(i64, i64)> = tx
+                .prepare_cached("SELECT pid, entered FROM scans WHERE leaf >= ?1")
+                .and_then(|mut s| {
+                    s.query_map([from], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<_>>()
+                })
+                .map_err(backend)?;
+            for (pid, entered) in scans {
+                let entered = time(entered)?;
+                let in_window = windows.as_ref().is_none_or(|windows| {
+                    windows
+                        .iter()
+                        .any(|(from, until)| *from <= entered && entered < *until)
+                });
+                if in_window {
+                    pids.insert(pid);
+                }
+            }
+            let persons = pids
+                .into_iter()
+                .map(|pid| key_of(&tx, &index, pid))
+                .collect::<Result<_>>()?;
+            Ok(mingma_store::AppendedSince {
+                size,
+                persons,
+                everyone: acts || below < shared.len(),
+            })
+        })
+        .await
+    }
+
     async fn scans_at_venue(
         &self,
         venue: &VenueId,

@@ -32,6 +32,7 @@ macro_rules! contract_tests {
             evidence_for_derivation_leaves_out_only_scans_that_cannot_matter,
             records_about_nobody_are_seen_as_soon_as_they_are_appended,
             a_derivation_is_known_changed_by_any_record_it_would_read,
+            records_appended_are_followed_by_whom_they_concern,
             scans_are_found_by_venue_and_by_person_in_a_time_range,
             stays_overlapping_a_window_are_found_at_a_venue,
             persons_are_found_by_venues_and_by_division,
@@ -772,6 +773,109 @@ pub async fn a_derivation_is_known_changed_by_any_record_it_would_read<S: Store>
         changed(since).await.expect("read"),
         "a test result about them"
     );
+}
+
+/// `appended_since` names the persons whose derivation a record appended since may
+/// change — a record about them, a scan of theirs in a declared window — and says
+/// `everyone` after a record about nobody or an authority act; the store's answer
+/// and the one from the records themselves (`appended_since_from_records`) alike.
+pub async fn records_appended_are_followed_by_whom_they_concern<S: Store>(store: &S) {
+    let (who, other) = (person(72), person(73));
+    let rules = Arc::new(RuleSet::default_rules().expect("default rules"));
+    let size = || async { store.ledger_size().await.expect("size") };
+    let append = |records: Vec<Evidence>| async move {
+        store.append(records).await.expect("append");
+    };
+    // Both answers, checked alike: (persons, everyone), and the size covers `since`.
+    let followed = |since: u64| {
+        let rules = rules.clone();
+        async move {
+            let fast = store
+                .appended_since(since, rules.clone())
+                .await
+                .expect("read");
+            let slow = crate::appended_since_from_records(store, since, rules)
+                .await
+                .expect("read");
+            for answer in [&fast, &slow] {
+                assert!(answer.size >= since, "size {} below {since}", answer.size);
+            }
+            // The answer from the records may be coarser (an act on a record counts
+            // as everyone's), never narrower.
+            assert!(
+                slow.everyone || (!fast.everyone && fast.persons.is_subset(&slow.persons)),
+                "the records say less than the store: {slow:?} against {fast:?}"
+            );
+            assert!(
+                fast.everyone
+                    || !fast.persons.is_empty()
+                    || (slow.persons.is_empty() && !slow.everyone),
+                "the records say more than the store: {slow:?} against {fast:?}"
+            );
+            (fast.persons.into_iter().collect::<Vec<_>>(), fast.everyone)
+        }
+    };
+    let at = t("06-08 12:00");
+    let start = size().await;
+    assert_eq!(followed(start).await, (vec![], false), "nothing appended");
+    // Records about them and about someone else; a scan outside every window.
+    append(vec![positive("t-72", who, at)]).await;
+    append(vec![scan("s-73", other, "v-market", "410103001", at)]).await;
+    let mut both = vec![who, other];
+    both.sort();
+    assert_eq!(
+        followed(start).await,
+        (vec![who], false),
+        "a test about them; a scan of the other's that cannot matter"
+    );
+    let since = size().await;
+    assert_eq!(followed(since).await, (vec![], false), "nothing since");
+    // A declaration: everyone's; the other's scan in its window now names them.
+    append(vec![risk_area("ra-72", "410103", at)]).await;
+    assert_eq!(followed(since).await, (vec![], true), "a declaration");
+    let since = size().await;
+    append(vec![scan(
+        "s-73-in",
+        other,
+        "v-market",
+        "410103001",
+        t("06-08 15:00"),
+    )])
+    .await;
+    append(vec![scan(
+        "s-72-late",
+        who,
+        "v-market",
+        "410103001",
+        t("06-20 12:00"),
+    )])
+    .await;
+    assert_eq!(
+        followed(since).await,
+        (vec![other], false),
+        "a scan in the window; one after it"
+    );
+    // An act on a record about them concerns them; an authority act, everyone.
+    let since = size().await;
+    append(vec![act(
+        "t-72.retracted",
+        "off-sun",
+        EvidenceBody::Retraction {
+            target: rid("t-72"),
+            reason: "entered for the wrong person".into(),
+        },
+        at,
+    )])
+    .await;
+    let (persons, _) = followed(since).await;
+    assert!(
+        persons.contains(&who),
+        "a retraction of their test: {persons:?}"
+    );
+    let since = size().await;
+    store.append_act(b"an act".to_vec()).await.expect("act");
+    assert_eq!(followed(since).await, (vec![], true), "an authority act");
+    assert_eq!(followed(start).await.0, both, "everything since the start");
 }
 
 /// `stays_at_venue` finds every scan at the venue whose stay overlaps the window —

@@ -169,6 +169,21 @@ pub struct Stay {
     pub left: Timestamp,
 }
 
+/// Whose derivations the records appended from one leaf on may change (see
+/// [`Store::appended_since`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppendedSince {
+    /// The ledger's size, read before the records: every record below it is
+    /// accounted for here (later ones may be too).
+    pub size: u64,
+    /// Persons a record appended since is about, or whose scan appended since may
+    /// matter.
+    pub persons: BTreeSet<PersonKey>,
+    /// Whether a record about nobody (a risk area, an act on one) or an authority
+    /// act was appended since: any derivation may read it.
+    pub everyone: bool,
+}
+
 /// The evidence derivation needs for a list of persons: the records about nobody in
 /// particular (risk areas and the acts on them), read once, with the ones each
 /// person's derivation needs, and each person's own, in the order the persons were
@@ -207,6 +222,47 @@ pub fn may_matter(rules: &RuleSet, risk_areas: &[Evidence], record: &Evidence) -
         }
         _ => true,
     }
+}
+
+/// [`Store::appended_since`] from the records themselves ([`Store::records_from`],
+/// [`Store::acts`]): what a store without a faster way answers. A record with no
+/// subject counts as everyone's (an act on a record may concern anyone).
+pub async fn appended_since_from_records<S: Store>(
+    store: &S,
+    since: u64,
+    rules: Arc<RuleSet>,
+) -> Result<AppendedSince> {
+    let size = store.ledger_size().await?;
+    let risk_areas: Vec<Evidence> = store
+        .records_about_nobody()
+        .await?
+        .iter()
+        .filter(|r| r.kind() == EvidenceKind::RiskArea)
+        .cloned()
+        .collect();
+    let mut out = AppendedSince {
+        size,
+        persons: BTreeSet::new(),
+        everyone: !store.acts(since).await?.is_empty(),
+    };
+    let mut from = since;
+    loop {
+        let page = store.records_from(from, 4096).await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        from = last.leaf + 1;
+        for r in &page {
+            match r.evidence.subject {
+                None => out.everyone = true,
+                Some(p) if may_matter(rules.as_ref(), &risk_areas, &r.evidence) => {
+                    out.persons.insert(p);
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(out)
 }
 
 tokio::task_local! {
@@ -328,6 +384,24 @@ pub trait Store: Clone + Send + Sync + 'static {
                 .iter()
                 .any(|r| r.leaf >= since && may_matter(&rules, &risk_areas, &r.evidence)))
         }
+    }
+
+    /// Who the records appended at or above leaf `since` concern, read in one go: the
+    /// persons whose [`Store::derivation_changed_since`] would now say true for
+    /// `since` because of a record about them or a scan of theirs, and whether one
+    /// is about nobody or is an authority act (every derivation's inputs). What a
+    /// server follows the ledger with, instead of asking for each kept code view.
+    ///
+    /// Never misses: every such record committed before the call is accounted for
+    /// below the returned `size`. It may name a person needlessly (a scan in a risk
+    /// area's window but outside the area), and a store may report a record about
+    /// nobody for any act it cannot place.
+    fn appended_since(
+        &self,
+        since: u64,
+        rules: Arc<RuleSet>,
+    ) -> impl Future<Output = Result<AppendedSince>> + Send {
+        appended_since_from_records(self, since, rules)
     }
 
     /// Scans at `venue` entered in `[from, until)`, in entry order.
