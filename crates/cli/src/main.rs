@@ -90,6 +90,14 @@ impl From<Lang> for mingma_explain::Lang {
     }
 }
 
+/// mimalloc, not the system allocator: glibc's arenas are shared behind a lock once
+/// threads outnumber them, and a console thread at nice 19 that is preempted while
+/// holding one stalls the door's threads that allocate from it (seen under overload
+/// as door requests waiting in `__lll_lock_wait_private`; BENCHMARKS.md, session 8).
+/// mimalloc's heaps are per thread.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
