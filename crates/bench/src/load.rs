@@ -39,7 +39,7 @@ use mingma_store::Store;
 use mingma_store_sqlite::SqliteStore;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::{bench_key, ingest, machine, Machine, Progress, BENCH_KEY_BYTES};
 
@@ -602,7 +602,7 @@ pub async fn run(
         bail!("the city has no venues");
     }
 
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let listener = mingma_server::listen(([127, 0, 0, 1], 0).into())?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(mingma_server::serve_on(app.clone(), listener, async {

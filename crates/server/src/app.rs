@@ -88,6 +88,24 @@ const REFRESH_AHEAD_SECONDS: i64 = 10;
 /// Code views checked anew off the request at once, at most.
 const BACKGROUND_CHECKS: usize = 4;
 
+/// How often the ledger is followed (see [`App::follow_ledger`]).
+pub const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// A kept view is taken as unchanged from what the follower saw only while its last
+/// read began less than this long ago; otherwise the store is asked.
+const FOLLOWED_FRESH: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How long `person`'s view is kept once derived, given `code_cache_seconds`: from
+/// three quarters of it to all of it, by person, so that views derived in the same
+/// moment (a city's holders signing in at once) do not all end in the same moment.
+fn view_time(person: PersonKey, code_cache_seconds: i64) -> i64 {
+    let spread = code_cache_seconds / 4;
+    if spread == 0 {
+        return code_cache_seconds;
+    }
+    let [a, b, ..] = *person.as_bytes();
+    code_cache_seconds - i64::from(u16::from_le_bytes([a, b])) % (spread + 1)
+}
+
 /// A cached code view's key: the person, and whether in English.
 type ViewKey = (PersonKey, bool);
 
@@ -113,6 +131,21 @@ struct ViewBasis {
     records: Arc<Vec<Evidence>>,
     /// The recorded code state the view showed.
     state: mingma_store::CodeState,
+    /// How many appends concerning everyone (a risk area, an authority act) the
+    /// ledger's follower had seen when the records were read.
+    everyone_seen: u64,
+}
+
+/// The ledger as this server follows it ([`App::follow_ledger`]).
+#[derive(Default)]
+struct Followed {
+    /// The ledger's size when following began: views derived from records read
+    /// below it are not vouched for.
+    from: u64,
+    /// Everything appended below this was seen.
+    upto: u64,
+    /// When the last read that succeeded began (`None`: not following).
+    read_at: Option<std::time::Instant>,
 }
 
 /// Verified venue tokens kept (the set is emptied when full).
@@ -187,6 +220,12 @@ pub struct App<S> {
     forgotten: std::sync::atomic::AtomicU64,
     /// How many authority acts the explanation directory has taken in.
     acts_merged: std::sync::atomic::AtomicU64,
+    /// The ledger as followed: a kept view whose records were read within what was
+    /// followed is unchanged unless its person was forgotten or something concerning
+    /// everyone was appended (`everyone_seen`).
+    followed: std::sync::Mutex<Followed>,
+    /// How many appends concerning everyone the follower has seen.
+    everyone_seen: std::sync::atomic::AtomicU64,
     /// The records officials made by hand (facts, approvals, rejections,
     /// retractions), followed from the store: the next leaf to read and the records.
     /// The officials' lists read these, not the millions of sources' records.
@@ -334,6 +373,8 @@ impl<S: Store> App<S> {
             deriving: std::sync::Mutex::default(),
             checking: std::sync::Mutex::default(),
             forgotten: std::sync::atomic::AtomicU64::new(0),
+            followed: std::sync::Mutex::new(Followed::default()),
+            everyone_seen: std::sync::atomic::AtomicU64::new(0),
             config,
             store,
             engine,
@@ -554,6 +595,75 @@ impl<S: Store> App<S> {
         self.views.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Follows the ledger for as long as it runs, every [`FOLLOW_EVERY`]
+    /// ([`App::follow_ledger_once`]); the server runs it beside its routes.
+    pub async fn follow_ledger(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(FOLLOW_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.follow_ledger_once().await {
+                tracing::warn!(error = %e.message, "following the ledger failed");
+            }
+        }
+    }
+
+    /// Reads who the records appended since the last read concern
+    /// (`Store::appended_since`, one read for every kept view) and forgets their
+    /// code views; something concerning everyone (a risk area, an authority act)
+    /// sends every kept view to the store to be checked at its end. While this
+    /// runs, a kept view whose time is up and whose person was not forgotten is
+    /// shown again without a read — and evidence appended past this service shows
+    /// at the next display after the next read, not only after the view's time.
+    pub async fn follow_ledger_once(&self) -> AppResult<()> {
+        use std::sync::atomic::Ordering;
+        let started = std::time::Instant::now();
+        let (reading, upto) = {
+            let followed = self.followed();
+            (followed.read_at.is_some(), followed.upto)
+        };
+        if !reading {
+            let size = self.store.ledger_size().await?;
+            *self.followed() = Followed {
+                from: size,
+                upto: size,
+                read_at: Some(started),
+            };
+            return Ok(());
+        }
+        let appended = self.engine.appended_since(upto).await?;
+        if appended.everyone {
+            self.everyone_seen.fetch_add(1, Ordering::AcqRel);
+        }
+        for person in &appended.persons {
+            self.forget_code(*person);
+        }
+        let mut followed = self.followed();
+        followed.upto = followed.upto.max(appended.size);
+        followed.read_at = Some(started);
+        Ok(())
+    }
+
+    fn followed(&self) -> std::sync::MutexGuard<'_, Followed> {
+        self.followed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the follower vouches that nothing `basis` was derived from has
+    /// changed: it has read recently, from before the records were read, and saw
+    /// nothing concerning everyone since (anything about the person forgot the
+    /// view, and a view derived across that is not kept).
+    fn followed_unchanged(&self, basis: &ViewBasis) -> bool {
+        let followed = self.followed();
+        followed
+            .read_at
+            .is_some_and(|at| at.elapsed() < FOLLOWED_FRESH)
+            && followed.from <= basis.below
+            && basis.everyone_seen
+                == self
+                    .everyone_seen
+                    .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Drops the cached code views of `person` (new evidence about them).
     pub fn forget_code(&self, person: PersonKey) {
         self.forgotten
@@ -621,14 +731,15 @@ impl<S: Store> App<S> {
             }
         }
         let (app, name, last_four) = (self.clone(), name.to_owned(), id_last_four.to_owned());
-        self.admission.background().spawn(async move {
-            // Not under the requests' lock: a request must never wait for work
-            // that runs at the lowest priority.
+        // On the door's runtime and read lane, at the door's priority: this is door
+        // work done ahead (the view a holder shows next), and under overload the
+        // lowest priority starves it until views run out and the door derives them
+        // on requests. Not under the requests' lock: a request never waits for it.
+        tokio::spawn(async move {
             let ahead = REFRESH_AHEAD_SECONDS;
-            let done = mingma_store::at_low_priority(
-                app.derive_and_keep(key, &name, &last_four, lang, ahead),
-            )
-            .await;
+            let done = app
+                .derive_and_keep(key, &name, &last_four, lang, ahead)
+                .await;
             app.checking().remove(&key);
             if let Err(e) = done {
                 tracing::warn!(error = %e.message, "deriving a code view again failed");
@@ -649,9 +760,10 @@ impl<S: Store> App<S> {
         let views = self.views();
         let kept = views.get(key)?;
         let view = &kept.view;
+        let until = self.vouched_until(kept).unwrap_or(kept.until);
         (view.issued_at <= now
-            && kept.until <= now
-            && now < kept.until.plus_seconds(self.config.code_cache_seconds)
+            && until <= now
+            && now < until.plus_seconds(self.config.code_cache_seconds)
             && now < view.expires_at
             && view
                 .decision
@@ -673,11 +785,31 @@ impl<S: Store> App<S> {
         now: Timestamp,
     ) -> Option<(CodeView, Timestamp)> {
         self.views().get(key).and_then(|kept| {
+            let until = self.vouched_until(kept).unwrap_or(kept.until);
             (kept.view.issued_at <= now
-                && now < kept.until
+                && now < until
                 && kept.view.id_last_four == id_last_four
                 && kept.view.masked_name == mask_name(name))
-            .then(|| (kept.view.clone(), kept.until))
+            .then(|| (kept.view.clone(), until))
+        })
+    }
+
+    /// Until when `kept` is shown as it is while the ledger's follower vouches that
+    /// nothing it was derived from changed: until half its signed code's validity
+    /// is used (a shown code keeps at least half, as without the follower), never
+    /// past the decision's next change, and never sooner than its own end. `None`
+    /// when the follower does not vouch for it.
+    fn vouched_until(&self, kept: &KeptView) -> Option<Timestamp> {
+        self.followed_unchanged(&kept.basis).then(|| {
+            let half = kept
+                .view
+                .issued_at
+                .plus_seconds(self.config.code_validity_seconds / 2);
+            let until = half.max(kept.until);
+            match &kept.view.decision.next_change {
+                Some(next) => until.min(next.at),
+                None => until,
+            }
         })
     }
 
@@ -760,7 +892,7 @@ impl<S: Store> App<S> {
         // from may already be out of date.
         let unchanged = self.forgotten.load(std::sync::atomic::Ordering::Acquire) == forgotten;
         if self.config.code_cache_seconds > 0 && unchanged {
-            let mut until = now.plus_seconds(self.config.code_cache_seconds);
+            let mut until = now.plus_seconds(view_time(key.0, self.config.code_cache_seconds));
             if let Some(next) = &view.decision.next_change {
                 until = until.min(next.at);
             }
@@ -821,6 +953,9 @@ impl<S: Store> App<S> {
         // authorities they name taken into the explanations' directory), as the
         // engine derives. The colour signed below is the engine's, never one from a
         // record written past the service.
+        let everyone_seen = self
+            .everyone_seen
+            .load(std::sync::atomic::Ordering::Acquire);
         let acts = self.merge_ledger_directory().await?;
         let below = self.store.ledger_size().await?;
         let records = self.engine.records_for(person).await?;
@@ -848,6 +983,7 @@ impl<S: Store> App<S> {
             acts,
             records: Arc::new(records),
             state,
+            everyone_seen,
         };
         Ok((view, Arc::new(basis)))
     }
@@ -866,13 +1002,23 @@ impl<S: Store> App<S> {
         now: Timestamp,
         basis: &Arc<ViewBasis>,
     ) -> AppResult<Option<(CodeView, Arc<ViewBasis>)>> {
-        if self.merge_ledger_directory().await? != basis.acts {
-            return Ok(None);
-        }
-        let below = self.store.ledger_size().await?;
-        if self.engine.changed_since(person, basis.below).await? {
-            return Ok(None);
-        }
+        let (below, everyone_seen) = if self.followed_unchanged(basis) {
+            self.metrics.event("code_view_checks", "followed");
+            (basis.below, basis.everyone_seen)
+        } else {
+            self.metrics.event("code_view_checks", "store");
+            let everyone_seen = self
+                .everyone_seen
+                .load(std::sync::atomic::Ordering::Acquire);
+            if self.merge_ledger_directory().await? != basis.acts {
+                return Ok(None);
+            }
+            let below = self.store.ledger_size().await?;
+            if self.engine.changed_since(person, basis.below).await? {
+                return Ok(None);
+            }
+            (below, everyone_seen)
+        };
         let decision = self.engine.derive(basis.records.iter(), &person, now, now);
         if !basis
             .state
@@ -896,6 +1042,7 @@ impl<S: Store> App<S> {
             acts: basis.acts,
             records: basis.records.clone(),
             state: basis.state.clone(),
+            everyone_seen,
         };
         Ok(Some((view, Arc::new(basis))))
     }

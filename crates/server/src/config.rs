@@ -16,7 +16,7 @@
 //! log_format = "text"                # MINGMA_LOG_FORMAT: text | json
 //! demo_channels = false              # MINGMA_DEMO_CHANNELS=1: demo one-time codes shown on the page
 //! create_missing_keys = false        # MINGMA_CREATE_MISSING_KEYS=1
-//! code_cache_seconds = 30           # MINGMA_CODE_CACHE_SECONDS: how long a derived, signed code view is reused (0: never); as long again it shows while checked anew
+//! code_cache_seconds = 30           # MINGMA_CODE_CACHE_SECONDS: how long a derived, signed code view is reused (0: never) unless the ledger's follower vouches for it longer; as long again it shows while checked anew
 //! overload_door_in_flight = 64       # MINGMA_OVERLOAD_DOOR_IN_FLIGHT: door requests in flight that shed other work
 //! overload_door_latency_ms = 10      # MINGMA_OVERLOAD_DOOR_LATENCY_MS: recent door latency that sheds other work
 //! overload_other_in_flight = 16      # MINGMA_OVERLOAD_OTHER_IN_FLIGHT: other requests in flight at most
@@ -67,11 +67,15 @@ pub struct Config {
     /// so the service refuses to start without this set: codes shown on a public
     /// page would let anyone sign in as anyone.
     pub demo_channels: bool,
-    /// How long a holder's derived and signed code view is reused (never past its
-    /// next change; a check-in or leave here drops it); 0 derives on every display.
-    /// For as long again it is shown while it is checked anew off the request (at
-    /// the lowest priority); after that a display checks it first. Evidence appended
-    /// past this service (another process) shows within twice this time.
+    /// How long a holder's derived and signed code view is reused (three quarters
+    /// of this to all of it, by person; never past its next change; a check-in or
+    /// leave here drops it); 0 derives on every display. While the server follows
+    /// the ledger (`mingma serve`), a view nothing new concerns is reused longer,
+    /// until half its signed code's validity is used, and evidence appended past
+    /// this service shows at the first display after the follower's next read
+    /// (every second). Otherwise, for as long again the view is shown while it is
+    /// checked anew off the request; after that a display checks it first, and
+    /// evidence appended past this service shows within twice this time.
     pub code_cache_seconds: i64,
     /// Door requests (code display, check-in; see `overload`) in flight at or above
     /// which other work gets `503 overloaded`.

@@ -37,4 +37,4 @@ pub mod serve;
 
 pub use app::App;
 pub use config::Config;
-pub use serve::{build, init_logs, load_keys, router, serve, serve_on};
+pub use serve::{build, init_logs, listen, load_keys, router, serve, serve_on};

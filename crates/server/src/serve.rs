@@ -250,21 +250,44 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-/// Serves `app`'s HTTP routes on `listener` until `shutdown` completes, without the
-/// metrics listener or background work (the load test, `mingma bench serve`).
+/// Connections waiting to be accepted, at most (the kernel caps it at
+/// `net.core.somaxconn`).
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` whose queue of connections waiting to be accepted holds
+/// [`ACCEPT_BACKLOG`]: tokio's `TcpListener::bind` asks for 128, and a morning's
+/// phones connecting at once overflow that — each dropped handshake costs its
+/// phone a one-second retransmission before its first request is even read.
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
+/// Serves `app`'s HTTP routes on `listener` until `shutdown` completes, following
+/// the ledger for its code views ([`App::follow_ledger`]), without the metrics
+/// listener or other background work (the load test, `mingma bench serve`).
 pub async fn serve_on<S: Store>(
     app: Arc<App<S>>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    axum::serve(listener, router(app))
+    let following = tokio::spawn(app.clone().follow_ledger());
+    let served = axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
-        .context("the HTTP server failed")
+        .context("the HTTP server failed");
+    following.abort();
+    served
 }
 
 /// Serves `app` until SIGTERM or Ctrl-C: the HTTP service, the metrics listener, the
-/// scheduler and retention purge, and checkpoint signing. `ready` gets the bound
+/// scheduler and retention purge, checkpoint signing, and the ledger's follower. `ready` gets the bound
 /// addresses (service, metrics).
 pub async fn serve<S: Store>(
     app: Arc<App<S>>,
@@ -283,11 +306,9 @@ pub async fn serve<S: Store>(
             "appeal steps reconciled with the ledger"
         );
     }
-    let listener = TcpListener::bind(app.config.listen)
-        .await
+    let listener = listen(app.config.listen)
         .with_context(|| format!("cannot listen on {}", app.config.listen))?;
-    let metrics_listener = TcpListener::bind(app.config.metrics_listen)
-        .await
+    let metrics_listener = listen(app.config.metrics_listen)
         .with_context(|| format!("cannot listen on {} (metrics)", app.config.metrics_listen))?;
     let addr = listener.local_addr()?;
     let metrics_addr = metrics_listener.local_addr()?;
@@ -310,6 +331,7 @@ pub async fn serve<S: Store>(
             }),
         )
     };
+    let following = tokio::spawn(app.clone().follow_ledger());
     let background = {
         let engine = app.engine.clone();
         let every = Duration::from_secs(app.config.scheduler_every_seconds);
@@ -352,6 +374,7 @@ pub async fn serve<S: Store>(
     let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await;
+    following.abort();
     background.abort();
     checkpoints.abort();
     metrics_server.abort();

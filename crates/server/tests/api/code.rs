@@ -392,6 +392,20 @@ async fn a_view_is_shown_again_until_evidence_appended_past_the_service_shows() 
     assert_eq!(again["issued_at"], "2022-06-14T12:00:30+08:00");
     assert_eq!((views("derived"), views("again")), (1, 1));
     // A lab's positive result about them, appended by someone else.
+    append_positive_past_the_service(&t, id, "2022-06-14T12:00:40+08:00").await;
+    // Kept while its time lasts; once it has ended more than `cache` ago, the first
+    // display is derived from the evidence: red.
+    t.advance(10);
+    assert_eq!(shown_code(&t, &s).await["colour"], "green");
+    t.advance(2 * cache);
+    let red = shown_code(&t, &s).await;
+    assert_eq!(red["colour"], "red", "{red}");
+    assert_eq!((views("derived"), views("again")), (2, 1));
+}
+
+/// Appends a lab's sealed positive result about `id`, effective `at`, straight to
+/// the store: past this service, as another process would.
+async fn append_positive_past_the_service(t: &TestApp, id: &str, at: &str) {
     let file = mingma_core::read_evidence_file(crate::support::EXAMPLE, &pseudonym_key()).unwrap();
     let founding = crate::support::example_founding(&file.directory);
     let mut positive = file
@@ -400,10 +414,10 @@ async fn a_view_is_shown_again_until_evidence_appended_past_the_service_shows() 
         .find(|r| r.id.as_str() == "tr-0601-001")
         .expect("the example's positive test")
         .clone();
-    positive.id = mingma_core::RecordId::parse("tr-0614-zhao").unwrap();
+    positive.id = mingma_core::RecordId::parse(&format!("tr-{id}")).unwrap();
     positive.subject =
         Some(pseudonym_key().person_key(&mingma_core::NationalId::parse(id).unwrap()));
-    positive.effective_at = crate::support::ts("2022-06-14T12:00:40+08:00");
+    positive.effective_at = crate::support::ts(at);
     positive.recorded_at = positive.effective_at;
     if let mingma_core::EvidenceBody::TestResult { sampled_at, .. } = &mut positive.body {
         *sampled_at = crate::support::ts("2022-06-14T08:00:00+08:00");
@@ -413,12 +427,71 @@ async fn a_view_is_shown_again_until_evidence_appended_past_the_service_shows() 
         .append(vec![founding.seal(positive)])
         .await
         .unwrap();
-    // Kept while its time lasts; once it has ended more than `cache` ago, the first
-    // display is derived from the evidence: red.
-    t.advance(10);
-    assert_eq!(shown_code(&t, &s).await["colour"], "green");
-    t.advance(2 * cache);
-    let red = shown_code(&t, &s).await;
+}
+
+/// While the server follows the ledger, a kept view whose time is up is shown
+/// again without asking the store about its holder, and evidence appended past the
+/// service shows at the first display after the follower's next read — not a
+/// view's time later. Something concerning everyone (a risk area declared) sends
+/// kept views to the store again.
+#[tokio::test]
+async fn a_followed_ledger_vouches_for_kept_views_and_shows_new_evidence_at_once() {
+    let t = TestApp::new().await;
+    let (zhao, qian) = ("410105200001010017", "410105199001010011");
+    let s_zhao = t.sign_in(zhao, "赵六", "13900001111").await;
+    let s_qian = t.sign_in(qian, "钱七", "13900002222").await;
+    let cache = t.app.config.code_cache_seconds;
+    let checks = |how| t.app.metrics.event_count("code_view_checks", how);
+    t.app.follow_ledger_once().await.expect("following begins");
+    let first = shown_code(&t, &s_zhao).await;
+    assert_eq!(first["colour"], "green");
+    assert_eq!(shown_code(&t, &s_qian).await["colour"], "green");
+
+    // Nothing new: while the follower vouches for it, the view is shown as it is
+    // past its own time, until half its signed code's validity is used; then it is
+    // decided and signed anew, without asking the store.
+    t.app.follow_ledger_once().await.expect("a read");
+    t.advance(cache);
+    let kept = shown_code(&t, &s_zhao).await;
+    assert_eq!(
+        kept["signed_code"], first["signed_code"],
+        "kept while vouched for"
+    );
+    // A positive result about 钱七 appended past the service: red at the first
+    // display after the next read, with no time passing.
+    append_positive_past_the_service(&t, qian, "2022-06-14T12:00:20+08:00").await;
+    assert_eq!(
+        shown_code(&t, &s_qian).await["colour"],
+        "green",
+        "not read yet"
+    );
+    t.app.follow_ledger_once().await.expect("a read");
+    let red = shown_code(&t, &s_qian).await;
     assert_eq!(red["colour"], "red", "{red}");
-    assert_eq!((views("derived"), views("again")), (2, 1));
+
+    let half = t.app.config.code_validity_seconds / 2;
+    t.advance(half - cache);
+    t.app.follow_ledger_once().await.expect("a read");
+    let again = shown_code_renewed(&t, &s_zhao, &first).await;
+    assert_eq!(again["colour"], "green");
+    assert_eq!((checks("followed"), checks("store")), (1, 0));
+
+    // A declaration concerns everyone: 赵六's next view is checked with the store.
+    let founding_file =
+        mingma_core::read_evidence_file(crate::support::EXAMPLE, &pseudonym_key()).unwrap();
+    let area = founding_file
+        .records
+        .iter()
+        .find(|r| r.kind() == mingma_core::EvidenceKind::RiskArea)
+        .expect("the example declares a risk area")
+        .clone();
+    let founding = crate::support::example_founding(&founding_file.directory);
+    let mut area = area;
+    area.id = mingma_core::RecordId::parse("ra-followed").unwrap();
+    t.app.store.append(vec![founding.seal(area)]).await.unwrap();
+    t.app.follow_ledger_once().await.expect("a read");
+    t.advance(cache);
+    let checked = shown_code_renewed(&t, &s_zhao, &again).await;
+    assert_eq!(checked["colour"], "green");
+    assert_eq!((checks("followed"), checks("store")), (1, 1));
 }
