@@ -94,16 +94,17 @@ pub const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// read began less than this long ago; otherwise the store is asked.
 const FOLLOWED_FRESH: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// How long `person`'s view is kept once derived, given `code_cache_seconds`: from
-/// three quarters of it to all of it, by person, so that views derived in the same
-/// moment (a city's holders signing in at once) do not all end in the same moment.
-fn view_time(person: PersonKey, code_cache_seconds: i64) -> i64 {
-    let spread = code_cache_seconds / 4;
-    if spread == 0 {
-        return code_cache_seconds;
+/// `seconds` less a part of its last quarter that depends on `person` (from three
+/// quarters of it to all of it): how long a view is kept, so that views derived in
+/// the same moment (a city's holders signing in at once) do not all end, and are
+/// not all derived or signed again, in the same moment.
+fn spread_by_person(person: PersonKey, seconds: i64) -> i64 {
+    let spread = seconds / 4;
+    if spread <= 0 {
+        return seconds;
     }
     let [a, b, ..] = *person.as_bytes();
-    code_cache_seconds - i64::from(u16::from_le_bytes([a, b])) % (spread + 1)
+    seconds - i64::from(u16::from_le_bytes([a, b])) % (spread + 1)
 }
 
 /// A cached code view's key: the person, and whether in English.
@@ -795,16 +796,16 @@ impl<S: Store> App<S> {
     }
 
     /// Until when `kept` is shown as it is while the ledger's follower vouches that
-    /// nothing it was derived from changed: until half its signed code's validity
-    /// is used (a shown code keeps at least half, as without the follower), never
-    /// past the decision's next change, and never sooner than its own end. `None`
-    /// when the follower does not vouch for it.
+    /// nothing it was derived from changed: until at most half its signed code's
+    /// validity is used (a shown code keeps at least half, as without the follower;
+    /// spread by person), never past the decision's next change, and never sooner
+    /// than its own end. `None` when the follower does not vouch for it.
     fn vouched_until(&self, kept: &KeptView) -> Option<Timestamp> {
         self.followed_unchanged(&kept.basis).then(|| {
-            let half = kept
-                .view
-                .issued_at
-                .plus_seconds(self.config.code_validity_seconds / 2);
+            let half = kept.view.issued_at.plus_seconds(spread_by_person(
+                kept.view.decision.subject,
+                self.config.code_validity_seconds / 2,
+            ));
             let until = half.max(kept.until);
             match &kept.view.decision.next_change {
                 Some(next) => until.min(next.at),
@@ -892,7 +893,8 @@ impl<S: Store> App<S> {
         // from may already be out of date.
         let unchanged = self.forgotten.load(std::sync::atomic::Ordering::Acquire) == forgotten;
         if self.config.code_cache_seconds > 0 && unchanged {
-            let mut until = now.plus_seconds(view_time(key.0, self.config.code_cache_seconds));
+            let mut until =
+                now.plus_seconds(spread_by_person(key.0, self.config.code_cache_seconds));
             if let Some(next) = &view.decision.next_change {
                 until = until.min(next.at);
             }
