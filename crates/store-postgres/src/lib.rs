@@ -42,8 +42,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use mingma_core::{
-    Decision, Evidence, EvidenceKind, Jurisdiction, PersonKey, RecordId, RuleSet, Timestamp,
-    VenueId,
+    Decision, Evidence, Jurisdiction, PersonKey, RecordId, RuleSet, Timestamp, VenueId,
 };
 use mingma_ledger::{Hash, HashSource};
 use mingma_store::nodes::{generated, with_fetched_nodes};
@@ -307,13 +306,7 @@ impl mingma_store::Store for PostgresStore {
         if scans.is_empty() {
             return Ok(false);
         }
-        let risk_areas: Vec<Evidence> = self
-            .records_about_nobody()
-            .await?
-            .iter()
-            .filter(|r| r.kind() == EvidenceKind::RiskArea)
-            .cloned()
-            .collect();
+        let risk_areas = mingma_store::risk_areas(self).await?;
         for row in &scans {
             if may_matter(&rules, &risk_areas, &stored_scan(row)?.evidence) {
                 return Ok(true);
@@ -348,13 +341,7 @@ impl mingma_store::Store for PostgresStore {
             persons.insert(person_key(get(row, 0)?)?);
         }
         if !scans.is_empty() {
-            let risk_areas: Vec<Evidence> = self
-                .records_about_nobody()
-                .await?
-                .iter()
-                .filter(|r| r.kind() == EvidenceKind::RiskArea)
-                .cloned()
-                .collect();
+            let risk_areas = mingma_store::risk_areas(self).await?;
             for row in &scans {
                 let scan = stored_scan(row)?.evidence;
                 if let Some(person) = scan.subject {

@@ -224,6 +224,18 @@ pub fn may_matter(rules: &RuleSet, risk_areas: &[Evidence], record: &Evidence) -
     }
 }
 
+/// The risk-area declarations among the store's records about nobody, in ledger
+/// order (counting or not, approved or not): what tells a scan that may matter.
+pub async fn risk_areas<S: Store>(store: &S) -> Result<Vec<Evidence>> {
+    Ok(store
+        .records_about_nobody()
+        .await?
+        .iter()
+        .filter(|r| r.kind() == EvidenceKind::RiskArea)
+        .cloned()
+        .collect())
+}
+
 /// [`Store::appended_since`] from the records themselves ([`Store::records_from`],
 /// [`Store::acts`]): what a store without a faster way answers. A record with no
 /// subject counts as everyone's (an act on a record may concern anyone).
@@ -233,13 +245,7 @@ pub async fn appended_since_from_records<S: Store>(
     rules: Arc<RuleSet>,
 ) -> Result<AppendedSince> {
     let size = store.ledger_size().await?;
-    let risk_areas: Vec<Evidence> = store
-        .records_about_nobody()
-        .await?
-        .iter()
-        .filter(|r| r.kind() == EvidenceKind::RiskArea)
-        .cloned()
-        .collect();
+    let risk_areas = risk_areas(store).await?;
     let mut out = AppendedSince {
         size,
         persons: BTreeSet::new(),
