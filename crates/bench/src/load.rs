@@ -165,6 +165,10 @@ pub struct OverloadReport {
     /// Code views shown again from the last one's basis during the phase.
     #[serde(default)]
     pub code_views_again: u64,
+    /// Of the views shown again or derived: how many the ledger's follower vouched
+    /// for, and how many asked the store whether anything changed.
+    #[serde(default)]
+    pub code_view_checks: [u64; 2],
 }
 
 /// After the overload.
@@ -879,6 +883,8 @@ async fn phases(
     );
     let views = |how| app.metrics.event_count("code_views", how);
     let (derived_before, again_before) = (views("derived"), views("again"));
+    let checks = |how| app.metrics.event_count("code_view_checks", how);
+    let checks_before = [checks("followed"), checks("store")];
     let ((door_due, door), (other_due, other)) = tokio::try_join!(door, other)?;
     let mut door_latencies = door.latencies;
     door_latencies.sort();
@@ -903,6 +909,10 @@ async fn phases(
         door_missed_by_second: door.missed_by_second,
         code_views_derived: views("derived") - derived_before,
         code_views_again: views("again") - again_before,
+        code_view_checks: [
+            checks("followed") - checks_before[0],
+            checks("store") - checks_before[1],
+        ],
     };
 
     progress(Progress::Phase("recovery", None));
@@ -977,8 +987,8 @@ pub fn markdown(r: &LoadReport) -> String {
         r.recovery.recovered, r.recovery.other_status
     ));
     out.push_str(&format!(
-        "Code views during the overload: {} derived from the evidence, {} shown again. Code displays missed by second: {:?}.\n",
-        o.code_views_derived, o.code_views_again, o.door_missed_by_second
+        "Code views during the overload: {} derived from the evidence, {} shown again ({} vouched for by the ledger's follower, {} checked with the store). Code displays missed by second: {:?}.\n",
+        o.code_views_derived, o.code_views_again, o.code_view_checks[0], o.code_view_checks[1], o.door_missed_by_second
     ));
     out
 }
