@@ -12,7 +12,7 @@ use std::time::Instant;
 use mingma_core::{derive, RecordId, RuleSet, Span};
 use mingma_engine::Engine;
 use mingma_sim::{City, CityConfig};
-use mingma_store::Store;
+use mingma_store::{CodeChange, Store};
 use mingma_store_sqlite::SqliteStore;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -109,17 +109,17 @@ async fn main() -> anyhow::Result<()> {
     let mut decisions = Vec::new();
     for (chunk, input) in everyone.chunks(8192).zip(&inputs) {
         for (i, person) in chunk.iter().enumerate() {
-            decisions.push(derive(input.records_of(i), person, now, now, &rules));
+            decisions.push(CodeChange::from_decision(
+                &derive(input.records_of(i), person, now, now, &rules),
+                below,
+            ));
         }
     }
     let derived = started.elapsed();
     let started = Instant::now();
     let batch = store.record_code_changes(decisions, below).await?;
     let recorded = started.elapsed();
-    let changed = match batch {
-        Some(leaf) => store.code_change_batch(leaf).await?.len(),
-        None => 0,
-    };
+    let changed = batch.map_or(0, |b| b.changed.iter().sum());
     println!(
         "{mode}: {} persons (found in {:.0} ms), {records} records read ({:.1} per person): read {:.0} ms, derive {:.0} ms, record {:.0} ms ({changed} changes)",
         everyone.len(),

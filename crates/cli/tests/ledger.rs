@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use mingma_core::{derive, read_evidence_file, NationalId, PseudonymKey, RuleSet, Timestamp};
-use mingma_store::Store;
+use mingma_store::{CodeChange, Store};
 use mingma_store_sqlite::SqliteStore;
 use serde_json::Value;
 
@@ -749,13 +749,16 @@ fn record_code_changes(db: &Path) -> (u64, u64, String) {
         let decisions = file
             .subjects
             .keys()
-            .map(|person| derive(&file.records, person, at, at, &rules))
+            .map(|person| {
+                CodeChange::from_decision(&derive(&file.records, person, at, at, &rules), size)
+            })
             .collect();
         let leaf = store
             .record_code_changes(decisions, size)
             .await
             .expect("recorded")
-            .expect("a batch");
+            .expect("a batch")
+            .leaf;
         let traveller = key.person_key(&NationalId::parse(TRAVELLER).expect("id"));
         let state = store
             .code_state(traveller)

@@ -30,10 +30,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mingma_authority::{Registry, Vouching};
 use mingma_core::{
-    derive, stay, Colour, Decision, Evidence, EvidenceBody, Jurisdiction, PersonKey, RecordId,
+    derive, stay, Decision, Evidence, EvidenceBody, Jurisdiction, PersonKey, RecordId,
     RiskAreaScope, RuleSet, Span, Timestamp, VenueId,
 };
-use mingma_store::{DerivationInputs, PurgeReport, Result, Store, StoreError, Vouch};
+use mingma_store::{CodeChange, DerivationInputs, PurgeReport, Result, Store, StoreError, Vouch};
 
 /// Where "now" comes from: the system clock in service, a controlled one in tests.
 pub trait Clock: Send + Sync + 'static {
@@ -326,19 +326,22 @@ impl<S: Store> Engine<S> {
     /// Evidence is read in chunks (without the scans that cannot matter, see
     /// `Store::evidence_for_derivation`), each chunk derived on a blocking thread
     /// once read, and several chunks are in flight at once (see
-    /// [`Engine::with_chunks`]), so reading and deriving use every core. The
-    /// decisions are recorded in the order of `persons`, whatever order the chunks
-    /// finish in.
+    /// [`Engine::with_chunks`]), so reading and deriving use every core. Each
+    /// decision is turned into its code change ([`CodeChange::from_decision`]) and
+    /// dropped on the thread that derived it, so the writer, which runs after the
+    /// last chunk, only compares and writes. The changes are recorded in the order
+    /// of `persons`, whatever order the chunks finish in; the store counts them by
+    /// colour as it records them.
     pub async fn rederive(&self, persons: &[PersonKey], now: Timestamp) -> Result<Rederived> {
         // Evidence appended after this point is not reflected; the batch says so.
         let reflects = self.store.ledger_size().await?;
         self.registry().await?;
         let chunks: Vec<Vec<PersonKey>> = persons.chunks(self.chunk).map(<[_]>::to_vec).collect();
-        let mut derived: Vec<Option<Vec<Decision>>> = (0..chunks.len()).map(|_| None).collect();
+        let mut derived: Vec<Option<Vec<CodeChange>>> = (0..chunks.len()).map(|_| None).collect();
         // Dropped on an early return: the chunks still in flight are aborted.
         let mut running = tokio::task::JoinSet::new();
         let finished = |done: Option<std::result::Result<Result<_>, tokio::task::JoinError>>,
-                        derived: &mut Vec<Option<Vec<Decision>>>|
+                        derived: &mut Vec<Option<Vec<CodeChange>>>|
          -> Result<()> {
             if let Some(done) = done {
                 let (i, decisions) = done.map_err(joined)??;
@@ -358,41 +361,35 @@ impl<S: Store> Engine<S> {
                     .store
                     .evidence_for_derivation(chunk.clone(), engine.rules.clone(), reflects)
                     .await?;
-                let decisions = tokio::task::spawn_blocking(move || {
-                    engine.derive_chunk(&chunk, &evidence, now)
+                let changes = tokio::task::spawn_blocking(move || {
+                    engine
+                        .derive_chunk(&chunk, &evidence, now)
+                        .into_iter()
+                        .map(|decision| CodeChange::from_decision(&decision, reflects))
+                        .collect::<Vec<_>>()
                 })
                 .await
                 .map_err(joined)?;
-                Ok((i, decisions))
+                Ok((i, changes))
             });
         }
         while !running.is_empty() {
             finished(running.join_next().await, &mut derived)?;
         }
-        let mut decisions = Vec::with_capacity(persons.len());
+        let mut changes = Vec::with_capacity(persons.len());
         for chunk in derived {
             let chunk = chunk
                 .ok_or_else(|| StoreError::Backend("a derivation chunk was not derived".into()))?;
-            decisions.extend(chunk);
+            changes.extend(chunk);
         }
-        if decisions.is_empty() {
+        if changes.is_empty() {
             return Ok(Rederived::default());
         }
-        let batch = self.store.record_code_changes(decisions, reflects).await?;
-        let mut changed = [0; 3];
-        if let Some(leaf) = batch {
-            for state in self.store.code_change_batch(leaf).await? {
-                changed[match state.change.colour() {
-                    Colour::Green => 0,
-                    Colour::Yellow => 1,
-                    Colour::Red => 2,
-                }] += 1;
-            }
-        }
+        let batch = self.store.record_code_changes(changes, reflects).await?;
         Ok(Rederived {
             derived: persons.len(),
-            batch,
-            changed,
+            batch: batch.map(|b| b.leaf),
+            changed: batch.map_or([0; 3], |b| b.changed),
         })
     }
 

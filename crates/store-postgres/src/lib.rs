@@ -41,14 +41,12 @@ mod writer;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use mingma_core::{
-    Decision, Evidence, Jurisdiction, PersonKey, RecordId, RuleSet, Timestamp, VenueId,
-};
+use mingma_core::{Evidence, Jurisdiction, PersonKey, RecordId, RuleSet, Timestamp, VenueId};
 use mingma_ledger::{Hash, HashSource};
 use mingma_store::nodes::{generated, with_fetched_nodes};
 use mingma_store::{
-    may_matter, Appended, CodeState, PurgeReport, Result, StoreError, StoredCheckpoint, StoredLeaf,
-    StoredRecord,
+    may_matter, Appended, CodeChange, CodeState, PurgeReport, RecordedBatch, Result, StoreError,
+    StoredCheckpoint, StoredLeaf, StoredRecord,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -428,10 +426,10 @@ impl mingma_store::Store for PostgresStore {
 
     async fn record_code_changes(
         &self,
-        decisions: Vec<Decision>,
+        changes: Vec<CodeChange>,
         reflects: u64,
-    ) -> Result<Option<u64>> {
-        self.write(|reply| Job::CodeChanges(decisions, reflects, reply))
+    ) -> Result<Option<RecordedBatch>> {
+        self.write(|reply| Job::CodeChanges(changes, reflects, reply))
             .await
     }
 

@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use mingma_core::canonical::canonical_bytes;
 use mingma_core::commitment::{LeafEntry, Salt};
-use mingma_core::{Decision, Evidence, EvidenceBody, EvidenceKind, PersonKey, Recorder, Timestamp};
+use mingma_core::{Evidence, EvidenceBody, EvidenceKind, PersonKey, Recorder, Timestamp};
 use mingma_ledger::{leaf_hash, Frontier};
 use mingma_store::nodes::{generated, with_fetched_nodes};
 use mingma_store::{
     batch_entry, colour_byte, new_salts, Appended, CodeChange, LedgerEntry, Purge, PurgeReport,
-    Result, StoreError, StoredCheckpoint,
+    RecordedBatch, Result, StoreError, StoredCheckpoint,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Config;
@@ -25,7 +25,11 @@ use crate::{corrupt, days};
 /// A write waiting for the writer.
 pub(crate) enum Job {
     Append(Vec<Evidence>, oneshot::Sender<Result<Vec<Appended>>>),
-    CodeChanges(Vec<Decision>, u64, oneshot::Sender<Result<Option<u64>>>),
+    CodeChanges(
+        Vec<CodeChange>,
+        u64,
+        oneshot::Sender<Result<Option<RecordedBatch>>>,
+    ),
     Checkpoint(StoredCheckpoint, oneshot::Sender<Result<()>>),
     Purge(Timestamp, oneshot::Sender<Result<PurgeReport>>),
     /// An authority act or an appeal step (both opaque leaves; only acts are listed
@@ -39,7 +43,10 @@ enum Done {
         oneshot::Sender<Result<Vec<Appended>>>,
         Result<Vec<Appended>>,
     ),
-    CodeChanges(oneshot::Sender<Result<Option<u64>>>, Result<Option<u64>>),
+    CodeChanges(
+        oneshot::Sender<Result<Option<RecordedBatch>>>,
+        Result<Option<RecordedBatch>>,
+    ),
     Checkpoint(oneshot::Sender<Result<()>>, Result<()>),
     Purge(oneshot::Sender<Result<PurgeReport>>, Result<PurgeReport>),
     Act(oneshot::Sender<Result<u64>>, Result<u64>),
@@ -261,8 +268,8 @@ impl Writer {
 async fn apply(conn: &Conn, state: &mut WriteState, job: Job) -> Done {
     match job {
         Job::Append(records, tx) => Done::Append(tx, append(conn, state, records).await),
-        Job::CodeChanges(decisions, reflects, tx) => {
-            Done::CodeChanges(tx, code_changes(conn, state, decisions, reflects).await)
+        Job::CodeChanges(changes, reflects, tx) => {
+            Done::CodeChanges(tx, code_changes(conn, state, changes, reflects).await)
         }
         Job::Checkpoint(checkpoint, tx) => {
             Done::Checkpoint(tx, add_checkpoint(conn, &state.frontier, checkpoint).await)
@@ -810,18 +817,24 @@ impl ScanRows<'_> {
 async fn code_changes(
     conn: &Conn,
     state: &mut WriteState,
-    decisions: Vec<Decision>,
+    changes: Vec<CodeChange>,
     reflects: u64,
-) -> Result<Option<u64>> {
+) -> Result<Option<RecordedBatch>> {
+    if let Some(other) = changes.iter().find(|c| c.reflects() != reflects) {
+        return Err(StoreError::Backend(format!(
+            "a code change reflects {} ledger leaves, its batch {reflects}",
+            other.reflects()
+        )));
+    }
     let mut seen = BTreeSet::new();
-    let decisions: Vec<&Decision> = decisions
-        .iter()
-        .filter(|d| seen.insert(d.subject))
+    let decisions: Vec<CodeChange> = changes
+        .into_iter()
+        .filter(|c| seen.insert(c.person()))
         .collect();
-    intern_persons(conn, state, decisions.iter().map(|d| d.subject)).await?;
+    intern_persons(conn, state, decisions.iter().map(|c| c.person())).await?;
     let pids: Vec<i32> = decisions
         .iter()
-        .map(|d| pid(state, &d.subject))
+        .map(|c| pid(state, &c.person()))
         .collect::<Result<_>>()?;
     let sql = format!(
         "{CODE_CHANGE_SELECT} JOIN code_states st ON st.leaf = cc.leaf AND st.position = cc.position \
@@ -833,10 +846,9 @@ async fn code_changes(
         current.insert(state.change.person(), state.change);
     }
     let mut changes: Vec<(i32, CodeChange)> = Vec::new();
-    for (decision, pid) in decisions.iter().zip(&pids) {
-        let change = CodeChange::from_decision(decision, reflects);
+    for (change, pid) in decisions.into_iter().zip(&pids) {
         if current
-            .get(&decision.subject)
+            .get(&change.person())
             .is_some_and(|c| c.same_code(&change))
         {
             continue;
@@ -924,7 +936,10 @@ async fn code_changes(
         .await
     };
     tokio::try_join!(insert_changes, upsert_states, leaves.insert(conn))?;
-    Ok(Some(leaf))
+    Ok(Some(RecordedBatch::of(
+        leaf,
+        changes.iter().map(|(_, c)| c),
+    )))
 }
 
 async fn add_checkpoint(

@@ -31,15 +31,14 @@ use std::time::{Duration, Instant};
 
 use mingma_core::commitment::Salt;
 use mingma_core::{
-    canonical, scan_in_area, Decision, Evidence, EvidenceBody, EvidenceKind, Jurisdiction, Level,
-    PersonKey, Presence, RecordId, Recorder, RiskAreaScope, RuleSet, Span, Timestamp, VenueId,
-    VenueKind,
+    canonical, scan_in_area, Evidence, EvidenceBody, EvidenceKind, Jurisdiction, Level, PersonKey,
+    Presence, RecordId, Recorder, RiskAreaScope, RuleSet, Span, Timestamp, VenueId, VenueKind,
 };
 use mingma_ledger::{Hash, HashSource};
 use mingma_store::nodes::generated;
 use mingma_store::{
-    colour_from_byte, Appended, CodeChange, CodeState, DerivationInputs, PurgeReport, Result, Stay,
-    StoreError, StoredCheckpoint, StoredLeaf, StoredRecord,
+    colour_from_byte, Appended, CodeChange, CodeState, DerivationInputs, PurgeReport,
+    RecordedBatch, Result, Stay, StoreError, StoredCheckpoint, StoredLeaf, StoredRecord,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
@@ -1531,10 +1530,10 @@ impl mingma_store::Store for SqliteStore {
 
     async fn record_code_changes(
         &self,
-        decisions: Vec<Decision>,
+        changes: Vec<CodeChange>,
         reflects: u64,
-    ) -> Result<Option<u64>> {
-        self.write(|reply| Job::CodeChanges(decisions, reflects, reply))
+    ) -> Result<Option<RecordedBatch>> {
+        self.write(|reply| Job::CodeChanges(changes, reflects, reply))
             .await
     }
 

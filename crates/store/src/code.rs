@@ -42,6 +42,26 @@ pub struct CodeState {
 
 const DOMAIN: &[u8] = b"mingma/code-change/v1\0";
 
+/// What recording a batch of code changes did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedBatch {
+    /// The ledger leaf of the batch.
+    pub leaf: u64,
+    /// How many codes changed, by new colour: green, yellow, red.
+    pub changed: [usize; 3],
+}
+
+impl RecordedBatch {
+    /// The batch at `leaf` recording `changes`, counted by colour.
+    pub fn of<'a>(leaf: u64, changes: impl IntoIterator<Item = &'a CodeChange>) -> Self {
+        let mut changed = [0; 3];
+        for change in changes {
+            changed[usize::from(colour_byte(change.colour()))] += 1;
+        }
+        RecordedBatch { leaf, changed }
+    }
+}
+
 impl CodeChange {
     /// The change a decision makes, reflecting the first `reflects` ledger leaves.
     pub fn from_decision(decision: &Decision, reflects: u64) -> Self {

@@ -17,7 +17,7 @@ use mingma_core::{
 };
 use mingma_ledger::{leaf_hash, verify_consistency, verify_inclusion, MemoryTree};
 
-use crate::{may_matter, LedgerEntry, Store, StoreError, StoredCheckpoint};
+use crate::{may_matter, CodeChange, LedgerEntry, Store, StoreError, StoredCheckpoint};
 
 /// Expands to one `#[tokio::test]` per contract clause, each on a fresh store made
 /// by `$make`: an expression giving a guard that derefs to the store (and cleans up
@@ -1265,19 +1265,29 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
             .into_iter()
             .map(|r| r.evidence)
             .collect();
-        decisions.push(derive(
-            &evidence,
-            &who,
-            t("06-02 00:00"),
-            t("06-02 00:00"),
-            &rules,
+        decisions.push(CodeChange::from_decision(
+            &derive(&evidence, &who, t("06-02 00:00"), t("06-02 00:00"), &rules),
+            size,
         ));
     }
-    let leaf = store
+    // A change reflecting another ledger size than its batch is refused, and
+    // nothing is recorded.
+    let mut stale = decisions.clone();
+    stale.push(CodeChange::from_decision(
+        &derive(&[], &person(77), t("06-02 00:00"), t("06-02 00:00"), &rules),
+        size - 1,
+    ));
+    assert!(store.record_code_changes(stale, size).await.is_err());
+    assert_eq!(store.ledger_size().await.expect("size"), size);
+    assert!(store.code_state(a).await.expect("read").is_none());
+    let recorded = store
         .record_code_changes(decisions.clone(), size)
         .await
         .expect("record")
         .expect("a batch leaf");
+    // Counted by new colour: b green, a red.
+    assert_eq!(recorded.changed, [1, 0, 1]);
+    let leaf = recorded.leaf;
     let state_a = store
         .code_state(a)
         .await
@@ -1317,6 +1327,30 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
     );
     assert_eq!(store.ledger_size().await.expect("size"), before);
     assert_eq!(store.code_states().await.expect("states").len(), 2);
+    // Derived again later from the same records: another `valid_at`, the same
+    // code, nothing recorded.
+    let mut again = Vec::new();
+    for who in [a, b] {
+        let evidence: Vec<Evidence> = store
+            .evidence_about(who)
+            .await
+            .expect("read")
+            .into_iter()
+            .map(|r| r.evidence)
+            .collect();
+        let at = t("06-02 12:00");
+        again.push(CodeChange::from_decision(
+            &derive(&evidence, &who, at, at, &rules),
+            size,
+        ));
+    }
+    assert_eq!(
+        store
+            .record_code_changes(again, size)
+            .await
+            .expect("record"),
+        None
+    );
     // b tests positive: a second change, in b's history after the first; a's
     // history holds its one change, a stranger's none.
     store
@@ -1334,10 +1368,12 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
     let later = derive(&evidence, &b, t("06-04 00:00"), t("06-04 00:00"), &rules);
     assert_eq!(later.colour, Colour::Red);
     let second = store
-        .record_code_changes(vec![later], size)
+        .record_code_changes(vec![CodeChange::from_decision(&later, size)], size)
         .await
         .expect("record")
         .expect("a second batch");
+    assert_eq!(second.changed, [0, 0, 1]);
+    let second = second.leaf;
     let history = store.code_changes_of(b).await.expect("history");
     let at: Vec<(u64, u64)> = history.iter().map(|c| (c.leaf, c.position)).collect();
     assert_eq!(at, [(leaf, state_b.position), (second, 0)]);
@@ -1351,6 +1387,43 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
         .await
         .expect("history")
         .is_empty());
+    // a tests positive again: the same colour, since, reason, owners and rule set,
+    // one more decisive record — a change all the same.
+    store
+        .append(vec![positive("t-a2", a, t("06-04 10:00"))])
+        .await
+        .expect("append");
+    let size = store.ledger_size().await.expect("size");
+    let evidence: Vec<Evidence> = store
+        .evidence_about(a)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|r| r.evidence)
+        .collect();
+    let at = t("06-05 00:00");
+    let third = store
+        .record_code_changes(
+            vec![CodeChange::from_decision(
+                &derive(&evidence, &a, at, at, &rules),
+                size,
+            )],
+            size,
+        )
+        .await
+        .expect("record")
+        .expect("more decisive evidence is a change");
+    assert_eq!(third.changed, [0, 0, 1]);
+    let now_a = store
+        .code_state(a)
+        .await
+        .expect("read")
+        .expect("a has a state");
+    assert_eq!(now_a.leaf, third.leaf);
+    assert_eq!(now_a.change.decisive().len(), 2);
+    assert_eq!(now_a.change.since(), state_a.change.since());
+    assert_eq!(now_a.change.reason(), state_a.change.reason());
+    assert_eq!(now_a.change.owners(), state_a.change.owners());
 }
 
 /// A checkpoint is stored only for the log's own root at its size.
@@ -1490,6 +1563,7 @@ macro_rules! tamper_tests {
 pub mod tamper {
     use std::future::Future;
 
+    use crate::CodeChange;
     use mingma_core::canonical::canonical_bytes;
     use mingma_core::{derive, EvidenceBody, RuleSet};
     use mingma_ledger::{Checkpoint, CheckpointSigner, NoteVerifier, SigningKey};
@@ -1588,12 +1662,9 @@ pub mod tamper {
                 .into_iter()
                 .map(|r| r.evidence)
                 .collect();
-            decisions.push(derive(
-                &evidence,
-                &who,
-                t("06-03 00:00"),
-                t("06-03 00:00"),
-                &rules,
+            decisions.push(CodeChange::from_decision(
+                &derive(&evidence, &who, t("06-03 00:00"), t("06-03 00:00"), &rules),
+                size,
             ));
         }
         store

@@ -19,7 +19,8 @@
 //!   synchronisation (SQLite `synchronous=FULL`, PostgreSQL `fsync` and
 //!   `synchronous_commit` on) and get throughput from group commit.
 //! - **Only the derivation engine writes code states**: the write path takes
-//!   [`Decision`]s, which only `mingma_core::derive` makes.
+//!   [`CodeChange`]s, which only a [`mingma_core::Decision`] makes, which only
+//!   `mingma_core::derive` makes.
 //!
 //! # What a store must never do
 //! Decide a colour, alter or delete a leaf, or put personal data in a leaf.
@@ -41,13 +42,13 @@ use std::sync::Arc;
 
 pub use code::{
     batch_entry, code_change_commitment, colour_byte, colour_from_byte, new_salts, CodeChange,
-    CodeState,
+    CodeState, RecordedBatch,
 };
 pub use entry::{CodeChangeBatch, EntryError, LedgerEntry, Purge};
 use mingma_core::commitment::Salt;
 use mingma_core::{
-    scan_may_matter, Decision, Evidence, EvidenceBody, EvidenceKind, Jurisdiction, PersonKey,
-    RecordId, RuleSet, Span, Timestamp, VenueId,
+    scan_may_matter, Evidence, EvidenceBody, EvidenceKind, Jurisdiction, PersonKey, RecordId,
+    RuleSet, Span, Timestamp, VenueId,
 };
 use mingma_ledger::Hash;
 pub use verify::{verify, Finding, LogIdentity, VerifyReport, Vouch};
@@ -490,16 +491,21 @@ pub trait Store: Clone + Send + Sync + 'static {
         until: Timestamp,
     ) -> impl Future<Output = Result<BTreeSet<PersonKey>>> + Send;
 
-    /// Records the code changes of these decisions as one ledger leaf committing to
-    /// the batch, and updates the code states, in one transaction. Decisions that
-    /// say the same as the stored state are skipped (so re-deriving is idempotent);
-    /// returns the batch leaf, or `None` if nothing changed. `reflects` is the ledger
-    /// size whose evidence the decisions considered.
+    /// Records these code changes (each made from a `Decision` by
+    /// [`CodeChange::from_decision`], so that no colour is set: a caller derives,
+    /// converts and drops its decisions where it derived them) as one ledger leaf
+    /// committing to the batch, and updates the code states, in one transaction.
+    /// Only a person's first change counts; a change that says the same as the
+    /// stored state ([`CodeChange::same_code`]) is skipped (so re-deriving is
+    /// idempotent). Returns the batch leaf and how many codes changed, by colour, or
+    /// `None` if nothing changed. `reflects` is the ledger size whose evidence the
+    /// decisions considered; a change reflecting another size is refused (nothing
+    /// is recorded).
     fn record_code_changes(
         &self,
-        decisions: Vec<Decision>,
+        changes: Vec<CodeChange>,
         reflects: u64,
-    ) -> impl Future<Output = Result<Option<u64>>> + Send;
+    ) -> impl Future<Output = Result<Option<RecordedBatch>>> + Send;
 
     /// The stored code state of `person`.
     fn code_state(
