@@ -485,15 +485,8 @@ pub async fn evidence_about_a_person_is_what_derivation_needs<S: Store>(store: &
     assert_eq!(about_b, ["case-b", "s-b", "ra-1", "ra-1.ok", "ret-s-b"]);
     // Enough for derivation: the approved designation makes a red.
     let rules = RuleSet::default_rules().expect("default rules");
-    let a_records: Vec<Evidence> = store
-        .evidence_about(a)
-        .await
-        .expect("read")
-        .into_iter()
-        .map(|r| r.evidence)
-        .collect();
-    let d = derive(&a_records, &a, t("06-03 00:00"), t("06-03 00:00"), &rules);
-    assert_eq!(d.colour, Colour::Red);
+    let d = change_derived(store, a, t("06-03 00:00"), 0, &rules).await;
+    assert_eq!(d.colour(), Colour::Red);
 }
 
 /// `evidence_for_derivation` gives, per person and in order, every record of
@@ -1246,6 +1239,25 @@ pub async fn a_refused_write_does_not_undo_another_in_the_same_group<S: Store>(s
     assert_eq!(tree.root(), root);
 }
 
+/// The change `who`'s code makes when derived at `at` from what the store holds
+/// about them, reflecting the first `size` leaves.
+async fn change_derived<S: Store>(
+    store: &S,
+    who: PersonKey,
+    at: Timestamp,
+    size: u64,
+    rules: &RuleSet,
+) -> CodeChange {
+    let evidence: Vec<Evidence> = store
+        .evidence_about(who)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|r| r.evidence)
+        .collect();
+    CodeChange::from_decision(&derive(&evidence, &who, at, at, rules), size)
+}
+
 /// Code changes from decisions are one leaf per batch, committing to the batch's
 /// changes; re-recording the same decisions changes nothing.
 pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
@@ -1258,17 +1270,7 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
     let size = store.ledger_size().await.expect("size");
     let mut decisions = Vec::new();
     for who in [a, b] {
-        let evidence: Vec<Evidence> = store
-            .evidence_about(who)
-            .await
-            .expect("read")
-            .into_iter()
-            .map(|r| r.evidence)
-            .collect();
-        decisions.push(CodeChange::from_decision(
-            &derive(&evidence, &who, t("06-02 00:00"), t("06-02 00:00"), &rules),
-            size,
-        ));
+        decisions.push(change_derived(store, who, t("06-02 00:00"), size, &rules).await);
     }
     // A change reflecting another ledger size than its batch is refused, and
     // nothing is recorded.
@@ -1331,18 +1333,7 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
     // code, nothing recorded.
     let mut again = Vec::new();
     for who in [a, b] {
-        let evidence: Vec<Evidence> = store
-            .evidence_about(who)
-            .await
-            .expect("read")
-            .into_iter()
-            .map(|r| r.evidence)
-            .collect();
-        let at = t("06-02 12:00");
-        again.push(CodeChange::from_decision(
-            &derive(&evidence, &who, at, at, &rules),
-            size,
-        ));
+        again.push(change_derived(store, who, t("06-02 12:00"), size, &rules).await);
     }
     assert_eq!(
         store
@@ -1358,17 +1349,10 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
         .await
         .expect("append");
     let size = store.ledger_size().await.expect("size");
-    let evidence: Vec<Evidence> = store
-        .evidence_about(b)
-        .await
-        .expect("read")
-        .into_iter()
-        .map(|r| r.evidence)
-        .collect();
-    let later = derive(&evidence, &b, t("06-04 00:00"), t("06-04 00:00"), &rules);
-    assert_eq!(later.colour, Colour::Red);
+    let later = change_derived(store, b, t("06-04 00:00"), size, &rules).await;
+    assert_eq!(later.colour(), Colour::Red);
     let second = store
-        .record_code_changes(vec![CodeChange::from_decision(&later, size)], size)
+        .record_code_changes(vec![later], size)
         .await
         .expect("record")
         .expect("a second batch");
@@ -1394,20 +1378,9 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
         .await
         .expect("append");
     let size = store.ledger_size().await.expect("size");
-    let evidence: Vec<Evidence> = store
-        .evidence_about(a)
-        .await
-        .expect("read")
-        .into_iter()
-        .map(|r| r.evidence)
-        .collect();
-    let at = t("06-05 00:00");
     let third = store
         .record_code_changes(
-            vec![CodeChange::from_decision(
-                &derive(&evidence, &a, at, at, &rules),
-                size,
-            )],
+            vec![change_derived(store, a, t("06-05 00:00"), size, &rules).await],
             size,
         )
         .await
@@ -1563,12 +1536,11 @@ macro_rules! tamper_tests {
 pub mod tamper {
     use std::future::Future;
 
-    use crate::CodeChange;
     use mingma_core::canonical::canonical_bytes;
-    use mingma_core::{derive, EvidenceBody, RuleSet};
+    use mingma_core::{EvidenceBody, RuleSet};
     use mingma_ledger::{Checkpoint, CheckpointSigner, NoteVerifier, SigningKey};
 
-    use super::{act, person, positive, rid, risk_area, scan, t};
+    use super::{act, change_derived, person, positive, rid, risk_area, scan, t};
     use crate::{verify, Finding, LogIdentity, Store, StoredCheckpoint, VerifyReport};
 
     const ORIGIN: &str = "mingma.test/log";
@@ -1655,17 +1627,7 @@ pub mod tamper {
         let size = store.ledger_size().await.expect("size");
         let mut decisions = Vec::new();
         for who in [a, b] {
-            let evidence: Vec<_> = store
-                .evidence_about(who)
-                .await
-                .expect("read")
-                .into_iter()
-                .map(|r| r.evidence)
-                .collect();
-            decisions.push(CodeChange::from_decision(
-                &derive(&evidence, &who, t("06-03 00:00"), t("06-03 00:00"), &rules),
-                size,
-            ));
+            decisions.push(change_derived(store, who, t("06-03 00:00"), size, &rules).await);
         }
         store
             .record_code_changes(decisions, size)
