@@ -711,8 +711,8 @@ impl<S: Store> App<S> {
         self.derive_kept(key, name, id_last_four, lang, 0).await
     }
 
-    /// Shows `key`'s view again (or derives it) off the request, on the runtime of
-    /// other work (lowest priority), unless that is under way.
+    /// Shows `key`'s view again (or derives it) off the request, on the door's
+    /// runtime, at most [`BACKGROUND_CHECKS`] at once, unless that is under way.
     fn view_again_later(
         self: &Arc<Self>,
         key: ViewKey,

@@ -53,7 +53,8 @@ impl Metrics {
 
     /// Counts an event (`checkins` by presence, `code_verifications` by outcome,
     /// `code_views` by how a view was made: `derived` from the evidence, or shown
-    /// `again` from the last one's basis).
+    /// `again` from the last one's basis; `code_view_checks` by what said a view
+    /// shown again was unchanged: the ledger's follower (`followed`) or the store).
     pub fn event(&self, name: &'static str, label: &str) {
         *self
             .inner()
