@@ -130,23 +130,7 @@ async fn a_district_declaration_turns_exactly_the_people_with_a_stay_in_it_red()
 
     // 中原区 high risk from 06-05 10:00 to 06-09 10:00 (declared 06-08 10:00), by
     // officials whose keys the ledger's authority acts registered.
-    let founding = founding(&directory(), 1);
-    register(&store, &founding).await;
-    let declaration = founding.seal(risk_area("ra-zy", "410102", t("06-08 10:00")));
-    store
-        .append(vec![
-            declaration.clone(),
-            founding.seal(act(
-                "ra-zy.ok",
-                "off-sun",
-                EvidenceBody::Approval {
-                    target: rid("ra-zy"),
-                },
-                t("06-08 10:05"),
-            )),
-        ])
-        .await
-        .expect("declare");
+    let declaration = declare_zhongyuan(&store).await;
     let affected = engine.affected_by(&declaration).await.expect("affected");
     // Visits on June 5-8 at 12:00 (days 4-7) lie in the window; June 4 12:00 lies in
     // the day before it, where a long stay could still reach into it.
@@ -297,11 +281,20 @@ async fn declared_district(path: &std::path::Path) -> SqliteStore {
         records.push(scan(&format!("z-{n}"), person(n), "v-zy", "410102001", day));
     }
     store.append(records).await.expect("append");
+    declare_zhongyuan(&store).await;
+    store
+}
+
+/// Declares 中原区 (410102) high-risk from 06-05 10:00 to 06-09 10:00 (declared 06-08
+/// 10:00, approved 10:05) by officials whose keys the ledger's authority acts
+/// registered; returns the declaration.
+async fn declare_zhongyuan(store: &SqliteStore) -> Evidence {
     let founding = founding(&directory(), 1);
-    register(&store, &founding).await;
+    register(store, &founding).await;
+    let declaration = founding.seal(risk_area("ra-zy", "410102", t("06-08 10:00")));
     store
         .append(vec![
-            founding.seal(risk_area("ra-zy", "410102", t("06-08 10:00"))),
+            declaration.clone(),
             founding.seal(act(
                 "ra-zy.ok",
                 "off-sun",
@@ -313,7 +306,7 @@ async fn declared_district(path: &std::path::Path) -> SqliteStore {
         ])
         .await
         .expect("declare");
-    store
+    declaration
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
