@@ -32,6 +32,12 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The most of the store file each connection maps into memory (1 TiB): all of it,
+/// at any size the store reaches. The bundled SQLite would clamp this to 2 GiB
+/// without the workspace's `LIBSQLITE3_FLAGS` (`.cargo/config.toml`); past the map,
+/// every page is read with a system call into the connection's small page cache.
+pub(crate) const MMAP_SIZE: i64 = 1 << 40;
+
 /// Settings of the write connection: WAL, and `synchronous=FULL` so that a commit
 /// survives power loss before it is acknowledged.
 pub(crate) fn configure(conn: &Connection) -> Result<()> {
@@ -55,21 +61,48 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "PRAGMA synchronous=FULL;
          PRAGMA busy_timeout=10000;
-         PRAGMA cache_size=-4096;
-         PRAGMA mmap_size=17179869184;
-         PRAGMA wal_autocheckpoint=10000;
          PRAGMA temp_store=MEMORY;",
     )
-    .map_err(backend)
+    .map_err(backend)?;
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size={WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES};"
+    ))
+    .map_err(backend)?;
+    map_whole_file(conn)
+}
+
+/// The write connection's page cache, as `PRAGMA cache_size` takes it (negative:
+/// KiB): 4 MiB.
+pub(crate) const WRITER_CACHE_KIB: i64 = -4096;
+
+/// WAL pages after which a commit checkpoints (40 MiB).
+pub(crate) const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
+
+/// The write connection's page cache while it writes a large batch of code changes
+/// (`writer::WideCache`): up to 1 GiB, allocated only as pages are used.
+pub(crate) const WIDE_CACHE_KIB: i64 = -1_048_576;
+
+/// Asks for [`MMAP_SIZE`] and refuses a connection that gets less: a clamped map
+/// does not fail, it only makes every read past it a system call.
+fn map_whole_file(conn: &Connection) -> Result<()> {
+    let granted: i64 = conn
+        .query_row(&format!("PRAGMA mmap_size={MMAP_SIZE}"), [], |r| r.get(0))
+        .map_err(backend)?;
+    if granted < MMAP_SIZE {
+        return Err(StoreError::Backend(format!(
+            "SQLite maps at most {granted} bytes of the store, not {MMAP_SIZE}: built \
+             without the workspace's LIBSQLITE3_FLAGS (.cargo/config.toml)"
+        )));
+    }
+    Ok(())
 }
 
 /// Settings of a read connection.
 pub(crate) fn configure_reader(conn: &Connection) -> Result<()> {
     // Memory-mapped pages: a proof's dozen b-tree lookups without a system call each.
-    conn.execute_batch(
-        "PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768; PRAGMA mmap_size=17179869184;",
-    )
-    .map_err(backend)
+    conn.execute_batch("PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768;")
+        .map_err(backend)?;
+    map_whole_file(conn)
 }
 
 /// Applies the migrations not yet applied, each in its own transaction, and checks
@@ -117,4 +150,27 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fails when the bundled SQLite was built without the workspace's
+    /// `LIBSQLITE3_FLAGS`: it would then map 2 GiB of the store, not all of it.
+    #[test]
+    fn both_kinds_of_connection_map_the_whole_file() {
+        let path = std::env::temp_dir().join(format!("mingma-mmap-{}.sqlite", std::process::id()));
+        let conn = Connection::open(&path).unwrap();
+        configure(&conn).unwrap();
+        configure_reader(&conn).unwrap();
+        let granted: i64 = conn
+            .query_row("PRAGMA mmap_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(granted, MMAP_SIZE);
+        drop(conn);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }
