@@ -289,24 +289,83 @@ async fn declared_district(path: &std::path::Path) -> SqliteStore {
 /// 10:00, approved 10:05) by officials whose keys the ledger's authority acts
 /// registered; returns the declaration.
 async fn declare_zhongyuan(store: &SqliteStore) -> Evidence {
+    register(store, &founding(&directory(), 1)).await;
+    declare_zhongyuan_as(store, "ra-zy").await
+}
+
+/// The declaration of [`declare_zhongyuan`] recorded (again) as `id`, the founding
+/// officials' keys already registered.
+async fn declare_zhongyuan_as(store: &SqliteStore, id: &str) -> Evidence {
     let founding = founding(&directory(), 1);
-    register(store, &founding).await;
-    let declaration = founding.seal(risk_area("ra-zy", "410102", t("06-08 10:00")));
+    let declaration = founding.seal(risk_area(id, "410102", t("06-08 10:00")));
     store
         .append(vec![
             declaration.clone(),
             founding.seal(act(
-                "ra-zy.ok",
+                &format!("{id}.ok"),
                 "off-sun",
-                EvidenceBody::Approval {
-                    target: rid("ra-zy"),
-                },
+                EvidenceBody::Approval { target: rid(id) },
                 t("06-08 10:05"),
             )),
         ])
         .await
         .expect("declare");
     declaration
+}
+
+/// Past 4,096 changes in one batch the SQLite writer widens its page cache for the
+/// batch and narrows it after; the same area declared twice for the same window is
+/// looked up once for both. Every code must still cite both declarations, the batch
+/// hold every change, and deriving again record nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_declared_twice_turns_thousands_red_citing_both_declarations() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("m.sqlite")).expect("open");
+    let people = 5_000u32;
+    let records: Vec<Evidence> = (0..people)
+        .map(|n| {
+            let at = t("06-06 09:00").plus_seconds(i64::from(n % 600) * 60);
+            scan(&format!("z-{n}"), person(n), "v-zy", "410102001", at)
+        })
+        .collect();
+    store.append(records).await.expect("append");
+    let first = declare_zhongyuan(&store).await;
+    let second = declare_zhongyuan_as(&store, "ra-zy-again").await;
+    // Chunks well above the by-person threshold (256), so found by area.
+    let engine =
+        Engine::new(store.clone(), RuleSet::default_rules().expect("rules")).with_chunks(1_000, 2);
+    let affected: Vec<_> = engine
+        .affected_by(&second)
+        .await
+        .expect("affected")
+        .into_iter()
+        .collect();
+    assert_eq!(affected.len(), people as usize);
+    let now = t("06-08 12:00");
+    let done = engine.rederive(&affected, now).await.expect("rederive");
+    assert_eq!(done.changed, [0, 0, people as usize], "{done:?}");
+    let batch = store
+        .code_change_batch(done.batch.expect("a batch"))
+        .await
+        .expect("batch");
+    assert_eq!(batch.len(), people as usize);
+    for state in &batch {
+        let cited = state.change.decisive();
+        assert!(
+            cited.contains(&first.id) && cited.contains(&second.id),
+            "{:?} cites {cited:?}",
+            state.change.person()
+        );
+    }
+    assert_eq!(
+        engine.rederive(&affected, now).await.expect("again").batch,
+        None
+    );
+    // The writer goes on writing after narrowing its cache again.
+    store
+        .append(vec![scan("z-late", person(0), "v-zy", "410102001", now)])
+        .await
+        .expect("append after the batch");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

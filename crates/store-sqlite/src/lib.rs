@@ -729,6 +729,9 @@ fn derivation_inputs(
             .filter(|p| index.key(**p).is_some())
             .filter_map(|p| u32::try_from(*p).ok())
             .collect();
+        // Declarations of the same area for the same window (declared again, or by
+        // two authorities) find the same visits: looked for once.
+        let mut looked: Vec<(&RiskAreaScope, Timestamp, Timestamp, Vec<(u32, u64)>)> = Vec::new();
         for &area in &areas {
             let EvidenceBody::RiskArea {
                 area: scope,
@@ -739,9 +742,18 @@ fn derivation_inputs(
             else {
                 continue;
             };
-            let vids = covered_vids(conn, scope)?;
-            for (pid, leaf) in index.visits_at(&vids, from.minus(longest), *until, &wanted) {
-                exposed.entry(pid).or_default().push((leaf, area));
+            let same = |(s, f, u, _): &&(&RiskAreaScope, Timestamp, Timestamp, _)| {
+                *s == scope && f == from && u == until
+            };
+            if looked.iter().find(same).is_none() {
+                let vids = covered_vids(conn, scope)?;
+                let visits = index.visits_at(&vids, from.minus(longest), *until, &wanted);
+                looked.push((scope, *from, *until, visits));
+            }
+            if let Some((_, _, _, visits)) = looked.iter().find(same) {
+                for &(pid, leaf) in visits {
+                    exposed.entry(pid).or_default().push((leaf, area));
+                }
             }
         }
     }

@@ -753,16 +753,17 @@ impl ScanIndex {
         pids: &PidSet,
     ) -> Vec<(u32, u64)> {
         let (from, until) = (bound(from), bound(until));
-        let mut found: Vec<AtVenue> = Vec::new();
         let mut visits = Vec::new();
         let tables = self.read();
         for vid in vids {
             if let Some(venue) = tables.venue(*vid) {
-                found.clear();
-                venue.window(from, until, &mut found);
+                // In place: a district's window holds millions of entries, and most
+                // are of people not asked for.
+                let (sorted, tail) = venue.in_window(from, until);
                 visits.extend(
-                    found
+                    sorted
                         .iter()
+                        .chain(tail)
                         .filter(|e| pids.contains(e.pid))
                         .map(|e| (e.pid, e.leaf())),
                 );

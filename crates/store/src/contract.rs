@@ -70,11 +70,12 @@ fn key() -> PseudonymKey {
     PseudonymKey::from_bytes([9; 32])
 }
 
-/// A person with a valid ID number made from `n` (distinct for `n < 1000`).
+/// A person with a valid ID number made from `n` (distinct for `n < 90,000`: born on
+/// 1 January 1990, or a year earlier for every further thousand).
 pub fn person(n: u32) -> PersonKey {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
-    let first17 = format!("41010219900101{:03}", n % 1000);
+    let first17 = format!("410102{}0101{:03}", 1990 - (n / 1000) % 90, n % 1000);
     let sum: u32 = first17
         .chars()
         .zip(WEIGHTS)
