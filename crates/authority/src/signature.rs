@@ -420,7 +420,9 @@ pub const BATCH: usize = 128;
 #[derive(Debug, Default)]
 pub struct Vouching {
     keys: std::sync::RwLock<KeyRing>,
-    vouched: std::sync::Mutex<std::collections::HashSet<[u8; 16]>>,
+    /// Read by every derivation lane at every record, written once per record:
+    /// a read-write lock, so the lanes do not queue behind each other.
+    vouched: std::sync::RwLock<std::collections::HashSet<[u8; 16]>>,
 }
 
 impl Vouching {
@@ -437,7 +439,7 @@ impl Vouching {
         if let Ok(mut ring) = self.keys.write() {
             *ring = keys;
         }
-        if let Ok(mut vouched) = self.vouched.lock() {
+        if let Ok(mut vouched) = self.vouched.write() {
             vouched.clear();
         }
     }
@@ -458,7 +460,7 @@ impl Vouching {
             digest.copy_from_slice(&full[..16]);
             digest
         };
-        if self.vouched.lock().is_ok_and(|v| v.contains(&digest)) {
+        if self.vouched.read().is_ok_and(|v| v.contains(&digest)) {
             return Ok(());
         }
         let checked = match self.keys.read() {
@@ -468,7 +470,7 @@ impl Vouching {
             )),
         };
         if checked.is_ok() {
-            if let Ok(mut vouched) = self.vouched.lock() {
+            if let Ok(mut vouched) = self.vouched.write() {
                 vouched.insert(digest);
             }
         }

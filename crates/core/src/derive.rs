@@ -453,9 +453,9 @@ pub fn derive<'a>(
         // Every authority owning a record the period rests on shares ownership
         // (e.g. customs for the border entry behind a quarantine order).
         for id in &fired.evidence {
-            if let Some(owner) = ledger.get(id).and_then(|r| r.authority.clone()) {
-                if !owners.contains(&owner) {
-                    owners.push(owner);
+            if let Some(owner) = ledger.get(id).and_then(|r| r.authority.as_ref()) {
+                if !owners.contains(owner) {
+                    owners.push(owner.clone());
                 }
             }
         }
@@ -673,12 +673,17 @@ fn scan_periods(
             let overlaps = entered < *until && *from < left;
             // The exposure ends when the person left or the window closed; the
             // rule's duration counts from then.
+            // Built field by field: cloning `base` would clone its evidence and
+            // owner only to drop them (one period per scan and declaration).
             (accepted && overlaps && area.covers(venue, *street)).then(|| Period {
+                rule: base.rule,
                 from: entered.max(declaration.effective_at),
-                origin: left.min(*until),
+                until: base.until,
+                ending: base.ending,
                 evidence: vec![declaration.id.clone(), scan.id.clone()],
                 owner: declaration.authority.clone(),
-                ..base.clone()
+                anchor: base.anchor.clone(),
+                origin: left.min(*until),
             })
         })
         .collect()
