@@ -27,6 +27,10 @@ use mingma_sim::{City, CityConfig};
 use mingma_store::Store;
 use mingma_store_sqlite::SqliteStore;
 
+/// The allocator of the `mingma` binary, whose `bench run` this mirrors.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let process = Instant::now();
