@@ -731,7 +731,8 @@ fn derivation_inputs(
             .collect();
         // Declarations of the same area for the same window (declared again, or by
         // two authorities) find the same visits: looked for once.
-        let mut looked: Vec<(&RiskAreaScope, Timestamp, Timestamp, Vec<(u32, u64)>)> = Vec::new();
+        type Window<'r> = (&'r RiskAreaScope, Timestamp, Timestamp);
+        let mut looked: Vec<(Window, Vec<(u32, u64)>)> = Vec::new();
         for &area in &areas {
             let EvidenceBody::RiskArea {
                 area: scope,
@@ -742,18 +743,18 @@ fn derivation_inputs(
             else {
                 continue;
             };
-            let same = |(s, f, u, _): &&(&RiskAreaScope, Timestamp, Timestamp, _)| {
-                *s == scope && f == from && u == until
-            };
-            if looked.iter().find(same).is_none() {
-                let vids = covered_vids(conn, scope)?;
-                let visits = index.visits_at(&vids, from.minus(longest), *until, &wanted);
-                looked.push((scope, *from, *until, visits));
-            }
-            if let Some((_, _, _, visits)) = looked.iter().find(same) {
-                for &(pid, leaf) in visits {
-                    exposed.entry(pid).or_default().push((leaf, area));
+            let window: Window = (scope, *from, *until);
+            let at = match looked.iter().position(|(w, _)| *w == window) {
+                Some(at) => at,
+                None => {
+                    let vids = covered_vids(conn, scope)?;
+                    let visits = index.visits_at(&vids, from.minus(longest), *until, &wanted);
+                    looked.push((window, visits));
+                    looked.len() - 1
                 }
+            };
+            for &(pid, leaf) in looked.get(at).map(|(_, v)| v.as_slice()).unwrap_or(&[]) {
+                exposed.entry(pid).or_default().push((leaf, area));
             }
         }
     }

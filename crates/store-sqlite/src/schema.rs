@@ -79,7 +79,7 @@ pub(crate) const WRITER_CACHE_KIB: i64 = -4096;
 pub(crate) const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
 /// The write connection's page cache while it writes a large batch of code changes
-/// (`writer::WideCache`): up to 1 GiB, allocated only as pages are used.
+/// (`writer::widen_cache_for`): up to 1 GiB, allocated only as pages are used.
 pub(crate) const WIDE_CACHE_KIB: i64 = -1_048_576;
 
 /// Asks for [`MMAP_SIZE`] and refuses a connection that gets less: a clamped map

@@ -323,6 +323,7 @@ fn widen_cache_for(conn: &Connection, group: &[Job]) -> bool {
             .is_ok()
 }
 
+/// The group commit itself (see [`commit_group`]), every job answered.
 fn commit_group_in(conn: &mut Connection, state: &mut WriteState, group: Vec<Job>) {
     let before = state.frontier.clone();
     if let Some(outcomes) = all_in_one(conn, state, &group) {
