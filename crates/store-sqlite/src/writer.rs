@@ -278,17 +278,24 @@ fn commit_group(conn: &mut Connection, state: &mut WriteState, group: Vec<Job>) 
     let wide = widen_cache_for(conn, &group);
     commit_group_in(conn, state, group);
     if wide {
-        // After the replies: the batch's WAL frames copied into the file, then the
-        // usual settings back. Failing leaves a larger cache or a longer WAL, only
-        // slower; the next commit checkpoints again.
-        let _ = conn.execute_batch(&format!(
-            "PRAGMA wal_checkpoint(PASSIVE);
-             PRAGMA wal_autocheckpoint={};
-             PRAGMA cache_size={};",
-            crate::schema::WAL_AUTOCHECKPOINT_PAGES,
-            crate::schema::WRITER_CACHE_KIB
-        ));
+        narrow_cache(conn);
     }
+}
+
+/// After the replies to a widened group: the batch's WAL frames copied into the
+/// file, then the usual settings back — each on its own, so a failed checkpoint
+/// (the next commit checkpoints again) does not leave the automatic checkpoints off.
+/// A setting that fails to go back leaves a larger cache, only slower.
+fn narrow_cache(conn: &Connection) {
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+    let _ = conn.execute_batch(&format!(
+        "PRAGMA wal_autocheckpoint={}",
+        crate::schema::WAL_AUTOCHECKPOINT_PAGES
+    ));
+    let _ = conn.execute_batch(&format!(
+        "PRAGMA cache_size={}",
+        crate::schema::WRITER_CACHE_KIB
+    ));
 }
 
 /// Code changes in one group above which the writer's page cache is widened.
@@ -314,13 +321,16 @@ fn widen_cache_for(conn: &Connection, group: &[Job]) -> bool {
             _ => 0,
         })
         .sum();
-    changes >= WIDE_CACHE_FROM
-        && conn
-            .execute_batch(&format!(
-                "PRAGMA cache_size={}; PRAGMA wal_autocheckpoint=0;",
-                crate::schema::WIDE_CACHE_KIB
-            ))
-            .is_ok()
+    changes >= WIDE_CACHE_FROM && widen_cache(conn)
+}
+
+/// The wide cache, and no automatic checkpoint; whether both were set.
+fn widen_cache(conn: &Connection) -> bool {
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size={}; PRAGMA wal_autocheckpoint=0;",
+        crate::schema::WIDE_CACHE_KIB
+    ))
+    .is_ok()
 }
 
 /// The group commit itself (see [`commit_group`]), every job answered.
@@ -954,4 +964,52 @@ fn purge(conn: &Connection, state: &mut WriteState, before: Timestamp) -> Result
         removed,
         kept_referenced,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setting(conn: &Connection, pragma: &str) -> i64 {
+        conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// A widened writer goes back to its usual cache and automatic checkpoints.
+    #[test]
+    fn a_widened_cache_is_narrowed_with_checkpoints_back_on() {
+        let dir = std::env::temp_dir().join(format!("mingma-wide-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = Connection::open(dir.join("w.sqlite")).unwrap();
+        crate::schema::configure(&conn).unwrap();
+        let usual = (
+            setting(&conn, "cache_size"),
+            setting(&conn, "wal_autocheckpoint"),
+        );
+        assert_eq!(
+            usual,
+            (
+                crate::schema::WRITER_CACHE_KIB,
+                crate::schema::WAL_AUTOCHECKPOINT_PAGES
+            )
+        );
+        assert!(widen_cache(&conn));
+        assert_eq!(
+            (
+                setting(&conn, "cache_size"),
+                setting(&conn, "wal_autocheckpoint")
+            ),
+            (crate::schema::WIDE_CACHE_KIB, 0)
+        );
+        narrow_cache(&conn);
+        assert_eq!(
+            (
+                setting(&conn, "cache_size"),
+                setting(&conn, "wal_autocheckpoint")
+            ),
+            usual
+        );
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
