@@ -201,7 +201,7 @@ pub async fn run(command: &BenchCommand) -> Result<()> {
         }
         BenchCommand::Import(args) => crate::import::bench::run(args).await?,
         BenchCommand::Memory { db } => {
-            let memory = mingma_bench::measure_open(db)?;
+            let memory = mingma_bench::measure_open(db, crate::memory::release_freed_pages)?;
             println!("{}", serde_json::to_string(&memory)?);
         }
         BenchCommand::Chart { results, out } => {

@@ -36,6 +36,7 @@ async fn open_store(db: &str) -> Result<Opened> {
     } else {
         let store = mingma_store_sqlite::SqliteStore::open(db)
             .with_context(|| format!("cannot open {db}"))?;
+        crate::memory::release_freed_pages();
         Ok(Opened::Sqlite(store))
     }
 }
@@ -109,6 +110,7 @@ pub async fn demo(args: &DemoArgs) -> Result<()> {
     let keys = mingma_server::load_keys(&config)?;
     let store = mingma_store_sqlite::SqliteStore::open(&config.db)
         .with_context(|| format!("cannot open {}", config.db))?;
+    crate::memory::release_freed_pages();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
     // The simulated days end at today's midnight in UTC+8, so every record is past.

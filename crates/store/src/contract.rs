@@ -1398,6 +1398,39 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
     assert_eq!(now_a.change.since(), state_a.change.since());
     assert_eq!(now_a.change.reason(), state_a.change.reason());
     assert_eq!(now_a.change.owners(), state_a.change.owners());
+    // A batch keeps the order it was given in, whatever order the store keeps
+    // persons in: f is seen first, e given first.
+    let (e, f) = (person(16), person(17));
+    store
+        .append(vec![positive("t-f", f, t("06-05 10:00"))])
+        .await
+        .expect("append");
+    store
+        .append(vec![positive("t-e", e, t("06-05 11:00"))])
+        .await
+        .expect("append");
+    let size = store.ledger_size().await.expect("size");
+    let mut given = Vec::new();
+    for who in [e, f] {
+        given.push(change_derived(store, who, t("06-06 00:00"), size, &rules).await);
+    }
+    let fourth = store
+        .record_code_changes(given.clone(), size)
+        .await
+        .expect("record")
+        .expect("a fourth batch")
+        .leaf;
+    let batch = store.code_change_batch(fourth).await.expect("batch");
+    let order: Vec<(PersonKey, u64)> = batch
+        .iter()
+        .map(|c| (c.change.person(), c.position))
+        .collect();
+    assert_eq!(order, [(e, 0), (f, 1)]);
+    for (who, change, position) in [(e, &given[0], 0), (f, &given[1], 1)] {
+        let state = store.code_state(who).await.expect("read").expect("a state");
+        assert_eq!((state.leaf, state.position), (fourth, position));
+        assert_eq!(&state.change, change);
+    }
 }
 
 /// A checkpoint is stored only for the log's own root at its size.
