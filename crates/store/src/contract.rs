@@ -1259,6 +1259,21 @@ async fn change_derived<S: Store>(
     CodeChange::from_decision(&derive(&evidence, &who, at, at, rules), size)
 }
 
+/// The changes derived for each of `whom` at `at`, in that order.
+async fn changes_derived<S: Store>(
+    store: &S,
+    whom: &[PersonKey],
+    at: Timestamp,
+    size: u64,
+    rules: &RuleSet,
+) -> Vec<CodeChange> {
+    let mut changes = Vec::with_capacity(whom.len());
+    for who in whom {
+        changes.push(change_derived(store, *who, at, size, rules).await);
+    }
+    changes
+}
+
 /// Code changes from decisions are one leaf per batch, committing to the batch's
 /// changes; re-recording the same decisions changes nothing.
 pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
@@ -1269,10 +1284,7 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
         .await
         .expect("append");
     let size = store.ledger_size().await.expect("size");
-    let mut decisions = Vec::new();
-    for who in [a, b] {
-        decisions.push(change_derived(store, who, t("06-02 00:00"), size, &rules).await);
-    }
+    let decisions = changes_derived(store, &[a, b], t("06-02 00:00"), size, &rules).await;
     // A change reflecting another ledger size than its batch is refused, and
     // nothing is recorded.
     let mut stale = decisions.clone();
@@ -1332,10 +1344,7 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
     assert_eq!(store.code_states().await.expect("states").len(), 2);
     // Derived again later from the same records: another `valid_at`, the same
     // code, nothing recorded.
-    let mut again = Vec::new();
-    for who in [a, b] {
-        again.push(change_derived(store, who, t("06-02 12:00"), size, &rules).await);
-    }
+    let again = changes_derived(store, &[a, b], t("06-02 12:00"), size, &rules).await;
     assert_eq!(
         store
             .record_code_changes(again, size)
@@ -1410,10 +1419,7 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
         .await
         .expect("append");
     let size = store.ledger_size().await.expect("size");
-    let mut given = Vec::new();
-    for who in [e, f] {
-        given.push(change_derived(store, who, t("06-06 00:00"), size, &rules).await);
-    }
+    let given = changes_derived(store, &[e, f], t("06-06 00:00"), size, &rules).await;
     let fourth = store
         .record_code_changes(given.clone(), size)
         .await
