@@ -2,14 +2,15 @@
 //!
 //! Opening an SQLite store builds the scan index: every scan is gathered into
 //! temporary vectors, then each venue's and person's vector is allocated at its
-//! exact size and the temporaries freed. mimalloc (the binary's allocator) keeps the
-//! freed pages of a thread's heap resident until that heap allocates or frees again,
-//! and the thread that built the index may never do either: at 1,000,000 persons an
-//! opened store held about 1 GiB of freed pages (`RssAnon` 2.9 GiB for a 1.6 GiB
+//! exact size and the temporaries freed. The thread that built the index then ends,
+//! and mimalloc (the binary's allocator) keeps the pages it freed resident until
+//! some heap collects them, which an idle server may never do: at 1,000,000 persons
+//! an opened store held about 1 GiB of freed pages (`RssAnon` 2.9 GiB for a 1.6 GiB
 //! index; BENCHMARKS.md, session 10).
 
-/// Asks the allocator to return every page it holds free, in every heap: called once
-/// after a store is opened, before serving.
+/// Asks the allocator to give back the pages it holds free — this thread's, and
+/// those left by threads that ended: called once after a store is opened, before
+/// serving.
 #[allow(unsafe_code)]
 pub fn release_freed_pages() {
     // SAFETY: `mi_collect` has no preconditions; it may be called from any thread at
