@@ -152,6 +152,35 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// A store file of its own for a unit test, removed with its directory when dropped
+/// (also when an assertion fails).
+#[cfg(test)]
+pub(crate) struct ScratchDb {
+    dir: std::path::PathBuf,
+    /// The connection, opened on the file but not configured.
+    pub(crate) conn: Connection,
+}
+
+#[cfg(test)]
+impl ScratchDb {
+    /// A fresh directory named after `name` and this process, and a connection to a
+    /// file in it.
+    pub(crate) fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("mingma-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = Connection::open(dir.join("store.sqlite")).unwrap();
+        Self { dir, conn }
+    }
+}
+
+#[cfg(test)]
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,17 +189,13 @@ mod tests {
     /// `LIBSQLITE3_FLAGS`: it would then map 2 GiB of the store, not all of it.
     #[test]
     fn both_kinds_of_connection_map_the_whole_file() {
-        let path = std::env::temp_dir().join(format!("mingma-mmap-{}.sqlite", std::process::id()));
-        let conn = Connection::open(&path).unwrap();
-        configure(&conn).unwrap();
-        configure_reader(&conn).unwrap();
-        let granted: i64 = conn
+        let db = ScratchDb::new("mmap");
+        configure(&db.conn).unwrap();
+        configure_reader(&db.conn).unwrap();
+        let granted: i64 = db
+            .conn
             .query_row("PRAGMA mmap_size", [], |r| r.get(0))
             .unwrap();
         assert_eq!(granted, MMAP_SIZE);
-        drop(conn);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
     }
 }

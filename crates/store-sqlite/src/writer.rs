@@ -978,13 +978,12 @@ mod tests {
     /// A widened writer goes back to its usual cache and automatic checkpoints.
     #[test]
     fn a_widened_cache_is_narrowed_with_checkpoints_back_on() {
-        let dir = std::env::temp_dir().join(format!("mingma-wide-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let conn = Connection::open(dir.join("w.sqlite")).unwrap();
-        crate::schema::configure(&conn).unwrap();
+        let db = crate::schema::ScratchDb::new("wide");
+        let conn = &db.conn;
+        crate::schema::configure(conn).unwrap();
         let usual = (
-            setting(&conn, "cache_size"),
-            setting(&conn, "wal_autocheckpoint"),
+            setting(conn, "cache_size"),
+            setting(conn, "wal_autocheckpoint"),
         );
         assert_eq!(
             usual,
@@ -993,23 +992,21 @@ mod tests {
                 crate::schema::WAL_AUTOCHECKPOINT_PAGES
             )
         );
-        assert!(widen_cache(&conn));
+        assert!(widen_cache(conn));
         assert_eq!(
             (
-                setting(&conn, "cache_size"),
-                setting(&conn, "wal_autocheckpoint")
+                setting(conn, "cache_size"),
+                setting(conn, "wal_autocheckpoint")
             ),
             (crate::schema::WIDE_CACHE_KIB, 0)
         );
-        narrow_cache(&conn);
+        narrow_cache(conn);
         assert_eq!(
             (
-                setting(&conn, "cache_size"),
-                setting(&conn, "wal_autocheckpoint")
+                setting(conn, "cache_size"),
+                setting(conn, "wal_autocheckpoint")
             ),
             usual
         );
-        drop(conn);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
