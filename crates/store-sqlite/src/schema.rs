@@ -30,6 +30,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_code_changes_by_person",
         include_str!("../migrations/0005_code_changes_by_person.sql"),
     ),
+    (
+        "0006_code_digest",
+        include_str!("../migrations/0006_code_digest.sql"),
+    ),
 ];
 
 /// The most of the store file each connection maps into memory (1 TiB): all of it,

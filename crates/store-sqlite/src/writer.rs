@@ -726,7 +726,7 @@ fn code_changes(
     }
     let mut seen = BTreeSet::new();
     // Each kept change with its person's id and its ids joined as stored.
-    let mut kept: Vec<(i64, &CodeChange, String, String)> = Vec::new();
+    let mut kept: Vec<(i64, &CodeChange, String, String, [u8; 32])> = Vec::new();
     for change in changes {
         if !seen.insert(change.person()) {
             continue;
@@ -734,16 +734,36 @@ fn code_changes(
         let pid = intern_person(conn, state, &change.person())?;
         let owners = join_ids(change.owners());
         let decisive = join_ids(change.decisive());
-        // The stored code compared column by column as stored (the same test as
+        // The stored code compared by its digest, or — stored before migration 0006,
+        // without one — column by column as stored (the same test as
         // `CodeChange::same_code`, which also compares the person: the row is theirs),
         // without parsing its ids back.
-        let at: Option<(i64, i64)> = conn
-            .prepare_cached("SELECT leaf, position FROM code_states WHERE pid = ?1")
+        let digest = change.code_digest();
+        type At = (i64, i64, Option<Vec<u8>>, Option<i64>);
+        let at: Option<At> = conn
+            .prepare_cached(
+                "SELECT leaf, position, code, code_leaf FROM code_states WHERE pid = ?1",
+            )
             .and_then(|mut s| {
-                s.query_row([pid], |r| Ok((r.get(0)?, r.get(1)?)))
+                s.query_row([pid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                     .optional()
             })
             .map_err(backend)?;
+        // The digest counts only if it is of the change the row points at (see
+        // migration 0006).
+        let (at, stored_digest) = match at {
+            Some((leaf, position, code, code_leaf)) => (
+                Some((leaf, position)),
+                code.filter(|_| code_leaf == Some(leaf)),
+            ),
+            None => (None, None),
+        };
+        if let Some(stored) = stored_digest {
+            if stored.as_slice() != digest.as_slice() {
+                kept.push((pid, change, owners, decisive, digest));
+            }
+            continue;
+        }
         // Two lookups by key, not one join: the join was prepared again at every
         // execution (SQLite's `sqlite3Reprepare`, 7 G instructions at 60,573 people).
         let current: Option<StoredCode> = match at {
@@ -784,14 +804,16 @@ fn code_changes(
                 continue;
             }
         }
-        kept.push((pid, change, owners, decisive));
+        kept.push((pid, change, owners, decisive, digest));
     }
     let salts = new_salts(kept.len())?;
-    let Some(entry) = batch_entry(kept.iter().map(|(_, c, _, _)| *c).zip(&salts), reflects)? else {
+    let Some(entry) = batch_entry(kept.iter().map(|(_, c, ..)| *c).zip(&salts), reflects)? else {
         return Ok(None);
     };
     let leaf = append_leaf(conn, state, &entry.to_bytes())? as i64;
-    for (position, ((pid, change, owners, decisive), salt)) in kept.iter().zip(&salts).enumerate() {
+    for (position, ((pid, change, owners, decisive, digest), salt)) in
+        kept.iter().zip(&salts).enumerate()
+    {
         let (rule_set, version) = change.rule_set();
         conn.prepare_cached(
             "INSERT INTO code_changes (leaf, position, pid, colour, valid_at, known_at, since, next_at, next_colour, \
@@ -820,15 +842,17 @@ fn code_changes(
         })
         .map_err(backend)?;
         conn.prepare_cached(
-            "INSERT INTO code_states (pid, leaf, position) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (pid) DO UPDATE SET leaf = excluded.leaf, position = excluded.position",
+            "INSERT INTO code_states (pid, leaf, position, code, code_leaf) \
+             VALUES (?1, ?2, ?3, ?4, ?2) \
+             ON CONFLICT (pid) DO UPDATE SET leaf = excluded.leaf, position = excluded.position, \
+             code = excluded.code, code_leaf = excluded.code_leaf",
         )
-        .and_then(|mut s| s.execute(params![pid, leaf, position as i64]))
+        .and_then(|mut s| s.execute(params![pid, leaf, position as i64, digest.as_slice()]))
         .map_err(backend)?;
     }
     Ok(Some(RecordedBatch::of(
         leaf as u64,
-        kept.iter().map(|(_, c, _, _)| *c),
+        kept.iter().map(|(_, c, ..)| *c),
     )))
 }
 

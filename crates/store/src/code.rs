@@ -41,6 +41,8 @@ pub struct CodeState {
 }
 
 const DOMAIN: &[u8] = b"mingma/code-change/v1\0";
+/// Domain of [`CodeChange::code_digest`].
+const CODE_DOMAIN: &[u8] = b"mingma/code/v1\0";
 
 /// What recording a batch of code changes did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +140,47 @@ impl CodeChange {
             && self.decisive == other.decisive
             && self.rule_set == other.rule_set
             && self.rule_set_version == other.rule_set_version
+    }
+
+    /// A digest of what [`CodeChange::same_code`] compares (person, colour, since,
+    /// reason, owners, decisive evidence, rule set and version): two changes have the
+    /// same digest exactly when they say the same about the code, barring a SHA-256
+    /// collision. A store may keep it with a person's current code and compare it
+    /// instead of reading that code back.
+    pub fn code_digest(&self) -> [u8; 32] {
+        fn text(hash: &mut Sha256, s: &str) {
+            hash.update((s.len() as u64).to_be_bytes());
+            hash.update(s.as_bytes());
+        }
+        let mut hash = Sha256::new();
+        hash.update(CODE_DOMAIN);
+        hash.update(self.person.as_bytes());
+        hash.update([colour_byte(self.colour)]);
+        match self.since {
+            Some(since) => {
+                hash.update([1]);
+                hash.update(since.unix_seconds().to_be_bytes());
+            }
+            None => hash.update([0]),
+        }
+        match &self.reason {
+            Some(reason) => {
+                hash.update([1]);
+                text(&mut hash, reason);
+            }
+            None => hash.update([0]),
+        }
+        hash.update((self.owners.len() as u64).to_be_bytes());
+        for owner in &self.owners {
+            text(&mut hash, owner.as_str());
+        }
+        hash.update((self.decisive.len() as u64).to_be_bytes());
+        for id in &self.decisive {
+            text(&mut hash, id.as_str());
+        }
+        text(&mut hash, &self.rule_set);
+        text(&mut hash, &self.rule_set_version);
+        hash.finalize().into()
     }
 
     /// The canonical bytes that the ledger commits to (version `0x01`; strings and
@@ -471,6 +514,57 @@ mod tests {
             let mut longer = bytes.clone();
             longer.push(0);
             assert!(CodeChange::decode_canonical(&longer).is_err());
+        }
+    }
+    #[test]
+    fn the_code_digest_is_equal_exactly_when_the_code_is_the_same() {
+        let key = PseudonymKey::from_bytes([7; 32]);
+        let file = read_evidence_file(EXAMPLE, &key).expect("the example reads");
+        let rules = RuleSet::default_rules().expect("rules");
+        let at = Timestamp::parse("2022-06-14T12:00:00+08:00").expect("time");
+        let red = file
+            .subjects
+            .keys()
+            .map(|p| CodeChange::from_decision(&derive(&file.records, p, at, at, &rules), 42))
+            .find(|c| c.colour() == Colour::Red && !c.decisive().is_empty())
+            .expect("a red code");
+        let later = at.plus(mingma_core::Span::hours(1));
+        // What `same_code` ignores leaves the digest as it is.
+        let mut same = red.clone();
+        same.valid_at = later;
+        same.known_at = later;
+        same.next_change = Some((later, Colour::Green));
+        same.reflects = 43;
+        assert!(same.same_code(&red));
+        assert_eq!(same.code_digest(), red.code_digest());
+        // Each field it compares changes the digest, and so do regroupings of the
+        // same characters.
+        let id = |s: &str| RecordId::parse(s).expect("id");
+        let authority = |s: &str| AuthorityId::parse(s).expect("authority");
+        type Vary<'a> = Box<dyn Fn(&mut CodeChange) + 'a>;
+        let variants: Vec<Vary> = vec![
+            Box::new(|c| c.person = PersonKey::from_bytes([9; 32])),
+            Box::new(|c| c.colour = Colour::Yellow),
+            Box::new(|c| c.since = None),
+            Box::new(|c| c.since = Some(later)),
+            Box::new(|c| c.reason = None),
+            Box::new(|c| c.reason = Some("other".into())),
+            Box::new(|c| c.owners.clear()),
+            Box::new(|c| c.owners = vec![authority("ab")]),
+            Box::new(|c| c.owners = vec![authority("a"), authority("b")]),
+            Box::new(|c| c.decisive.push(id("x1"))),
+            Box::new(|c| c.decisive = vec![id("x1x2")]),
+            Box::new(|c| c.decisive = vec![id("x1"), id("x2")]),
+            Box::new(|c| c.rule_set.push('x')),
+            Box::new(|c| c.rule_set_version.push('x')),
+        ];
+        let mut seen = vec![red.code_digest()];
+        for (i, vary) in variants.iter().enumerate() {
+            let mut other = red.clone();
+            vary(&mut other);
+            assert!(!other.same_code(&red), "variant {i}");
+            assert!(!seen.contains(&other.code_digest()), "variant {i}");
+            seen.push(other.code_digest());
         }
     }
 }
