@@ -20,9 +20,9 @@
 //!   outside every risk area), each sorted by (entered, leaf): 30 bytes per scan.
 //!   The scans held at open sit in one allocation per table (a slab, each run a range
 //!   of it at its exact size), so the allocator adds nothing per run; per person the
-//!   key and the run's slot take 73 bytes, per venue 40.
-//! - Scans added after open grow each run's own vector (spare capacity under a
-//!   quarter). A purge leaves holes in the slab; once holes and growth pass an eighth
+//!   key and the run's slot take 57 bytes, per venue 24.
+//! - Scans added after open grow each run's own vector (one pointer wide while
+//!   empty; spare capacity under a quarter). A purge leaves holes in the slab; once holes and growth pass an eighth
 //!   of the slab, the purge compacts the table into a new slab (for a moment both
 //!   slabs are held).
 //! - A late scan (entered before the last of its run) goes to a short unsorted
@@ -43,6 +43,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use mingma_core::{PersonKey, Span, Timestamp};
 use mingma_store::{Result, StoreError};
 use rusqlite::Connection;
+use thin_vec::ThinVec;
 
 use crate::backend;
 
@@ -178,6 +179,8 @@ struct OfPerson {
 
 const _: () = assert!(std::mem::size_of::<AtVenue>() == 16);
 const _: () = assert!(std::mem::size_of::<OfPerson>() == 14);
+// A run's slot: a million of them at 1,000,000 persons.
+const _: () = assert!(std::mem::size_of::<Run<OfPerson>>() == 24);
 
 fn leaf_of(low: u32, high: u16) -> u64 {
     (u64::from(high) << 32) | u64::from(low)
@@ -274,7 +277,7 @@ struct Run<T> {
     len: u32,
     /// How many of `growth` are sorted.
     sorted: u32,
-    growth: Vec<T>,
+    growth: ThinVec<T>,
 }
 
 impl<T> Default for Run<T> {
@@ -283,7 +286,7 @@ impl<T> Default for Run<T> {
             start: 0,
             len: 0,
             sorted: 0,
-            growth: Vec::new(),
+            growth: ThinVec::new(),
         }
     }
 }
@@ -400,7 +403,7 @@ impl<T: Entry> Table<T> {
                 start,
                 len: 0,
                 sorted: 0,
-                growth: Vec::new(),
+                growth: ThinVec::new(),
             });
             start += *count as usize;
         }
@@ -505,8 +508,7 @@ impl<T: Entry> Table<T> {
         run.growth.retain(kept);
         run.sorted = run.growth.len() as u32;
         if run.growth.capacity() > 2 * run.growth.len() + 8 {
-            run.growth
-                .shrink_to(run.growth.len() + run.growth.len() / 4);
+            run.growth.shrink_to_fit();
         }
         let from_growth = before - run.growth.len();
         self.grown -= from_growth;
@@ -539,7 +541,7 @@ impl<T: Entry> Table<T> {
                 start,
                 len: (slab.len() - start) as u32,
                 sorted: 0,
-                growth: Vec::new(),
+                growth: ThinVec::new(),
             };
         }
         self.slab = slab;
