@@ -17,7 +17,8 @@
 //! and is repeated. It prints wall time and the process's CPU time, and on stderr
 //! where the timed part lies in seconds after the start, so that `perf stat -I` can
 //! count the instructions it took (the steadiest measure on a shared machine). It
-//! appends to the database: run it on a copy, once per copy.
+//! appends to the database: run it on a copy, once per copy. `DECLARE_CHUNK=N[,L]`
+//! sets the engine's chunk size and lanes (`Engine::with_chunks`).
 
 use std::time::Instant;
 
@@ -52,7 +53,16 @@ async fn main() -> anyhow::Result<()> {
         mingma_bench::declaration_as(&city, id, district, end.minus(Span::days(3)), end, end)?;
     let opened = Instant::now();
     let store = SqliteStore::open(db)?;
-    let engine = Engine::new(store.clone(), RuleSet::default_rules()?);
+    let mut engine = Engine::new(store.clone(), RuleSet::default_rules()?);
+    // `DECLARE_CHUNK=N[,LANES]`: people per derivation chunk (and chunks at once),
+    // to measure what the defaults trade.
+    if let Ok(chunks) = std::env::var("DECLARE_CHUNK") {
+        let mut parts = chunks.split(',');
+        let people: usize = parts.next().unwrap_or_default().parse()?;
+        let lanes: usize = parts.next().map_or(Ok(3), str::parse)?;
+        eprintln!("derivation chunks of {people} people, {lanes} at once");
+        engine = engine.with_chunks(people, lanes);
+    }
     // The engine follows the authority acts before its first derivation: done here,
     // outside the clock, as the benchmark's engine had done before its declaration.
     engine.registry().await?;
