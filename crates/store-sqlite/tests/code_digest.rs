@@ -5,7 +5,7 @@
 
 use mingma_core::{derive, Evidence, RuleSet};
 use mingma_store::contract::{person, positive, t};
-use mingma_store::{CodeChange, Store};
+use mingma_store::{CodeChange, RecordedBatch, Store};
 use mingma_store_sqlite::SqliteStore;
 use rusqlite::Connection;
 
@@ -15,6 +15,14 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Records one change as a batch of its own.
+async fn record(store: &SqliteStore, change: &CodeChange, size: u64) -> Option<RecordedBatch> {
+    store
+        .record_code_changes(vec![change.clone()], size)
+        .await
+        .expect("record")
 }
 
 #[tokio::test]
@@ -44,16 +52,10 @@ async fn codes_are_compared_by_digest_or_column_by_column_without_one() {
         .expect("count")
     };
 
-    let first = store
-        .record_code_changes(vec![red.clone()], size)
-        .await
-        .expect("record");
+    let first = record(&store, &red, size).await;
     assert_eq!(first.map(|b| b.changed), Some([0, 0, 1]));
     assert_eq!(digests(""), 1, "the state is stored with its digest");
-    let again = store
-        .record_code_changes(vec![red.clone()], size)
-        .await
-        .expect("record");
+    let again = record(&store, &red, size).await;
     assert_eq!(
         again, None,
         "the same code, compared by digest, is not recorded again"
@@ -61,28 +63,19 @@ async fn codes_are_compared_by_digest_or_column_by_column_without_one() {
 
     // As stored before migration 0006: no digest.
     assert_eq!(digests("UPDATE code_states SET code = NULL"), 0);
-    let again = store
-        .record_code_changes(vec![red.clone()], size)
-        .await
-        .expect("record");
+    let again = record(&store, &red, size).await;
     assert_eq!(
         again, None,
         "the same code, compared column by column, is not recorded again"
     );
-    let other = store
-        .record_code_changes(vec![green.clone()], size)
-        .await
-        .expect("record");
+    let other = record(&store, &green, size).await;
     assert_eq!(
         other.map(|b| b.changed),
         Some([1, 0, 0]),
         "a different code is recorded"
     );
     assert_eq!(digests(""), 1, "the new state carries its digest");
-    let back = store
-        .record_code_changes(vec![red.clone()], size)
-        .await
-        .expect("record");
+    let back = record(&store, &red, size).await;
     assert_eq!(
         back.map(|b| b.changed),
         Some([0, 0, 1]),
@@ -106,9 +99,6 @@ async fn codes_are_compared_by_digest_or_column_by_column_without_one() {
     assert_eq!(state.change.colour(), mingma_core::Colour::Green);
     let red_leaf = back.expect("a batch").leaf;
     let red = change(std::slice::from_ref(&test));
-    let moved = store
-        .record_code_changes(vec![red], size)
-        .await
-        .expect("record");
+    let moved = record(&store, &red, size).await;
     assert!(moved.is_some_and(|b| b.changed == [0, 0, 1] && b.leaf > red_leaf));
 }

@@ -44,6 +44,15 @@ const DOMAIN: &[u8] = b"mingma/code-change/v1\0";
 /// Domain of [`CodeChange::code_digest`].
 const CODE_DOMAIN: &[u8] = b"mingma/code/v1\0";
 
+/// What [`CodeChange::encode`] writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// Every field: the canonical bytes after their version byte.
+    Whole,
+    /// The fields [`CodeChange::same_code`] compares, for the code digest.
+    CodeOnly,
+}
+
 /// What recording a batch of code changes did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordedBatch {
@@ -148,45 +157,23 @@ impl CodeChange {
     /// collision. A store may keep it with a person's current code and compare it
     /// instead of reading that code back.
     pub fn code_digest(&self) -> [u8; 32] {
-        fn text(hash: &mut Sha256, s: &str) {
-            hash.update((s.len() as u64).to_be_bytes());
-            hash.update(s.as_bytes());
-        }
-        let mut hash = Sha256::new();
-        hash.update(CODE_DOMAIN);
-        hash.update(self.person.as_bytes());
-        hash.update([colour_byte(self.colour)]);
-        match self.since {
-            Some(since) => {
-                hash.update([1]);
-                hash.update(since.unix_seconds().to_be_bytes());
-            }
-            None => hash.update([0]),
-        }
-        match &self.reason {
-            Some(reason) => {
-                hash.update([1]);
-                text(&mut hash, reason);
-            }
-            None => hash.update([0]),
-        }
-        hash.update((self.owners.len() as u64).to_be_bytes());
-        for owner in &self.owners {
-            text(&mut hash, owner.as_str());
-        }
-        hash.update((self.decisive.len() as u64).to_be_bytes());
-        for id in &self.decisive {
-            text(&mut hash, id.as_str());
-        }
-        text(&mut hash, &self.rule_set);
-        text(&mut hash, &self.rule_set_version);
-        hash.finalize().into()
+        let mut bytes = CODE_DOMAIN.to_vec();
+        self.encode(&mut bytes, Encoding::CodeOnly);
+        Sha256::digest(&bytes).into()
     }
 
     /// The canonical bytes that the ledger commits to (version `0x01`; strings and
     /// lists length-prefixed with u32 big-endian, times as i64 big-endian seconds,
     /// absent optionals as a `0x00` flag byte, present ones as `0x01` then the value).
     pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = vec![0x01];
+        self.encode(&mut out, Encoding::Whole);
+        out
+    }
+
+    /// Appends the fields in canonical order, all of them or only those
+    /// [`CodeChange::same_code`] compares.
+    fn encode(&self, out: &mut Vec<u8>, encoding: Encoding) {
         fn text(out: &mut Vec<u8>, s: &str) {
             out.extend((s.len() as u32).to_be_bytes());
             out.extend(s.as_bytes());
@@ -200,38 +187,43 @@ impl CodeChange {
                 None => out.push(0),
             }
         }
-        let mut out = vec![0x01];
+        let whole = encoding == Encoding::Whole;
         out.extend(self.person.as_bytes());
         out.push(colour_byte(self.colour));
-        time(&mut out, Some(self.valid_at));
-        time(&mut out, Some(self.known_at));
-        time(&mut out, self.since);
-        match self.next_change {
-            Some((at, colour)) => {
-                time(&mut out, Some(at));
-                out.push(colour_byte(colour));
+        if whole {
+            time(out, Some(self.valid_at));
+            time(out, Some(self.known_at));
+        }
+        time(out, self.since);
+        if whole {
+            match self.next_change {
+                Some((at, colour)) => {
+                    time(out, Some(at));
+                    out.push(colour_byte(colour));
+                }
+                None => out.push(0),
             }
-            None => out.push(0),
         }
         match &self.reason {
             Some(reason) => {
                 out.push(1);
-                text(&mut out, reason);
+                text(out, reason);
             }
             None => out.push(0),
         }
         out.extend((self.owners.len() as u32).to_be_bytes());
         for owner in &self.owners {
-            text(&mut out, owner.as_str());
+            text(out, owner.as_str());
         }
         out.extend((self.decisive.len() as u32).to_be_bytes());
         for id in &self.decisive {
-            text(&mut out, id.as_str());
+            text(out, id.as_str());
         }
-        text(&mut out, &self.rule_set);
-        text(&mut out, &self.rule_set_version);
-        out.extend(self.reflects.to_be_bytes());
-        out
+        text(out, &self.rule_set);
+        text(out, &self.rule_set_version);
+        if whole {
+            out.extend(self.reflects.to_be_bytes());
+        }
     }
 
     /// The salted commitment the batch tree holds for this change.
@@ -482,19 +474,29 @@ mod tests {
 
     const EXAMPLE: &str = include_str!("../../../examples/zhengzhou-2022.jsonl");
 
-    #[test]
-    fn canonical_bytes_read_back_and_commitments_agree() {
+    /// The example's time of derivation.
+    fn example_time() -> Timestamp {
+        Timestamp::parse("2022-06-14T12:00:00+08:00").expect("time")
+    }
+
+    /// The code change of every person in the example file, derived at
+    /// [`example_time`] and reflecting 42 leaves.
+    fn example_changes() -> Vec<CodeChange> {
         let key = PseudonymKey::from_bytes([7; 32]);
         let file = read_evidence_file(EXAMPLE, &key).expect("the example reads");
         let rules = RuleSet::default_rules().expect("rules");
-        let at = Timestamp::parse("2022-06-14T12:00:00+08:00").expect("time");
-        let changes: Vec<CodeChange> = file
-            .subjects
+        let at = example_time();
+        file.subjects
             .keys()
             .map(|person| {
                 CodeChange::from_decision(&derive(&file.records, person, at, at, &rules), 42)
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn canonical_bytes_read_back_and_commitments_agree() {
+        let changes = example_changes();
         assert!(changes.iter().any(|c| c.colour() == Colour::Red));
         assert!(changes.iter().any(|c| c.colour() == Colour::Green));
         for (i, change) in changes.iter().enumerate() {
@@ -516,18 +518,14 @@ mod tests {
             assert!(CodeChange::decode_canonical(&longer).is_err());
         }
     }
+
     #[test]
     fn the_code_digest_is_equal_exactly_when_the_code_is_the_same() {
-        let key = PseudonymKey::from_bytes([7; 32]);
-        let file = read_evidence_file(EXAMPLE, &key).expect("the example reads");
-        let rules = RuleSet::default_rules().expect("rules");
-        let at = Timestamp::parse("2022-06-14T12:00:00+08:00").expect("time");
-        let red = file
-            .subjects
-            .keys()
-            .map(|p| CodeChange::from_decision(&derive(&file.records, p, at, at, &rules), 42))
+        let red = example_changes()
+            .into_iter()
             .find(|c| c.colour() == Colour::Red && !c.decisive().is_empty())
             .expect("a red code");
+        let at = example_time();
         let later = at.plus(mingma_core::Span::hours(1));
         // What `same_code` ignores leaves the digest as it is.
         let mut same = red.clone();
