@@ -120,6 +120,15 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<()> {
     )
     .await
     .map_err(backend)?;
+    let applied: Vec<String> = tx
+        .query("SELECT name FROM schema_migrations ORDER BY name", &[])
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(backend)?;
+    mingma_store::refuse_unknown_migrations(&applied, MIGRATIONS)?;
     for (name, sql) in MIGRATIONS {
         let digest = Sha256::digest(sql.as_bytes()).to_vec();
         let applied: Option<Vec<u8>> = tx

@@ -188,6 +188,21 @@ async fn a_server_without_durable_commits_is_refused() {
     }
 }
 
+/// After `change` (SQL on the schema's bookkeeping), starting is refused with a
+/// message holding every one of `wants`.
+async fn refused_after(url: &str, change: &str, wants: &[&str]) {
+    sql(url, change).await;
+    match PostgresStore::connect(url).await {
+        Err(StoreError::Backend(message)) => {
+            for want in wants {
+                assert!(message.contains(want), "{message}");
+            }
+        }
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("accepted after {change}"),
+    }
+}
+
 /// A database whose applied migration is not the shipped one is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_migration_is_refused() {
@@ -195,21 +210,25 @@ async fn an_edited_migration_is_refused() {
     drop(PostgresStore::connect(&url).await.expect("first start"));
     // Starting again checks and applies nothing.
     drop(PostgresStore::connect(&url).await.expect("second start"));
-    sql(
+    refused_after(
         &url,
         "UPDATE schema_migrations SET sha256 = '\\x00'::bytea WHERE name = '0001_initial'",
+        &["migration 0001_initial differs"],
     )
     .await;
-    match PostgresStore::connect(&url).await {
-        Err(StoreError::Backend(message)) => {
-            assert!(
-                message.contains("migration 0001_initial differs"),
-                "{message}"
-            )
-        }
-        Err(other) => panic!("wrong error: {other}"),
-        Ok(_) => panic!("an edited migration was accepted"),
-    }
+}
+
+/// A database migrated by a newer build is refused, naming the migration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_migrated_by_a_newer_build_is_refused() {
+    let url = fresh_url("newer");
+    drop(PostgresStore::connect(&url).await.expect("first start"));
+    refused_after(
+        &url,
+        "INSERT INTO schema_migrations (name, sha256) VALUES ('9999_from_the_future', '\\x00'::bytea)",
+        &["migrated by a newer build", "9999_from_the_future"],
+    )
+    .await;
 }
 
 /// Scans land in day partitions made on demand; a purge drops a whole day that no

@@ -110,7 +110,7 @@ pub(crate) fn configure_reader(conn: &Connection) -> Result<()> {
 }
 
 /// Applies the migrations not yet applied, each in its own transaction, and checks
-/// that those applied before are unchanged.
+/// that those applied before are unchanged and that none was applied by a newer build.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -119,6 +119,11 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
          )",
     )
     .map_err(backend)?;
+    let applied: Vec<String> = conn
+        .prepare("SELECT name FROM schema_migrations ORDER BY name")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(backend)?;
+    mingma_store::refuse_unknown_migrations(&applied, MIGRATIONS)?;
     for (name, sql) in MIGRATIONS {
         let digest = Sha256::digest(sql.as_bytes()).to_vec();
         let applied: Option<Vec<u8>> = conn
@@ -201,5 +206,29 @@ mod tests {
             .query_row("PRAGMA mmap_size", [], |r| r.get(0))
             .unwrap();
         assert_eq!(granted, MMAP_SIZE);
+    }
+
+    /// A database migrated by a newer build is refused, naming what it does not know;
+    /// with that row gone it opens again.
+    #[test]
+    fn a_database_migrated_by_a_newer_build_is_refused() {
+        let mut db = ScratchDb::new("newer");
+        migrate(&mut db.conn).unwrap();
+        migrate(&mut db.conn).unwrap();
+        db.conn
+            .execute_batch(
+                "INSERT INTO schema_migrations (name, sha256) VALUES ('9999_from_the_future', X'00')",
+            )
+            .unwrap();
+        let refused = migrate(&mut db.conn).unwrap_err().to_string();
+        assert!(
+            refused.contains("migrated by a newer build")
+                && refused.contains("9999_from_the_future"),
+            "{refused}"
+        );
+        db.conn
+            .execute_batch("DELETE FROM schema_migrations WHERE name = '9999_from_the_future'")
+            .unwrap();
+        migrate(&mut db.conn).unwrap();
     }
 }

@@ -214,6 +214,28 @@ impl DerivationInputs {
     }
 }
 
+/// Refuses a database on which a migration this build does not ship was applied
+/// (`applied`: the names recorded in the database; `shipped`: this build's
+/// migrations, by name). A newer build's schema may hold columns this build would
+/// write without (a code state's digest, say) and so leave stale: the database is
+/// for that build or a newer one.
+pub fn refuse_unknown_migrations(applied: &[String], shipped: &[(&str, &str)]) -> Result<()> {
+    let unknown: Vec<&str> = applied
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !shipped.iter().any(|(known, _)| known == name))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Backend(format!(
+        "this database was migrated by a newer build of Mingma (migration{} {}, which this \
+         build does not know): run that build or a newer one",
+        if unknown.len() == 1 { "" } else { "s" },
+        unknown.join(", ")
+    )))
+}
+
 /// Whether `record` may matter to a derivation given these risk areas: every record
 /// but a venue scan for which [`mingma_core::scan_may_matter`] is false.
 pub fn may_matter(rules: &RuleSet, risk_areas: &[Evidence], record: &Evidence) -> bool {
