@@ -339,25 +339,34 @@ fn sorted_window<T: Entry>(entries: &[T], from: u32, until: u32) -> &[T] {
 impl<'a, T: Entry> View<'a, T> {
     /// The entries entered in `[from, until)`, not in order.
     fn in_window(self, from: u32, until: u32) -> impl Iterator<Item = &'a T> {
-        sorted_window(self.base, from, until)
-            .iter()
-            .chain(sorted_window(self.sorted, from, until))
-            .chain(
-                self.tail
-                    .iter()
-                    .filter(move |e| from < until && (from..until).contains(&e.key().0)),
-            )
+        let (slices, tail) = self.parts(from, until);
+        slices.into_iter().flatten().chain(tail)
     }
 
-    /// Appends the entries entered in `[from, until)` to `out`, not in order.
+    /// Appends the entries entered in `[from, until)` to `out`, not in order: the
+    /// sorted parts copied as slices.
     fn window(self, from: u32, until: u32, out: &mut Vec<T>) {
-        out.extend_from_slice(sorted_window(self.base, from, until));
-        out.extend_from_slice(sorted_window(self.sorted, from, until));
-        out.extend(
-            self.tail
-                .iter()
-                .filter(|e| from < until && (from..until).contains(&e.key().0)),
-        );
+        let (slices, tail) = self.parts(from, until);
+        for slice in slices {
+            out.extend_from_slice(slice);
+        }
+        out.extend(tail);
+    }
+
+    /// The entries entered in `[from, until)`: those of the slab range and of the
+    /// growth's sorted part as slices, and those of the tail.
+    fn parts(self, from: u32, until: u32) -> ([&'a [T]; 2], impl Iterator<Item = &'a T>) {
+        let tail = self
+            .tail
+            .iter()
+            .filter(move |e| from < until && (from..until).contains(&e.key().0));
+        (
+            [
+                sorted_window(self.base, from, until),
+                sorted_window(self.sorted, from, until),
+            ],
+            tail,
+        )
     }
 
     /// Every entry, not in order.
@@ -444,15 +453,11 @@ impl<T: Entry> Table<T> {
         Some(View { base, sorted, tail })
     }
 
-    /// Makes room for runs up to `id`.
-    fn reach(&mut self, id: usize) {
+    /// Adds `item` to run `id`, making room for the run if the table has none yet.
+    fn push(&mut self, id: usize, item: T) {
         if self.runs.len() <= id {
             self.runs.resize_with(id + 1, Run::default);
         }
-    }
-
-    /// Adds `item` to run `id` (which [`Table::reach`] made room for).
-    fn push(&mut self, id: usize, item: T) {
         let Some(run) = self.runs.get_mut(id) else {
             return;
         };
@@ -857,7 +862,6 @@ impl ScanIndex {
         let t = &mut *tables;
         for scan in pending.added.drain(..) {
             let (pid, vid) = (scan.pid as usize, scan.vid as usize);
-            t.venues.reach(vid);
             t.venues.push(
                 vid,
                 AtVenue::new(scan.entered, scan.pid, scan.leaf, scan.stay),
@@ -868,7 +872,6 @@ impl ScanIndex {
             if let Some(slot) = t.keys.get_mut(pid) {
                 slot.get_or_insert(scan.key);
             }
-            t.persons.reach(pid);
             t.persons
                 .push(pid, OfPerson::new(scan.entered, scan.leaf, scan.vid));
             t.scans += 1;

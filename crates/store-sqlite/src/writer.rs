@@ -732,8 +732,6 @@ fn code_changes(
             continue;
         }
         let pid = intern_person(conn, state, &change.person())?;
-        let owners = join_ids(change.owners());
-        let decisive = join_ids(change.decisive());
         // The stored code compared by its digest, or — stored before migration 0006,
         // without one — column by column as stored (the same test as
         // `CodeChange::same_code`, which also compares the person: the row is theirs),
@@ -758,12 +756,15 @@ fn code_changes(
             ),
             None => (None, None),
         };
+        let joined = || (join_ids(change.owners()), join_ids(change.decisive()));
         if let Some(stored) = stored_digest {
             if stored.as_slice() != digest.as_slice() {
+                let (owners, decisive) = joined();
                 kept.push((pid, change, owners, decisive, digest));
             }
             continue;
         }
+        let (owners, decisive) = joined();
         // Two lookups by key, not one join: the join was prepared again at every
         // execution (SQLite's `sqlite3Reprepare`, 7 G instructions at 60,573 people).
         let current: Option<StoredCode> = match at {
