@@ -4,7 +4,9 @@
 //! (the database of `mingma bench run`; `declaration` re-derives the people its
 //! stored district declaration affects, `all` everyone). Recording changes the
 //! database: run it on a copy. With `DERIVE_ONLY=N` it reads the first 8,192
-//! people's inputs and only times `derive` over them, N passes (for profiling).
+//! people's inputs and only times `derive` over them, N passes (for profiling). With
+//! `DECISIONS_DIGEST=1` it prints a digest of every decision and records nothing
+//! (two builds printing the same digest decided the same for everyone).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,6 +72,27 @@ async fn main() -> anyhow::Result<()> {
             "derive only: {} persons, median {:.1} µs per person over {repeat} passes",
             chunk.len(),
             times[times.len() / 2].as_secs_f64() * 1e6 / chunk.len().max(1) as f64
+        );
+        return Ok(());
+    }
+    if std::env::var_os("DECISIONS_DIGEST").is_some() {
+        // Every decision, as JSON, hashed in order: two builds that print the same
+        // digest decided the same for everyone (a check on a derivation change).
+        use std::hash::{DefaultHasher, Hasher};
+        let mut hasher = DefaultHasher::new();
+        for chunk in everyone.chunks(8192) {
+            let input = store
+                .evidence_for_derivation(chunk.to_vec(), rules.clone(), below)
+                .await?;
+            for (i, person) in chunk.iter().enumerate() {
+                let decision = derive(input.records_of(i), person, now, now, &rules);
+                hasher.write(&serde_json::to_vec(&decision)?);
+            }
+        }
+        println!(
+            "decisions of {} persons: digest {:016x}",
+            everyone.len(),
+            hasher.finish()
         );
         return Ok(());
     }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::division::Jurisdiction;
-use crate::evidence::{Evidence, EvidenceBody, EvidenceKind, TestOutcome};
+use crate::evidence::{Evidence, EvidenceBody, EvidenceKind, TestMethod, TestOutcome};
 use crate::identity::PersonKey;
 use crate::ids::{AuthorityId, RecordId, VenueId};
 use crate::reason::ReasonText;
@@ -183,6 +183,14 @@ impl<'a> Ledger<'a> {
             .filter_map(|e| e.record.map(|r| (e.id, r)))
     }
 
+    /// The counted records, with their ids, in id order.
+    fn counted(&self) -> impl Iterator<Item = (&'a RecordId, &'a Evidence)> + '_ {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.status, RecordStatus::Counted))
+            .filter_map(|e| e.record.map(|r| (e.id, r)))
+    }
+
     /// Sets the status of `id`, which must have a record kept.
     fn set_status(&mut self, id: &RecordId, status: RecordStatus) {
         if let Some(i) = self.find(id) {
@@ -238,10 +246,7 @@ impl<'a> Ledger<'a> {
             }
         };
         let mut completed: BTreeMap<Stay<'a>, &'a RecordId> = BTreeMap::new();
-        for (id, record) in self.kept() {
-            if !self.counts(id) {
-                continue;
-            }
+        for (id, record) in self.counted() {
             if let Some((stay, Some(left))) = stay_of(record) {
                 if left > record.effective_at {
                     completed.entry(stay).or_insert(id);
@@ -252,10 +257,7 @@ impl<'a> Ledger<'a> {
             return;
         }
         let mut superseded = Vec::new();
-        for (id, record) in self.kept() {
-            if !self.counts(id) {
-                continue;
-            }
+        for (id, record) in self.counted() {
             if let Some((stay, None)) = stay_of(record) {
                 if let Some(by) = completed.get(&stay) {
                     superseded.push((id, (*by).clone()));
@@ -408,22 +410,47 @@ enum Ending {
     Cleared,
 }
 
+/// One period of one rule. It borrows the ids it rests on from the records given
+/// to the derivation: a person's derivation opens a period per scan and declaration,
+/// and only the periods in force at the end become [`FiredRule`]s with owned ids.
 #[derive(Debug, Clone)]
-struct Period {
+struct Period<'a> {
     rule: usize,
     from: Timestamp,
     until: Option<Timestamp>,
     ending: Ending,
-    evidence: Vec<RecordId>,
-    owner: Option<AuthorityId>,
+    evidence: Rests<'a>,
+    owner: Option<&'a AuthorityId>,
     /// The triggering record, for `ended_by` of follow-on rules.
-    anchor: RecordId,
+    anchor: &'a RecordId,
     /// The moment the rule's duration counts from: the start, or for a stay in a risk
     /// area the moment the person left.
     origin: Timestamp,
 }
 
-impl Period {
+/// The records a period rests on, the triggering record first: at most three (the
+/// trigger, the case a closure closes or the ground of a quarantine order; or a
+/// declaration and the scan in its area). Unused slots are at the end, so the order
+/// of two `Rests` is that of the lists of ids they hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Rests<'a>([Option<&'a RecordId>; 3]);
+
+impl<'a> Rests<'a> {
+    /// The ids given, in order, without the missing ones.
+    fn new(ids: [Option<&'a RecordId>; 3]) -> Self {
+        let mut slots = [None; 3];
+        for (slot, id) in slots.iter_mut().zip(ids.into_iter().flatten()) {
+            *slot = Some(id);
+        }
+        Self(slots)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'a RecordId> + '_ {
+        self.0.iter().flatten().copied()
+    }
+}
+
+impl Period<'_> {
     fn contains(&self, t: Timestamp) -> bool {
         self.from <= t && self.until.is_none_or(|u| t < u)
     }
@@ -474,8 +501,8 @@ pub fn derive<'a>(
                 version: rules.version.clone(),
                 colour: rule.colour,
                 reason: rule.reason.into(),
-                evidence: p.evidence.clone(),
-                owner: p.owner.clone(),
+                evidence: p.evidence.iter().cloned().collect(),
+                owner: p.owner.cloned(),
                 from: p.from,
                 until: p.until,
             }
@@ -538,17 +565,18 @@ pub fn derive<'a>(
 }
 
 /// Every period of every rule for `person`.
-fn periods(ledger: &Ledger, person: &PersonKey, rules: &RuleSet) -> Vec<Period> {
-    let about: Vec<&Evidence> = ledger.about(person).collect();
+fn periods<'a>(ledger: &Ledger<'a>, person: &PersonKey, rules: &RuleSet) -> Vec<Period<'a>> {
+    let about: Vec<&'a Evidence> = ledger.about(person).collect();
     // Every scan is checked against every declaration: find those once.
-    let declarations: Vec<&Evidence> = about
+    let declarations: Vec<&'a Evidence> = about
         .iter()
         .copied()
         .filter(|r| r.kind() == EvidenceKind::RiskArea)
         .collect();
-    let mut out: Vec<Period> = Vec::new();
+    let negatives = negatives(&about);
+    let mut out: Vec<Period<'a>> = Vec::new();
     for (index, rule) in rules.rules.iter().enumerate() {
-        let starts: Vec<Period> = match &rule.trigger {
+        let starts: Vec<Period<'a>> = match &rule.trigger {
             Trigger::Evidence(condition) => about
                 .iter()
                 .filter(|r| r.subject.is_some())
@@ -574,16 +602,24 @@ fn periods(ledger: &Ledger, person: &PersonKey, rules: &RuleSet) -> Vec<Period> 
                         from: end,
                         until: None,
                         ending: Ending::Open,
-                        evidence: p.evidence.clone(),
-                        owner: p.owner.clone(),
-                        anchor: p.anchor.clone(),
+                        evidence: p.evidence,
+                        owner: p.owner,
+                        anchor: p.anchor,
                         origin: end,
                     })
                 })
                 .collect(),
         };
+        let enders: Vec<&Evidence> = match rule.ended_by.is_empty() {
+            true => Vec::new(),
+            false => about
+                .iter()
+                .copied()
+                .filter(|r| rule.ended_by.contains(&r.kind()))
+                .collect(),
+        };
         for mut period in starts {
-            close(ledger, &about, rule, &mut period);
+            close(ledger, &enders, &negatives, rule, &mut period);
             if period.until.is_none_or(|u| u > period.from) {
                 out.push(period);
             }
@@ -593,15 +629,15 @@ fn periods(ledger: &Ledger, person: &PersonKey, rules: &RuleSet) -> Vec<Period> 
 }
 
 /// The periods a triggering record opens under one rule (not yet closed).
-fn starts_for(
-    ledger: &Ledger,
-    about: &[&Evidence],
-    declarations: &[&Evidence],
+fn starts_for<'a>(
+    ledger: &Ledger<'a>,
+    about: &[&'a Evidence],
+    declarations: &[&'a Evidence],
     rules: &RuleSet,
     rule: usize,
     condition: &Condition,
-    anchor: &Evidence,
-) -> Vec<Period> {
+    anchor: &'a Evidence,
+) -> Vec<Period<'a>> {
     if anchor.kind() != condition.evidence {
         return Vec::new();
     }
@@ -619,7 +655,8 @@ fn starts_for(
             return Vec::new();
         }
     }
-    let mut evidence = vec![anchor.id.clone()];
+    let mut case_id = None;
+    let mut ground_id = None;
     // A closure needs no approval even when entered by hand, so the period it opens
     // (monitoring after discharge) rests on the case it closes, and only the case's
     // first closure opens one: otherwise one official could raise a colour alone,
@@ -638,7 +675,7 @@ fn starts_for(
         if closed_before {
             return Vec::new();
         }
-        evidence.push(case_record.id.clone());
+        case_id = Some(&case_record.id);
     }
     if let Some(ground_condition) = &condition.ground {
         let EvidenceBody::QuarantineOrder { ground, .. } = &anchor.body else {
@@ -655,16 +692,16 @@ fn starts_for(
         if !ground_ok {
             return Vec::new();
         }
-        evidence.push(ground_record.id.clone());
+        ground_id = Some(&ground_record.id);
     }
     let base = Period {
         rule,
         from: anchor.effective_at,
         until: None,
         ending: Ending::Open,
-        evidence,
-        owner: anchor.authority.clone(),
-        anchor: anchor.id.clone(),
+        evidence: Rests::new([Some(&anchor.id), case_id, ground_id]),
+        owner: anchor.authority.as_ref(),
+        anchor: &anchor.id,
         origin: anchor.effective_at,
     };
     if condition.in_risk_area.is_empty() {
@@ -676,13 +713,13 @@ fn starts_for(
 /// For a venue scan: one period per declared risk area (of an accepted level) that
 /// covers the venue during the stay, starting when both the stay and the declaration
 /// have happened, and lasting the rule's duration from the end of the exposure.
-fn scan_periods(
+fn scan_periods<'a>(
     rules: &RuleSet,
-    declarations: &[&Evidence],
+    declarations: &[&'a Evidence],
     condition: &Condition,
-    scan: &Evidence,
-    base: Period,
-) -> Vec<Period> {
+    scan: &'a Evidence,
+    base: Period<'a>,
+) -> Vec<Period<'a>> {
     let EvidenceBody::VenueScan {
         venue,
         street,
@@ -717,16 +754,14 @@ fn scan_periods(
             let overlaps = entered < *until && *from < left;
             // The exposure ends when the person left or the window closed; the
             // rule's duration counts from then.
-            // Built field by field: cloning `base` would clone its evidence and
-            // owner only to drop them (one period per scan and declaration).
             (accepted && overlaps && area.covers(venue, *street)).then(|| Period {
                 rule: base.rule,
                 from: entered.max(declaration.effective_at),
                 until: base.until,
                 ending: base.ending,
-                evidence: vec![declaration.id.clone(), scan.id.clone()],
-                owner: declaration.authority.clone(),
-                anchor: base.anchor.clone(),
+                evidence: Rests::new([Some(&declaration.id), Some(&scan.id), None]),
+                owner: declaration.authority.as_ref(),
+                anchor: base.anchor,
                 origin: left.min(*until),
             })
         })
@@ -797,25 +832,37 @@ pub fn scan_in_area(
         if entered < *until && *from < entered.plus(longest) && area.covers(venue, street))
 }
 
-/// Decides when a period ends: its duration, a record that ends it, or clearing tests,
-/// whichever comes first.
-fn close(ledger: &Ledger, about: &[&Evidence], rule: &Rule, period: &mut Period) {
-    let origin = period.origin;
-    let mut candidates: Vec<(Timestamp, Ending)> = Vec::new();
+/// Decides when a period ends: its duration, a record that ends it (among
+/// `enders`, the records of the kinds that end the rule's periods), or clearing tests
+/// (among `negatives`), whichever comes first.
+fn close(
+    ledger: &Ledger,
+    enders: &[&Evidence],
+    negatives: &[Negative],
+    rule: &Rule,
+    period: &mut Period,
+) {
+    let mut end: Option<(Timestamp, Ending)> = None;
+    // The earliest, and of two at once the ending listed first in `Ending`.
+    let mut offer = |at: Timestamp, ending: Ending| {
+        if end.is_none_or(|(t, e)| (at, ending as u8) < (t, e as u8)) {
+            end = Some((at, ending));
+        }
+    };
     if let Some(duration) = rule.duration {
-        candidates.push((origin.plus(duration), Ending::Expired));
+        offer(period.origin.plus(duration), Ending::Expired);
     }
-    for record in about {
-        if rule.ended_by.contains(&record.kind()) && is_linked(ledger, record, &period.anchor) {
-            candidates.push((record.effective_at.max(period.from), Ending::EndedByRecord));
+    for record in enders {
+        if is_linked(ledger, record, period.anchor) {
+            offer(record.effective_at.max(period.from), Ending::EndedByRecord);
         }
     }
     if let Some(clearance) = &rule.cleared_by {
-        if let Some(at) = cleared_at(about, clearance, period.from) {
-            candidates.push((at, Ending::Cleared));
+        if let Some(at) = cleared_at(negatives, clearance, period.from) {
+            offer(at, Ending::Cleared);
         }
     }
-    if let Some((at, ending)) = candidates.into_iter().min_by_key(|(at, e)| (*at, *e as u8)) {
+    if let Some((at, ending)) = end {
         period.until = Some(at);
         period.ending = ending;
     }
@@ -831,32 +878,52 @@ fn is_linked(ledger: &Ledger, record: &Evidence, anchor: &RecordId) -> bool {
     })
 }
 
-/// When enough negative tests, sampled after `from` and far enough apart, are known.
-fn cleared_at(about: &[&Evidence], clearance: &Clearance, from: Timestamp) -> Option<Timestamp> {
-    let mut negatives: Vec<(Timestamp, Timestamp)> = about
+/// A negative test about the person: when it was sampled, when its result was known
+/// (never before the sample) and by which method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Negative {
+    sampled: Timestamp,
+    known: Timestamp,
+    method: TestMethod,
+}
+
+/// The negative tests among `about`, by sample time, then result time.
+fn negatives(about: &[&Evidence]) -> Vec<Negative> {
+    let mut negatives: Vec<Negative> = about
         .iter()
         .filter_map(|r| match &r.body {
             EvidenceBody::TestResult {
                 method,
                 outcome: TestOutcome::Negative,
                 sampled_at,
-            } if *sampled_at >= from && clearance.method.is_none_or(|m| m == *method) => {
-                Some((*sampled_at, r.effective_at.max(*sampled_at)))
-            }
+            } => Some(Negative {
+                sampled: *sampled_at,
+                known: r.effective_at.max(*sampled_at),
+                method: *method,
+            }),
             _ => None,
         })
         .collect();
-    negatives.sort();
+    negatives.sort_unstable();
+    negatives
+}
+
+/// When enough negative tests (of `negatives`, sorted), sampled after `from` and far
+/// enough apart, are known.
+fn cleared_at(negatives: &[Negative], clearance: &Clearance, from: Timestamp) -> Option<Timestamp> {
     let mut taken = 0;
     let mut last_sample: Option<Timestamp> = None;
     let mut known_at = from;
-    for (sampled, result_at) in negatives {
-        if last_sample.is_some_and(|last| sampled < last.plus(clearance.apart)) {
+    let counted = negatives
+        .iter()
+        .filter(|n| n.sampled >= from && clearance.method.is_none_or(|m| m == n.method));
+    for n in counted {
+        if last_sample.is_some_and(|last| n.sampled < last.plus(clearance.apart)) {
             continue;
         }
         taken += 1;
-        last_sample = Some(sampled);
-        known_at = known_at.max(result_at);
+        last_sample = Some(n.sampled);
+        known_at = known_at.max(n.known);
         if taken == clearance.count {
             return Some(known_at);
         }
