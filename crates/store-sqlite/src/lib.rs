@@ -836,42 +836,55 @@ fn derivation_inputs(
         scan_leaves.push(leaves);
         shared_of.push(needs);
     }
-    let mut wanted: Vec<u64> = scan_leaves.iter().flatten().copied().collect();
+    // Each wanted scan with the person who wants it (by position in `persons`), in
+    // leaf order; a leaf appears more than once only if its person was asked for
+    // more than once.
+    let mut wanted: Vec<(u64, usize)> = scan_leaves
+        .iter()
+        .enumerate()
+        .flat_map(|(i, leaves)| leaves.iter().map(move |leaf| (*leaf, i)))
+        .collect();
     wanted.sort_unstable();
-    wanted.dedup();
-    // In leaf order, each found by binary search. A scan is about one person, so
-    // it is handed over, not copied — unless that person is asked for twice.
-    // The leaves apart from the records, so that searching them stays in cache.
-    let mut found_leaves = Vec::with_capacity(wanted.len());
-    let mut scans: Vec<(i64, Option<Evidence>)> = Vec::with_capacity(wanted.len());
-    for (leaf, pid, scan) in scan_records_at_leaves(conn, index, &wanted, below_leaf)? {
-        found_leaves.push(leaf);
-        scans.push((pid, Some(scan)));
-    }
-    let mut out = Vec::with_capacity(persons.len());
-    for ((mut records, leaves), pid) in own.into_iter().zip(scan_leaves).zip(&pids) {
-        for leaf in leaves {
-            let Ok(at) = found_leaves.binary_search(&leaf) else {
-                continue;
-            };
-            let Some((owner, slot)) = scans.get_mut(at) else {
-                continue;
-            };
-            if Some(*owner) != *pid {
-                continue;
-            }
-            // Found by venue and window (by area) or checked one by one (by
-            // person), these are exactly the scans `scan_may_matter` keeps.
-            let scan = if asked_once {
-                slot.take()
-            } else {
-                slot.clone()
-            };
-            records.extend(scan.map(|scan| (leaf, scan)));
+    let mut leaves: Vec<u64> = wanted.iter().map(|(leaf, _)| *leaf).collect();
+    leaves.dedup();
+    // Each scan is moved once, into the list of the person who wants it (copied
+    // only for a person asked for twice), in leaf order.
+    let mut scans_of: Vec<Vec<(u64, Evidence)>> = scan_leaves
+        .iter()
+        .map(|leaves| Vec::with_capacity(leaves.len()))
+        .collect();
+    let mut next = 0;
+    for (leaf, pid, scan) in scan_records_at_leaves(conn, index, &leaves, below_leaf)? {
+        while wanted.get(next).is_some_and(|(l, _)| *l < leaf) {
+            next += 1;
         }
-        records.sort_by_key(|(leaf, _)| *leaf);
-        out.push(records.into_iter().map(|(_, evidence)| evidence).collect());
+        let end = next
+            + wanted[next..]
+                .iter()
+                .take_while(|(l, _)| *l == leaf)
+                .count();
+        // A scan read is about one person: only that person's derivation gets it.
+        let takers: Vec<usize> = wanted[next..end]
+            .iter()
+            .map(|(_, i)| *i)
+            .filter(|i| pids.get(*i).copied().flatten() == Some(pid))
+            .collect();
+        if let Some((last, others)) = takers.split_last() {
+            for i in others {
+                scans_of[*i].push((leaf, scan.clone()));
+            }
+            scans_of[*last].push((leaf, scan));
+        }
+        next = end;
     }
+    // Found by venue and window (by area) or checked one by one (by person), these
+    // are exactly the scans `scan_may_matter` keeps; merged with the person's own
+    // records by leaf.
+    let out = own
+        .into_iter()
+        .zip(scans_of)
+        .map(|(records, scans)| by_leaf(records, scans))
+        .collect();
     Ok(DerivationInputs {
         shared,
         shared_of: shared_of
@@ -880,6 +893,22 @@ fn derivation_inputs(
             .collect(),
         own: out,
     })
+}
+
+/// Two lists of records, each in leaf order, merged into one in leaf order.
+fn by_leaf(a: Vec<(u64, Evidence)>, b: Vec<(u64, Evidence)>) -> Vec<Evidence> {
+    let mut merged = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let from_a = match (a.peek(), b.peek()) {
+            (Some((x, _)), Some((y, _))) => x <= y,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return merged,
+        };
+        let next = if from_a { a.next() } else { b.next() };
+        merged.extend(next.map(|(_, record)| record));
+    }
 }
 
 /// The interned venues inside a risk area.
