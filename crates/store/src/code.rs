@@ -519,6 +519,41 @@ mod tests {
         }
     }
 
+    /// Stores keep the code digest and the canonical bytes: a build that encoded
+    /// either differently would see every stored code as changed (and record each
+    /// again), or fail to verify the ledger. These pin both for one change; a new
+    /// encoding needs a new domain or version, and a migration.
+    #[test]
+    fn the_code_digest_and_canonical_bytes_are_pinned() {
+        let at = |s: &str| Timestamp::parse(s).expect("time");
+        let change = CodeChange {
+            person: PersonKey::from_bytes([0x5a; 32]),
+            colour: Colour::Red,
+            valid_at: at("2022-06-14T12:00:00+08:00"),
+            known_at: at("2022-06-14T12:00:00+08:00"),
+            since: Some(at("2022-06-13T09:30:00+08:00")),
+            next_change: Some((at("2022-06-20T09:30:00+08:00"), Colour::Green)),
+            reason: Some("high_risk_area_stay".into()),
+            owners: vec![AuthorityId::parse("hc-4101").expect("authority")],
+            decisive: vec![
+                RecordId::parse("ra-410105").expect("id"),
+                RecordId::parse("scan-1").expect("id"),
+            ],
+            rule_set: "mingma-default".into(),
+            rule_set_version: "2026.2".into(),
+            reflects: 42,
+        };
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(
+            hex(&change.code_digest()),
+            "7b61ec5557961803288bf5126ab9b1ef133ebc45a83085581b7e1a459b3914b6"
+        );
+        assert_eq!(
+            hex(&Sha256::digest(change.canonical_bytes())),
+            "b24c9207625d9fc37166cd1c6ac5f4b0b92d9336a77f570b948827e89c861dc3"
+        );
+    }
+
     #[test]
     fn the_code_digest_is_equal_exactly_when_the_code_is_the_same() {
         let red = example_changes()

@@ -1,0 +1,100 @@
+//! The least SQLite takes, on this machine, to write one batch of code changes
+//! into the store's own schema: `CHANGES` changes (default 523,506, what the
+//! district declaration at 1,000,000 people records) among `PERSONS` people who
+//! each already have a code (default 1,000,000). The rows are generated inside
+//! SQLite by one `INSERT … SELECT` per table: no Rust runs per row, nothing is
+//! derived, no digest or commitment is computed, no ledger leaf is appended. What
+//! the store's writer does for a batch is this and more, so this is a floor under
+//! any declaration timing that records its changes row by row.
+//!
+//! `cargo run --release -p mingma-bench --example write_floor -- [PERSONS] [CHANGES] [DIR]`
+//! (the database is made in `DIR`, by default a temporary directory, and removed).
+
+use std::time::Instant;
+
+use rusqlite::Connection;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let persons: i64 = args.get(1).map_or(Ok(1_000_000), |a| a.parse())?;
+    let changes: i64 = args.get(2).map_or(Ok(523_506), |a| a.parse())?;
+    anyhow::ensure!(
+        (1..=persons).contains(&changes),
+        "CHANGES must be between 1 and PERSONS"
+    );
+    let dir = match args.get(3) {
+        Some(dir) => tempfile::tempdir_in(dir)?,
+        None => tempfile::tempdir()?,
+    };
+    let path = dir.path().join("floor.sqlite");
+    // The store's schema, as its migrations make it.
+    drop(mingma_store_sqlite::SqliteStore::open(&path)?);
+    let conn = Connection::open(&path)?;
+    // The writer's settings while it writes a large batch (see `writer.rs`).
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+         PRAGMA cache_size=-1048576; PRAGMA wal_autocheckpoint=0;",
+    )?;
+    // Every person with a code already: one earlier batch at leaf 1.
+    let started = Instant::now();
+    conn.execute_batch(&format!(
+        "BEGIN;
+         WITH RECURSIVE n(p) AS (SELECT 1 UNION ALL SELECT p + 1 FROM n WHERE p < {persons})
+         INSERT INTO persons (pid, key) SELECT p, randomblob(32) FROM n;
+         INSERT INTO code_changes (leaf, position, pid, colour, valid_at, known_at, since,
+             next_at, next_colour, reason, owners, decisive, rule_set, rule_set_version,
+             reflects, salt)
+           SELECT 1, pid - 1, pid, 0, 1655049600, 1655049600, NULL, NULL, NULL, NULL, '', '',
+             'mingma-default', '2026.2', 1, randomblob(32) FROM persons;
+         INSERT INTO code_states (pid, leaf, position, code, code_leaf)
+           SELECT pid, 1, pid - 1, randomblob(32), 1 FROM persons;
+         COMMIT;
+         PRAGMA wal_checkpoint(TRUNCATE);"
+    ))?;
+    println!(
+        "{persons} persons with a code each: {:.1} s (not timed below)",
+        started.elapsed().as_secs_f64()
+    );
+    // The people whose code changes: spread over all of them, as a district's
+    // visitors are over a city.
+    conn.execute_batch(&format!(
+        "CREATE TEMP TABLE changed AS
+           SELECT pid, row_number() OVER (ORDER BY pid) - 1 AS position FROM persons
+           WHERE (pid * 2654435761) % {persons} < {changes};"
+    ))?;
+    let count: i64 = conn.query_row("SELECT count(*) FROM changed", [], |r| r.get(0))?;
+    let step = |sql: &str| -> anyhow::Result<f64> {
+        let started = Instant::now();
+        conn.execute_batch(sql)?;
+        Ok(started.elapsed().as_secs_f64() * 1e3)
+    };
+    let begin = step("BEGIN")?;
+    // A red code with its reason, owner, decisive records and next change, as the
+    // declaration's changes have.
+    let rows = step(
+        "INSERT INTO code_changes (leaf, position, pid, colour, valid_at, known_at, since,
+             next_at, next_colour, reason, owners, decisive, rule_set, rule_set_version,
+             reflects, salt)
+           SELECT 2, position, pid, 2, 1655222400, 1655222400, 1655222400, 1655787179, 0,
+             'high_risk_area_stay', 'hc-4101',
+             'bench-declaration,s013-' || printf('%08d', pid), 'mingma-default', '2026.2',
+             2, randomblob(32)
+           FROM changed",
+    )?;
+    let states = step(
+        "INSERT INTO code_states (pid, leaf, position, code, code_leaf)
+           SELECT pid, 2, position, randomblob(32), 2 FROM changed WHERE true
+           ON CONFLICT (pid) DO UPDATE SET leaf = excluded.leaf,
+             position = excluded.position, code = excluded.code,
+             code_leaf = excluded.code_leaf",
+    )?;
+    let commit = step("COMMIT")?;
+    let total = begin + rows + states + commit;
+    println!(
+        "{count} code changes among {persons} persons: {total:.0} ms \
+         (change rows and their three indexes {rows:.0} ms, code states {states:.0} ms, \
+         commit {commit:.0} ms); {:.2} µs per change",
+        total * 1e3 / count.max(1) as f64
+    );
+    Ok(())
+}
