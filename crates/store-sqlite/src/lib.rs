@@ -106,6 +106,7 @@ impl SqliteStore {
         let mut conn = Connection::open(&path).map_err(backend)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
+        schema::checkpoint_left_over_wal(&conn)?;
         let upper = Arc::new(UpperNodes::load(&conn)?);
         // The scan index is built through a connection of its own, without
         // memory-mapping and with a small page cache: one pass over the whole table

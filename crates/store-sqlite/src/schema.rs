@@ -75,6 +75,18 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
     map_whole_file(conn)
 }
 
+/// Copies into the database file what a write-ahead log left by an earlier process
+/// still holds, as the store opens. A clean close checkpoints the log; a process
+/// that is killed, or exits without closing, leaves it, and the next one would read
+/// every page through the log's index (`walFindFrame`: 15 % of a declaration's CPU
+/// at 1,000,000 people over a 490 MB log) until its first commit copied the whole
+/// log inside itself. PASSIVE: readers in other processes are not waited for; a
+/// later checkpoint copies what they still hold. An empty log costs nothing.
+pub(crate) fn checkpoint_left_over_wal(conn: &Connection) -> Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        .map_err(backend)
+}
+
 /// The write connection's page cache, as `PRAGMA cache_size` takes it (negative:
 /// KiB): 4 MiB.
 pub(crate) const WRITER_CACHE_KIB: i64 = -4096;
@@ -206,6 +218,36 @@ mod tests {
             .query_row("PRAGMA mmap_size", [], |r| r.get(0))
             .unwrap();
         assert_eq!(granted, MMAP_SIZE);
+    }
+
+    /// A log left by a process that never closed its connection is copied into the
+    /// file when the store opens, before anything is written.
+    #[test]
+    fn a_log_left_over_is_checkpointed_at_open() {
+        let db = ScratchDb::new("leftover");
+        let path = db.dir.join("store.sqlite");
+        drop(crate::SqliteStore::open(&path).unwrap());
+        let file_size = || std::fs::metadata(&path).unwrap().len();
+        let before = file_size();
+        // An earlier process: 4 MiB written, no checkpoint, never closed.
+        let earlier = Connection::open(&path).unwrap();
+        earlier
+            .execute_batch(
+                "PRAGMA wal_autocheckpoint=0;
+                 CREATE TABLE filler (b BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1024)
+                 INSERT INTO filler SELECT randomblob(4096) FROM n;",
+            )
+            .unwrap();
+        std::mem::forget(earlier);
+        assert_eq!(file_size(), before, "nothing copied yet");
+        drop(crate::SqliteStore::open(&path).unwrap());
+        assert!(
+            file_size() >= before + 4 * 1024 * 1024,
+            "the log was copied into the file at open: {} -> {}",
+            before,
+            file_size()
+        );
     }
 
     /// A database migrated by a newer build is refused, naming what it does not know;
