@@ -724,14 +724,24 @@ fn code_changes(
             other.reflects()
         )));
     }
+    // Each person's first change, with their id.
     let mut seen = BTreeSet::new();
-    // Each kept change with its person's id and its ids joined as stored.
-    let mut kept: Vec<(i64, &CodeChange, String, String, [u8; 32])> = Vec::new();
+    let mut firsts: Vec<(i64, &CodeChange)> = Vec::with_capacity(changes.len());
     for change in changes {
-        if !seen.insert(change.person()) {
-            continue;
+        if seen.insert(change.person()) {
+            firsts.push((intern_person(conn, state, &change.person())?, change));
         }
-        let pid = intern_person(conn, state, &change.person())?;
+    }
+    // Stored codes are looked up, and rows written, in the order of person ids: the
+    // pages of `code_states` and of the indexes keyed by person are then visited
+    // once each, in order, not at random (a declaration reaches most of a city).
+    // Positions in the batch stay in the order the changes were given.
+    let mut by_pid: Vec<usize> = (0..firsts.len()).collect();
+    by_pid.sort_unstable_by_key(|i| firsts[*i].0);
+    // For each first change that is kept: its ids joined as stored, and its digest.
+    let mut kept: Vec<Option<(String, String, [u8; 32])>> = vec![None; firsts.len()];
+    for &i in &by_pid {
+        let (pid, change) = firsts[i];
         // The stored code compared by its digest, or — stored before migration 0006,
         // without one — column by column as stored (the same test as
         // `CodeChange::same_code`, which also compares the person: the row is theirs),
@@ -760,7 +770,7 @@ fn code_changes(
         if let Some(stored) = stored_digest {
             if stored.as_slice() != digest.as_slice() {
                 let (owners, decisive) = joined();
-                kept.push((pid, change, owners, decisive, digest));
+                kept[i] = Some((owners, decisive, digest));
             }
             continue;
         }
@@ -805,16 +815,28 @@ fn code_changes(
                 continue;
             }
         }
-        kept.push((pid, change, owners, decisive, digest));
+        kept[i] = Some((owners, decisive, digest));
     }
-    let salts = new_salts(kept.len())?;
-    let Some(entry) = batch_entry(kept.iter().map(|(_, c, ..)| *c).zip(&salts), reflects)? else {
+    // Each kept change's position in the batch: the order of `changes`.
+    let mut positions: Vec<Option<usize>> = vec![None; firsts.len()];
+    let mut in_batch: Vec<&CodeChange> = Vec::new();
+    for (i, (_, change)) in firsts.iter().enumerate() {
+        if kept[i].is_some() {
+            positions[i] = Some(in_batch.len());
+            in_batch.push(change);
+        }
+    }
+    let salts = new_salts(in_batch.len())?;
+    let Some(entry) = batch_entry(in_batch.iter().copied().zip(&salts), reflects)? else {
         return Ok(None);
     };
     let leaf = append_leaf(conn, state, &entry.to_bytes())? as i64;
-    for (position, ((pid, change, owners, decisive, digest), salt)) in
-        kept.iter().zip(&salts).enumerate()
-    {
+    for &i in &by_pid {
+        let (Some((owners, decisive, digest)), Some(position)) = (&kept[i], positions[i]) else {
+            continue;
+        };
+        let (pid, change) = firsts[i];
+        let salt = &salts[position];
         let (rule_set, version) = change.rule_set();
         conn.prepare_cached(
             "INSERT INTO code_changes (leaf, position, pid, colour, valid_at, known_at, since, next_at, next_colour, \
@@ -851,10 +873,7 @@ fn code_changes(
         .and_then(|mut s| s.execute(params![pid, leaf, position as i64, digest.as_slice()]))
         .map_err(backend)?;
     }
-    Ok(Some(RecordedBatch::of(
-        leaf as u64,
-        kept.iter().map(|(_, c, ..)| *c),
-    )))
+    Ok(Some(RecordedBatch::of(leaf as u64, in_batch)))
 }
 
 fn add_checkpoint(
