@@ -864,17 +864,20 @@ fn derivation_inputs(
                 .iter()
                 .take_while(|(l, _)| *l == leaf)
                 .count();
-        // A scan read is about one person: only that person's derivation gets it.
-        let takers: Vec<usize> = wanted[next..end]
+        // A scan read is about one person: only that person's derivation gets it,
+        // the last asking moving it.
+        let mut takers = wanted[next..end]
             .iter()
             .map(|(_, i)| *i)
             .filter(|i| pids.get(*i).copied().flatten() == Some(pid))
-            .collect();
-        if let Some((last, others)) = takers.split_last() {
-            for i in others {
-                scans_of[*i].push((leaf, scan.clone()));
-            }
-            scans_of[*last].push((leaf, scan));
+            .peekable();
+        let mut scan = Some(scan);
+        while let Some(i) = takers.next() {
+            let record = match takers.peek() {
+                Some(_) => scan.clone(),
+                None => scan.take(),
+            };
+            scans_of[i].extend(record.map(|record| (leaf, record)));
         }
         next = end;
     }
