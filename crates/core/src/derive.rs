@@ -610,14 +610,11 @@ fn periods<'a>(ledger: &Ledger<'a>, person: &PersonKey, rules: &RuleSet) -> Vec<
                 })
                 .collect(),
         };
-        let enders: Vec<&Evidence> = match rule.ended_by.is_empty() {
-            true => Vec::new(),
-            false => about
-                .iter()
-                .copied()
-                .filter(|r| rule.ended_by.contains(&r.kind()))
-                .collect(),
-        };
+        let enders: Vec<&Evidence> = about
+            .iter()
+            .copied()
+            .filter(|r| rule.ended_by.contains(&r.kind()))
+            .collect();
         for mut period in starts {
             close(ledger, &enders, &negatives, rule, &mut period);
             if period.until.is_none_or(|u| u > period.from) {
