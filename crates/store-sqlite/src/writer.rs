@@ -712,6 +712,28 @@ type StoredCode = (
     String,
 );
 
+/// A change a batch keeps: its ids joined as stored, its code digest, and its
+/// position in the batch.
+#[derive(Clone)]
+struct Kept {
+    owners: String,
+    decisive: String,
+    digest: [u8; 32],
+    position: usize,
+}
+
+impl Kept {
+    /// Kept, at a position not yet known.
+    fn new(owners: String, decisive: String, digest: [u8; 32]) -> Self {
+        Self {
+            owners,
+            decisive,
+            digest,
+            position: 0,
+        }
+    }
+}
+
 fn code_changes(
     conn: &Connection,
     state: &mut WriteState,
@@ -738,8 +760,8 @@ fn code_changes(
     // Positions in the batch stay in the order the changes were given.
     let mut by_pid: Vec<usize> = (0..firsts.len()).collect();
     by_pid.sort_unstable_by_key(|i| firsts[*i].0);
-    // For each first change that is kept: its ids joined as stored, and its digest.
-    let mut kept: Vec<Option<(String, String, [u8; 32])>> = vec![None; firsts.len()];
+    // For each first change: whether it is kept, and how it is written.
+    let mut kept: Vec<Option<Kept>> = vec![None; firsts.len()];
     for &i in &by_pid {
         let (pid, change) = firsts[i];
         // The stored code compared by its digest, or — stored before migration 0006,
@@ -770,7 +792,7 @@ fn code_changes(
         if let Some(stored) = stored_digest {
             if stored.as_slice() != digest.as_slice() {
                 let (owners, decisive) = joined();
-                kept[i] = Some((owners, decisive, digest));
+                kept[i] = Some(Kept::new(owners, decisive, digest));
             }
             continue;
         }
@@ -815,27 +837,35 @@ fn code_changes(
                 continue;
             }
         }
-        kept[i] = Some((owners, decisive, digest));
+        kept[i] = Some(Kept::new(owners, decisive, digest));
     }
-    // Each kept change's position in the batch: the order of `changes`.
-    let mut positions: Vec<Option<usize>> = vec![None; firsts.len()];
-    let mut in_batch: Vec<&CodeChange> = Vec::new();
-    for (i, (_, change)) in firsts.iter().enumerate() {
-        if kept[i].is_some() {
-            positions[i] = Some(in_batch.len());
-            in_batch.push(change);
-        }
+    // The batch: the kept changes in the order of `changes`.
+    for (position, k) in kept.iter_mut().flatten().enumerate() {
+        k.position = position;
     }
+    let in_batch: Vec<&CodeChange> = firsts
+        .iter()
+        .zip(&kept)
+        .filter(|(_, k)| k.is_some())
+        .map(|((_, change), _)| *change)
+        .collect();
     let salts = new_salts(in_batch.len())?;
     let Some(entry) = batch_entry(in_batch.iter().copied().zip(&salts), reflects)? else {
         return Ok(None);
     };
     let leaf = append_leaf(conn, state, &entry.to_bytes())? as i64;
     for &i in &by_pid {
-        let (Some((owners, decisive, digest)), Some(position)) = (&kept[i], positions[i]) else {
+        let Some(Kept {
+            owners,
+            decisive,
+            digest,
+            position,
+        }) = &kept[i]
+        else {
             continue;
         };
         let (pid, change) = firsts[i];
+        let position = *position;
         let salt = &salts[position];
         let (rule_set, version) = change.rule_set();
         conn.prepare_cached(
