@@ -984,6 +984,59 @@ pub(crate) fn read_record(
         .transpose()
 }
 
+/// Where each of the person `pid`'s code changes lies (leaf and position), oldest
+/// first: walked back from their current state, each change naming the one before
+/// it (migration 0007). A chain that does not go strictly back in the ledger, or
+/// that reaches another person's change, is reported as corrupt, not followed.
+fn history_of(conn: &Connection, pid: i64) -> Result<Vec<(i64, i64)>> {
+    let mut at: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT leaf, position FROM code_states WHERE pid = ?1")
+        .and_then(|mut s| {
+            s.query_row([pid], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(backend)?;
+    let mut chain = Vec::new();
+    while let Some((leaf, position)) = at {
+        if chain
+            .last()
+            .is_some_and(|(later, _): &(i64, i64)| leaf >= *later)
+        {
+            return Err(corrupt(format!(
+                "code history of person {pid}: change {leaf}/{position} does not precede the one naming it"
+            )));
+        }
+        let (owner, previous_leaf, previous_position): (i64, Option<i64>, Option<i64>) = conn
+            .prepare_cached(
+                "SELECT pid, previous_leaf, previous_position FROM code_changes \
+                 WHERE leaf = ?1 AND position = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![leaf, position], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+            })
+            .map_err(|e| corrupt(format!("code change {leaf}/{position}: {e}")))?;
+        if owner != pid {
+            return Err(corrupt(format!(
+                "code history of person {pid}: change {leaf}/{position} is another person's"
+            )));
+        }
+        chain.push((leaf, position));
+        at = match (previous_leaf, previous_position) {
+            (Some(leaf), Some(position)) => Some((leaf, position)),
+            (None, None) => None,
+            _ => {
+                return Err(corrupt(format!(
+                    "code change {leaf}/{position}: half a previous change"
+                )))
+            }
+        };
+    }
+    chain.reverse();
+    Ok(chain)
+}
+
 pub(crate) fn read_code_change(
     conn: &Connection,
     index: &ScanIndex,
@@ -1606,10 +1659,8 @@ impl mingma_store::Store for SqliteStore {
         self.read(move |conn| {
             let keys: Vec<Vec<u8>> = conn
                 .prepare_cached(
-                    "SELECT p.key FROM code_states s \
-                     JOIN code_changes c ON c.leaf = s.leaf AND c.position = s.position \
-                     JOIN persons p ON p.pid = s.pid \
-                     WHERE c.next_at IS NOT NULL AND c.next_at <= ?1 ORDER BY c.next_at",
+                    "SELECT p.key FROM code_states s JOIN persons p ON p.pid = s.pid \
+                     WHERE s.next_at IS NOT NULL AND s.next_at <= ?1 ORDER BY s.next_at",
                 )
                 .and_then(|mut s| s.query_map([now.unix_seconds()], |r| r.get(0))?.collect())
                 .map_err(backend)?;
@@ -1658,15 +1709,11 @@ impl mingma_store::Store for SqliteStore {
             let Some(pid) = pid_of(conn, &person)? else {
                 return Ok(Vec::new());
             };
-            let at: Vec<(i64, i64)> = conn
-                .prepare_cached(
-                    "SELECT leaf, position FROM code_changes WHERE pid = ?1 ORDER BY leaf, position",
-                )
-                .and_then(|mut s| s.query_map([pid], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-                .map_err(backend)?;
-            at.into_iter()
-                .map(|(leaf, position)| read_code_change(conn, &index, leaf, position))
-                .collect()
+            let mut history = Vec::new();
+            for (leaf, position) in history_of(conn, pid)? {
+                history.push(read_code_change(conn, &index, leaf, position)?);
+            }
+            Ok(history)
         })
         .await
     }

@@ -34,6 +34,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_code_digest",
         include_str!("../migrations/0006_code_digest.sql"),
     ),
+    (
+        "0007_code_history_chain",
+        include_str!("../migrations/0007_code_history_chain.sql"),
+    ),
 ];
 
 /// The most of the store file each connection maps into memory (1 TiB): all of it,

@@ -306,8 +306,8 @@ const WIDE_CACHE_FROM: usize = 4_096;
 /// did (`commit_group` checkpoints and narrows it again after the replies).
 ///
 /// The cache is small on purpose (`schema::configure`): an append touches few pages.
-/// A batch of code changes touches pages all over three indexes keyed by person
-/// (`code_states`, `code_changes_person`, `code_changes_next`); with the small cache
+/// A batch of code changes touches pages all over the b-trees of current codes
+/// (`code_states`, keyed by person, and its index by next change); with the small cache
 /// SQLite wrote dirty pages to the WAL in mid-transaction and read them back from it
 /// at the next row — more than half of the writer's time for 523,506 changes at
 /// 1,000,000 persons. Pages are allocated only as used, so the wide limit costs what
@@ -712,23 +712,31 @@ type StoredCode = (
     String,
 );
 
-/// A change a batch keeps: its ids joined as stored, its code digest, and its
-/// position in the batch.
+/// A change a batch keeps: its ids joined as stored, its code digest, the
+/// person's change it follows (leaf and position, if any), and its position in the
+/// batch.
 #[derive(Clone)]
 struct Kept {
     owners: String,
     decisive: String,
     digest: [u8; 32],
+    previous: Option<(i64, i64)>,
     position: usize,
 }
 
 impl Kept {
-    /// Kept, at a position not yet known.
-    fn new(owners: String, decisive: String, digest: [u8; 32]) -> Self {
+    /// Kept, after `previous`, at a position not yet known.
+    fn new(
+        owners: String,
+        decisive: String,
+        digest: [u8; 32],
+        previous: Option<(i64, i64)>,
+    ) -> Self {
         Self {
             owners,
             decisive,
             digest,
+            previous,
             position: 0,
         }
     }
@@ -792,7 +800,7 @@ fn code_changes(
         if let Some(stored) = stored_digest {
             if stored.as_slice() != digest.as_slice() {
                 let (owners, decisive) = joined();
-                kept[i] = Some(Kept::new(owners, decisive, digest));
+                kept[i] = Some(Kept::new(owners, decisive, digest, at));
             }
             continue;
         }
@@ -837,7 +845,7 @@ fn code_changes(
                 continue;
             }
         }
-        kept[i] = Some(Kept::new(owners, decisive, digest));
+        kept[i] = Some(Kept::new(owners, decisive, digest, at));
     }
     // The batch: the kept changes in the order of `changes`.
     for (position, k) in kept.iter_mut().flatten().enumerate() {
@@ -859,6 +867,7 @@ fn code_changes(
             owners,
             decisive,
             digest,
+            previous,
             position,
         }) = &kept[i]
         else {
@@ -868,10 +877,11 @@ fn code_changes(
         let position = *position;
         let salt = &salts[position];
         let (rule_set, version) = change.rule_set();
+        let next_at = change.next_change().map(|(t, _)| t.unix_seconds());
         conn.prepare_cached(
             "INSERT INTO code_changes (leaf, position, pid, colour, valid_at, known_at, since, next_at, next_colour, \
-             reason, owners, decisive, rule_set, rule_set_version, reflects, salt) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+             reason, owners, decisive, rule_set, rule_set_version, reflects, salt, previous_leaf, previous_position) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -882,7 +892,7 @@ fn code_changes(
                 change.valid_at().unix_seconds(),
                 change.known_at().unix_seconds(),
                 change.since().map(|t| t.unix_seconds()),
-                change.next_change().map(|(t, _)| t.unix_seconds()),
+                next_at,
                 change.next_change().map(|(_, c)| colour_byte(c)),
                 change.reason(),
                 owners,
@@ -891,16 +901,26 @@ fn code_changes(
                 version,
                 change.reflects() as i64,
                 salt.as_bytes().as_slice(),
+                previous.map(|(leaf, _)| leaf),
+                previous.map(|(_, position)| position),
             ])
         })
         .map_err(backend)?;
         conn.prepare_cached(
-            "INSERT INTO code_states (pid, leaf, position, code, code_leaf) \
-             VALUES (?1, ?2, ?3, ?4, ?2) \
+            "INSERT INTO code_states (pid, leaf, position, code, code_leaf, next_at) \
+             VALUES (?1, ?2, ?3, ?4, ?2, ?5) \
              ON CONFLICT (pid) DO UPDATE SET leaf = excluded.leaf, position = excluded.position, \
-             code = excluded.code, code_leaf = excluded.code_leaf",
+             code = excluded.code, code_leaf = excluded.code_leaf, next_at = excluded.next_at",
         )
-        .and_then(|mut s| s.execute(params![pid, leaf, position as i64, digest.as_slice()]))
+        .and_then(|mut s| {
+            s.execute(params![
+                pid,
+                leaf,
+                position as i64,
+                digest.as_slice(),
+                next_at
+            ])
+        })
         .map_err(backend)?;
     }
     Ok(Some(RecordedBatch::of(leaf as u64, in_batch)))

@@ -40,6 +40,7 @@ macro_rules! contract_tests {
             concurrent_writers_leave_a_sequence_without_gaps,
             a_refused_write_does_not_undo_another_in_the_same_group,
             code_changes_are_batched_and_idempotent,
+            only_codes_in_force_fall_due,
             checkpoints_must_match_the_log,
             purges_remove_old_scans_but_keep_referenced_ones_and_are_logged,
             seals_and_authority_acts_are_kept_exactly,
@@ -1272,6 +1273,104 @@ async fn changes_derived<S: Store>(
         changes.push(change_derived(store, *who, at, size, rules).await);
     }
     changes
+}
+
+/// A person falls due when the next change of the code in force is reached, and
+/// only then: a change a later one replaced is never due, whatever its next change
+/// said.
+pub async fn only_codes_in_force_fall_due<S: Store>(store: &S) {
+    let rules = RuleSet::default_rules().expect("default rules");
+    let (contact, case_person, bystander) = (person(21), person(22), person(23));
+    store
+        .append(vec![
+            case("due-case", case_person, t("06-01 09:00")),
+            scan("due-s1", contact, "v-market", "410102001", t("06-01 08:00")),
+            scan(
+                "due-s2",
+                case_person,
+                "v-market",
+                "410102001",
+                t("06-01 08:10"),
+            ),
+            close_contact(
+                "due-cc",
+                contact,
+                "due-case",
+                &["due-s1", "due-s2"],
+                t("06-02 10:00"),
+            ),
+            act(
+                "due-cc.ok",
+                "off-sun",
+                EvidenceBody::Approval {
+                    target: rid("due-cc"),
+                },
+                t("06-02 10:05"),
+            ),
+        ])
+        .await
+        .expect("append");
+    let size = store.ledger_size().await.expect("size");
+    let changes = changes_derived(
+        store,
+        &[contact, case_person, bystander],
+        t("06-02 11:00"),
+        size,
+        &rules,
+    )
+    .await;
+    store
+        .record_code_changes(changes, size)
+        .await
+        .expect("record")
+        .expect("a batch");
+    let red = store
+        .code_state(contact)
+        .await
+        .expect("read")
+        .expect("a state");
+    let (next_at, _) = red
+        .change
+        .next_change()
+        .expect("a close contact's red code ends by itself");
+    assert!(store
+        .codes_due(next_at.plus_seconds(-1))
+        .await
+        .expect("due")
+        .is_empty());
+    assert_eq!(store.codes_due(next_at).await.expect("due"), [contact]);
+    // The designation retracted: the contact's code in force is green, with no
+    // next change; the red change's next change no longer makes anyone due.
+    store
+        .append(vec![act(
+            "due-cc.x",
+            "off-sun",
+            EvidenceBody::Retraction {
+                target: rid("due-cc"),
+                reason: "designated by mistake".into(),
+            },
+            t("06-03 09:00"),
+        )])
+        .await
+        .expect("append");
+    let size = store.ledger_size().await.expect("size");
+    let green = change_derived(store, contact, t("06-03 10:00"), size, &rules).await;
+    assert_eq!(green.colour(), Colour::Green);
+    assert_eq!(green.next_change(), None);
+    store
+        .record_code_changes(vec![green], size)
+        .await
+        .expect("record")
+        .expect("a change");
+    assert!(store
+        .codes_due(next_at.plus_seconds(86_400))
+        .await
+        .expect("due")
+        .is_empty());
+    assert_eq!(
+        store.code_changes_of(contact).await.expect("history").len(),
+        2
+    );
 }
 
 /// Code changes from decisions are one leaf per batch, committing to the batch's

@@ -1,0 +1,140 @@
+//! Migration 0007 replaced the index of code changes by person with a chain (each
+//! change names the person's change before it) and the index of every change by
+//! next change with one on current codes. A store written before it keeps its
+//! holders' histories and its scheduler's due list.
+
+use mingma_core::{derive, EvidenceBody, PersonKey, RuleSet, Timestamp};
+use mingma_store::contract::{act, case, close_contact, person, positive, rid, scan, t};
+use mingma_store::{CodeChange, Store};
+use mingma_store_sqlite::SqliteStore;
+use rusqlite::Connection;
+
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Records `who`'s code derived at `at` as a batch of its own.
+async fn record(store: &SqliteStore, rules: &RuleSet, who: PersonKey, at: Timestamp) {
+    let size = store.ledger_size().await.expect("size");
+    let records: Vec<_> = store
+        .evidence_about(who)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|r| r.evidence)
+        .collect();
+    let change = CodeChange::from_decision(&derive(&records, &who, at, at, rules), size);
+    store
+        .record_code_changes(vec![change], size)
+        .await
+        .expect("record")
+        .expect("a batch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_from_before_the_chain_keeps_its_histories_and_due_list() {
+    let dir =
+        Scratch(std::env::temp_dir().join(format!("mingma-code-history-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).expect("temp dir");
+    let db = dir.0.join("mingma.sqlite");
+    let rules = RuleSet::default_rules().expect("rules");
+    let (tested, contact, case_person) = (person(31), person(32), person(33));
+    let (history, due_at) = {
+        let store = SqliteStore::open(&db).expect("open");
+        store
+            .append(vec![
+                positive("h-t1", tested, t("06-01 10:00")),
+                case("h-case", case_person, t("06-01 09:00")),
+                scan("h-s1", contact, "v-market", "410102001", t("06-01 08:00")),
+                scan(
+                    "h-s2",
+                    case_person,
+                    "v-market",
+                    "410102001",
+                    t("06-01 08:10"),
+                ),
+                close_contact(
+                    "h-cc",
+                    contact,
+                    "h-case",
+                    &["h-s1", "h-s2"],
+                    t("06-02 10:00"),
+                ),
+                act(
+                    "h-cc.ok",
+                    "off-sun",
+                    EvidenceBody::Approval {
+                        target: rid("h-cc"),
+                    },
+                    t("06-02 10:05"),
+                ),
+            ])
+            .await
+            .expect("append");
+        // Three batches: the tested person's code changes in the first and the
+        // third, the contact's only in the second.
+        record(&store, &rules, tested, t("06-02 11:00")).await;
+        record(&store, &rules, contact, t("06-02 11:00")).await;
+        store
+            .append(vec![positive("h-t2", tested, t("06-03 10:00"))])
+            .await
+            .expect("append");
+        record(&store, &rules, tested, t("06-04 00:00")).await;
+        let history = store.code_changes_of(tested).await.expect("history");
+        assert_eq!(history.len(), 2);
+        let state = store
+            .code_state(contact)
+            .await
+            .expect("read")
+            .expect("state");
+        let (due_at, _) = state.change.next_change().expect("a next change");
+        assert_eq!(store.codes_due(due_at).await.expect("due"), [contact]);
+        (history, due_at)
+    };
+    // The store as migration 0006 left it.
+    let conn = Connection::open(&db).expect("open behind the store");
+    conn.execute_batch(
+        "PRAGMA busy_timeout=10000;
+         DROP INDEX code_states_next;
+         ALTER TABLE code_states DROP COLUMN next_at;
+         ALTER TABLE code_changes DROP COLUMN previous_leaf;
+         ALTER TABLE code_changes DROP COLUMN previous_position;
+         CREATE INDEX code_changes_person ON code_changes (pid, leaf, position);
+         CREATE INDEX code_changes_next ON code_changes (next_at) WHERE next_at IS NOT NULL;
+         DELETE FROM schema_migrations WHERE name = '0007_code_history_chain';",
+    )
+    .expect("back to 0006");
+    drop(conn);
+
+    let store = SqliteStore::open(&db).expect("migrated");
+    assert_eq!(
+        store.code_changes_of(tested).await.expect("history"),
+        history
+    );
+    assert_eq!(
+        store.code_changes_of(contact).await.expect("history").len(),
+        1
+    );
+    assert!(store
+        .codes_due(due_at.plus_seconds(-1))
+        .await
+        .expect("due")
+        .is_empty());
+    assert_eq!(store.codes_due(due_at).await.expect("due"), [contact]);
+    let conn = Connection::open(&db).expect("open behind the store");
+    let (chained, indexes): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(previous_leaf) FROM code_changes),
+                    (SELECT count(*) FROM sqlite_master
+                     WHERE name IN ('code_changes_person', 'code_changes_next'))",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("counts");
+    assert_eq!((chained, indexes), (1, 0));
+}
