@@ -108,8 +108,8 @@ pub(crate) const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 pub(crate) const WAL_KEPT_BYTES: i64 = 64 * 1024 * 1024;
 
 /// The write connection's page cache while it writes a large batch of code changes
-/// (`writer::widen_cache_for`): up to 1 GiB, allocated only as pages are used.
-pub(crate) const WIDE_CACHE_KIB: i64 = -1_048_576;
+/// (`writer::widen_cache_for`): up to 128 MiB, allocated only as pages are used.
+pub(crate) const WIDE_CACHE_KIB: i64 = -131_072;
 
 /// Asks for [`MMAP_SIZE`] and refuses a connection that gets less: a clamped map
 /// does not fail, it only makes every read past it a system call.
