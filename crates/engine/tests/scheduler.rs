@@ -2,10 +2,10 @@
 //! evidence, and the scheduler records that change exactly once — also when it runs
 //! twice, late, or after the store was closed and reopened.
 
-use mingma_core::{Colour, EvidenceBody, RuleSet, Span};
+use mingma_core::{Colour, RuleSet, Span};
 use mingma_engine::Engine;
 use mingma_store::contract::{
-    act, case, close_contact, directory, founding, person, register, rid, scan, t,
+    designated_contact, directory, founding, person, register, rid, scan, t,
 };
 use mingma_store::{verify, Store};
 use mingma_store_sqlite::SqliteStore;
@@ -22,26 +22,7 @@ async fn a_close_contacts_code_changes_by_itself_exactly_once() {
         // ledger's authority acts registered.
         let founding = founding(&directory(), 1);
         register(&store, &founding).await;
-        let records = vec![
-            case("case-1", case_person, t("06-01 09:00")),
-            scan("s-1", contact, "v-market", "410102001", t("06-01 08:00")),
-            scan(
-                "s-2",
-                case_person,
-                "v-market",
-                "410102001",
-                t("06-01 08:10"),
-            ),
-            close_contact("cc-1", contact, "case-1", &["s-1", "s-2"], t("06-02 10:00")),
-            act(
-                "cc-1.ok",
-                "off-sun",
-                EvidenceBody::Approval {
-                    target: rid("cc-1"),
-                },
-                t("06-02 10:05"),
-            ),
-        ];
+        let records = designated_contact("", contact, case_person);
         store
             .append(records.into_iter().map(|r| founding.seal(r)).collect())
             .await

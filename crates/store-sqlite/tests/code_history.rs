@@ -3,9 +3,9 @@
 //! next change with one on current codes. A store written before it keeps its
 //! holders' histories and its scheduler's due list.
 
-use mingma_core::{derive, EvidenceBody, PersonKey, RuleSet, Timestamp};
-use mingma_store::contract::{act, case, close_contact, person, positive, rid, scan, t};
-use mingma_store::{CodeChange, Store};
+use mingma_core::{PersonKey, RuleSet, Timestamp};
+use mingma_store::contract::{change_derived, designated_contact, person, positive, t};
+use mingma_store::Store;
 use mingma_store_sqlite::SqliteStore;
 use rusqlite::Connection;
 
@@ -20,14 +20,7 @@ impl Drop for Scratch {
 /// Records `who`'s code derived at `at` as a batch of its own.
 async fn record(store: &SqliteStore, rules: &RuleSet, who: PersonKey, at: Timestamp) {
     let size = store.ledger_size().await.expect("size");
-    let records: Vec<_> = store
-        .evidence_about(who)
-        .await
-        .expect("read")
-        .into_iter()
-        .map(|r| r.evidence)
-        .collect();
-    let change = CodeChange::from_decision(&derive(&records, &who, at, at, rules), size);
+    let change = change_derived(store, who, at, size, rules).await;
     store
         .record_code_changes(vec![change], size)
         .await
@@ -46,36 +39,9 @@ async fn a_store_from_before_the_chain_keeps_its_histories_and_due_list() {
     let (tested, contact, case_person) = (person(31), person(32), person(33));
     let (history, due_at) = {
         let store = SqliteStore::open(&db).expect("open");
-        store
-            .append(vec![
-                positive("h-t1", tested, t("06-01 10:00")),
-                case("h-case", case_person, t("06-01 09:00")),
-                scan("h-s1", contact, "v-market", "410102001", t("06-01 08:00")),
-                scan(
-                    "h-s2",
-                    case_person,
-                    "v-market",
-                    "410102001",
-                    t("06-01 08:10"),
-                ),
-                close_contact(
-                    "h-cc",
-                    contact,
-                    "h-case",
-                    &["h-s1", "h-s2"],
-                    t("06-02 10:00"),
-                ),
-                act(
-                    "h-cc.ok",
-                    "off-sun",
-                    EvidenceBody::Approval {
-                        target: rid("h-cc"),
-                    },
-                    t("06-02 10:05"),
-                ),
-            ])
-            .await
-            .expect("append");
+        let mut records = designated_contact("h-", contact, case_person);
+        records.push(positive("h-t1", tested, t("06-01 10:00")));
+        store.append(records).await.expect("append");
         // Three batches: the tested person's code changes in the first and the
         // third, the contact's only in the second.
         record(&store, &rules, tested, t("06-02 11:00")).await;

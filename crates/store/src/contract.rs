@@ -195,6 +195,51 @@ pub fn close_contact(
     }
 }
 
+/// A close contact designated and approved: `case_person`'s case report (at 06-01
+/// 09:00), both people's scans at the same market ten minutes apart, and the
+/// designation of `contact` (06-02 10:00) with its approval by a second official.
+/// Ids start with `prefix`: the case is `{prefix}case`, the designation
+/// `{prefix}cc`.
+pub fn designated_contact(
+    prefix: &str,
+    contact: PersonKey,
+    case_person: PersonKey,
+) -> Vec<Evidence> {
+    let id = |name: &str| format!("{prefix}{name}");
+    vec![
+        case(&id("case"), case_person, t("06-01 09:00")),
+        scan(
+            &id("s1"),
+            contact,
+            "v-market",
+            "410102001",
+            t("06-01 08:00"),
+        ),
+        scan(
+            &id("s2"),
+            case_person,
+            "v-market",
+            "410102001",
+            t("06-01 08:10"),
+        ),
+        close_contact(
+            &id("cc"),
+            contact,
+            &id("case"),
+            &[&id("s1"), &id("s2")],
+            t("06-02 10:00"),
+        ),
+        act(
+            &id("cc.ok"),
+            "off-sun",
+            EvidenceBody::Approval {
+                target: rid(&id("cc")),
+            },
+            t("06-02 10:05"),
+        ),
+    ]
+}
+
 /// An act (approval, rejection, retraction) by an official of the city commission.
 pub fn act(id: &str, by: &str, body: EvidenceBody, at: Timestamp) -> Evidence {
     Evidence {
@@ -1243,7 +1288,7 @@ pub async fn a_refused_write_does_not_undo_another_in_the_same_group<S: Store>(s
 
 /// The change `who`'s code makes when derived at `at` from what the store holds
 /// about them, reflecting the first `size` leaves.
-async fn change_derived<S: Store>(
+pub async fn change_derived<S: Store>(
     store: &S,
     who: PersonKey,
     at: Timestamp,
@@ -1282,32 +1327,7 @@ pub async fn only_codes_in_force_fall_due<S: Store>(store: &S) {
     let rules = RuleSet::default_rules().expect("default rules");
     let (contact, case_person, bystander) = (person(21), person(22), person(23));
     store
-        .append(vec![
-            case("due-case", case_person, t("06-01 09:00")),
-            scan("due-s1", contact, "v-market", "410102001", t("06-01 08:00")),
-            scan(
-                "due-s2",
-                case_person,
-                "v-market",
-                "410102001",
-                t("06-01 08:10"),
-            ),
-            close_contact(
-                "due-cc",
-                contact,
-                "due-case",
-                &["due-s1", "due-s2"],
-                t("06-02 10:00"),
-            ),
-            act(
-                "due-cc.ok",
-                "off-sun",
-                EvidenceBody::Approval {
-                    target: rid("due-cc"),
-                },
-                t("06-02 10:05"),
-            ),
-        ])
+        .append(designated_contact("due-", contact, case_person))
         .await
         .expect("append");
     let size = store.ledger_size().await.expect("size");
