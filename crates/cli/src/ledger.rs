@@ -201,6 +201,11 @@ fn render_report(
         "code states:    {} (re-derived with {} {})",
         report.code_states, rules.id, rules.version
     );
+    let _ = writeln!(
+        out,
+        "histories:      {} (each holder's changes as served, against the batches)",
+        report.histories
+    );
     match log {
         Some((verifier, origin)) => {
             let _ = writeln!(

@@ -441,7 +441,7 @@ impl mingma_store::Store for PostgresStore {
         );
         conn.query_opt(&sql, &[&person.as_bytes().as_slice()])
             .await?
-            .map(|row| code_state(&row))
+            .map(|row| code_state(&row)?.held_by(person))
             .transpose()
     }
 

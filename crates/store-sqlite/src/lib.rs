@@ -1649,8 +1649,10 @@ impl mingma_store::Store for SqliteStore {
                         .optional()
                 })
                 .map_err(backend)?;
-            at.map(|(leaf, position)| read_code_change(conn, &index, leaf, position))
-                .transpose()
+            at.map(|(leaf, position)| {
+                read_code_change(conn, &index, leaf, position)?.held_by(person)
+            })
+            .transpose()
         })
         .await
     }

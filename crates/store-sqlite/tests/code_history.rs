@@ -5,7 +5,7 @@
 
 use mingma_core::{PersonKey, RuleSet, Timestamp};
 use mingma_store::contract::{change_derived, designated_contact, person, positive, t};
-use mingma_store::Store;
+use mingma_store::{verify, Finding, Store};
 use mingma_store_sqlite::SqliteStore;
 use rusqlite::Connection;
 
@@ -28,29 +28,42 @@ async fn record(store: &SqliteStore, rules: &RuleSet, who: PersonKey, at: Timest
         .expect("a batch");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_from_before_the_chain_keeps_its_histories_and_due_list() {
-    let dir =
-        Scratch(std::env::temp_dir().join(format!("mingma-code-history-{}", std::process::id())));
+/// A fresh store in `dir` with three batches: `tested`'s code changes in the first
+/// and the third, `contact`'s only in the second.
+async fn three_batches(
+    dir: &Scratch,
+    rules: &RuleSet,
+    tested: PersonKey,
+    contact: PersonKey,
+) -> SqliteStore {
     let _ = std::fs::remove_dir_all(&dir.0);
     std::fs::create_dir_all(&dir.0).expect("temp dir");
+    let store = SqliteStore::open(dir.0.join("mingma.sqlite")).expect("open");
+    let mut records = designated_contact("h-", contact, person(33));
+    records.push(positive("h-t1", tested, t("06-01 10:00")));
+    store.append(records).await.expect("append");
+    record(&store, rules, tested, t("06-02 11:00")).await;
+    record(&store, rules, contact, t("06-02 11:00")).await;
+    store
+        .append(vec![positive("h-t2", tested, t("06-03 10:00"))])
+        .await
+        .expect("append");
+    record(&store, rules, tested, t("06-04 00:00")).await;
+    store
+}
+
+fn scratch(name: &str) -> Scratch {
+    Scratch(std::env::temp_dir().join(format!("mingma-code-history-{name}-{}", std::process::id())))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_from_before_the_chain_keeps_its_histories_and_due_list() {
+    let dir = scratch("0006");
     let db = dir.0.join("mingma.sqlite");
     let rules = RuleSet::default_rules().expect("rules");
-    let (tested, contact, case_person) = (person(31), person(32), person(33));
+    let (tested, contact) = (person(31), person(32));
     let (history, due_at) = {
-        let store = SqliteStore::open(&db).expect("open");
-        let mut records = designated_contact("h-", contact, case_person);
-        records.push(positive("h-t1", tested, t("06-01 10:00")));
-        store.append(records).await.expect("append");
-        // Three batches: the tested person's code changes in the first and the
-        // third, the contact's only in the second.
-        record(&store, &rules, tested, t("06-02 11:00")).await;
-        record(&store, &rules, contact, t("06-02 11:00")).await;
-        store
-            .append(vec![positive("h-t2", tested, t("06-03 10:00"))])
-            .await
-            .expect("append");
-        record(&store, &rules, tested, t("06-04 00:00")).await;
+        let store = three_batches(&dir, &rules, tested, contact).await;
         let history = store.code_changes_of(tested).await.expect("history");
         assert_eq!(history.len(), 2);
         let state = store
@@ -103,4 +116,52 @@ async fn a_store_from_before_the_chain_keeps_its_histories_and_due_list() {
         )
         .expect("counts");
     assert_eq!((chained, indexes), (1, 0));
+}
+
+/// A history rewritten behind the store's back — a change skipped by its pointer,
+/// or the current code pointed back at an earlier change — is served as rewritten,
+/// and `ledger verify` names the person: the chain is checked against the batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_history_is_found_by_verification() {
+    let rules = RuleSet::default_rules().expect("rules");
+    let (tested, contact) = (person(31), person(32));
+    let found = |report: &mingma_store::VerifyReport, history: bool| {
+        report.findings.iter().any(|f| match f {
+            Finding::History { person, .. } => history && *person == tested,
+            Finding::CodeState { person, .. } => !history && *person == tested,
+            _ => false,
+        })
+    };
+
+    let dir = scratch("skip");
+    let store = three_batches(&dir, &rules, tested, contact).await;
+    let report = verify(&store, None, &rules, None).await.expect("verify");
+    assert!(report.is_clean(), "{:#?}", report.findings);
+    assert_eq!(report.histories, 2);
+    let conn = Connection::open(store.path()).expect("open behind the store");
+    conn.execute_batch(
+        "UPDATE code_changes SET previous_leaf = NULL, previous_position = NULL \
+         WHERE previous_leaf IS NOT NULL",
+    )
+    .expect("skip a change");
+    assert_eq!(
+        store.code_changes_of(tested).await.expect("history").len(),
+        1
+    );
+    let report = verify(&store, None, &rules, None).await.expect("verify");
+    assert!(found(&report, true), "{:#?}", report.findings);
+
+    let dir = scratch("back");
+    let store = three_batches(&dir, &rules, tested, contact).await;
+    let history = store.code_changes_of(tested).await.expect("history");
+    let (first, last) = (&history[0], &history[1]);
+    let conn = Connection::open(store.path()).expect("open behind the store");
+    conn.execute_batch(&format!(
+        "UPDATE code_states SET leaf = {}, position = {} WHERE leaf = {} AND position = {}",
+        first.leaf, first.position, last.leaf, last.position
+    ))
+    .expect("point back");
+    let report = verify(&store, None, &rules, None).await.expect("verify");
+    assert!(found(&report, true), "{:#?}", report.findings);
+    assert!(found(&report, false), "{:#?}", report.findings);
 }

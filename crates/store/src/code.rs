@@ -40,6 +40,25 @@ pub struct CodeState {
     pub salt: Salt,
 }
 
+impl CodeState {
+    /// This state, if it is `person`'s. A stored state that points at another
+    /// person's change (a pointer altered outside Mingma) is corrupt: nobody is shown
+    /// someone else's code.
+    pub fn held_by(self, person: PersonKey) -> crate::Result<Self> {
+        if self.change.person() == person {
+            Ok(self)
+        } else {
+            Err(crate::StoreError::Corrupt(format!(
+                "the code state of person {} points at a change of person {} ({}/{})",
+                person.short(),
+                self.change.person().short(),
+                self.leaf,
+                self.position
+            )))
+        }
+    }
+}
+
 const DOMAIN: &[u8] = b"mingma/code-change/v1\0";
 /// Domain of [`CodeChange::code_digest`].
 const CODE_DOMAIN: &[u8] = b"mingma/code/v1\0";

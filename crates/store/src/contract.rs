@@ -1671,6 +1671,7 @@ macro_rules! tamper_tests {
             a_row_inserted_outside_the_ledger_is_found,
             a_forged_tree_node_or_leaf_is_found,
             a_forged_code_state_or_checkpoint_is_found,
+            code_states_pointed_at_each_other_are_found,
         );
     };
     (@each $make:expr; $($name:ident),+ $(,)?) => {
@@ -1700,7 +1701,7 @@ pub mod tamper {
     use mingma_ledger::{Checkpoint, CheckpointSigner, NoteVerifier, SigningKey};
 
     use super::{act, change_derived, person, positive, rid, risk_area, scan, t};
-    use crate::{verify, Finding, LogIdentity, Store, StoredCheckpoint, VerifyReport};
+    use crate::{verify, Finding, LogIdentity, Store, StoreError, StoredCheckpoint, VerifyReport};
 
     const ORIGIN: &str = "mingma.test/log";
 
@@ -1829,6 +1830,7 @@ pub mod tamper {
         assert_eq!(report.records, 6);
         assert_eq!(report.batches, 1);
         assert_eq!(report.code_states, 2);
+        assert_eq!(report.histories, 2);
         assert_eq!(report.checkpoints, 1);
     }
 
@@ -2045,6 +2047,44 @@ pub mod tamper {
                 .findings
                 .iter()
                 .any(|f| matches!(f, Finding::Checkpoint { .. })),
+            "{:#?}",
+            report.findings
+        );
+    }
+
+    /// Two people's code states pointed at each other's changes (each change
+    /// untouched, so every batch still matches its leaf and each change re-derives):
+    /// neither store shows either person the other's code, and verification names
+    /// both.
+    pub async fn code_states_pointed_at_each_other_are_found<T: Tamper, F: Future<Output = T>>(
+        make: impl Fn() -> F,
+    ) {
+        let f = fixture(&make).await;
+        f.tamper("UPDATE code_states SET position = 1 - position")
+            .await;
+        for who in [person(1), person(2)] {
+            let read = f.target.store().code_state(who).await;
+            assert!(
+                matches!(read, Err(StoreError::Corrupt(_))),
+                "{who:?} is shown {read:?}"
+            );
+        }
+        let report = f.verify().await;
+        for who in [person(1), person(2)] {
+            assert!(
+                report
+                    .findings
+                    .iter()
+                    .any(|f| matches!(f, Finding::CodeState { person: p, .. } if *p == who)),
+                "{who:?}: {:#?}",
+                report.findings
+            );
+        }
+        assert!(
+            !report
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::Leaf { .. })),
             "{:#?}",
             report.findings
         );

@@ -12,6 +12,10 @@
 //!    checkpoints are consistent.
 //! 6. Every cached code state is what derivation gives again on the evidence it
 //!    reflected.
+//! 7. Every holder's code history, as the store serves it, is their changes in the
+//!    batches, oldest first, and their cached code state is the last of them. So a
+//!    history rewritten to skip or repeat a change, or a code state pointed back at
+//!    an earlier change, is found and named by person.
 //!
 //! Given a [`Vouch`], step 2 also asks it of every stored record: a record whose
 //! recorder must sign and whose seal is missing, forged or someone else's is named,
@@ -56,6 +60,13 @@ pub enum Finding {
         /// What is wrong.
         problem: String,
     },
+    /// A holder's code history as the store serves it.
+    History {
+        /// Whose.
+        person: PersonKey,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 impl fmt::Display for Finding {
@@ -68,6 +79,9 @@ impl fmt::Display for Finding {
             }
             Finding::CodeState { person, problem } => {
                 write!(f, "code state of person {}: {problem}", person.short())
+            }
+            Finding::History { person, problem } => {
+                write!(f, "code history of person {}: {problem}", person.short())
             }
         }
     }
@@ -86,6 +100,8 @@ pub struct VerifyReport {
     pub batches: u64,
     /// Code states re-derived.
     pub code_states: u64,
+    /// Holders' code histories checked against the batches.
+    pub histories: u64,
     /// Checkpoints checked.
     pub checkpoints: u64,
     /// The appeal-step leaves (index, payload), for a caller that reads them (the
@@ -325,10 +341,17 @@ pub async fn verify<S: Store>(
         }
     }
 
-    // 4. Code-change batches.
+    // 4. Code-change batches, and each person's changes in them, oldest first.
+    let mut histories: BTreeMap<PersonKey, Vec<(u64, u64)>> = BTreeMap::new();
     for (index, batch) in &batches {
         report.batches += 1;
         let changes = store.code_change_batch(*index).await?;
+        for c in &changes {
+            histories
+                .entry(c.change.person())
+                .or_default()
+                .push((c.leaf, c.position));
+        }
         let batch_tree = MemoryTree::from_leaf_hashes(
             changes
                 .iter()
@@ -396,7 +419,8 @@ pub async fn verify<S: Store>(
     }
 
     // 6. Code states.
-    for state in store.code_states().await? {
+    let states = store.code_states().await?;
+    for state in &states {
         report.code_states += 1;
         let change = &state.change;
         let person = change.person();
@@ -439,5 +463,79 @@ pub async fn verify<S: Store>(
             });
         }
     }
+
+    // 7. Histories, and the code states at their ends.
+    let mut holders: BTreeMap<PersonKey, usize> = BTreeMap::new();
+    for state in &states {
+        *holders.entry(state.change.person()).or_default() += 1;
+    }
+    for (person, count) in &holders {
+        if *count > 1 {
+            report.findings.push(Finding::CodeState {
+                person: *person,
+                problem: format!("{count} stored code states hold this person's changes"),
+            });
+        }
+    }
+    for (person, batched) in &histories {
+        report.histories += 1;
+        holders.remove(person);
+        match store.code_changes_of(*person).await {
+            Ok(served) => {
+                let served: Vec<(u64, u64)> = served.iter().map(|c| (c.leaf, c.position)).collect();
+                if served != *batched {
+                    report.findings.push(Finding::History {
+                        person: *person,
+                        problem: format!(
+                            "serves the changes at {} but the batches hold {}",
+                            at_list(&served),
+                            at_list(batched)
+                        ),
+                    });
+                }
+            }
+            Err(e) => report.findings.push(Finding::History {
+                person: *person,
+                problem: format!("cannot be read: {e}"),
+            }),
+        }
+        let latest = batched.last().copied();
+        let problem = match store.code_state(*person).await {
+            Ok(Some(state)) if state.change.person() != *person => {
+                Some("is another person's code change".to_owned())
+            }
+            Ok(Some(state)) if Some((state.leaf, state.position)) != latest => Some(format!(
+                "is the change at {}, not the latest in the batches ({})",
+                at_list(&[(state.leaf, state.position)]),
+                at_list(&latest.into_iter().collect::<Vec<_>>())
+            )),
+            Ok(Some(_)) => None,
+            Ok(None) => Some("is missing, though the batches change this code".to_owned()),
+            Err(e) => Some(format!("cannot be read: {e}")),
+        };
+        if let Some(problem) = problem {
+            report.findings.push(Finding::CodeState {
+                person: *person,
+                problem,
+            });
+        }
+    }
+    for person in holders.into_keys() {
+        report.findings.push(Finding::CodeState {
+            person,
+            problem: "no batch holds a change of this person's code".into(),
+        });
+    }
     Ok(report)
+}
+
+/// `(leaf, position)` pairs as `leaf/position, …` (`none` if empty).
+fn at_list(at: &[(u64, u64)]) -> String {
+    if at.is_empty() {
+        return "none".into();
+    }
+    at.iter()
+        .map(|(leaf, position)| format!("{leaf}/{position}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
