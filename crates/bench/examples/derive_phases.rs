@@ -2,14 +2,15 @@
 //! affected, reading their evidence, deriving, recording. `cargo run --release -p
 //! mingma-bench --example derive_phases -- DB PERSONS DAYS [all|declaration] [SEED]`
 //! (the database of `mingma bench run`; `declaration` re-derives the people its
-//! stored district declaration affects, `all` everyone). Recording changes the
-//! database: run it on a copy. With `DERIVE_ONLY=N` it reads the first 8,192
+//! stored district declaration affects, `all` everyone), chunk by chunk on one
+//! thread: each chunk's inputs are read, derived and dropped, reading and deriving
+//! timed apart. Recording changes the database: run it on a copy. With `DERIVE_ONLY=N` it reads the first 8,192
 //! people's inputs and only times `derive` over them, N passes (for profiling). With
 //! `DECISIONS_DIGEST=1` it prints a digest of every decision and records nothing
 //! (two builds printing the same digest decided the same for everyone).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mingma_core::{derive, RecordId, RuleSet, Span};
 use mingma_engine::Engine;
@@ -96,49 +97,37 @@ async fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let started = Instant::now();
-    let mut inputs = Vec::new();
-    for chunk in everyone.chunks(8192) {
-        inputs.push(
-            store
-                .evidence_for_derivation(chunk.to_vec(), rules.clone(), below)
-                .await?,
-        );
-    }
-    let read = started.elapsed();
-    let records: usize = inputs
-        .iter()
-        .map(|i| {
-            (0..i.own.len())
-                .map(|p| i.records_of(p).count())
-                .sum::<usize>()
-        })
-        .sum();
+    // Each chunk read, counted and derived, then dropped (at 1M the inputs of a
+    // whole declaration would not fit beside the store): reading and deriving are
+    // timed apart and summed.
+    let (mut read, mut derived) = (Duration::ZERO, Duration::ZERO);
+    let (mut records, mut own, mut shared) = (0usize, 0usize, 0usize);
     let mut kinds = std::collections::BTreeMap::new();
-    let mut own = 0usize;
-    for i in &inputs {
-        own += i.own.iter().map(Vec::len).sum::<usize>();
-        for p in 0..i.own.len() {
-            for r in i.records_of(p) {
+    let mut decisions = Vec::new();
+    for chunk in everyone.chunks(8192) {
+        let started = Instant::now();
+        let input = store
+            .evidence_for_derivation(chunk.to_vec(), rules.clone(), below)
+            .await?;
+        read += started.elapsed();
+        own += input.own.iter().map(Vec::len).sum::<usize>();
+        shared = shared.max(input.shared.len());
+        for p in 0..input.own.len() {
+            for r in input.records_of(p) {
+                records += 1;
                 *kinds.entry(format!("{:?}", r.kind())).or_insert(0usize) += 1;
             }
         }
-    }
-    eprintln!(
-        "own {own}, shared records {}, by kind {kinds:?}",
-        inputs.first().map_or(0, |i| i.shared.len())
-    );
-    let started = Instant::now();
-    let mut decisions = Vec::new();
-    for (chunk, input) in everyone.chunks(8192).zip(&inputs) {
+        let started = Instant::now();
         for (i, person) in chunk.iter().enumerate() {
             decisions.push(CodeChange::from_decision(
                 &derive(input.records_of(i), person, now, now, &rules),
                 below,
             ));
         }
+        derived += started.elapsed();
     }
-    let derived = started.elapsed();
+    eprintln!("own {own}, shared records {shared}, by kind {kinds:?}");
     let started = Instant::now();
     let batch = store.record_code_changes(decisions, below).await?;
     let recorded = started.elapsed();

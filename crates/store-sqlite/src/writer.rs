@@ -868,14 +868,17 @@ fn code_changes(
         return Ok(None);
     };
     let leaf = append_leaf(conn, state, &entry.to_bytes())? as i64;
-    for &i in &by_pid {
+    // The change rows in the order of their positions (each appended after the
+    // last: a batch's rows fill their pages in order, none is split), then the
+    // code states in the order of person ids (see above).
+    for (i, k) in kept.iter().enumerate() {
         let Some(Kept {
             owners,
             decisive,
-            digest,
             previous,
             position,
-        }) = &kept[i]
+            ..
+        }) = k
         else {
             continue;
         };
@@ -912,6 +915,17 @@ fn code_changes(
             ])
         })
         .map_err(backend)?;
+    }
+    for &i in &by_pid {
+        let Some(Kept {
+            digest, position, ..
+        }) = &kept[i]
+        else {
+            continue;
+        };
+        let (pid, change) = firsts[i];
+        let position = *position;
+        let next_at = change.next_change().map(|(t, _)| t.unix_seconds());
         conn.prepare_cached(
             "INSERT INTO code_states (pid, leaf, position, code, code_leaf, next_at) \
              VALUES (?1, ?2, ?3, ?4, ?2, ?5) \
