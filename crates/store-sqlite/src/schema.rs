@@ -171,6 +171,11 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
                 )))
             }
             None => {
+                // On a large store a migration rewrites tables (0007 backfills every
+                // code change: about a minute at a million people), and the store is
+                // not served until it is done: the operator is told what it waits for.
+                tracing::info!(migration = name, "applying a store migration");
+                let started = std::time::Instant::now();
                 let tx = conn.transaction().map_err(backend)?;
                 tx.execute_batch(sql)
                     .map_err(|e| StoreError::Backend(format!("migration {name}: {e}")))?;
@@ -180,6 +185,11 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
                 )
                 .map_err(backend)?;
                 tx.commit().map_err(backend)?;
+                tracing::info!(
+                    migration = name,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "store migration applied"
+                );
             }
         }
     }
