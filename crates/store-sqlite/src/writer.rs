@@ -768,10 +768,10 @@ fn code_changes(
             firsts.push((intern_person(conn, state, &change.person())?, change));
         }
     }
-    // Stored codes are looked up, and rows written, in the order of person ids: the
-    // pages of `code_states` and of the indexes keyed by person are then visited
-    // once each, in order, not at random (a declaration reaches most of a city).
-    // Positions in the batch stay in the order the changes were given.
+    // Stored codes are looked up, and written, in the order of person ids: the pages
+    // of `code_states` and of its index by next change are then visited once each,
+    // in order, not at random (a declaration reaches most of a city). Positions in
+    // the batch stay in the order the changes were given.
     let mut by_pid: Vec<usize> = (0..firsts.len()).collect();
     by_pid.sort_unstable_by_key(|i| firsts[*i].0);
     // For each first change: whether it is kept, and how it is written.

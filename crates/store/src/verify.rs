@@ -500,10 +500,8 @@ pub async fn verify<S: Store>(
             }),
         }
         let latest = batched.last().copied();
-        let problem = match store.code_state(*person).await {
-            Ok(Some(state)) if state.change.person() != *person => {
-                Some("is another person's code change".to_owned())
-            }
+        let state = store.code_state(*person).await;
+        let problem = match state.and_then(|s| s.map(|s| s.held_by(*person)).transpose()) {
             Ok(Some(state)) if Some((state.leaf, state.position)) != latest => Some(format!(
                 "is the change at {}, not the latest in the batches ({})",
                 at_list(&[(state.leaf, state.position)]),
