@@ -4,7 +4,9 @@
 //! holders' histories and its scheduler's due list.
 
 use mingma_core::{PersonKey, RuleSet, Timestamp};
-use mingma_store::contract::{change_derived, designated_contact, person, positive, t};
+use mingma_store::contract::{
+    assert_due_from, change_derived, designated_contact, person, positive, t,
+};
 use mingma_store::{verify, Finding, Store};
 use mingma_store_sqlite::SqliteStore;
 use rusqlite::Connection;
@@ -99,12 +101,7 @@ async fn a_store_from_before_the_chain_keeps_its_histories_and_due_list() {
         store.code_changes_of(contact).await.expect("history").len(),
         1
     );
-    assert!(store
-        .codes_due(due_at.plus_seconds(-1))
-        .await
-        .expect("due")
-        .is_empty());
-    assert_eq!(store.codes_due(due_at).await.expect("due"), [contact]);
+    assert_due_from(&store, contact, due_at).await;
     let conn = Connection::open(&db).expect("open behind the store");
     let (chained, indexes): (i64, i64) = conn
         .query_row(

@@ -1305,6 +1305,16 @@ pub async fn change_derived<S: Store>(
     CodeChange::from_decision(&derive(&evidence, &who, at, at, rules), size)
 }
 
+/// Asserts that `who`, and only they, fall due at `at` and nobody a second before.
+pub async fn assert_due_from<S: Store>(store: &S, who: PersonKey, at: Timestamp) {
+    assert!(store
+        .codes_due(at.plus_seconds(-1))
+        .await
+        .expect("due")
+        .is_empty());
+    assert_eq!(store.codes_due(at).await.expect("due"), [who]);
+}
+
 /// The changes derived for each of `whom` at `at`, in that order.
 async fn changes_derived<S: Store>(
     store: &S,
@@ -1353,12 +1363,7 @@ pub async fn only_codes_in_force_fall_due<S: Store>(store: &S) {
         .change
         .next_change()
         .expect("a close contact's red code ends by itself");
-    assert!(store
-        .codes_due(next_at.plus_seconds(-1))
-        .await
-        .expect("due")
-        .is_empty());
-    assert_eq!(store.codes_due(next_at).await.expect("due"), [contact]);
+    assert_due_from(store, contact, next_at).await;
     // The designation retracted: the contact's code in force is green, with no
     // next change; the red change's next change no longer makes anyone due.
     store
