@@ -72,11 +72,7 @@ async fn main() -> anyhow::Result<()> {
     // The same here for the people the declaration will reach: their codes are
     // current, so this records nothing.
     let warm = Instant::now();
-    let reached: Vec<_> = engine
-        .affected_by(&declaration)
-        .await?
-        .into_iter()
-        .collect();
+    let reached: Vec<_> = engine.affected_by(&declaration).await?;
     let mut unchanged = engine.rederive(&reached, end).await?;
     if unchanged.batch.is_some() {
         // A store used since (a load test's check-ins at other times) may hold codes
@@ -103,11 +99,7 @@ async fn main() -> anyhow::Result<()> {
     );
     store.append(vec![declaration.clone(), approval]).await?;
     let step = Instant::now();
-    let affected: Vec<_> = engine
-        .affected_by(&declaration)
-        .await?
-        .into_iter()
-        .collect();
+    let affected: Vec<_> = engine.affected_by(&declaration).await?;
     let affected_ms = step.elapsed().as_secs_f64() * 1e3;
     let step = Instant::now();
     let done = engine.rederive(&affected, end).await?;

@@ -6,8 +6,11 @@
 //! thread: each chunk's inputs are read, derived and dropped, reading and deriving
 //! timed apart. Recording changes the database: run it on a copy. With `DERIVE_ONLY=N` it reads the first 8,192
 //! people's inputs and only times `derive` over them, N passes (for profiling). With
-//! `DECISIONS_DIGEST=1` it prints a digest of every decision and records nothing
-//! (two builds printing the same digest decided the same for everyone).
+//! `CHUNK=N` people are read at a time (8,192 unless given). With `READ_ONLY=N` it
+//! only reads every chunk's inputs, N rounds, and prints each round's time. With
+//! `DECISIONS_DIGEST=1` it prints a digest of every decision, in order of person key,
+//! and records nothing (two builds printing the same digest decided the same for
+//! everyone, whatever order each found the people in).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,11 +43,7 @@ async fn main() -> anyhow::Result<()> {
                 .record(&RecordId::parse("bench-declaration")?)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("{db} holds no record bench-declaration"))?;
-            engine
-                .affected_by(&declaration.evidence)
-                .await?
-                .into_iter()
-                .collect()
+            engine.affected_by(&declaration.evidence).await?
         }
         _ => {
             let city = City::generate(&config);
@@ -79,22 +78,51 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var_os("DECISIONS_DIGEST").is_some() {
         // Every decision, as JSON, hashed in order: two builds that print the same
         // digest decided the same for everyone (a check on a derivation change).
+        // Hashed in order of person key, whatever order the people were found in.
         use std::hash::{DefaultHasher, Hasher};
-        let mut hasher = DefaultHasher::new();
+        let mut decisions = Vec::with_capacity(everyone.len());
         for chunk in everyone.chunks(8192) {
             let input = store
                 .evidence_for_derivation(chunk.to_vec(), rules.clone(), below)
                 .await?;
             for (i, person) in chunk.iter().enumerate() {
                 let decision = derive(input.records_of(i), person, now, now, &rules);
-                hasher.write(&serde_json::to_vec(&decision)?);
+                decisions.push((*person, serde_json::to_vec(&decision)?));
             }
+        }
+        decisions.sort_unstable_by_key(|(person, _)| *person);
+        let mut hasher = DefaultHasher::new();
+        for (_, decision) in &decisions {
+            hasher.write(decision);
         }
         println!(
             "decisions of {} persons: digest {:016x}",
             everyone.len(),
             hasher.finish()
         );
+        return Ok(());
+    }
+    let size: usize = std::env::var("CHUNK").map_or(Ok(8192), |c| c.parse())?;
+    if let Ok(rounds) = std::env::var("READ_ONLY").map(|r| r.parse::<usize>().unwrap_or(3)) {
+        // Reading alone, every chunk, `rounds` times over (builds compared in one
+        // process's page cache).
+        for round in 1..=rounds {
+            let started = Instant::now();
+            let mut records = 0usize;
+            for chunk in everyone.chunks(size.max(1)) {
+                let input = store
+                    .evidence_for_derivation(chunk.to_vec(), rules.clone(), below)
+                    .await?;
+                records += (0..input.own.len())
+                    .map(|p| input.records_of(p).count())
+                    .sum::<usize>();
+            }
+            println!(
+                "read only, round {round}: {} persons, {records} records, {:.0} ms",
+                everyone.len(),
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
         return Ok(());
     }
     // Each chunk read, counted and derived, then dropped (at 1M the inputs of a
@@ -104,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
     let (mut records, mut own, mut shared) = (0usize, 0usize, 0usize);
     let mut kinds = std::collections::BTreeMap::new();
     let mut decisions = Vec::new();
-    for chunk in everyone.chunks(8192) {
+    for chunk in everyone.chunks(size.max(1)) {
         let started = Instant::now();
         let input = store
             .evidence_for_derivation(chunk.to_vec(), rules.clone(), below)

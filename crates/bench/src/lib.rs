@@ -401,11 +401,7 @@ pub async fn run(
     let started = Instant::now();
     store.append(vec![declaration.clone(), approval]).await?;
     let step = Instant::now();
-    let affected: Vec<PersonKey> = engine
-        .affected_by(&declaration)
-        .await?
-        .into_iter()
-        .collect();
+    let affected: Vec<PersonKey> = engine.affected_by(&declaration).await?;
     let affected_ms = ms(step.elapsed());
     let done = engine.rederive(&affected, end).await?;
     let total_ms = ms(started.elapsed());

@@ -1176,7 +1176,7 @@ impl<S: Store> App<S> {
             _ => None,
         };
         if let Some(area) = area {
-            return Ok(self.engine.affected_by(area).await?.into_iter().collect());
+            return Ok(self.engine.affected_by(area).await?);
         }
         Ok(subject_of(record)
             .or_else(|| target.as_ref().and_then(subject_of))

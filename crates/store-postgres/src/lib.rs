@@ -38,7 +38,6 @@ mod rows;
 mod schema;
 mod writer;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use mingma_core::{Evidence, Jurisdiction, PersonKey, RecordId, RuleSet, Timestamp, VenueId};
@@ -391,14 +390,14 @@ impl mingma_store::Store for PostgresStore {
         venues: &[VenueId],
         from: Timestamp,
         until: Timestamp,
-    ) -> Result<BTreeSet<PersonKey>> {
+    ) -> Result<Vec<PersonKey>> {
         let venues: Vec<&str> = venues.iter().map(VenueId::as_str).collect();
         let conn = self.reader().await?;
         let rows = conn
             .query(
-                "SELECT DISTINCT p.key FROM scans s JOIN persons p ON p.pid = s.pid \
+                "SELECT p.key FROM persons p WHERE p.pid IN (SELECT s.pid FROM scans s \
                  WHERE s.vid IN (SELECT vid FROM venues WHERE id = ANY($1)) \
-                 AND s.entered >= $2 AND s.entered < $3",
+                 AND s.entered >= $2 AND s.entered < $3) ORDER BY p.pid",
                 &[&venues, &from.unix_seconds(), &until.unix_seconds()],
             )
             .await?;
@@ -410,14 +409,14 @@ impl mingma_store::Store for PostgresStore {
         division: Jurisdiction,
         from: Timestamp,
         until: Timestamp,
-    ) -> Result<BTreeSet<PersonKey>> {
+    ) -> Result<Vec<PersonKey>> {
         let (low, high) = street_range(division);
         let conn = self.reader().await?;
         let rows = conn
             .query(
-                "SELECT DISTINCT p.key FROM scans s JOIN persons p ON p.pid = s.pid \
+                "SELECT p.key FROM persons p WHERE p.pid IN (SELECT s.pid FROM scans s \
                  WHERE s.vid IN (SELECT vid FROM venues WHERE street >= $1 AND street < $2) \
-                 AND s.entered >= $3 AND s.entered < $4",
+                 AND s.entered >= $3 AND s.entered < $4) ORDER BY p.pid",
                 &[&low, &high, &from.unix_seconds(), &until.unix_seconds()],
             )
             .await?;

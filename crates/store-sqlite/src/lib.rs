@@ -765,33 +765,20 @@ fn derivation_inputs(
     let windows = risk_windows(areas.iter().map(|a| &shared[*a]), longest);
     let mut shared_of = Vec::with_capacity(persons.len());
     let mut venues = Venues::new(conn, index);
-    // Without salts: derivation never looks at them.
-    let mut about = conn
-        .prepare_cached(
-            "SELECT leaf, canonical, seal FROM records WHERE about = ?1 AND leaf < ?2 ORDER BY leaf",
-        )
-        .map_err(backend)?;
+    let mut own_of = own_records(conn, &pids, below)?.into_iter();
     // First each person's records about them and the leaves of their scans that
     // may matter; then all those scans in one pass in leaf order (neighbouring leaves
     // share pages), handed back to their persons.
     let mut own: Vec<Vec<(u64, Evidence)>> = Vec::with_capacity(persons.len());
     let mut scan_leaves: Vec<Vec<u64>> = Vec::with_capacity(persons.len());
     for pid in &pids {
-        let mut records: Vec<(u64, Evidence)> = Vec::new();
+        let records = own_of.next().unwrap_or_default();
         let mut needs: BTreeSet<usize> = everyone.iter().copied().collect();
         if !only_in_areas {
             needs.extend(0..count);
         }
         let mut leaves = Vec::new();
         if let Some(pid) = *pid {
-            let mut rows = about.query(params![pid, below]).map_err(backend)?;
-            while let Some(row) = rows.next().map_err(backend)? {
-                let leaf: i64 = row.get(0).map_err(backend)?;
-                let bytes = row.get_ref(1).map_err(backend)?;
-                let bytes = bytes.as_blob().map_err(backend)?;
-                let record = record_evidence(leaf, bytes, row.get(2).map_err(backend)?)?;
-                records.push((u64::try_from(leaf).map_err(backend)?, record));
-            }
             leaves = if !only_in_areas {
                 index.of_person(pid, None)
             } else if by_person {
@@ -897,6 +884,74 @@ fn derivation_inputs(
             .collect(),
         own: out,
     })
+}
+
+/// People whose ids lie at most this far apart are read by one statement (the
+/// records of the people between, not asked for, are passed over undecoded).
+const RUN_GAP: i64 = 16;
+
+/// The records about each of `pids` (scans aside) with a leaf below `below`, each
+/// person's in leaf order, without salts (derivation never looks at them).
+///
+/// They are read from `records_about`, which carries what is read (migration 0008):
+/// a person's records lie together there, and people in order of their ids lie in
+/// order, so the ids, sorted, are read in runs — one range per run of ids at most
+/// [`RUN_GAP`] apart — instead of a statement per person and a descent per record.
+fn own_records(
+    conn: &Connection,
+    pids: &[Option<i64>],
+    below: i64,
+) -> Result<Vec<Vec<(u64, Evidence)>>> {
+    let mut order: Vec<(i64, usize)> = pids
+        .iter()
+        .enumerate()
+        .filter_map(|(i, pid)| pid.map(|pid| (pid, i)))
+        .collect();
+    order.sort_unstable();
+    let mut own: Vec<Vec<(u64, Evidence)>> = (0..pids.len()).map(|_| Vec::new()).collect();
+    let mut range = conn
+        .prepare_cached(
+            "SELECT about, leaf, canonical, seal FROM records \
+             WHERE about BETWEEN ?1 AND ?2 AND leaf < ?3 ORDER BY about, leaf",
+        )
+        .map_err(backend)?;
+    let mut start = 0;
+    while let Some(&(first, _)) = order.get(start) {
+        let mut end = start + 1;
+        while end < order.len() && order[end].0 - order[end - 1].0 <= RUN_GAP {
+            end += 1;
+        }
+        let run = &order[start..end];
+        let last = run[run.len() - 1].0;
+        let mut rows = range.query(params![first, last, below]).map_err(backend)?;
+        let mut next = 0;
+        while let Some(row) = rows.next().map_err(backend)? {
+            let about: i64 = row.get(0).map_err(backend)?;
+            while run.get(next).is_some_and(|(pid, _)| *pid < about) {
+                next += 1;
+            }
+            // Everyone asked for with this id (more than one if asked twice); none
+            // for someone between them.
+            let takers = run[next..]
+                .iter()
+                .take_while(|(pid, _)| *pid == about)
+                .count();
+            let Some(((_, last_taker), others)) = run[next..next + takers].split_last() else {
+                continue;
+            };
+            let leaf: i64 = row.get(1).map_err(backend)?;
+            let bytes = row.get_ref(2).map_err(backend)?;
+            let bytes = bytes.as_blob().map_err(backend)?;
+            let record = record_evidence(leaf, bytes, row.get(3).map_err(backend)?)?;
+            let leaf = u64::try_from(leaf).map_err(backend)?;
+            for (_, i) in others {
+                own[*i].push((leaf, record.clone()));
+            }
+            own[*last_taker].push((leaf, record));
+        }
+        start = end;
+    }
+    Ok(own)
 }
 
 /// Two lists of records, each in leaf order, merged into one in leaf order.
@@ -1588,7 +1643,7 @@ impl mingma_store::Store for SqliteStore {
         venues: &[VenueId],
         from: Timestamp,
         until: Timestamp,
-    ) -> Result<BTreeSet<PersonKey>> {
+    ) -> Result<Vec<PersonKey>> {
         let venues: Vec<String> = venues.iter().map(ToString::to_string).collect();
         let index = self.inner.scans.clone();
         self.read(move |conn| {
@@ -1608,7 +1663,7 @@ impl mingma_store::Store for SqliteStore {
         division: Jurisdiction,
         from: Timestamp,
         until: Timestamp,
-    ) -> Result<BTreeSet<PersonKey>> {
+    ) -> Result<Vec<PersonKey>> {
         let (low, high) = match division.level() {
             Level::Street => {
                 let code: i64 = division.to_string().parse().unwrap_or(0);

@@ -37,7 +37,7 @@
 //! (rows are never deleted), kept in a `u32`. Stored values outside these ranges are
 //! corrupt data and reported as such, naming the leaf.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use mingma_core::{PersonKey, Span, Timestamp};
@@ -1014,13 +1014,14 @@ impl ScanIndex {
             .collect()
     }
 
-    /// The people with a scan at one of these venues entered in `[from, until)`.
+    /// The people with a scan at one of these venues entered in `[from, until)`,
+    /// each once, in order of their ids.
     pub(crate) fn persons_at(
         &self,
         vids: &[i64],
         from: Timestamp,
         until: Timestamp,
-    ) -> Result<BTreeSet<PersonKey>> {
+    ) -> Result<Vec<PersonKey>> {
         let (from, until) = (bound(from), bound(until));
         let tables = self.read();
         // Each entry in the windows marks its person in a bitmap: no copy, no sort.
@@ -1043,9 +1044,7 @@ impl ScanIndex {
                 }
             }
         }
-        // Sorted first, the set is built in one pass.
-        keys.sort_unstable();
-        Ok(keys.into_iter().collect())
+        Ok(keys)
     }
 
     /// Leaves of the person's scans entered in `[from, until)` (every scan without
@@ -1194,7 +1193,7 @@ mod tests {
         let people = index
             .persons_at(&[1], at(T + 250), at(T + 301))
             .expect("keys");
-        assert_eq!(people, BTreeSet::from([PersonKey::from_bytes([2; 32])]));
+        assert_eq!(people, [PersonKey::from_bytes([2; 32])]);
         assert_eq!(index.stats().scans, 5);
     }
 

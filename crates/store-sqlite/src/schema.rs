@@ -38,6 +38,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_code_history_chain",
         include_str!("../migrations/0007_code_history_chain.sql"),
     ),
+    (
+        "0008_records_clustered_by_person",
+        include_str!("../migrations/0008_records_clustered_by_person.sql"),
+    ),
 ];
 
 /// The most of the store file each connection maps into memory (1 TiB): all of it,

@@ -30,6 +30,7 @@ macro_rules! contract_tests {
             records_read_back_exactly_and_their_leaves_commit_to_them,
             evidence_about_a_person_is_what_derivation_needs,
             evidence_for_derivation_leaves_out_only_scans_that_cannot_matter,
+            each_persons_own_records_are_read_among_many,
             records_about_nobody_are_seen_as_soon_as_they_are_appended,
             a_derivation_is_known_changed_by_any_record_it_would_read,
             records_appended_are_followed_by_whom_they_concern,
@@ -651,6 +652,72 @@ pub async fn evidence_for_derivation_leaves_out_only_scans_that_cannot_matter<S:
     assert_eq!(ids(early.records_of(0)), Vec::<String>::new());
 }
 
+/// Asked for many people at once, in any order — some twice, some never seen, some
+/// with nothing of their own, their records interleaved in the log with those of
+/// people not asked for — each person gets exactly their own records below the given
+/// leaf, in ledger order.
+pub async fn each_persons_own_records_are_read_among_many<S: Store>(store: &S) {
+    // Forty people seen in this order; every fourth has only a scan (which matters
+    // nowhere: no risk area is declared). Three rounds of tests, so that each
+    // person's records lie apart in the log, among everyone else's.
+    let people: Vec<PersonKey> = (0..40).map(|n| person(200 + n)).collect();
+    let mut rounds = Vec::new();
+    for round in 0..3u32 {
+        let at = t("06-01 09:00").plus_seconds(i64::from(round) * 86_400);
+        let mut records = Vec::new();
+        for (n, who) in people.iter().enumerate() {
+            let at = at.plus_seconds(n as i64);
+            records.push(match n % 4 {
+                3 => scan(&format!("s-{n}-{round}"), *who, "v-market", "410103001", at),
+                0 if round == 1 => case(&format!("c-{n}"), *who, at),
+                _ => positive(&format!("t-{n}-{round}"), *who, at),
+            });
+        }
+        rounds.push(store.append(records).await.expect("append"));
+    }
+    let rules = Arc::new(RuleSet::default_rules().expect("default rules"));
+    let size = rounds[2].last().expect("appended").leaf + 1;
+    let second = rounds[1][0].leaf;
+    // Neighbours with people between them not asked for, one asked twice, the ends,
+    // someone with a scan only, and someone the store has never seen.
+    let asked: Vec<PersonKey> = [30u32, 1, 3, 5, 5, 7, 39, 0, 12, 400]
+        .into_iter()
+        .map(|n| person(200 + n))
+        .collect();
+    for below in [size, second] {
+        let inputs = store
+            .evidence_for_derivation(asked.clone(), rules.clone(), below)
+            .await
+            .expect("read");
+        assert_eq!(inputs.own.len(), asked.len());
+        for (i, who) in asked.iter().enumerate() {
+            let expected: Vec<Evidence> = store
+                .evidence_about(*who)
+                .await
+                .expect("read")
+                .into_iter()
+                .filter(|r| r.leaf < below && r.evidence.kind() != EvidenceKind::VenueScan)
+                .map(|r| r.evidence)
+                .collect();
+            assert_eq!(
+                ids(inputs.records_of(i)),
+                ids(&expected),
+                "person {i} asked for below leaf {below}"
+            );
+        }
+    }
+    // The counts the loop above rests on: three records for most; none for those
+    // with only scans and for the stranger.
+    let all = store
+        .evidence_for_derivation(asked.clone(), rules, size)
+        .await
+        .expect("read");
+    let counts: Vec<usize> = (0..asked.len())
+        .map(|i| all.records_of(i).count())
+        .collect();
+    assert_eq!(counts, [3, 3, 0, 3, 3, 0, 0, 3, 3, 0]);
+}
+
 /// A store may keep the records about nobody between reads; whatever it keeps, a
 /// declaration and its approval are seen by the very next read after each append —
 /// by `records_about_nobody` and by a derivation asked below the new ledger size —
@@ -1055,6 +1122,14 @@ pub async fn scans_are_found_by_venue_and_by_person_in_a_time_range<S: Store>(st
         .is_empty());
 }
 
+/// `found` names each of `expected` once and nobody else (in the store's order of
+/// people, which the contract leaves to the store).
+fn assert_people(found: &[PersonKey], expected: &[PersonKey]) {
+    let set: BTreeSet<PersonKey> = found.iter().copied().collect();
+    assert_eq!(set.len(), found.len(), "someone is named twice: {found:?}");
+    assert_eq!(set, expected.iter().copied().collect::<BTreeSet<_>>());
+}
+
 /// People are found by the venues they scanned and by the division those venues lie
 /// in, during a window.
 pub async fn persons_are_found_by_venues_and_by_division<S: Store>(store: &S) {
@@ -1076,25 +1151,25 @@ pub async fn persons_are_found_by_venues_and_by_division<S: Store>(store: &S) {
         .persons_at_venues(&venues, t("06-01 00:00"), t("06-02 00:00"))
         .await
         .expect("read");
-    assert_eq!(found, BTreeSet::from([a, c]));
+    assert_people(&found, &[a, c]);
     let district = Jurisdiction::parse("410102").expect("division");
     let found = store
         .persons_in_division(district, t("06-01 00:00"), t("06-02 00:00"))
         .await
         .expect("read");
-    assert_eq!(found, BTreeSet::from([a, b]));
+    assert_people(&found, &[a, b]);
     let street = Jurisdiction::parse("410102002").expect("division");
     let found = store
         .persons_in_division(street, t("06-01 00:00"), t("06-06 00:00"))
         .await
         .expect("read");
-    assert_eq!(found, BTreeSet::from([b]));
+    assert_people(&found, &[b]);
     let city = Jurisdiction::parse("4101").expect("division");
     let found = store
         .persons_in_division(city, t("06-01 00:00"), t("06-06 00:00"))
         .await
         .expect("read");
-    assert_eq!(found, BTreeSet::from([a, b, c]));
+    assert_people(&found, &[a, b, c]);
 }
 
 /// Every write is one leaf; the stored tree is the RFC 6962 tree of the leaves, and

@@ -497,21 +497,25 @@ pub trait Store: Clone + Send + Sync + 'static {
         until: Timestamp,
     ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
 
-    /// People with a scan at one of `venues` entered in `[from, until)`.
+    /// People with a scan at one of `venues` entered in `[from, until)`, each once,
+    /// in the store's own order of people (both stores: of the id each person was
+    /// given when first recorded). Their evidence is read fastest in that order, so
+    /// a caller re-deriving them keeps it.
     fn persons_at_venues(
         &self,
         venues: &[VenueId],
         from: Timestamp,
         until: Timestamp,
-    ) -> impl Future<Output = Result<BTreeSet<PersonKey>>> + Send;
+    ) -> impl Future<Output = Result<Vec<PersonKey>>> + Send;
 
-    /// People with a scan at a venue inside `division` entered in `[from, until)`.
+    /// People with a scan at a venue inside `division` entered in `[from, until)`,
+    /// each once, in the order of [`Store::persons_at_venues`].
     fn persons_in_division(
         &self,
         division: Jurisdiction,
         from: Timestamp,
         until: Timestamp,
-    ) -> impl Future<Output = Result<BTreeSet<PersonKey>>> + Send;
+    ) -> impl Future<Output = Result<Vec<PersonKey>>> + Send;
 
     /// Records these code changes (each made from a `Decision` by
     /// [`CodeChange::from_decision`], so that no colour is set: a caller derives,
