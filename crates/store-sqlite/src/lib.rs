@@ -918,7 +918,7 @@ fn own_records(
     let mut start = 0;
     while let Some(&(first, _)) = order.get(start) {
         let mut end = start + 1;
-        while end < order.len() && order[end].0 - order[end - 1].0 <= RUN_GAP {
+        while end < order.len() && order[end].0.saturating_sub(order[end - 1].0) <= RUN_GAP {
             end += 1;
         }
         let run = &order[start..end];
