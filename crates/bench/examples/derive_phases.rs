@@ -4,13 +4,16 @@
 //! (the database of `mingma bench run`; `declaration` re-derives the people its
 //! stored district declaration affects, `all` everyone), chunk by chunk on one
 //! thread: each chunk's inputs are read, derived and dropped, reading and deriving
-//! timed apart. Recording changes the database: run it on a copy. With `DERIVE_ONLY=N` it reads the first 8,192
-//! people's inputs and only times `derive` over them, N passes (for profiling). With
-//! `CHUNK=N` people are read at a time (8,192 unless given). With `READ_ONLY=N` it
-//! only reads every chunk's inputs, N rounds, and prints each round's time. With
-//! `DECISIONS_DIGEST=1` it prints a digest of every decision, in order of person key,
-//! and records nothing (two builds printing the same digest decided the same for
-//! everyone, whatever order each found the people in).
+//! timed apart. Recording changes the database: run it on a copy.
+//!
+//! - `CHUNK=N`: people read at a time (8,192 unless given).
+//! - `DERIVE_ONLY=N`: reads the first chunk's inputs and only times `derive` over
+//!   them, N passes (for profiling).
+//! - `READ_ONLY=N`: only reads every chunk's inputs, N rounds, and prints each
+//!   round's time.
+//! - `DECISIONS_DIGEST=1`: prints a digest of every decision, in order of person key,
+//!   and records nothing (two builds printing the same digest decided the same for
+//!   everyone, whatever order each found the people in).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,9 +56,11 @@ async fn main() -> anyhow::Result<()> {
     };
     let affected = started.elapsed();
     let below = store.ledger_size().await?;
+    let size: usize = std::env::var("CHUNK").map_or(Ok(8192), |c| c.parse())?;
+    let size = size.max(1);
     if let Ok(repeat) = std::env::var("DERIVE_ONLY").map(|r| r.parse::<usize>().unwrap_or(20)) {
         // Derivation alone, repeated over the first chunk's inputs (for profiling).
-        let chunk: Vec<_> = everyone.iter().take(8192).copied().collect();
+        let chunk: Vec<_> = everyone.iter().take(size).copied().collect();
         let input = store
             .evidence_for_derivation(chunk.clone(), rules.clone(), below)
             .await?;
@@ -76,12 +81,12 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     if std::env::var_os("DECISIONS_DIGEST").is_some() {
-        // Every decision, as JSON, hashed in order: two builds that print the same
-        // digest decided the same for everyone (a check on a derivation change).
-        // Hashed in order of person key, whatever order the people were found in.
+        // Every decision, as JSON, hashed in order of person key (whatever order the
+        // people were found in): two builds that print the same digest decided the
+        // same for everyone (a check on a derivation change).
         use std::hash::{DefaultHasher, Hasher};
         let mut decisions = Vec::with_capacity(everyone.len());
-        for chunk in everyone.chunks(8192) {
+        for chunk in everyone.chunks(size) {
             let input = store
                 .evidence_for_derivation(chunk.to_vec(), rules.clone(), below)
                 .await?;
@@ -102,14 +107,13 @@ async fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let size: usize = std::env::var("CHUNK").map_or(Ok(8192), |c| c.parse())?;
     if let Ok(rounds) = std::env::var("READ_ONLY").map(|r| r.parse::<usize>().unwrap_or(3)) {
         // Reading alone, every chunk, `rounds` times over (builds compared in one
         // process's page cache).
         for round in 1..=rounds {
             let started = Instant::now();
             let mut records = 0usize;
-            for chunk in everyone.chunks(size.max(1)) {
+            for chunk in everyone.chunks(size) {
                 let input = store
                     .evidence_for_derivation(chunk.to_vec(), rules.clone(), below)
                     .await?;
@@ -132,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
     let (mut records, mut own, mut shared) = (0usize, 0usize, 0usize);
     let mut kinds = std::collections::BTreeMap::new();
     let mut decisions = Vec::new();
-    for chunk in everyone.chunks(size.max(1)) {
+    for chunk in everyone.chunks(size) {
         let started = Instant::now();
         let input = store
             .evidence_for_derivation(chunk.to_vec(), rules.clone(), below)

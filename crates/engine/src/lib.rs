@@ -457,6 +457,8 @@ impl<S: Store> Engine<S> {
                 self.store.persons_at_venues(venues, from, *until).await
             }
             RiskAreaScope::Divisions(divisions) => {
+                // One division (the usual case) is answered as the store gives it;
+                // several are merged, each person kept where first found.
                 if let [division] = divisions.as_slice() {
                     return self
                         .store
