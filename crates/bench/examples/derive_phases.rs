@@ -11,6 +11,10 @@
 //!   them, N passes (for profiling).
 //! - `READ_ONLY=N`: only reads every chunk's inputs, N rounds, and prints each
 //!   round's time.
+//! - `PER_CHUNK=1`: reads each chunk on its own (`Store::evidence_for_derivation`)
+//!   instead of through one `Store::derivation_reading` for everyone (which may
+//!   read ahead what the chunks share). `PER_CHUNK=alt` with `READ_ONLY`: the two
+//!   ways in turn, round by round, compared in one process.
 //! - `DECISIONS_DIGEST=1`: prints a digest of every decision, in order of person key,
 //!   and records nothing (two builds printing the same digest decided the same for
 //!   everyone, whatever order each found the people in).
@@ -58,6 +62,15 @@ async fn main() -> anyhow::Result<()> {
     let below = store.ledger_size().await?;
     let size: usize = std::env::var("CHUNK").map_or(Ok(8192), |c| c.parse())?;
     let size = size.max(1);
+    let inputs = Inputs {
+        store: store.clone(),
+        everyone: everyone.clone().into(),
+        rules: rules.clone(),
+        below,
+        size,
+        per_chunk: std::env::var_os("PER_CHUNK").is_some(),
+        alternate: std::env::var("PER_CHUNK").is_ok_and(|v| v == "alt"),
+    };
     if let Ok(repeat) = std::env::var("DERIVE_ONLY").map(|r| r.parse::<usize>().unwrap_or(20)) {
         // Derivation alone, repeated over the first chunk's inputs (for profiling).
         let chunk: Vec<_> = everyone.iter().take(size).copied().collect();
@@ -86,10 +99,9 @@ async fn main() -> anyhow::Result<()> {
         // same for everyone (a check on a derivation change).
         use std::hash::{DefaultHasher, Hasher};
         let mut decisions = Vec::with_capacity(everyone.len());
-        for chunk in everyone.chunks(size) {
-            let input = store
-                .evidence_for_derivation(chunk.to_vec(), rules.clone(), below)
-                .await?;
+        let reading = inputs.reading().await?;
+        for (chunk, range) in everyone.chunks(size).zip(inputs.ranges()) {
+            let input = inputs.read(&reading, range).await?;
             for (i, person) in chunk.iter().enumerate() {
                 let decision = derive(input.records_of(i), person, now, now, &rules);
                 decisions.push((*person, serde_json::to_vec(&decision)?));
@@ -111,18 +123,26 @@ async fn main() -> anyhow::Result<()> {
         // Reading alone, every chunk, `rounds` times over (builds compared in one
         // process's page cache).
         for round in 1..=rounds {
+            let inputs = Inputs {
+                per_chunk: inputs.per_chunk && (!inputs.alternate || round % 2 == 1),
+                ..inputs.clone()
+            };
             let started = Instant::now();
             let mut records = 0usize;
-            for chunk in everyone.chunks(size) {
-                let input = store
-                    .evidence_for_derivation(chunk.to_vec(), rules.clone(), below)
-                    .await?;
+            let reading = inputs.reading().await?;
+            for range in inputs.ranges() {
+                let input = inputs.read(&reading, range).await?;
                 records += (0..input.own.len())
                     .map(|p| input.records_of(p).count())
                     .sum::<usize>();
             }
             println!(
-                "read only, round {round}: {} persons, {records} records, {:.0} ms",
+                "read only, round {round} ({}): {} persons, {records} records, {:.0} ms",
+                if inputs.per_chunk {
+                    "per chunk"
+                } else {
+                    "one reading"
+                },
                 everyone.len(),
                 started.elapsed().as_secs_f64() * 1e3
             );
@@ -136,11 +156,12 @@ async fn main() -> anyhow::Result<()> {
     let (mut records, mut own, mut shared) = (0usize, 0usize, 0usize);
     let mut kinds = std::collections::BTreeMap::new();
     let mut decisions = Vec::new();
-    for chunk in everyone.chunks(size) {
+    let started = Instant::now();
+    let reading = inputs.reading().await?;
+    read += started.elapsed();
+    for (chunk, range) in everyone.chunks(size).zip(inputs.ranges()) {
         let started = Instant::now();
-        let input = store
-            .evidence_for_derivation(chunk.to_vec(), rules.clone(), below)
-            .await?;
+        let input = inputs.read(&reading, range).await?;
         read += started.elapsed();
         own += input.own.iter().map(Vec::len).sum::<usize>();
         shared = shared.max(input.shared.len());
@@ -174,4 +195,63 @@ async fn main() -> anyhow::Result<()> {
         recorded.as_secs_f64() * 1e3
     );
     Ok(())
+}
+
+/// Reads the inputs of everyone chunk by chunk: through one reading, or (`PER_CHUNK`)
+/// each chunk on its own.
+#[derive(Clone)]
+struct Inputs {
+    store: SqliteStore,
+    everyone: Arc<[mingma_core::PersonKey]>,
+    rules: Arc<RuleSet>,
+    below: u64,
+    size: usize,
+    per_chunk: bool,
+    /// `READ_ONLY` rounds alternate between the two ways.
+    alternate: bool,
+}
+
+impl Inputs {
+    /// The chunks' positions in `everyone`.
+    fn ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let len = self.everyone.len();
+        (0..len)
+            .step_by(self.size)
+            .map(move |start| start..(start + self.size).min(len))
+    }
+
+    /// One reading for everyone (none when each chunk is read on its own).
+    async fn reading(&self) -> anyhow::Result<Option<Arc<<SqliteStore as Store>::Reading>>> {
+        if self.per_chunk {
+            return Ok(None);
+        }
+        let reading = self
+            .store
+            .derivation_reading(self.everyone.clone(), self.rules.clone(), self.below)
+            .await?;
+        Ok(Some(Arc::new(reading)))
+    }
+
+    async fn read(
+        &self,
+        reading: &Option<Arc<<SqliteStore as Store>::Reading>>,
+        range: std::ops::Range<usize>,
+    ) -> anyhow::Result<mingma_store::DerivationInputs> {
+        Ok(match reading {
+            Some(reading) => {
+                self.store
+                    .evidence_for_chunk(reading.clone(), range)
+                    .await?
+            }
+            None => {
+                self.store
+                    .evidence_for_derivation(
+                        self.everyone[range].to_vec(),
+                        self.rules.clone(),
+                        self.below,
+                    )
+                    .await?
+            }
+        })
+    }
 }

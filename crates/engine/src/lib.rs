@@ -323,8 +323,9 @@ impl<S: Store> Engine<S> {
     /// Re-derives the codes of `persons` as valid and known at `now`, and records
     /// those that changed as one batch.
     ///
-    /// Evidence is read in chunks (without the scans that cannot matter, see
-    /// `Store::evidence_for_derivation`), each chunk derived on a blocking thread
+    /// Evidence is read in chunks of one `Store::derivation_reading` (without the
+    /// scans that cannot matter, see `Store::evidence_for_derivation`; a store may
+    /// read ahead, once, what the chunks would each read), each chunk derived on a blocking thread
     /// once read, and several chunks are in flight at once (see
     /// [`Engine::with_chunks`]), so reading and deriving use every core. Each
     /// decision is turned into its code change ([`CodeChange::from_decision`]) and
@@ -336,7 +337,16 @@ impl<S: Store> Engine<S> {
         // Evidence appended after this point is not reflected; the batch says so.
         let reflects = self.store.ledger_size().await?;
         self.registry().await?;
-        let chunks: Vec<Vec<PersonKey>> = persons.chunks(self.chunk).map(<[_]>::to_vec).collect();
+        let everyone: Arc<[PersonKey]> = persons.into();
+        let reading = Arc::new(
+            self.store
+                .derivation_reading(everyone.clone(), self.rules.clone(), reflects)
+                .await?,
+        );
+        let chunks: Vec<std::ops::Range<usize>> = (0..persons.len())
+            .step_by(self.chunk)
+            .map(|start| start..(start + self.chunk).min(persons.len()))
+            .collect();
         let mut derived: Vec<Option<Vec<CodeChange>>> = (0..chunks.len()).map(|_| None).collect();
         // Dropped on an early return: the chunks still in flight are aborted.
         let mut running = tokio::task::JoinSet::new();
@@ -356,14 +366,15 @@ impl<S: Store> Engine<S> {
                 finished(running.join_next().await, &mut derived)?;
             }
             let engine = self.clone();
+            let (everyone, reading) = (everyone.clone(), reading.clone());
             running.spawn(async move {
                 let evidence = engine
                     .store
-                    .evidence_for_derivation(chunk.clone(), engine.rules.clone(), reflects)
+                    .evidence_for_chunk(reading, chunk.clone())
                     .await?;
                 let changes = tokio::task::spawn_blocking(move || {
                     engine
-                        .derive_chunk(&chunk, &evidence, now)
+                        .derive_chunk(&everyone[chunk], &evidence, now)
                         .into_iter()
                         .map(|decision| CodeChange::from_decision(&decision, reflects))
                         .collect::<Vec<_>>()

@@ -44,8 +44,8 @@ use mingma_core::{Evidence, Jurisdiction, PersonKey, RecordId, RuleSet, Timestam
 use mingma_ledger::{Hash, HashSource};
 use mingma_store::nodes::{generated, with_fetched_nodes};
 use mingma_store::{
-    may_matter, Appended, CodeChange, CodeState, PurgeReport, RecordedBatch, Result, StoreError,
-    StoredCheckpoint, StoredLeaf, StoredRecord,
+    may_matter, Appended, CodeChange, CodeState, DerivationInputs, PurgeReport, RecordedBatch,
+    Result, StoreError, StoredCheckpoint, StoredLeaf, StoredRecord,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -158,6 +158,29 @@ impl PostgresStore {
 }
 
 impl mingma_store::Store for PostgresStore {
+    type Reading = mingma_store::ChunkByChunk;
+
+    async fn derivation_reading(
+        &self,
+        persons: Arc<[PersonKey]>,
+        rules: Arc<RuleSet>,
+        below: u64,
+    ) -> Result<Self::Reading> {
+        Ok(mingma_store::ChunkByChunk {
+            persons,
+            rules,
+            below,
+        })
+    }
+
+    async fn evidence_for_chunk(
+        &self,
+        reading: Arc<Self::Reading>,
+        range: std::ops::Range<usize>,
+    ) -> Result<DerivationInputs> {
+        reading.read(self, range).await
+    }
+
     async fn records_except_scans_from(&self, from: u64, limit: u64) -> Result<Vec<StoredRecord>> {
         let (from, limit) = (index(from), index(limit.min(1 << 20)));
         let conn = self.reader().await?;

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod reading;
 mod scan_index;
 mod schema;
 mod writer;
@@ -43,8 +44,8 @@ use mingma_store::{
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
 
+use crate::scan_index::ScanIndex;
 pub use crate::scan_index::ScanIndexStats;
-use crate::scan_index::{PidSet, ScanIndex};
 use crate::writer::Job;
 
 /// The SQLite store. Cloning is cheap; all clones share one writer and one pool.
@@ -76,6 +77,9 @@ struct Inner {
     scans: Arc<ScanIndex>,
     shared: Mutex<SharedRecords>,
     shared_changes: Arc<SharedChanges>,
+    /// At most this many scans are read ahead at once for a derivation of many
+    /// people ([`SqliteStore::read_ahead_scans`]).
+    read_ahead_scans: std::sync::atomic::AtomicUsize,
 }
 
 /// Runs a statement without parameters through the connection's statement cache
@@ -136,6 +140,7 @@ impl SqliteStore {
                 scans,
                 shared: Mutex::default(),
                 shared_changes,
+                read_ahead_scans: reading::READ_AHEAD_SCANS.into(),
             }),
         })
     }
@@ -143,6 +148,16 @@ impl SqliteStore {
     /// Sizes of the in-memory scan indexes (for benchmarks).
     pub fn scan_index_stats(&self) -> ScanIndexStats {
         self.inner.scans.stats()
+    }
+
+    /// Sets how many scans a derivation of many people may read ahead at once
+    /// (`reading::READ_AHEAD_SCANS` unless set; about 100 bytes each while it runs).
+    /// Fewer means more passes over the declared areas, each reading its rows further
+    /// apart.
+    pub fn read_ahead_scans(&self, scans: usize) {
+        self.inner
+            .read_ahead_scans
+            .store(scans.max(1), Ordering::Relaxed);
     }
 
     /// The database file.
@@ -312,7 +327,7 @@ fn record_evidence(leaf: i64, bytes: &[u8], seal: Option<Vec<u8>>) -> Result<Evi
 const SCAN_COLUMNS: &str =
     "leaf, id, pid, vid, entered, left_at, presence, recorded_at, proxy, official, authority, salt";
 
-struct ScanRow {
+pub(crate) struct ScanRow {
     leaf: i64,
     id: String,
     pid: i64,
@@ -334,11 +349,47 @@ fn scan_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ScanRow> {
 }
 
 /// Columns selected for a scan row when its salt is not wanted (derivation).
-const SCAN_COLUMNS_WITHOUT_SALT: &str =
+pub(crate) const SCAN_COLUMNS_WITHOUT_SALT: &str =
     "leaf, id, pid, vid, entered, left_at, presence, recorded_at, proxy, official, authority";
 
+impl ScanRow {
+    /// The row's fields, borrowed.
+    fn fields(&self) -> ScanFields<'_> {
+        ScanFields {
+            leaf: self.leaf,
+            id: &self.id,
+            pid: self.pid,
+            vid: self.vid,
+            entered: self.entered,
+            left_at: self.left_at,
+            presence: self.presence,
+            recorded_at: self.recorded_at,
+            proxy: self.proxy,
+            official: self.official.as_deref(),
+            authority: self.authority.as_deref(),
+        }
+    }
+}
+
+/// The fields of a scan row that make its record (all but the salt), borrowed from
+/// a row just read ([`ScanRow`]) or from a declaration's scans read ahead
+/// (`reading::Segment`).
+pub(crate) struct ScanFields<'a> {
+    pub(crate) leaf: i64,
+    pub(crate) id: &'a str,
+    pub(crate) pid: i64,
+    pub(crate) vid: i64,
+    pub(crate) entered: i64,
+    pub(crate) left_at: Option<i64>,
+    pub(crate) presence: i64,
+    pub(crate) recorded_at: i64,
+    pub(crate) proxy: Option<i64>,
+    pub(crate) official: Option<&'a str>,
+    pub(crate) authority: Option<&'a str>,
+}
+
 /// A scan row selected with [`SCAN_COLUMNS_WITHOUT_SALT`] (its `salt` left empty).
-fn scan_row_without_salt(row: &rusqlite::Row<'_>) -> rusqlite::Result<ScanRow> {
+pub(crate) fn scan_row_without_salt(row: &rusqlite::Row<'_>) -> rusqlite::Result<ScanRow> {
     Ok(ScanRow {
         leaf: row.get(0)?,
         id: row.get(1)?,
@@ -365,13 +416,13 @@ pub(crate) struct Venue {
 
 /// The venues scan rows refer to: each row read and parsed once, then kept by the
 /// scan index (an interned venue's row never changes).
-struct Venues<'c> {
+pub(crate) struct Venues<'c> {
     conn: &'c Connection,
     index: &'c ScanIndex,
 }
 
 impl<'c> Venues<'c> {
-    fn new(conn: &'c Connection, index: &'c ScanIndex) -> Self {
+    pub(crate) fn new(conn: &'c Connection, index: &'c ScanIndex) -> Self {
         Self { conn, index }
     }
 
@@ -404,22 +455,22 @@ fn stored_scan(
     row: ScanRow,
 ) -> Result<StoredRecord> {
     Ok(StoredRecord {
-        evidence: scan_evidence(conn, index, venues, &row)?,
+        evidence: scan_evidence(conn, index, venues, &row.fields())?,
         leaf: row.leaf as u64,
         salt: salt(row.salt)?,
     })
 }
 
 /// The record a scan row stands for (its salt is not part of the record).
-fn scan_evidence(
+pub(crate) fn scan_evidence(
     conn: &Connection,
     index: &ScanIndex,
     venues: &mut Venues<'_>,
-    row: &ScanRow,
+    row: &ScanFields<'_>,
 ) -> Result<Evidence> {
     let venue = venues.get(row.vid)?;
     let bad = |what: &str| corrupt(format!("scan at leaf {}: {what}", row.leaf));
-    let recorded_by = match (&row.official, row.proxy) {
+    let recorded_by = match (row.official, row.proxy) {
         (Some(official), _) => Recorder::Official(
             mingma_core::OfficialId::parse(official).map_err(|e| bad(&e.to_string()))?,
         ),
@@ -428,13 +479,12 @@ fn scan_evidence(
     };
     let authority = row
         .authority
-        .as_deref()
         .map(mingma_core::AuthorityId::parse)
         .transpose()
         .map_err(|e| bad(&e.to_string()))?;
     Ok(Evidence {
         seal: None,
-        id: RecordId::parse(&row.id).map_err(|e| bad(&e.to_string()))?,
+        id: RecordId::parse(row.id).map_err(|e| bad(&e.to_string()))?,
         subject: Some(key_of(conn, index, row.pid)?),
         recorded_by,
         authority,
@@ -488,7 +538,7 @@ fn scans_at_leaves(
 /// `leaves` that has one. Rows are read by primary key, 128 leaves per statement
 /// (`leaf IN (...)`; measured faster than one lookup per statement for large
 /// answers, and no slower for small ones); within a statement in leaf order.
-fn each_scan_row_at(
+pub(crate) fn each_scan_row_at(
     conn: &Connection,
     leaves: &[u64],
     columns: &str,
@@ -542,7 +592,7 @@ fn scan_records_at_leaves(
                 found.push((
                     leaf,
                     row.pid,
-                    scan_evidence(conn, index, &mut venues, &row)?,
+                    scan_evidence(conn, index, &mut venues, &row.fields())?,
                 ));
             }
             Ok(())
@@ -654,7 +704,7 @@ fn shared_records(
 /// by area (every scan in each area's window, from the venue index, kept for the
 /// persons asked for). A district's window holds millions of scans; a person has
 /// tens.
-const BY_PERSON: usize = 256;
+pub(crate) const BY_PERSON: usize = 256;
 
 /// The windows in which a scan may lie in one of these risk areas
 /// (`scan_may_matter`: entered before the area closed, and less than the longest
@@ -677,6 +727,11 @@ fn risk_windows<'a>(
 /// areas, only scans that may lie in a declared area during its window are read:
 /// for a few persons, each person's scans entered in the areas' windows, for many,
 /// the scans in each area's window found through the scan index by venue.
+///
+/// With `ahead` (the scans of a declaration's people read ahead, see
+/// [`reading`]), the ids come from it, and so do the scans found by area, unless the
+/// records about nobody have changed below `below` since it was planned.
+#[allow(clippy::too_many_arguments)]
 fn derivation_inputs(
     conn: &Connection,
     index: &ScanIndex,
@@ -685,6 +740,7 @@ fn derivation_inputs(
     persons: &[PersonKey],
     rules: &RuleSet,
     below: u64,
+    ahead: Option<(&[Option<i64>], reading::ChunkAhead<'_>)>,
 ) -> Result<DerivationInputs> {
     let below_leaf = below;
     let (shared, count) = shared_records(conn, kept, changes, below)?;
@@ -709,54 +765,55 @@ fn derivation_inputs(
     let everyone: Vec<usize> = (0..count)
         .filter(|i| shared[*i].kind() != EvidenceKind::RiskArea && !acts[*i])
         .collect();
-    let mut pids = Vec::with_capacity(persons.len());
-    for person in persons {
-        pids.push(pid_of(conn, person)?);
-    }
+    let ahead = ahead.filter(|(_, a)| a.ahead.shared_count == count);
+    let pids = match &ahead {
+        Some((pids, _)) => pids.to_vec(),
+        None => {
+            let mut pids = Vec::with_capacity(persons.len());
+            for person in persons {
+                pids.push(pid_of(conn, person)?);
+            }
+            pids
+        }
+    };
+    let ahead = ahead.map(|(_, a)| a);
     // Whether anyone is asked for twice: each of their answers must then be whole.
     let asked_once =
         pids.iter().flatten().collect::<BTreeSet<_>>().len() == pids.iter().flatten().count();
     let only_in_areas = rules.scans_matter_only_in_risk_areas();
     let longest = rules.longest_stay();
-    // By area: the scans in risk areas, by person.
-    let by_person = persons.len() <= BY_PERSON;
+    // By area (the scans in risk areas, by person) unless few people are asked for;
+    // a reading planned for many reads each of its chunks by area, whatever its
+    // size (their scans were read ahead).
+    let by_person = ahead.is_none() && persons.len() <= BY_PERSON;
     let mut exposed: HashMap<u32, Vec<(u64, usize)>> = HashMap::new();
-    if only_in_areas && !areas.is_empty() && !by_person {
-        // Only people the index holds can have scans in it (and a corrupt, huge id
-        // cannot size the bitmap).
-        let wanted: PidSet = pids
-            .iter()
-            .flatten()
-            .filter(|p| index.key(**p).is_some())
-            .filter_map(|p| u32::try_from(*p).ok())
-            .collect();
-        // Declarations of the same area for the same window (declared again, or by
-        // two authorities) find the same visits: looked for once.
-        type Window<'r> = (&'r RiskAreaScope, Timestamp, Timestamp);
-        let mut looked: Vec<(Window, Vec<(u32, u64)>)> = Vec::new();
-        for &area in &areas {
-            let EvidenceBody::RiskArea {
-                area: scope,
-                from,
-                until,
-                ..
-            } = &shared[area].body
-            else {
+    if let Some(ahead) = &ahead {
+        for pid in pids.iter().flatten().filter_map(|p| u32::try_from(*p).ok()) {
+            if exposed.contains_key(&pid) {
                 continue;
-            };
-            let window: Window = (scope, *from, *until);
-            let at = match looked.iter().position(|(w, _)| *w == window) {
-                Some(at) => at,
-                None => {
-                    let vids = covered_vids(conn, scope)?;
-                    let visits = index.visits_at(&vids, from.minus(longest), *until, &wanted);
-                    looked.push((window, visits));
-                    looked.len() - 1
-                }
-            };
-            for &(pid, leaf) in looked.get(at).map(|(_, v)| v.as_slice()).unwrap_or(&[]) {
-                exposed.entry(pid).or_default().push((leaf, area));
             }
+            let mut visits = Vec::new();
+            for (leaf, window) in ahead.visits_of(pid) {
+                let areas = ahead.ahead.windows.get(window).map(|w| w.areas.as_slice());
+                visits.extend(areas.unwrap_or_default().iter().map(|area| (leaf, *area)));
+            }
+            if !visits.is_empty() {
+                exposed.insert(pid, visits);
+            }
+        }
+    } else if only_in_areas && !areas.is_empty() && !by_person {
+        let wanted = reading::wanted(index, pids.iter().flatten());
+        for window in reading::windows(conn, &shared, &areas, longest)? {
+            index.each_visit_at(
+                &window.vids,
+                window.from,
+                window.until,
+                &wanted,
+                |pid, leaf| {
+                    let visits = exposed.entry(pid).or_default();
+                    visits.extend(window.areas.iter().map(|area| (leaf, *area)));
+                },
+            );
         }
     }
     // By person: the windows in which a scan may lie in an area (`scan_may_matter`:
@@ -824,6 +881,48 @@ fn derivation_inputs(
         scan_leaves.push(leaves);
         shared_of.push(needs);
     }
+    let scans_of = match &ahead {
+        Some(ahead) => {
+            // Read ahead, by person.
+            let mut scans_of = Vec::with_capacity(persons.len());
+            for (pid, leaves) in pids.iter().zip(&scan_leaves) {
+                scans_of.push(match pid {
+                    Some(pid) => ahead.scans_of(conn, index, &mut venues, *pid, leaves)?,
+                    None => Vec::new(),
+                });
+            }
+            scans_of
+        }
+        _ => scans_at_leaves_of(conn, index, &pids, &scan_leaves, below_leaf)?,
+    };
+    // Found by venue and window (by area) or checked one by one (by person), these
+    // are exactly the scans `scan_may_matter` keeps; merged with the person's own
+    // records by leaf.
+    let out = own
+        .into_iter()
+        .zip(scans_of)
+        .map(|(records, scans)| by_leaf(records, scans))
+        .collect();
+    Ok(DerivationInputs {
+        shared,
+        shared_of: shared_of
+            .into_iter()
+            .map(|needs: BTreeSet<usize>| needs.into_iter().collect())
+            .collect(),
+        own: out,
+    })
+}
+
+/// The scans at `scan_leaves[i]` (each ascending) of each person `pids[i]`, read
+/// from their rows in one pass in leaf order (neighbouring leaves share pages), each
+/// in leaf order.
+fn scans_at_leaves_of(
+    conn: &Connection,
+    index: &ScanIndex,
+    pids: &[Option<i64>],
+    scan_leaves: &[Vec<u64>],
+    below: u64,
+) -> Result<Vec<Vec<(u64, Evidence)>>> {
     // Each wanted scan with the person who wants it (by position in `persons`), in
     // leaf order; a leaf appears more than once only if its person was asked for
     // more than once.
@@ -842,7 +941,7 @@ fn derivation_inputs(
         .map(|leaves| Vec::with_capacity(leaves.len()))
         .collect();
     let mut next = 0;
-    for (leaf, pid, scan) in scan_records_at_leaves(conn, index, &leaves, below_leaf)? {
+    for (leaf, pid, scan) in scan_records_at_leaves(conn, index, &leaves, below)? {
         while wanted.get(next).is_some_and(|(l, _)| *l < leaf) {
             next += 1;
         }
@@ -868,22 +967,7 @@ fn derivation_inputs(
         }
         next = end;
     }
-    // Found by venue and window (by area) or checked one by one (by person), these
-    // are exactly the scans `scan_may_matter` keeps; merged with the person's own
-    // records by leaf.
-    let out = own
-        .into_iter()
-        .zip(scans_of)
-        .map(|(records, scans)| by_leaf(records, scans))
-        .collect();
-    Ok(DerivationInputs {
-        shared,
-        shared_of: shared_of
-            .into_iter()
-            .map(|needs: BTreeSet<usize>| needs.into_iter().collect())
-            .collect(),
-        own: out,
-    })
+    Ok(scans_of)
 }
 
 /// People whose ids lie at most this far apart are read by one statement (the
@@ -971,7 +1055,7 @@ fn by_leaf(a: Vec<(u64, Evidence)>, b: Vec<(u64, Evidence)>) -> Vec<Evidence> {
 }
 
 /// The interned venues inside a risk area.
-fn covered_vids(conn: &Connection, scope: &RiskAreaScope) -> Result<Vec<i64>> {
+pub(crate) fn covered_vids(conn: &Connection, scope: &RiskAreaScope) -> Result<Vec<i64>> {
     let mut vids = Vec::new();
     match scope {
         RiskAreaScope::Venues(venues) => {
@@ -1425,6 +1509,82 @@ impl mingma_store::Store for SqliteStore {
                 &persons,
                 &rules,
                 below,
+                None,
+            );
+            run_cached(conn, "COMMIT")?;
+            result
+        })
+        .await
+    }
+
+    type Reading = reading::SqliteReading;
+
+    async fn derivation_reading(
+        &self,
+        persons: Arc<[PersonKey]>,
+        rules: Arc<RuleSet>,
+        below: u64,
+    ) -> Result<Self::Reading> {
+        let inner = self.inner.clone();
+        let limit = self.inner.read_ahead_scans.load(Ordering::Relaxed);
+        self.read(move |conn| {
+            let (shared, count) =
+                shared_records(conn, &inner.shared, &inner.shared_changes, below)?;
+            let ahead = reading::plan(
+                &inner.path,
+                conn,
+                &inner.scans,
+                &persons,
+                &rules,
+                &shared,
+                count,
+                limit,
+            )?;
+            Ok(reading::SqliteReading {
+                persons,
+                rules,
+                below,
+                ahead,
+            })
+        })
+        .await
+    }
+
+    async fn evidence_for_chunk(
+        &self,
+        reading: Arc<Self::Reading>,
+        range: std::ops::Range<usize>,
+    ) -> Result<DerivationInputs> {
+        let inner = self.inner.clone();
+        self.read(move |conn| {
+            let end = range.end.min(reading.persons.len());
+            let range = range.start.min(end)..end;
+            let segment = match &reading.ahead {
+                Some(ahead) => {
+                    Some(ahead.segment(&inner.path, &inner.scans, &range, reading.below)?)
+                }
+                None => None,
+            };
+            let ahead = reading
+                .ahead
+                .as_ref()
+                .zip(segment.as_deref())
+                .map(|(ahead, segment)| {
+                    (
+                        &ahead.pids[range.clone()],
+                        reading::ChunkAhead { ahead, segment },
+                    )
+                });
+            run_cached(conn, "BEGIN")?;
+            let result = derivation_inputs(
+                conn,
+                &inner.scans,
+                &inner.shared,
+                &inner.shared_changes,
+                &reading.persons[range.clone()],
+                &reading.rules,
+                reading.below,
+                ahead,
             );
             run_cached(conn, "COMMIT")?;
             result

@@ -918,31 +918,31 @@ impl ScanIndex {
             .collect()
     }
 
-    /// `(pid, leaf)` of the scans at these venues entered in `[from, until)`, of the
-    /// people in `pids` only, in no particular order.
-    pub(crate) fn visits_at(
+    /// Hands `each` the `(pid, leaf)` of the scans at these venues entered in
+    /// `[from, until)`, of the people in `pids` only, in no particular order (the
+    /// index is locked for reading meanwhile: `each` must be quick).
+    pub(crate) fn each_visit_at(
         &self,
         vids: &[i64],
         from: Timestamp,
         until: Timestamp,
         pids: &PidSet,
-    ) -> Vec<(u32, u64)> {
+        mut each: impl FnMut(u32, u64),
+    ) {
         let (from, until) = (bound(from), bound(until));
-        let mut visits = Vec::new();
         let tables = self.read();
         for vid in vids {
             if let Some(venue) = tables.venue(*vid) {
                 // In place: a district's window holds millions of entries, and most
                 // are of people not asked for.
-                visits.extend(
-                    venue
-                        .in_window(from, until)
-                        .filter(|e| pids.contains(e.pid))
-                        .map(|e| (e.pid, e.leaf())),
-                );
+                for e in venue
+                    .in_window(from, until)
+                    .filter(|e| pids.contains(e.pid))
+                {
+                    each(e.pid, e.leaf());
+                }
             }
         }
-        visits
     }
 
     /// Leaves of the scans at these venues whose stay may overlap `[from, until)`:
@@ -1117,6 +1117,31 @@ impl ScanIndex {
     pub(crate) fn key(&self, pid: i64) -> Option<PersonKey> {
         let tables = self.read();
         *tables.keys.get(usize::try_from(pid).ok()?)?
+    }
+
+    /// The id of each of `persons` the index holds (by position; `None` for the
+    /// others): one pass over the index's keys against a map of those asked for,
+    /// instead of a lookup in the database per person.
+    pub(crate) fn pids_of(&self, persons: &[PersonKey]) -> Vec<Option<i64>> {
+        let mut at: HashMap<PersonKey, usize> = HashMap::with_capacity(persons.len());
+        // A person asked for twice: the later position, then copied to the earlier.
+        for (i, person) in persons.iter().enumerate() {
+            at.insert(*person, i);
+        }
+        let mut pids = vec![None; persons.len()];
+        let tables = self.read();
+        for (pid, key) in tables.keys.iter().enumerate() {
+            if let Some(i) = key.as_ref().and_then(|k| at.get(k)) {
+                pids[*i] = i64::try_from(pid).ok();
+            }
+        }
+        drop(tables);
+        for (i, person) in persons.iter().enumerate() {
+            if let Some(last) = at.get(person).filter(|last| **last != i) {
+                pids[i] = pids[*last];
+            }
+        }
+        pids
     }
 
     /// Sizes, for benchmarks.

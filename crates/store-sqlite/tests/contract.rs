@@ -34,3 +34,14 @@ fn fresh() -> TempStore {
 }
 
 mingma_store::contract_tests!(fresh());
+
+/// The contract's clause on chunks of one reading, with at most 40 scans read ahead
+/// at once: the chunks read many segments, each reaching past its chunk while it
+/// holds few enough scans, and a chunk asked again or out of order reads one anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_of_one_reading_read_ahead_in_small_segments() {
+    let guard = fresh();
+    guard.read_ahead_scans(40);
+    mingma_store::contract::chunks_of_one_reading_read_what_each_person_reads_alone(&guard.store)
+        .await;
+}

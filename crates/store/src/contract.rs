@@ -31,6 +31,7 @@ macro_rules! contract_tests {
             evidence_about_a_person_is_what_derivation_needs,
             evidence_for_derivation_leaves_out_only_scans_that_cannot_matter,
             each_persons_own_records_are_read_among_many,
+            chunks_of_one_reading_read_what_each_person_reads_alone,
             records_about_nobody_are_seen_as_soon_as_they_are_appended,
             a_derivation_is_known_changed_by_any_record_it_would_read,
             records_appended_are_followed_by_whom_they_concern,
@@ -716,6 +717,170 @@ pub async fn each_persons_own_records_are_read_among_many<S: Store>(store: &S) {
         .map(|i| all.records_of(i).count())
         .collect();
     assert_eq!(counts, [3, 3, 0, 3, 3, 0, 0, 3, 3, 0]);
+}
+
+/// The chunks of one [`Store::derivation_reading`] of many people — asked in order,
+/// out of order, again, or reaching past the end — give each person exactly what
+/// `evidence_for_derivation` gives them asked alone: their own records, their scans
+/// in the declared areas (found area by area among many, person by person alone),
+/// and the declarations and acts those scans need. At two points of the log: with
+/// all the declarations, and before the later ones.
+pub async fn chunks_of_one_reading_read_what_each_person_reads_alone<S: Store>(store: &S) {
+    // 300 people (more than a store reads person by person), over four days: two of
+    // every three scan in 二七区 (4101 03), everyone scans in 中原区 (4101 02), every
+    // fifth has a test, and one of every seven a scan by proxy.
+    let people: Vec<PersonKey> = (0..300).map(|n| person(1000 + n)).collect();
+    let mut records = Vec::new();
+    for day in 0..4u32 {
+        let at = t("06-05 08:00").plus_seconds(i64::from(day) * 86_400);
+        for (n, who) in people.iter().enumerate() {
+            let at = at.plus_seconds(n as i64 * 60);
+            if n % 3 != 2 {
+                let mut inside = scan(&format!("r-{n}-{day}"), *who, "v-market", "410103001", at);
+                if n % 7 == 0 {
+                    inside.recorded_by = Recorder::Proxy(person(5000));
+                }
+                records.push(inside);
+            }
+            records.push(scan(
+                &format!("r-{n}-{day}-x"),
+                *who,
+                "v-office",
+                "410102001",
+                at.plus_seconds(3600),
+            ));
+            if n % 5 == 0 && day == 1 {
+                records.push(positive(&format!("r-t-{n}"), *who, at));
+            }
+        }
+    }
+    // Someone with a test and no scan.
+    records.push(positive("r-t-only", person(8000), t("06-06 09:00")));
+    // 二七区 declared, then declared again for the same window by the same
+    // commission (its scans found once, for both), then 中原区 for another window.
+    records.push(risk_area("r-ra-1", "410103", t("06-08 10:00")));
+    records.push(act(
+        "r-ra-1.ok",
+        "off-sun",
+        EvidenceBody::Approval {
+            target: rid("r-ra-1"),
+        },
+        t("06-08 10:05"),
+    ));
+    let first = store.append(records).await.expect("append");
+    let mid = first.last().expect("appended").leaf + 1;
+    let mut again = risk_area("r-ra-2", "410103", t("06-08 10:00"));
+    again.recorded_at = t("06-08 11:00");
+    let later = store
+        .append(vec![
+            again,
+            act(
+                "r-ra-2.ok",
+                "off-sun",
+                EvidenceBody::Approval {
+                    target: rid("r-ra-2"),
+                },
+                t("06-08 11:05"),
+            ),
+            risk_area("r-ra-3", "410102", t("06-07 10:00")),
+            act(
+                "r-ra-3.ok",
+                "off-sun",
+                EvidenceBody::Approval {
+                    target: rid("r-ra-3"),
+                },
+                t("06-07 10:05"),
+            ),
+        ])
+        .await
+        .expect("append");
+    let size = later.last().expect("appended").leaf + 1;
+    let rules = Arc::new(RuleSet::default_rules().expect("default rules"));
+    // Everyone, one twice, someone without scans, and a stranger.
+    let mut asked = people.clone();
+    asked.insert(150, people[10]);
+    asked.insert(200, person(8000));
+    asked.push(person(9999));
+    let everyone: Arc<[PersonKey]> = asked.clone().into();
+    for below in [size, mid] {
+        let mut alone = Vec::with_capacity(asked.len());
+        for who in &asked {
+            let inputs = store
+                .evidence_for_derivation(vec![*who], rules.clone(), below)
+                .await
+                .expect("read");
+            alone.push(ids(inputs.records_of(0)));
+        }
+        let reading = Arc::new(
+            store
+                .derivation_reading(everyone.clone(), rules.clone(), below)
+                .await
+                .expect("plan"),
+        );
+        let len = asked.len();
+        let mut ranges: Vec<std::ops::Range<usize>> = (0..len)
+            .step_by(37)
+            .map(|start| start..(start + 37).min(len))
+            .collect();
+        ranges.extend([100..160, 0..37, 290..len + 5, 0..len]);
+        for range in ranges {
+            let inputs = store
+                .evidence_for_chunk(reading.clone(), range.clone())
+                .await
+                .expect("read a chunk");
+            let end = range.end.min(len);
+            assert_eq!(inputs.own.len(), end - range.start, "chunk {range:?}");
+            for (at, expected) in alone[range.start..end].iter().enumerate() {
+                assert_eq!(
+                    &ids(inputs.records_of(at)),
+                    expected,
+                    "person {} in chunk {range:?} below leaf {below}",
+                    range.start + at
+                );
+            }
+        }
+    }
+    // What the loop above rests on: a scan in 二七区 with both of its declarations,
+    // a scan in 中原区 with its own, a test, and nothing for the stranger; before
+    // the later declarations, only the first.
+    let all = store
+        .evidence_for_derivation(
+            vec![people[0], people[2], person(9999)],
+            rules.clone(),
+            size,
+        )
+        .await
+        .expect("read");
+    let first_person = ids(all.records_of(0));
+    for id in ["r-0-2", "r-ra-1", "r-ra-2", "r-ra-3", "r-0-2-x", "r-t-0"] {
+        assert!(
+            first_person.contains(&id.to_string()),
+            "{id} in {first_person:?}"
+        );
+    }
+    // (Declarations a person's scans do not lie in may be given or not.)
+    let second = ids(all.records_of(1));
+    for id in ["r-2-2-x", "r-ra-3"] {
+        assert!(second.contains(&id.to_string()), "{id} in {second:?}");
+    }
+    assert!(
+        all.records_of(2).all(|r| r.subject.is_none()),
+        "the stranger has nothing of their own"
+    );
+    let tested = store
+        .evidence_for_derivation(vec![person(8000)], rules.clone(), size)
+        .await
+        .expect("read");
+    assert_eq!(
+        ids(tested.records_of(0).filter(|r| r.subject.is_some())),
+        ["r-t-only"]
+    );
+    let early = store
+        .evidence_for_derivation(vec![people[0]], rules, mid)
+        .await
+        .expect("read");
+    let early = ids(early.records_of(0));
+    assert!(early.contains(&"r-ra-1".to_string()) && !early.contains(&"r-ra-3".to_string()));
 }
 
 /// A store may keep the records about nobody between reads; whatever it keeps, a

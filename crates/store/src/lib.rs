@@ -214,6 +214,33 @@ impl DerivationInputs {
     }
 }
 
+/// A [`Store::Reading`] that prepares nothing: each chunk is read on its own with
+/// [`Store::evidence_for_derivation`] ([`ChunkByChunk::read`]).
+#[derive(Debug, Clone)]
+pub struct ChunkByChunk {
+    /// Everyone to be read.
+    pub persons: Arc<[PersonKey]>,
+    /// The rule set, which decides which scans may matter.
+    pub rules: Arc<RuleSet>,
+    /// Only records with a leaf below this are read.
+    pub below: u64,
+}
+
+impl ChunkByChunk {
+    /// The inputs of `persons[range]` (a range past the end reads nobody past it).
+    pub async fn read<S: Store>(
+        &self,
+        store: &S,
+        range: std::ops::Range<usize>,
+    ) -> Result<DerivationInputs> {
+        let end = range.end.min(self.persons.len());
+        let persons = self.persons[range.start.min(end)..end].to_vec();
+        store
+            .evidence_for_derivation(persons, self.rules.clone(), self.below)
+            .await
+    }
+}
+
 /// Refuses a database on which a migration this build does not ship was applied
 /// (`applied`: the names recorded in the database; `shipped`: this build's
 /// migrations, by name). A newer build's schema may hold columns this build would
@@ -385,6 +412,31 @@ pub trait Store: Clone + Send + Sync + 'static {
             })
         }
     }
+
+    /// What a store prepares for reading the derivation inputs of many persons chunk
+    /// by chunk ([`Store::derivation_reading`]).
+    type Reading: Send + Sync + 'static;
+
+    /// Prepares to read, chunk by chunk with [`Store::evidence_for_chunk`], the
+    /// derivation inputs of all of `persons` (a declaration's, or everyone due) with
+    /// a leaf below `below`. A store may read here, or at the first chunk that needs
+    /// it, what every chunk would otherwise read again — the scans in declared risk
+    /// areas, in one pass in leaf order — and keep it until the reading is dropped.
+    fn derivation_reading(
+        &self,
+        persons: Arc<[PersonKey]>,
+        rules: Arc<RuleSet>,
+        below: u64,
+    ) -> impl Future<Output = Result<Self::Reading>> + Send;
+
+    /// What [`Store::evidence_for_derivation`] gives for `persons[range]` of
+    /// `reading`: the same records, in the same order. Chunks may be asked in any
+    /// order and more than once; a store reads fastest when they are asked in order.
+    fn evidence_for_chunk(
+        &self,
+        reading: Arc<Self::Reading>,
+        range: std::ops::Range<usize>,
+    ) -> impl Future<Output = Result<DerivationInputs>> + Send;
 
     /// Whether a record that [`Store::evidence_for_derivation`] reads for `person`
     /// under `rules` — about them, about nobody, or a scan of theirs that may matter —
