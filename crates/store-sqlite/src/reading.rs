@@ -10,7 +10,7 @@
 //! (1.45 µs of CPU, BENCHMARKS.md session 16). So when a reading is planned, its
 //! people are cut into *segments* holding at most [`SqliteStore::read_ahead_scans`]
 //! scans (the whole declaration when it fits); the first chunk that needs a segment
-//! reads its scans on two threads, each through a connection of its own without
+//! reads its scans on four threads, each through a connection of its own without
 //! memory-mapping (measured faster here than mapped pages, which SQLite initialises
 //! again at every visit), and the segment's fields are kept compactly, by person,
 //! until a chunk of another segment is asked for. The segments are fixed when
@@ -42,6 +42,11 @@ use crate::{
 ///
 /// [`SqliteStore::read_ahead_scans`]: crate::SqliteStore::read_ahead_scans
 pub(crate) const READ_AHEAD_SCANS: usize = 4_000_000;
+
+/// Threads reading a segment's rows, each a part of its leaves through a connection
+/// of its own: more than the cores, because a part of each row's time is spent
+/// waiting for the disk.
+const READ_AHEAD_THREADS: usize = 4;
 
 /// The page cache of each connection reading ahead (KiB, as `cache_size` takes it):
 /// the pages on the path to the current row, and the rows' pages while they are read.
@@ -423,15 +428,29 @@ impl Ahead {
         leaves.dedup();
         visits.sort_unstable();
         visits.dedup();
-        let (first, second) = leaves.split_at(leaves.len() / 2);
-        let (a, b) = std::thread::scope(|s| {
-            let second = s.spawn(|| read_rows(path, second, below));
-            let first = read_rows(path, first, below);
-            (first, second.join())
+        let part = leaves.len().div_ceil(READ_AHEAD_THREADS).max(1);
+        let parts: Vec<&[u64]> = leaves.chunks(part).collect();
+        let read: Vec<Result<Rows>> = std::thread::scope(|s| {
+            let running: Vec<_> = parts
+                .iter()
+                .map(|part| s.spawn(|| read_rows(path, part, below)))
+                .collect();
+            running
+                .into_iter()
+                .map(|t| {
+                    t.join()
+                        .map_err(|_| backend("a read-ahead thread panicked"))?
+                })
+                .collect()
         });
-        let mut a = a?;
-        let b = b.map_err(|_| backend("a read-ahead thread panicked"))??;
-        a.append(b)?;
+        let mut a = Rows {
+            facts: Vec::with_capacity(leaves.len()),
+            ids: String::new(),
+            extras: HashMap::new(),
+        };
+        for rows in read {
+            a.append(rows?)?;
+        }
         a.facts.sort_unstable_by_key(|f| (f.pid, f.leaf));
         Ok(Segment {
             persons,
