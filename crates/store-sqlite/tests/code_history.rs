@@ -162,3 +162,73 @@ async fn a_rewritten_history_is_found_by_verification() {
     assert!(found(&report, true), "{:#?}", report.findings);
     assert!(found(&report, false), "{:#?}", report.findings);
 }
+
+/// A batch reaching more people than the writer looks up one by one (16,384) finds
+/// their ids in the scan index: each change lands on its holder, and the people the
+/// index does not hold (no scan) are interned as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_many_people_lands_each_change_on_its_holder() {
+    use mingma_store::contract::scan;
+    use mingma_store::CodeChange;
+    let dir = Scratch(std::env::temp_dir().join(format!(
+        "mingma-many-changes-{}",
+        std::process::id()
+    )));
+    std::fs::create_dir_all(&dir.0).expect("dir");
+    let store = SqliteStore::open(dir.0.join("s.sqlite")).expect("open");
+    let rules = RuleSet::default_rules().expect("rules");
+    let at = t("06-01 09:00");
+    // 20,000 people with a scan; every seventh tested positive; 100 more with only
+    // a test, unknown to the scan index.
+    let scanned: Vec<PersonKey> = (0..20_000).map(|n| person(40_000 + n)).collect();
+    let unscanned: Vec<PersonKey> = (0..100).map(|n| person(70_000 + n)).collect();
+    let mut own: Vec<Vec<mingma_core::Evidence>> = Vec::new();
+    let mut records = Vec::new();
+    for (n, who) in scanned.iter().enumerate() {
+        let mut mine = vec![scan(&format!("m-s-{n}"), *who, "v-market", "410103001", at)];
+        if n % 7 == 0 {
+            mine.push(positive(&format!("m-t-{n}"), *who, at));
+        }
+        records.extend(mine.iter().cloned());
+        own.push(mine);
+    }
+    for (n, who) in unscanned.iter().enumerate() {
+        let mine = vec![positive(&format!("m-u-{n}"), *who, at)];
+        records.extend(mine.iter().cloned());
+        own.push(mine);
+    }
+    for part in records.chunks(5_000) {
+        store.append(part.to_vec()).await.expect("append");
+    }
+    // Opened again, as a server after a restart: the writer has interned nobody yet.
+    drop(store);
+    let store = SqliteStore::open(dir.0.join("s.sqlite")).expect("open again");
+    let size = store.ledger_size().await.expect("size");
+    let everyone: Vec<PersonKey> = scanned.iter().chain(&unscanned).copied().collect();
+    let valid = t("06-02 09:00");
+    let changes: Vec<CodeChange> = everyone
+        .iter()
+        .zip(&own)
+        .map(|(who, mine)| {
+            CodeChange::from_decision(&mingma_core::derive(mine, who, valid, valid, &rules), size)
+        })
+        .collect();
+    let expected: Vec<_> = changes.iter().map(|c| c.colour()).collect();
+    let batch = store
+        .record_code_changes(changes, size)
+        .await
+        .expect("record")
+        .expect("a batch");
+    assert_eq!(batch.changed.iter().sum::<usize>(), everyone.len());
+    for (i, who) in everyone.iter().enumerate().step_by(97).chain([(20_099, &unscanned[99])]) {
+        let state = store
+            .code_state(*who)
+            .await
+            .expect("read")
+            .expect("a code");
+        assert_eq!(state.change.person(), *who, "person {i}");
+        assert_eq!(state.change.colour(), expected[i], "person {i}");
+    }
+    let report = verify(&store, None, &rules, None).await.expect("verify");
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+}
