@@ -121,7 +121,9 @@ pub enum RecordStatus {
 ///
 /// One entry per record id given, sorted by id: a derivation sees a few dozen
 /// records, and a sorted vector built once and searched by halves costs a fraction
-/// of a map's allocations and comparisons.
+/// of a map's allocations and comparisons. Each entry carries its id's [`IdKey`], so
+/// sorting and searching compare integers and look at the text only when two ids
+/// share their first 16 bytes.
 struct Ledger<'a> {
     entries: Vec<Known<'a>>,
 }
@@ -129,20 +131,49 @@ struct Ledger<'a> {
 /// A record id given to a [`Ledger`]: the record kept for it (none if every copy was
 /// recorded after `known_at`) and its status.
 struct Known<'a> {
+    key: IdKey,
     id: &'a RecordId,
     record: Option<&'a Evidence>,
     status: RecordStatus,
 }
 
+/// The first 16 bytes of a record id, zero-padded, read as a big-endian integer.
+///
+/// Comparing keys orders ids as comparing their text does whenever the keys differ:
+/// the first byte where two keys differ is either a byte of both ids, or the end of
+/// the shorter id (a padding zero) against a non-zero byte of the longer, which the
+/// text also orders shorter first. Equal keys say nothing, and the ids are then
+/// compared in full ([`IdKey::cmp_ids`]). Ids such as `s013-00328940` share long
+/// prefixes, and sorting and searching them as text was a large part of a
+/// derivation's time (a call to `memcmp` per comparison).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct IdKey(u128);
+
+impl IdKey {
+    fn of(id: &RecordId) -> Self {
+        let text = id.as_str().as_bytes();
+        let mut bytes = [0u8; 16];
+        let n = text.len().min(16);
+        bytes[..n].copy_from_slice(&text[..n]);
+        Self(u128::from_be_bytes(bytes))
+    }
+
+    /// The order of two ids, given their keys: that of their text.
+    fn cmp_ids(self, a: &RecordId, other: Self, b: &RecordId) -> std::cmp::Ordering {
+        self.cmp(&other).then_with(|| a.cmp(b))
+    }
+}
+
 impl<'a> Ledger<'a> {
     fn new(records: impl IntoIterator<Item = &'a Evidence>, known_at: Timestamp) -> Self {
-        let mut given: Vec<&'a Evidence> = records.into_iter().collect();
-        given.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        let mut given: Vec<(IdKey, &'a Evidence)> =
+            records.into_iter().map(|r| (IdKey::of(&r.id), r)).collect();
+        given.sort_unstable_by(|(ka, a), (kb, b)| ka.cmp_ids(&a.id, *kb, &b.id));
         let mut entries = Vec::with_capacity(given.len());
-        for copies in given.chunk_by(|a, b| a.id == b.id) {
+        for copies in given.chunk_by(|(ka, a), (kb, b)| ka == kb && a.id == b.id) {
             // One record per id, chosen without regard to input order.
             let mut kept: Option<&'a Evidence> = None;
-            for record in copies.iter().copied() {
+            for (_, record) in copies.iter().copied() {
                 if record.recorded_at > known_at {
                     continue;
                 }
@@ -151,8 +182,10 @@ impl<'a> Ledger<'a> {
                     _ => kept = Some(record),
                 }
             }
+            let (key, first) = copies[0];
             entries.push(Known {
-                id: &copies[0].id,
+                key,
+                id: &first.id,
                 record: kept,
                 status: match kept {
                     Some(_) => RecordStatus::Counted,
@@ -168,7 +201,10 @@ impl<'a> Ledger<'a> {
 
     /// The entry of `id`, if it was given.
     fn find(&self, id: &RecordId) -> Option<usize> {
-        self.entries.binary_search_by(|e| e.id.cmp(id)).ok()
+        let key = IdKey::of(id);
+        self.entries
+            .binary_search_by(|e| e.key.cmp_ids(e.id, key, id))
+            .ok()
     }
 
     /// The record kept for `id`, counted or not.
@@ -213,14 +249,16 @@ impl<'a> Ledger<'a> {
         if !self.kept().any(|k| open(&k)) {
             return;
         }
+        // The entry time first: two different stays mostly differ there, so most
+        // comparisons end on an integer.
         type Stay<'r> = (
+            Timestamp,
             Option<PersonKey>,
             &'r crate::evidence::Recorder,
             &'r VenueId,
             Jurisdiction,
             crate::evidence::VenueKind,
             crate::evidence::Presence,
-            Timestamp,
         );
         let stay_of = |r: &'a Evidence| -> Option<(Stay<'a>, Option<Timestamp>)> {
             match &r.body {
@@ -232,35 +270,44 @@ impl<'a> Ledger<'a> {
                     presence,
                 } => Some((
                     (
+                        r.effective_at,
                         r.subject,
                         &r.recorded_by,
                         venue,
                         *street,
                         *venue_kind,
                         *presence,
-                        r.effective_at,
                     ),
                     *left_at,
                 )),
                 _ => None,
             }
         };
-        let mut completed: BTreeMap<Stay<'a>, &'a RecordId> = BTreeMap::new();
+        // The stays completed by a record with an exit, each with the first such
+        // record by id: collected in id order, then sorted by stay with a stable sort,
+        // so the first of a run of equal stays is the first by id. (A sorted vector
+        // searched by halves: a map cost an allocation per node and comparisons of
+        // recorders and venues on every step.)
+        let mut completed: Vec<(Stay<'a>, &'a RecordId)> = Vec::new();
         for (id, record) in self.counted() {
             if let Some((stay, Some(left))) = stay_of(record) {
                 if left > record.effective_at {
-                    completed.entry(stay).or_insert(id);
+                    completed.push((stay, id));
                 }
             }
         }
         if completed.is_empty() {
             return;
         }
+        completed.sort_by(|(a, _), (b, _)| a.cmp(b));
         let mut superseded = Vec::new();
         for (id, record) in self.counted() {
             if let Some((stay, None)) = stay_of(record) {
-                if let Some(by) = completed.get(&stay) {
-                    superseded.push((id, (*by).clone()));
+                let first = completed.partition_point(|(s, _)| *s < stay);
+                if let Some((s, by)) = completed.get(first) {
+                    if *s == stay {
+                        superseded.push((id, (*by).clone()));
+                    }
                 }
             }
         }
@@ -278,29 +325,37 @@ impl<'a> Ledger<'a> {
     /// approval takes the first valid decision on it; then every retraction that
     /// counts removes its target, if it came from the target's owning authority.
     fn apply_acts(&mut self) {
-        let acts: Vec<&Evidence> = self.kept().map(|(_, r)| r).collect();
-        let mut first_decision: BTreeMap<&RecordId, &Evidence> = BTreeMap::new();
-        for act in &acts {
+        // The first valid decision on each record, by the record's entry (a map keyed
+        // by id cost allocations and comparisons of ids).
+        let mut first_decision: Vec<Option<&'a Evidence>> = Vec::new();
+        for act in self.entries.iter().filter_map(|e| e.record) {
             let target = match &act.body {
                 EvidenceBody::Approval { target } | EvidenceBody::Rejection { target, .. } => {
                     target
                 }
                 _ => continue,
             };
-            let Some(subject) = self.record(target) else {
+            let Some(t) = self.find(target) else {
+                continue;
+            };
+            let Some(subject) = self.entries[t].record else {
                 continue;
             };
             if !is_valid_second_official(act, subject) {
                 continue;
             }
-            match first_decision.get(target) {
+            if first_decision.is_empty() {
+                first_decision.resize(self.entries.len(), None);
+            }
+            match first_decision[t] {
                 Some(kept) if (kept.recorded_at, &kept.id) <= (act.recorded_at, &act.id) => {}
-                _ => {
-                    first_decision.insert(target, act);
-                }
+                _ => first_decision[t] = Some(act),
             }
         }
-        for record in &acts {
+        for i in 0..self.entries.len() {
+            let Some(record) = self.entries[i].record else {
+                continue;
+            };
             let target = match &record.body {
                 EvidenceBody::Retraction { target, .. } => self.record(target),
                 _ => None,
@@ -308,14 +363,17 @@ impl<'a> Ledger<'a> {
             if !record.needs_approval(target) {
                 continue;
             }
-            let new_status = match first_decision.get(&record.id) {
+            let new_status = match first_decision.get(i).copied().flatten() {
                 Some(d) if matches!(d.body, EvidenceBody::Approval { .. }) => continue,
                 Some(d) => RecordStatus::Rejected { by: d.id.clone() },
                 None => RecordStatus::AwaitingApproval,
             };
-            self.set_status(&record.id, new_status);
+            self.entries[i].status = new_status;
         }
-        for act in &acts {
+        for i in 0..self.entries.len() {
+            let Some(act) = self.entries[i].record else {
+                continue;
+            };
             let EvidenceBody::Retraction { target, .. } = &act.body else {
                 continue;
             };
@@ -327,7 +385,7 @@ impl<'a> Ledger<'a> {
                 EvidenceKind::Retraction | EvidenceKind::Approval | EvidenceKind::Rejection
             );
             if retractable
-                && self.counts(&act.id)
+                && matches!(self.entries[i].status, RecordStatus::Counted)
                 && act.authority.is_some()
                 && act.authority == subject.authority
             {
@@ -348,11 +406,6 @@ impl<'a> Ledger<'a> {
         if !matches!(status, RecordStatus::Retracted { by: earlier } if &*earlier <= by) {
             *status = RecordStatus::Retracted { by: by.clone() };
         }
-    }
-
-    fn counts(&self, id: &RecordId) -> bool {
-        self.find(id)
-            .is_some_and(|i| matches!(self.entries[i].status, RecordStatus::Counted))
     }
 
     fn get(&self, id: &RecordId) -> Option<&'a Evidence> {
