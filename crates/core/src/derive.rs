@@ -7,7 +7,7 @@
 //! give the time the colour took effect (赋码时间) and the next time it will change by
 //! itself.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -408,22 +408,84 @@ impl<'a> Ledger<'a> {
         }
     }
 
+    /// The counted record of `id`.
     fn get(&self, id: &RecordId) -> Option<&'a Evidence> {
-        let known = &self.entries[self.find(id)?];
+        self.get_entry(id).map(|(_, r)| r)
+    }
+
+    /// The counted record of `id`, with its entry.
+    fn get_entry(&self, id: &RecordId) -> Option<(Entry, &'a Evidence)> {
+        let i = self.find(id)?;
+        self.counted_at(Entry(i)).map(|r| (Entry(i), r))
+    }
+
+    /// The record of an entry, if it counts.
+    fn counted_at(&self, entry: Entry) -> Option<&'a Evidence> {
+        let known = &self.entries[entry.0];
         match known.status {
             RecordStatus::Counted => known.record,
             _ => None,
         }
     }
 
-    /// Counted records about `person`, plus counted records about no one (risk areas).
-    fn about(&self, person: &PersonKey) -> impl Iterator<Item = &'a Evidence> + '_ {
+    /// The id of an entry.
+    fn id_at(&self, entry: Entry) -> &'a RecordId {
+        self.entries[entry.0].id
+    }
+
+    /// Counted records about `person`, plus counted records about no one (risk
+    /// areas), with their entries, in id order.
+    fn about(&self, person: &PersonKey) -> impl Iterator<Item = (Entry, &'a Evidence)> + '_ {
         let person = *person;
         self.entries
             .iter()
-            .filter(|e| matches!(e.status, RecordStatus::Counted))
-            .filter_map(|e| e.record)
-            .filter(move |r| r.subject.is_none_or(|s| s == person))
+            .enumerate()
+            .filter(|(_, e)| matches!(e.status, RecordStatus::Counted))
+            .filter_map(|(i, e)| e.record.map(|r| (Entry(i), r)))
+            .filter(move |(_, r)| r.subject.is_none_or(|s| s == person))
+    }
+}
+
+/// The position of a record id in a [`Ledger`]. Entries are sorted by id and each
+/// id has one, so entries order records exactly as their ids do: periods name the
+/// records they rest on by entry, and sorting or comparing them compares integers
+/// instead of text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry(usize);
+
+/// The counted records about one person (and about no one), grouped by kind, in id
+/// order within a kind.
+///
+/// Every rule fires on one kind of record and is ended by a few kinds: each finds its
+/// records as one slice, instead of every rule filtering every record (and collecting
+/// a vector of them).
+struct ByKind<'a> {
+    records: Vec<(Entry, &'a Evidence)>,
+    /// Where each kind's records start in `records` (by `EvidenceKind as usize`);
+    /// the last element is `records.len()`.
+    starts: [usize; EvidenceKind::ALL.len() + 1],
+}
+
+impl<'a> ByKind<'a> {
+    fn new(ledger: &Ledger<'a>, person: &PersonKey) -> Self {
+        let mut records: Vec<(Entry, &'a Evidence)> = ledger.about(person).collect();
+        // Entries are distinct, so this order is total: records of a kind stay in id
+        // order, as a stable sort would keep them, without a stable sort's buffer.
+        records.sort_unstable_by_key(|(entry, r)| (r.kind(), *entry));
+        let mut starts = [0; EvidenceKind::ALL.len() + 1];
+        for (_, r) in &records {
+            starts[r.kind() as usize + 1] += 1;
+        }
+        for k in 1..starts.len() {
+            starts[k] += starts[k - 1];
+        }
+        Self { records, starts }
+    }
+
+    /// The records of `kind`, in id order.
+    fn of(&self, kind: EvidenceKind) -> &[(Entry, &'a Evidence)] {
+        let k = kind as usize;
+        &self.records[self.starts[k]..self.starts[k + 1]]
     }
 }
 
@@ -463,16 +525,17 @@ enum Ending {
     Cleared,
 }
 
-/// One period of one rule. It borrows the ids it rests on from the records given
-/// to the derivation: a person's derivation opens a period per scan and declaration,
-/// and only the periods in force at the end become [`FiredRule`]s with owned ids.
+/// One period of one rule. It names the records it rests on by their ledger entries
+/// and borrows the rest from the records given to the derivation: a person's
+/// derivation opens a period per scan and declaration, and only the periods in force
+/// at the end become [`FiredRule`]s with owned ids.
 #[derive(Debug, Clone)]
 struct Period<'a> {
     rule: usize,
     from: Timestamp,
     until: Option<Timestamp>,
     ending: Ending,
-    evidence: Rests<'a>,
+    evidence: Rests,
     owner: Option<&'a AuthorityId>,
     /// The triggering record, for `ended_by` of follow-on rules.
     anchor: &'a RecordId,
@@ -483,22 +546,23 @@ struct Period<'a> {
 
 /// The records a period rests on, the triggering record first: at most three (the
 /// trigger, the case a closure closes or the ground of a quarantine order; or a
-/// declaration and the scan in its area). Unused slots are at the end, so the order
-/// of two `Rests` is that of the lists of ids they hold.
+/// declaration and the scan in its area). Unused slots are at the end, and entries
+/// are in id order, so the order of two `Rests` is that of the lists of ids they
+/// hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Rests<'a>([Option<&'a RecordId>; 3]);
+struct Rests([Option<Entry>; 3]);
 
-impl<'a> Rests<'a> {
-    /// The ids given, in order, without the missing ones.
-    fn new(ids: [Option<&'a RecordId>; 3]) -> Self {
+impl Rests {
+    /// The entries given, in order, without the missing ones.
+    fn new(entries: [Option<Entry>; 3]) -> Self {
         let mut slots = [None; 3];
-        for (slot, id) in slots.iter_mut().zip(ids.into_iter().flatten()) {
-            *slot = Some(id);
+        for (slot, entry) in slots.iter_mut().zip(entries.into_iter().flatten()) {
+            *slot = Some(entry);
         }
         Self(slots)
     }
 
-    fn iter(&self) -> impl Iterator<Item = &'a RecordId> + '_ {
+    fn iter(&self) -> impl Iterator<Item = Entry> + '_ {
         self.0.iter().flatten().copied()
     }
 }
@@ -554,48 +618,61 @@ pub fn derive<'a>(
                 version: rules.version.clone(),
                 colour: rule.colour,
                 reason: rule.reason.into(),
-                evidence: p.evidence.iter().cloned().collect(),
+                evidence: p.evidence.iter().map(|e| ledger.id_at(e).clone()).collect(),
                 owner: p.owner.cloned(),
                 from: p.from,
                 until: p.until,
             }
         })
         .collect();
-    let mut decisive_evidence = Vec::new();
-    let mut owners = Vec::new();
-    for fired in fired.iter().filter(|f| f.colour == colour) {
-        for id in &fired.evidence {
-            if !decisive_evidence.contains(id) {
-                decisive_evidence.push(id.clone());
+    // The records and owners behind the colour, gathered by entry and by reference
+    // (entries are distinct per id), and copied out once.
+    let mut decisive: Vec<Entry> = Vec::new();
+    let mut owners: Vec<&AuthorityId> = Vec::new();
+    for p in active
+        .iter()
+        .filter(|p| rules.rules[p.rule].colour == colour)
+    {
+        for entry in p.evidence.iter() {
+            if !decisive.contains(&entry) {
+                decisive.push(entry);
             }
         }
-        if let Some(owner) = &fired.owner {
-            if !owners.contains(owner) {
-                owners.push(owner.clone());
+        if let Some(owner) = p.owner {
+            if !owners.contains(&owner) {
+                owners.push(owner);
             }
         }
         // Every authority owning a record the period rests on shares ownership
         // (e.g. customs for the border entry behind a quarantine order).
-        for id in &fired.evidence {
-            if let Some(owner) = ledger.get(id).and_then(|r| r.authority.as_ref()) {
-                if !owners.contains(owner) {
-                    owners.push(owner.clone());
+        for entry in p.evidence.iter() {
+            if let Some(owner) = ledger.counted_at(entry).and_then(|r| r.authority.as_ref()) {
+                if !owners.contains(&owner) {
+                    owners.push(owner);
                 }
             }
         }
     }
+    let decisive_evidence: Vec<RecordId> =
+        decisive.iter().map(|e| ledger.id_at(*e).clone()).collect();
+    let owners: Vec<AuthorityId> = owners.into_iter().cloned().collect();
 
-    let boundaries: BTreeSet<Timestamp> = periods
+    // Every moment a period begins or ends, in order, once each.
+    let mut boundaries: Vec<Timestamp> = periods
         .iter()
         .flat_map(|p| std::iter::once(p.from).chain(p.until))
         .collect();
-    let since = boundaries
-        .range(..=valid_at)
+    boundaries.sort_unstable();
+    boundaries.dedup();
+    let split = boundaries.partition_point(|b| *b <= valid_at);
+    let since = boundaries[..split]
+        .iter()
         .rev()
         .find(|&&b| colour_at(b.plus_seconds(-1)) != colour)
         .copied();
-    let next_change = boundaries
-        .range(valid_at.plus_seconds(1)..)
+    let after = valid_at.plus_seconds(1);
+    let next_change = boundaries[boundaries.partition_point(|b| *b < after)..]
+        .iter()
         .map(|&b| (b, colour_at(b)))
         .find(|(_, c)| *c != colour)
         .map(|(at, colour)| NextChange { at, colour });
@@ -617,59 +694,59 @@ pub fn derive<'a>(
     }
 }
 
+/// What every rule of one derivation looks at.
+struct Scope<'l, 'a> {
+    ledger: &'l Ledger<'a>,
+    about: ByKind<'a>,
+    rules: &'l RuleSet,
+    /// [`RuleSet::longest_stay`], computed once rather than per scan.
+    longest_stay: Span,
+}
+
 /// Every period of every rule for `person`.
 fn periods<'a>(ledger: &Ledger<'a>, person: &PersonKey, rules: &RuleSet) -> Vec<Period<'a>> {
-    let about: Vec<&'a Evidence> = ledger.about(person).collect();
-    // Every scan is checked against every declaration: find those once.
-    let declarations: Vec<&'a Evidence> = about
-        .iter()
-        .copied()
-        .filter(|r| r.kind() == EvidenceKind::RiskArea)
-        .collect();
-    let negatives = negatives(&about);
+    let scope = Scope {
+        ledger,
+        about: ByKind::new(ledger, person),
+        rules,
+        longest_stay: rules.longest_stay(),
+    };
+    let negatives = negatives(scope.about.of(EvidenceKind::TestResult));
     let mut out: Vec<Period<'a>> = Vec::new();
+    // The periods one rule opens, before they are closed: one vector reused by every
+    // rule (and every trigger) rather than one per rule and per triggering record.
+    let mut starts: Vec<Period<'a>> = Vec::new();
     for (index, rule) in rules.rules.iter().enumerate() {
-        let starts: Vec<Period<'a>> = match &rule.trigger {
-            Trigger::Evidence(condition) => about
-                .iter()
-                .filter(|r| r.subject.is_some())
-                .flat_map(|anchor| {
-                    starts_for(
-                        ledger,
-                        &about,
-                        &declarations,
-                        rules,
-                        index,
-                        condition,
-                        anchor,
-                    )
-                })
-                .collect(),
-            Trigger::After(base) => out
-                .iter()
-                .filter(|p| p.rule == *base)
-                .filter(|p| matches!(p.ending, Ending::Expired | Ending::EndedByRecord))
-                .filter_map(|p| {
-                    p.until.map(|end| Period {
-                        rule: index,
-                        from: end,
-                        until: None,
-                        ending: Ending::Open,
-                        evidence: p.evidence,
-                        owner: p.owner,
-                        anchor: p.anchor,
-                        origin: end,
-                    })
-                })
-                .collect(),
-        };
-        let enders: Vec<&Evidence> = about
-            .iter()
-            .copied()
-            .filter(|r| rule.ended_by.contains(&r.kind()))
-            .collect();
-        for mut period in starts {
-            close(ledger, &enders, &negatives, rule, &mut period);
+        starts.clear();
+        match &rule.trigger {
+            // Only records of the condition's kind can trigger the rule.
+            Trigger::Evidence(condition) => {
+                for &(entry, anchor) in scope.about.of(condition.evidence) {
+                    if anchor.subject.is_some() {
+                        starts_for(&scope, index, condition, entry, anchor, &mut starts);
+                    }
+                }
+            }
+            Trigger::After(base) => starts.extend(
+                out.iter()
+                    .filter(|p| p.rule == *base)
+                    .filter(|p| matches!(p.ending, Ending::Expired | Ending::EndedByRecord))
+                    .filter_map(|p| {
+                        p.until.map(|end| Period {
+                            rule: index,
+                            from: end,
+                            until: None,
+                            ending: Ending::Open,
+                            evidence: p.evidence,
+                            owner: p.owner,
+                            anchor: p.anchor,
+                            origin: end,
+                        })
+                    }),
+            ),
+        }
+        for mut period in starts.drain(..) {
+            close(&scope, &negatives, rule, &mut period);
             if period.until.is_none_or(|u| u > period.from) {
                 out.push(period);
             }
@@ -678,18 +755,18 @@ fn periods<'a>(ledger: &Ledger<'a>, person: &PersonKey, rules: &RuleSet) -> Vec<
     out
 }
 
-/// The periods a triggering record opens under one rule (not yet closed).
+/// The periods a triggering record (of the condition's kind) opens under one rule,
+/// not yet closed, added to `out`.
 fn starts_for<'a>(
-    ledger: &Ledger<'a>,
-    about: &[&'a Evidence],
-    declarations: &[&'a Evidence],
-    rules: &RuleSet,
+    scope: &Scope<'_, 'a>,
     rule: usize,
     condition: &Condition,
+    anchor_entry: Entry,
     anchor: &'a Evidence,
-) -> Vec<Period<'a>> {
+    out: &mut Vec<Period<'a>>,
+) {
     if anchor.kind() != condition.evidence {
-        return Vec::new();
+        return;
     }
     let fields_match = condition.fields.iter().all(|(field, accepted)| {
         anchor
@@ -698,41 +775,45 @@ fn starts_for<'a>(
             .is_some_and(|v| accepted.contains(&v))
     });
     if !fields_match {
-        return Vec::new();
+        return;
     }
     if let Some(source) = condition.source {
         if anchor.recorded_by.source_kind() != Some(source) {
-            return Vec::new();
+            return;
         }
     }
-    let mut case_id = None;
-    let mut ground_id = None;
+    let mut case_entry = None;
+    let mut ground_entry = None;
     // A closure needs no approval even when entered by hand, so the period it opens
     // (monitoring after discharge) rests on the case it closes, and only the case's
     // first closure opens one: otherwise one official could raise a colour alone,
     // closing an unapproved or retracted case, or closing a closed case again.
     if let EvidenceBody::CaseClosure { case, .. } = &anchor.body {
-        let Some(case_record) = ledger.get(case) else {
-            return Vec::new();
+        let Some((entry, case_record)) = scope.ledger.get_entry(case) else {
+            return;
         };
         if case_record.kind() != EvidenceKind::CaseReport || case_record.subject != anchor.subject {
-            return Vec::new();
+            return;
         }
-        let closed_before = about.iter().any(|r| {
-            matches!(&r.body, EvidenceBody::CaseClosure { case: c, .. } if c == case)
-                && (r.effective_at, &r.id) < (anchor.effective_at, &anchor.id)
-        });
+        let closed_before = scope
+            .about
+            .of(EvidenceKind::CaseClosure)
+            .iter()
+            .any(|(_, r)| {
+                matches!(&r.body, EvidenceBody::CaseClosure { case: c, .. } if c == case)
+                    && (r.effective_at, &r.id) < (anchor.effective_at, &anchor.id)
+            });
         if closed_before {
-            return Vec::new();
+            return;
         }
-        case_id = Some(&case_record.id);
+        case_entry = Some(entry);
     }
     if let Some(ground_condition) = &condition.ground {
         let EvidenceBody::QuarantineOrder { ground, .. } = &anchor.body else {
-            return Vec::new();
+            return;
         };
-        let Some(ground_record) = ledger.get(ground) else {
-            return Vec::new();
+        let Some((entry, ground_record)) = scope.ledger.get_entry(ground) else {
+            return;
         };
         let ground_ok = ground_record.kind() == ground_condition.evidence
             && ground_record.subject == anchor.subject
@@ -740,36 +821,38 @@ fn starts_for<'a>(
                 .source
                 .is_none_or(|s| ground_record.recorded_by.source_kind() == Some(s));
         if !ground_ok {
-            return Vec::new();
+            return;
         }
-        ground_id = Some(&ground_record.id);
+        ground_entry = Some(entry);
     }
     let base = Period {
         rule,
         from: anchor.effective_at,
         until: None,
         ending: Ending::Open,
-        evidence: Rests::new([Some(&anchor.id), case_id, ground_id]),
+        evidence: Rests::new([Some(anchor_entry), case_entry, ground_entry]),
         owner: anchor.authority.as_ref(),
         anchor: &anchor.id,
         origin: anchor.effective_at,
     };
     if condition.in_risk_area.is_empty() {
-        return vec![base];
+        out.push(base);
+        return;
     }
-    scan_periods(rules, declarations, condition, anchor, base)
+    scan_periods(scope, condition, anchor_entry, anchor, base, out);
 }
 
 /// For a venue scan: one period per declared risk area (of an accepted level) that
 /// covers the venue during the stay, starting when both the stay and the declaration
 /// have happened, and lasting the rule's duration from the end of the exposure.
 fn scan_periods<'a>(
-    rules: &RuleSet,
-    declarations: &[&'a Evidence],
+    scope: &Scope<'_, 'a>,
     condition: &Condition,
+    scan_entry: Entry,
     scan: &'a Evidence,
     base: Period<'a>,
-) -> Vec<Period<'a>> {
+    out: &mut Vec<Period<'a>>,
+) {
     let EvidenceBody::VenueScan {
         venue,
         street,
@@ -777,45 +860,44 @@ fn scan_periods<'a>(
         ..
     } = &scan.body
     else {
-        return Vec::new();
+        return;
     };
     if condition
         .min_presence
         .is_some_and(|least| *presence < least)
     {
-        return Vec::new();
+        return;
     }
-    let Some((entered, left)) = stay(rules, scan) else {
-        return Vec::new();
+    let Some((entered, left)) = stay_within(scope.rules, scan, scope.longest_stay) else {
+        return;
     };
-    declarations
-        .iter()
-        .filter_map(|declaration| {
-            let EvidenceBody::RiskArea {
-                level,
-                area,
-                from,
-                until,
-            } = &declaration.body
-            else {
-                return None;
-            };
-            let accepted = condition.in_risk_area.contains(level);
-            let overlaps = entered < *until && *from < left;
-            // The exposure ends when the person left or the window closed; the
-            // rule's duration counts from then.
-            (accepted && overlaps && area.covers(venue, *street)).then(|| Period {
+    for &(declaration_entry, declaration) in scope.about.of(EvidenceKind::RiskArea) {
+        let EvidenceBody::RiskArea {
+            level,
+            area,
+            from,
+            until,
+        } = &declaration.body
+        else {
+            continue;
+        };
+        let accepted = condition.in_risk_area.contains(level);
+        let overlaps = entered < *until && *from < left;
+        // The exposure ends when the person left or the window closed; the
+        // rule's duration counts from then.
+        if accepted && overlaps && area.covers(venue, *street) {
+            out.push(Period {
                 rule: base.rule,
                 from: entered.max(declaration.effective_at),
                 until: base.until,
                 ending: base.ending,
-                evidence: Rests::new([Some(&declaration.id), Some(&scan.id), None]),
+                evidence: Rests::new([Some(declaration_entry), Some(scan_entry), None]),
                 owner: declaration.authority.as_ref(),
                 anchor: base.anchor,
                 origin: left.min(*until),
-            })
-        })
-        .collect()
+            });
+        }
+    }
 }
 
 /// The stay a venue scan stands for, `[entered, left)`: until the recorded exit, or
@@ -823,6 +905,12 @@ fn scan_periods<'a>(
 /// it is not after the entry), and never longer than [`RuleSet::longest_stay`].
 /// `None` for anything but a scan.
 pub fn stay(rules: &RuleSet, scan: &Evidence) -> Option<(Timestamp, Timestamp)> {
+    stay_within(rules, scan, rules.longest_stay())
+}
+
+/// [`stay`], given `longest` = [`RuleSet::longest_stay`] (which walks the dwell
+/// table: a derivation computes it once, not once per scan and rule).
+fn stay_within(rules: &RuleSet, scan: &Evidence, longest: Span) -> Option<(Timestamp, Timestamp)> {
     let EvidenceBody::VenueScan {
         venue_kind,
         left_at,
@@ -835,7 +923,7 @@ pub fn stay(rules: &RuleSet, scan: &Evidence) -> Option<(Timestamp, Timestamp)> 
     let left = left_at
         .filter(|l| *l > entered)
         .unwrap_or_else(|| entered.plus(rules.dwell.of(*venue_kind)))
-        .min(entered.plus(rules.longest_stay()));
+        .min(entered.plus(longest));
     Some((entered, left))
 }
 
@@ -882,16 +970,10 @@ pub fn scan_in_area(
         if entered < *until && *from < entered.plus(longest) && area.covers(venue, street))
 }
 
-/// Decides when a period ends: its duration, a record that ends it (among
-/// `enders`, the records of the kinds that end the rule's periods), or clearing tests
-/// (among `negatives`), whichever comes first.
-fn close(
-    ledger: &Ledger,
-    enders: &[&Evidence],
-    negatives: &[Negative],
-    rule: &Rule,
-    period: &mut Period,
-) {
+/// Decides when a period ends: its duration, a record that ends it (a record of
+/// the person of a kind in the rule's `ended_by`), or clearing tests (among
+/// `negatives`), whichever comes first.
+fn close(scope: &Scope, negatives: &[Negative], rule: &Rule, period: &mut Period) {
     let mut end: Option<(Timestamp, Ending)> = None;
     // The earliest, and of two at once the ending listed first in `Ending`.
     let mut offer = |at: Timestamp, ending: Ending| {
@@ -902,9 +984,12 @@ fn close(
     if let Some(duration) = rule.duration {
         offer(period.origin.plus(duration), Ending::Expired);
     }
-    for record in enders {
-        if is_linked(ledger, record, period.anchor) {
-            offer(record.effective_at.max(period.from), Ending::EndedByRecord);
+    // (A kind listed twice offers the same endings twice, which changes nothing.)
+    for kind in &rule.ended_by {
+        for (_, record) in scope.about.of(*kind) {
+            if is_linked(scope.ledger, record, period.anchor) {
+                offer(record.effective_at.max(period.from), Ending::EndedByRecord);
+            }
         }
     }
     if let Some(clearance) = &rule.cleared_by {
@@ -937,11 +1022,11 @@ struct Negative {
     method: TestMethod,
 }
 
-/// The negative tests among `about`, by sample time, then result time.
-fn negatives(about: &[&Evidence]) -> Vec<Negative> {
-    let mut negatives: Vec<Negative> = about
+/// The negative tests among `tests`, by sample time, then result time.
+fn negatives(tests: &[(Entry, &Evidence)]) -> Vec<Negative> {
+    let mut negatives: Vec<Negative> = tests
         .iter()
-        .filter_map(|r| match &r.body {
+        .filter_map(|(_, r)| match &r.body {
             EvidenceBody::TestResult {
                 method,
                 outcome: TestOutcome::Negative,
