@@ -313,7 +313,7 @@ impl<'a> Ledger<'a> {
         if completed.is_empty() {
             return;
         }
-        completed.sort_by(|(a, _), (b, _)| a.cmp(b));
+        completed.sort_by_key(|(stay, _)| *stay);
         let mut superseded = Vec::new();
         for (id, record) in self.counted() {
             if let Some((stay, None)) = stay_of(record) {
