@@ -475,7 +475,7 @@ struct Entry(usize);
 /// a vector of them).
 struct ByKind<'a> {
     records: Vec<(Entry, &'a Evidence)>,
-    /// Where each kind's records start in `records` (by `EvidenceKind as usize`);
+    /// Where each kind's records start in `records` (by `EvidenceKind::index`);
     /// the last element is `records.len()`.
     starts: [usize; EvidenceKind::ALL.len() + 1],
 }
@@ -486,7 +486,7 @@ impl<'a> ByKind<'a> {
         // place, so ids stay in order within a kind, without comparing anything.
         let mut starts = [0; EvidenceKind::ALL.len() + 1];
         for (_, r) in ledger.about(person) {
-            starts[r.kind() as usize + 1] += 1;
+            starts[r.kind().index() + 1] += 1;
         }
         for k in 1..starts.len() {
             starts[k] += starts[k - 1];
@@ -500,7 +500,7 @@ impl<'a> ByKind<'a> {
         let mut records = vec![first; starts[EvidenceKind::ALL.len()]];
         let mut next = starts;
         for (entry, r) in ledger.about(person) {
-            let place = &mut next[r.kind() as usize];
+            let place = &mut next[r.kind().index()];
             records[*place] = (entry, r);
             *place += 1;
         }
@@ -509,7 +509,7 @@ impl<'a> ByKind<'a> {
 
     /// The records of `kind`, in id order.
     fn of(&self, kind: EvidenceKind) -> &[(Entry, &'a Evidence)] {
-        let k = kind as usize;
+        let k = kind.index();
         &self.records[self.starts[k]..self.starts[k + 1]]
     }
 }

@@ -351,6 +351,25 @@ impl EvidenceKind {
         EvidenceKind::Rejection,
     ];
 
+    /// Its place in [`EvidenceKind::ALL`] (an exhaustive match: a new kind cannot
+    /// be left without one).
+    pub const fn index(self) -> usize {
+        match self {
+            EvidenceKind::TestResult => 0,
+            EvidenceKind::CaseReport => 1,
+            EvidenceKind::CaseClosure => 2,
+            EvidenceKind::CloseContact => 3,
+            EvidenceKind::BorderEntry => 4,
+            EvidenceKind::QuarantineOrder => 5,
+            EvidenceKind::QuarantineRelease => 6,
+            EvidenceKind::RiskArea => 7,
+            EvidenceKind::VenueScan => 8,
+            EvidenceKind::Retraction => 9,
+            EvidenceKind::Approval => 10,
+            EvidenceKind::Rejection => 11,
+        }
+    }
+
     /// The name used in files (`test_result`, `quarantine_order`, ...).
     pub fn name(self) -> &'static str {
         match self {
@@ -834,8 +853,9 @@ mod tests {
                 .1
                 .contains(&o.name()));
         }
-        for k in EvidenceKind::ALL {
+        for (i, k) in EvidenceKind::ALL.into_iter().enumerate() {
             assert_eq!(EvidenceKind::from_name(k.name()), Some(k));
+            assert_eq!(k.index(), i, "{k:?}");
         }
     }
 

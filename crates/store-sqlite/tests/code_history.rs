@@ -170,10 +170,8 @@ async fn a_rewritten_history_is_found_by_verification() {
 async fn a_batch_of_many_people_lands_each_change_on_its_holder() {
     use mingma_store::contract::scan;
     use mingma_store::CodeChange;
-    let dir = Scratch(std::env::temp_dir().join(format!(
-        "mingma-many-changes-{}",
-        std::process::id()
-    )));
+    let dir =
+        Scratch(std::env::temp_dir().join(format!("mingma-many-changes-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).expect("dir");
     let store = SqliteStore::open(dir.0.join("s.sqlite")).expect("open");
     let rules = RuleSet::default_rules().expect("rules");
@@ -220,12 +218,13 @@ async fn a_batch_of_many_people_lands_each_change_on_its_holder() {
         .expect("record")
         .expect("a batch");
     assert_eq!(batch.changed.iter().sum::<usize>(), everyone.len());
-    for (i, who) in everyone.iter().enumerate().step_by(97).chain([(20_099, &unscanned[99])]) {
-        let state = store
-            .code_state(*who)
-            .await
-            .expect("read")
-            .expect("a code");
+    for (i, who) in everyone
+        .iter()
+        .enumerate()
+        .step_by(97)
+        .chain([(20_099, &unscanned[99])])
+    {
+        let state = store.code_state(*who).await.expect("read").expect("a code");
         assert_eq!(state.change.person(), *who, "person {i}");
         assert_eq!(state.change.colour(), expected[i], "person {i}");
     }
