@@ -44,6 +44,7 @@ use mingma_store::{
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
 
+pub use crate::reading::SqliteReading;
 use crate::scan_index::ScanIndex;
 pub use crate::scan_index::ScanIndexStats;
 use crate::writer::Job;

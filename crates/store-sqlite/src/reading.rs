@@ -52,7 +52,9 @@ const READ_AHEAD_THREADS: usize = 4;
 /// the pages on the path to the current row, and the rows' pages while they are read.
 const AHEAD_CACHE_KIB: i64 = -16_384;
 
-/// The store's [`mingma_store::Store::Reading`].
+/// The store's [`mingma_store::Store::Reading`]: the people of one re-derivation,
+/// with — when their chunks read scans by area — everyone's ids and the segments
+/// of their scans read ahead, one at a time.
 pub struct SqliteReading {
     pub(crate) persons: Arc<[PersonKey]>,
     pub(crate) rules: Arc<RuleSet>,
