@@ -31,8 +31,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::scan_index::{PidSet, ScanIndex};
 use crate::{
-    backend, covered_vids, each_scan_row_at, scan_evidence, scan_row_without_salt, Evidence,
-    ScanFields, Venues, SCAN_COLUMNS_WITHOUT_SALT,
+    backend, covered_vids, each_scan_row_at, pid_of, scan_evidence, scan_row_without_salt,
+    Evidence, ScanFields, Venues, SCAN_COLUMNS_WITHOUT_SALT,
 };
 
 /// How many scans a segment read ahead may hold unless the store is told otherwise
@@ -227,30 +227,15 @@ fn pids_of(path: &Path, index: &ScanIndex, persons: &[PersonKey]) -> Result<Vec<
     }
     order.sort_unstable_by_key(|i| persons[*i]);
     let conn = unmapped(path)?;
-    let mut stmt = conn
-        .prepare_cached("SELECT pid FROM persons WHERE key = ?1")
-        .map_err(backend)?;
-    let mut last: Option<(PersonKey, Option<i64>)> = None;
     for i in order {
-        let key = persons[i];
-        let pid = match last {
-            Some((k, pid)) if k == key => pid,
-            _ => {
-                use rusqlite::OptionalExtension;
-                stmt.query_row([key.as_bytes().as_slice()], |r| r.get(0))
-                    .optional()
-                    .map_err(backend)?
-            }
-        };
-        pids[i] = pid;
-        last = Some((key, pid));
+        pids[i] = pid_of(&conn, &persons[i])?;
     }
     Ok(pids)
 }
 
 /// Plans reading `persons`' inputs with their scans read ahead, if chunks read them
-/// by area (see `derivation_inputs`): everyone's ids, the risk areas' windows and
-/// how many scans each person has in them. `shared` is the list of records about
+/// by area (see `derivation_inputs`): everyone's ids, the risk areas' windows, and
+/// the segments (cut by how many scans each person has in the windows). `shared` is the list of records about
 /// nobody, `count` of them below `below`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn plan(
