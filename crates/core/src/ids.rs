@@ -36,13 +36,16 @@ fn check(what: &'static str, text: &str) -> Result<(), IdError> {
 macro_rules! identifier {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
+        ///
+        /// Kept inline when it is at most 23 bytes (most are), so that a copy
+        /// allocates nothing: derivation copies ids into every decision.
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(smol_str::SmolStr);
 
         impl $name {
             /// Checks `text` and wraps it.
             pub fn parse(text: &str) -> Result<Self, IdError> {
-                check($what, text).map(|()| Self(text.to_owned()))
+                check($what, text).map(|()| Self(smol_str::SmolStr::new(text)))
             }
 
             /// The identifier as text.
