@@ -174,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         for (i, person) in chunk.iter().enumerate() {
             decisions.push(CodeChange::from_decision(
-                &derive(input.records_of(i), person, now, now, &rules),
+                derive(input.records_of(i), person, now, now, &rules),
                 below,
             ));
         }

@@ -750,7 +750,7 @@ fn record_code_changes(db: &Path) -> (u64, u64, String) {
             .subjects
             .keys()
             .map(|person| {
-                CodeChange::from_decision(&derive(&file.records, person, at, at, &rules), size)
+                CodeChange::from_decision(derive(&file.records, person, at, at, &rules), size)
             })
             .collect();
         let leaf = store

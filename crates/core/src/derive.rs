@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use smol_str::SmolStr;
 
 use crate::division::Jurisdiction;
 use crate::evidence::{Evidence, EvidenceBody, EvidenceKind, TestMethod, TestOutcome};
@@ -52,18 +53,18 @@ pub struct Decision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleSetVersion {
     /// Rule set id.
-    pub id: String,
+    pub id: SmolStr,
     /// Rule set version.
-    pub version: String,
+    pub version: SmolStr,
 }
 
 /// One period of one rule, in force at the decision's `valid_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FiredRule {
     /// Rule id.
-    pub rule: String,
+    pub rule: SmolStr,
     /// The rule set version the rule belongs to.
-    pub version: String,
+    pub version: SmolStr,
     /// The rule's colour.
     pub colour: Colour,
     /// The rule's reason, in both languages.
@@ -639,8 +640,8 @@ pub fn derive<'a>(
         .map(|p| {
             let rule = &rules.rules[p.rule];
             FiredRule {
-                rule: rule.id.clone(),
-                version: rules.version.clone(),
+                rule: SmolStr::new(&rule.id),
+                version: SmolStr::new(&rules.version),
                 colour: rule.colour,
                 reason: rule.reason.into(),
                 evidence: p.evidence.iter().map(|e| ledger.id_at(e).clone()).collect(),
@@ -708,8 +709,8 @@ pub fn derive<'a>(
         valid_at,
         known_at,
         rule_set: RuleSetVersion {
-            id: rules.id.clone(),
-            version: rules.version.clone(),
+            id: SmolStr::new(&rules.id),
+            version: SmolStr::new(&rules.version),
         },
         fired,
         decisive_evidence,

@@ -376,7 +376,7 @@ impl<S: Store> Engine<S> {
                     engine
                         .derive_chunk(&everyone[chunk], &evidence, now)
                         .into_iter()
-                        .map(|decision| CodeChange::from_decision(&decision, reflects))
+                        .map(|decision| CodeChange::from_decision(decision, reflects))
                         .collect::<Vec<_>>()
                 })
                 .await

@@ -144,8 +144,8 @@ impl<'a> Explainer<'a> {
             .fired
             .iter()
             .map(|fired| RuleLines {
-                rule: fired.rule.clone(),
-                version: fired.version.clone(),
+                rule: fired.rule.to_string(),
+                version: fired.version.to_string(),
                 colour: fired.colour,
                 reason: if self.en() {
                     fired.reason.en

@@ -963,7 +963,7 @@ impl<S: Store> App<S> {
         let records = self.engine.records_for(person).await?;
         let decision = self.engine.derive(&records, &person, now, now);
         let mut state = self.store.code_state(person).await?;
-        let current = CodeChange::from_decision(&decision, 0);
+        let current = CodeChange::from_decision(decision.clone(), 0);
         if !state.as_ref().is_some_and(|s| s.change.same_code(&current)) {
             self.engine.rederive(&[person], now).await?;
             state = self.store.code_state(person).await?;
@@ -1025,7 +1025,7 @@ impl<S: Store> App<S> {
         if !basis
             .state
             .change
-            .same_code(&CodeChange::from_decision(&decision, 0))
+            .same_code(&CodeChange::from_decision(decision.clone(), 0))
         {
             return Ok(None);
         }
@@ -1089,8 +1089,8 @@ impl<S: Store> App<S> {
             key_id: self.keys.issuer.key_id(),
             issued_at: now,
             expires_at,
-            rule_set: decision.rule_set.id.clone(),
-            rule_set_version: decision.rule_set.version.clone(),
+            rule_set: decision.rule_set.id.to_string(),
+            rule_set_version: decision.rule_set.version.to_string(),
             ledger_index: state.change.reflects(),
         };
         let token = statement

@@ -38,7 +38,7 @@ async fn codes_are_compared_by_digest_or_column_by_column_without_one() {
     let size = store.ledger_size().await.expect("size");
     let at = t("06-02 00:00");
     let change = |records: &[Evidence]| {
-        CodeChange::from_decision(&derive(records, &a, at, at, &rules), size)
+        CodeChange::from_decision(derive(records, &a, at, at, &rules), size)
     };
     let red = change(std::slice::from_ref(&test));
     let green = change(&[]);

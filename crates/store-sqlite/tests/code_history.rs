@@ -208,7 +208,7 @@ async fn a_batch_of_many_people_lands_each_change_on_its_holder() {
         .iter()
         .zip(&own)
         .map(|(who, mine)| {
-            CodeChange::from_decision(&mingma_core::derive(mine, who, valid, valid, &rules), size)
+            CodeChange::from_decision(mingma_core::derive(mine, who, valid, valid, &rules), size)
         })
         .collect();
     let expected: Vec<_> = changes.iter().map(|c| c.colour()).collect();

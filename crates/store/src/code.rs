@@ -5,6 +5,7 @@
 //! `mingma_core::derive`: no path sets a colour (principle 1).
 
 use sha2::{Digest, Sha256};
+use smol_str::SmolStr;
 
 use mingma_core::commitment::Salt;
 use mingma_core::{AuthorityId, Colour, Decision, PersonKey, RecordId, Timestamp};
@@ -18,11 +19,11 @@ pub struct CodeChange {
     known_at: Timestamp,
     since: Option<Timestamp>,
     next_change: Option<(Timestamp, Colour)>,
-    reason: Option<String>,
+    reason: Option<SmolStr>,
     owners: Vec<AuthorityId>,
     decisive: Vec<RecordId>,
-    rule_set: String,
-    rule_set_version: String,
+    rule_set: SmolStr,
+    rule_set_version: SmolStr,
     reflects: u64,
 }
 
@@ -94,7 +95,9 @@ impl RecordedBatch {
 
 impl CodeChange {
     /// The change a decision makes, reflecting the first `reflects` ledger leaves.
-    pub fn from_decision(decision: &Decision, reflects: u64) -> Self {
+    /// The decision is taken, not copied: its lists move into the change.
+    pub fn from_decision(decision: Decision, reflects: u64) -> Self {
+        let reason = decision.fired.first().map(|f| SmolStr::new_static(f.reason.id));
         Self {
             person: decision.subject,
             colour: decision.colour,
@@ -102,11 +105,11 @@ impl CodeChange {
             known_at: decision.known_at,
             since: decision.since,
             next_change: decision.next_change.map(|n| (n.at, n.colour)),
-            reason: decision.fired.first().map(|f| f.reason.id.to_owned()),
-            owners: decision.owners.clone(),
-            decisive: decision.decisive_evidence.clone(),
-            rule_set: decision.rule_set.id.clone(),
-            rule_set_version: decision.rule_set.version.clone(),
+            reason,
+            owners: decision.owners,
+            decisive: decision.decisive_evidence,
+            rule_set: decision.rule_set.id,
+            rule_set_version: decision.rule_set.version,
             reflects,
         }
     }
@@ -273,7 +276,7 @@ impl CodeChange {
             None => None,
         };
         let reason = if c.flag("reason")? {
-            Some(c.text("reason")?)
+            Some(c.text("reason")?.into())
         } else {
             None
         };
@@ -287,8 +290,8 @@ impl CodeChange {
             .iter()
             .map(|t| RecordId::parse(t).map_err(|e| format!("decisive evidence: {e}")))
             .collect::<Result<_, _>>()?;
-        let rule_set = c.text("rule set")?;
-        let rule_set_version = c.text("rule set version")?;
+        let rule_set = c.text("rule set")?.into();
+        let rule_set_version = c.text("rule set version")?.into();
         let reflects = u64::from_be_bytes(c.array("reflects")?);
         if !c.0.is_empty() {
             return Err(format!("{} bytes left over", c.0.len()));
@@ -334,11 +337,11 @@ impl CodeChange {
             known_at,
             since,
             next_change,
-            reason,
+            reason: reason.map(SmolStr::from),
             owners,
             decisive,
-            rule_set,
-            rule_set_version,
+            rule_set: rule_set.into(),
+            rule_set_version: rule_set_version.into(),
             reflects,
         }
     }
@@ -508,7 +511,7 @@ mod tests {
         file.subjects
             .keys()
             .map(|person| {
-                CodeChange::from_decision(&derive(&file.records, person, at, at, &rules), 42)
+                CodeChange::from_decision(derive(&file.records, person, at, at, &rules), 42)
             })
             .collect()
     }

@@ -1542,7 +1542,7 @@ pub async fn change_derived<S: Store>(
         .into_iter()
         .map(|r| r.evidence)
         .collect();
-    CodeChange::from_decision(&derive(&evidence, &who, at, at, rules), size)
+    CodeChange::from_decision(derive(&evidence, &who, at, at, rules), size)
 }
 
 /// Asserts that `who`, and only they, fall due at `at` and nobody a second before.
@@ -1653,7 +1653,7 @@ pub async fn code_changes_are_batched_and_idempotent<S: Store>(store: &S) {
     // nothing is recorded.
     let mut stale = decisions.clone();
     stale.push(CodeChange::from_decision(
-        &derive(&[], &person(77), t("06-02 00:00"), t("06-02 00:00"), &rules),
+        derive(&[], &person(77), t("06-02 00:00"), t("06-02 00:00"), &rules),
         size - 1,
     ));
     assert!(store.record_code_changes(stale, size).await.is_err());

@@ -448,7 +448,7 @@ pub async fn verify<S: Store>(
             change.known_at(),
             rules,
         );
-        let again = CodeChange::from_decision(&decision, change.reflects());
+        let again = CodeChange::from_decision(decision, change.reflects());
         if !again.same_code(change) {
             report.findings.push(Finding::CodeState {
                 person,
