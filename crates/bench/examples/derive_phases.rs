@@ -22,7 +22,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mingma_core::{derive, RecordId, RuleSet, Span};
+use mingma_core::{derive, derive_brief, RecordId, RuleSet, Span};
 use mingma_engine::Engine;
 use mingma_sim::{City, CityConfig};
 use mingma_store::{CodeChange, Store};
@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
         for _ in 0..repeat {
             let started = Instant::now();
             for (i, person) in chunk.iter().enumerate() {
-                std::hint::black_box(derive(input.records_of(i), person, now, now, &rules));
+                std::hint::black_box(derive_brief(input.records_of(i), person, now, now, &rules));
             }
             times.push(started.elapsed());
         }
@@ -174,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         for (i, person) in chunk.iter().enumerate() {
             decisions.push(CodeChange::from_decision(
-                derive(input.records_of(i), person, now, now, &rules),
+                derive_brief(input.records_of(i), person, now, now, &rules),
                 below,
             ));
         }

@@ -37,7 +37,8 @@ pub struct Decision {
     pub known_at: Timestamp,
     /// The rule set applied.
     pub rule_set: RuleSetVersion,
-    /// Every rule period in force at `valid_at`, most severe first.
+    /// Every rule period in force at `valid_at`, most severe first ([`derive_brief`]
+    /// lists only the first).
     pub fired: Vec<FiredRule>,
     /// The records behind the colour: those of the fired rules of the decisive colour.
     pub decisive_evidence: Vec<RecordId>,
@@ -614,6 +615,40 @@ pub fn derive<'a>(
     known_at: Timestamp,
     rules: &RuleSet,
 ) -> Decision {
+    decide(records, person, valid_at, known_at, rules, Fired::All)
+}
+
+/// [`derive`], except that `fired` holds only the first rule period in force (the
+/// most severe, whose reason a code change keeps), or none: everything else is the
+/// same. What the engine derives for the codes it records; an explanation derives
+/// in full. A person who scanned in a risk area declared again and again has a
+/// period in force per scan and declaration, and listing them all was much of a
+/// re-derivation's time.
+pub fn derive_brief<'a>(
+    records: impl IntoIterator<Item = &'a Evidence>,
+    person: &PersonKey,
+    valid_at: Timestamp,
+    known_at: Timestamp,
+    rules: &RuleSet,
+) -> Decision {
+    decide(records, person, valid_at, known_at, rules, Fired::First)
+}
+
+/// Which rule periods in force a decision lists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fired {
+    All,
+    First,
+}
+
+fn decide<'a>(
+    records: impl IntoIterator<Item = &'a Evidence>,
+    person: &PersonKey,
+    valid_at: Timestamp,
+    known_at: Timestamp,
+    rules: &RuleSet,
+    listed: Fired,
+) -> Decision {
     let ledger = Ledger::new(records, known_at);
     let periods = periods(&ledger, person, rules);
     let colour_at = |t: Timestamp| {
@@ -635,7 +670,11 @@ pub fn derive<'a>(
             .then(a.from.cmp(&b.from))
             .then(a.evidence.cmp(&b.evidence))
     });
-    let fired: Vec<FiredRule> = active
+    let listed = match listed {
+        Fired::All => active.len(),
+        Fired::First => active.len().min(1),
+    };
+    let fired: Vec<FiredRule> = active[..listed]
         .iter()
         .map(|p| {
             let rule = &rules.rules[p.rule];

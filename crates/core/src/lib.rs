@@ -32,8 +32,8 @@ pub mod time;
 pub use canonical::{canonical_bytes, decode_canonical, CanonicalError};
 pub use commitment::{commit, Commitment, LeafEntry, Salt};
 pub use derive::{
-    derive, record_statuses, scan_in_area, scan_may_matter, stay, Decision, FiredRule, NextChange,
-    RecordStatus,
+    derive, derive_brief, record_statuses, scan_in_area, scan_may_matter, stay, Decision,
+    FiredRule, NextChange, RecordStatus,
 };
 pub use directory::{Authority, DataSource, Directory, Official, Venue};
 pub use division::{Jurisdiction, Level};

@@ -30,8 +30,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use mingma_authority::{Registry, Vouching};
 use mingma_core::{
-    derive, stay, Decision, Evidence, EvidenceBody, Jurisdiction, PersonKey, RecordId,
-    RiskAreaScope, RuleSet, Span, Timestamp, VenueId,
+    derive, derive_brief, stay, Decision, Evidence, EvidenceBody, Jurisdiction, PersonKey,
+    RecordId, RiskAreaScope, RuleSet, Span, Timestamp, VenueId,
 };
 use mingma_store::{CodeChange, DerivationInputs, PurgeReport, Result, Store, StoreError, Vouch};
 
@@ -444,7 +444,7 @@ impl<S: Store> Engine<S> {
                     .into_iter()
                     .flatten()
                     .filter(|r| vouching.counts(r));
-                derive(shared.chain(own), person, now, now, &self.rules)
+                derive_brief(shared.chain(own), person, now, now, &self.rules)
             })
             .collect()
     }

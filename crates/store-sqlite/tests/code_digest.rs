@@ -37,9 +37,8 @@ async fn codes_are_compared_by_digest_or_column_by_column_without_one() {
     store.append(vec![test.clone()]).await.expect("append");
     let size = store.ledger_size().await.expect("size");
     let at = t("06-02 00:00");
-    let change = |records: &[Evidence]| {
-        CodeChange::from_decision(derive(records, &a, at, at, &rules), size)
-    };
+    let change =
+        |records: &[Evidence]| CodeChange::from_decision(derive(records, &a, at, at, &rules), size);
     let red = change(std::slice::from_ref(&test));
     let green = change(&[]);
     assert_ne!(red.code_digest(), green.code_digest());

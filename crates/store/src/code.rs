@@ -97,7 +97,10 @@ impl CodeChange {
     /// The change a decision makes, reflecting the first `reflects` ledger leaves.
     /// The decision is taken, not copied: its lists move into the change.
     pub fn from_decision(decision: Decision, reflects: u64) -> Self {
-        let reason = decision.fired.first().map(|f| SmolStr::new_static(f.reason.id));
+        let reason = decision
+            .fired
+            .first()
+            .map(|f| SmolStr::new_static(f.reason.id));
         Self {
             person: decision.subject,
             colour: decision.colour,
@@ -610,8 +613,8 @@ mod tests {
             Box::new(|c| c.decisive.push(id("x1"))),
             Box::new(|c| c.decisive = vec![id("x1x2")]),
             Box::new(|c| c.decisive = vec![id("x1"), id("x2")]),
-            Box::new(|c| c.rule_set.push('x')),
-            Box::new(|c| c.rule_set_version.push('x')),
+            Box::new(|c| c.rule_set = format!("{}x", c.rule_set).into()),
+            Box::new(|c| c.rule_set_version = format!("{}x", c.rule_set_version).into()),
         ];
         let mut seen = vec![red.code_digest()];
         for (i, vary) in variants.iter().enumerate() {

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use mingma_core::commitment::LeafEntry;
-use mingma_core::{derive, PersonKey, RuleSet};
+use mingma_core::{derive_brief, PersonKey, RuleSet};
 use mingma_ledger::{leaf_hash, verify_consistency, Hash, HashSource, MemoryTree, NoteVerifier};
 
 use crate::{CodeChange, LedgerEntry, Result, Store};
@@ -441,7 +441,7 @@ pub async fn verify<S: Store>(
             .filter(|r| r.leaf < change.reflects() && !refused.contains(&r.evidence.id))
             .map(|r| r.evidence)
             .collect();
-        let decision = derive(
+        let decision = derive_brief(
             &evidence,
             &person,
             change.valid_at(),

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use mingma_core::evidence::ReferenceRole;
 use mingma_core::{
-    derive, record_statuses, scan_may_matter, CaseClass, ClosureOutcome, Colour, Decision,
-    Evidence, EvidenceBody, EvidenceKind, Exposure, PersonKey, Presence, QuarantineSetting,
-    RecordId, RecordStatus, Recorder, RiskAreaScope, RiskLevel, SourceKind, TestMethod,
-    TestOutcome, Timestamp, VenueId,
+    derive, derive_brief, record_statuses, scan_may_matter, CaseClass, ClosureOutcome, Colour,
+    Decision, Evidence, EvidenceBody, EvidenceKind, Exposure, PersonKey, Presence,
+    QuarantineSetting, RecordId, RecordStatus, Recorder, RiskAreaScope, RiskLevel, SourceKind,
+    TestMethod, TestOutcome, Timestamp, VenueId,
 };
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -606,6 +606,19 @@ proptest! {
                 record_statuses(&records, m.known_at),
                 record_statuses(&shuffled, m.known_at)
             );
+        }
+    }
+
+    #[test]
+    fn a_brief_derivation_is_the_full_one_with_only_its_first_fired_rule(
+        specs in specs(), view in view(),
+    ) {
+        let records = build(&specs);
+        for m in view.moments(&records) {
+            let mut full = m.derive(&records);
+            let brief = derive_brief(&records, &m.person, m.valid_at, m.known_at, default_rules());
+            full.fired.truncate(1);
+            prop_assert_eq!(brief, full);
         }
     }
 
