@@ -831,7 +831,9 @@ fn derivation_inputs(
     let mut scan_leaves: Vec<Vec<u64>> = Vec::with_capacity(persons.len());
     for pid in &pids {
         let records = own_of.next().unwrap_or_default();
-        let mut needs: BTreeSet<usize> = everyone.iter().copied().collect();
+        // Sorted and made unique once it is complete (a set per person cost an
+        // allocation per element).
+        let mut needs: Vec<usize> = everyone.clone();
         if !only_in_areas {
             needs.extend(0..count);
         }
@@ -849,7 +851,7 @@ fn derivation_inputs(
                     for &area in &areas {
                         if scan_in_area(&shared[area], longest, &venue.id, venue.street, entered) {
                             inside = true;
-                            needs.insert(area);
+                            needs.push(area);
                             needs.extend(acts_on.get(&shared[area].id).into_iter().flatten());
                         }
                     }
@@ -869,7 +871,7 @@ fn derivation_inputs(
                     .unwrap_or_default();
                 // The areas this person's scans lie in, and the acts on them.
                 for (_, area) in &visits {
-                    needs.insert(*area);
+                    needs.push(*area);
                     let id = &shared[*area].id;
                     needs.extend(acts_on.get(id).into_iter().flatten());
                 }
@@ -880,6 +882,8 @@ fn derivation_inputs(
         }
         own.push(records);
         scan_leaves.push(leaves);
+        needs.sort_unstable();
+        needs.dedup();
         shared_of.push(needs);
     }
     let scans_of = match &ahead {
@@ -906,10 +910,7 @@ fn derivation_inputs(
         .collect();
     Ok(DerivationInputs {
         shared,
-        shared_of: shared_of
-            .into_iter()
-            .map(|needs: BTreeSet<usize>| needs.into_iter().collect())
-            .collect(),
+        shared_of,
         own: out,
     })
 }
@@ -1274,10 +1275,23 @@ pub(crate) fn read_code_change(
 
 /// Ids are joined with `,`, which no id may contain.
 pub(crate) fn join_ids<T: std::fmt::Display>(ids: &[T]) -> String {
-    ids.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut text = String::new();
+    write_ids(&mut text, ids);
+    text
+}
+
+/// `ids` as stored (separated by commas) into `text`, which is cleared first: a
+/// buffer reused for row after row.
+pub(crate) fn write_ids<T: std::fmt::Display>(text: &mut String, ids: &[T]) {
+    use std::fmt::Write;
+    text.clear();
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        // Writing into a String cannot fail.
+        let _ = write!(text, "{id}");
+    }
 }
 
 fn split_ids<T, E: std::fmt::Display>(

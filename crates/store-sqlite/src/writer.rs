@@ -8,8 +8,8 @@ use mingma_core::commitment::{LeafEntry, Salt};
 use mingma_core::{Evidence, EvidenceBody, EvidenceKind, PersonKey, Recorder, Timestamp};
 use mingma_ledger::{leaf_hash, CompletedNode, Frontier, Hash};
 use mingma_store::{
-    batch_entry, colour_byte, new_salts, Appended, CodeChange, LedgerEntry, Purge, PurgeReport,
-    RecordedBatch, Result, StoreError, StoredCheckpoint,
+    batch_entry, colour_byte, in_parallel, new_salts, Appended, CodeChange, LedgerEntry, Purge,
+    PurgeReport, RecordedBatch, Result, StoreError, StoredCheckpoint,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use crate::scan_index::{Pending, ScanIndex};
 use crate::{
     backend, join_ids, kind_code, ledger_size, pid_of, presence_code, read_record, run_cached,
-    venue_kind_code, SharedChanges, StoredTree, UpperNodes, UPPER,
+    venue_kind_code, write_ids, SharedChanges, StoredTree, UpperNodes, UPPER,
 };
 
 /// A write waiting for the writer.
@@ -723,8 +723,6 @@ type StoredCode = (
 /// batch.
 #[derive(Clone)]
 struct Kept {
-    owners: String,
-    decisive: String,
     digest: [u8; 32],
     previous: Option<(i64, i64)>,
     position: usize,
@@ -732,15 +730,8 @@ struct Kept {
 
 impl Kept {
     /// Kept, after `previous`, at a position not yet known.
-    fn new(
-        owners: String,
-        decisive: String,
-        digest: [u8; 32],
-        previous: Option<(i64, i64)>,
-    ) -> Self {
+    fn new(digest: [u8; 32], previous: Option<(i64, i64)>) -> Self {
         Self {
-            owners,
-            decisive,
             digest,
             previous,
             position: 0,
@@ -795,13 +786,15 @@ fn code_changes(
     by_pid.sort_unstable_by_key(|i| firsts[*i].0);
     // For each first change: whether it is kept, and how it is written.
     let mut kept: Vec<Option<Kept>> = vec![None; firsts.len()];
+    // The digests are hashed on every core first: the writer runs alone here.
+    let digests = in_parallel(&firsts, |(_, change)| change.code_digest());
     for &i in &by_pid {
         let (pid, change) = firsts[i];
         // The stored code compared by its digest, or — stored before migration 0006,
         // without one — column by column as stored (the same test as
         // `CodeChange::same_code`, which also compares the person: the row is theirs),
         // without parsing its ids back.
-        let digest = change.code_digest();
+        let digest = digests[i];
         type At = (i64, i64, Option<Vec<u8>>, Option<i64>);
         let at: Option<At> = conn
             .prepare_cached(
@@ -821,15 +814,13 @@ fn code_changes(
             ),
             None => (None, None),
         };
-        let joined = || (join_ids(change.owners()), join_ids(change.decisive()));
         if let Some(stored) = stored_digest {
             if stored.as_slice() != digest.as_slice() {
-                let (owners, decisive) = joined();
-                kept[i] = Some(Kept::new(owners, decisive, digest, at));
+                kept[i] = Some(Kept::new(digest, at));
             }
             continue;
         }
-        let (owners, decisive) = joined();
+        let (owners, decisive) = (join_ids(change.owners()), join_ids(change.decisive()));
         // Two lookups by key, not one join: the join was prepared again at every
         // execution (SQLite's `sqlite3Reprepare`, 7 G instructions at 60,573 people).
         let current: Option<StoredCode> = match at {
@@ -870,7 +861,7 @@ fn code_changes(
                 continue;
             }
         }
-        kept[i] = Some(Kept::new(owners, decisive, digest, at));
+        kept[i] = Some(Kept::new(digest, at));
     }
     // The batch: the kept changes in the order of `changes`.
     for (position, k) in kept.iter_mut().flatten().enumerate() {
@@ -890,13 +881,11 @@ fn code_changes(
     // The change rows in the order of their positions (each appended after the
     // last: a batch's rows fill their pages in order, none is split), then the
     // code states in the order of person ids (see above).
+    // The lists of ids as stored, written into two buffers reused row after row.
+    let (mut owners, mut decisive) = (String::new(), String::new());
     for (i, k) in kept.iter().enumerate() {
         let Some(Kept {
-            owners,
-            decisive,
-            previous,
-            position,
-            ..
+            previous, position, ..
         }) = k
         else {
             continue;
@@ -904,6 +893,8 @@ fn code_changes(
         let (pid, change) = firsts[i];
         let position = *position;
         let salt = &salts[position];
+        write_ids(&mut owners, change.owners());
+        write_ids(&mut decisive, change.decisive());
         let (rule_set, version) = change.rule_set();
         let next_at = change.next_change().map(|(t, _)| t.unix_seconds());
         conn.prepare_cached(
@@ -923,8 +914,8 @@ fn code_changes(
                 next_at,
                 change.next_change().map(|(_, c)| colour_byte(c)),
                 change.reason(),
-                owners,
-                decisive,
+                owners.as_str(),
+                decisive.as_str(),
                 rule_set,
                 version,
                 change.reflects() as i64,

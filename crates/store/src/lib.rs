@@ -41,8 +41,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub use code::{
-    batch_entry, code_change_commitment, colour_byte, colour_from_byte, new_salts, CodeChange,
-    CodeState, RecordedBatch,
+    batch_entry, code_change_commitment, colour_byte, colour_from_byte, in_parallel, new_salts,
+    CodeChange, CodeState, RecordedBatch,
 };
 pub use entry::{CodeChangeBatch, EntryError, LedgerEntry, Purge};
 use mingma_core::commitment::Salt;
