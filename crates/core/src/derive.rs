@@ -50,6 +50,25 @@ pub struct Decision {
     pub next_change: Option<NextChange>,
 }
 
+impl Decision {
+    /// A copy listing only the first rule period in force, as [`derive_brief`]
+    /// makes it: what a code change keeps, without copying every period.
+    pub fn brief(&self) -> Decision {
+        Decision {
+            subject: self.subject,
+            colour: self.colour,
+            valid_at: self.valid_at,
+            known_at: self.known_at,
+            rule_set: self.rule_set.clone(),
+            fired: self.fired.iter().take(1).cloned().collect(),
+            decisive_evidence: self.decisive_evidence.clone(),
+            owners: self.owners.clone(),
+            since: self.since,
+            next_change: self.next_change,
+        }
+    }
+}
+
 /// The id and version of a rule set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleSetVersion {

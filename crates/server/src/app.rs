@@ -963,7 +963,7 @@ impl<S: Store> App<S> {
         let records = self.engine.records_for(person).await?;
         let decision = self.engine.derive(&records, &person, now, now);
         let mut state = self.store.code_state(person).await?;
-        let current = CodeChange::from_decision(decision.clone(), 0);
+        let current = CodeChange::from_decision(decision.brief(), 0);
         if !state.as_ref().is_some_and(|s| s.change.same_code(&current)) {
             self.engine.rederive(&[person], now).await?;
             state = self.store.code_state(person).await?;
@@ -1025,7 +1025,7 @@ impl<S: Store> App<S> {
         if !basis
             .state
             .change
-            .same_code(&CodeChange::from_decision(decision.clone(), 0))
+            .same_code(&CodeChange::from_decision(decision.brief(), 0))
         {
             return Ok(None);
         }
