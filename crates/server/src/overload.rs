@@ -31,6 +31,12 @@
 //! ([`ConsoleRuntime`]: one worker, its blocking pool) whose threads run at nice 19:
 //! when both want the CPU the kernel gives the door's threads about 98 % of it, and
 //! with the door idle console work gets all of it.
+//!
+//! **Other work runs to its end.** Being spawned on that runtime (or, if it could
+//! not be built, on the server's), other work is not cancelled when its client goes
+//! away and the HTTP server drops the request: an official's approval of a district's
+//! declaration, once appended, is followed by the re-derivation of every code it
+//! changes (at 1,000,000 people, 15 s or more) even if the page was closed meanwhile.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -383,8 +389,17 @@ pub async fn admit<S: Store>(
         }
     };
     let started = std::time::Instant::now();
+    // Other work runs on a task of its own: on the console runtime, or on this one
+    // if that could not be built. Besides its priority, that makes it run to its end
+    // when the client goes away (the server then drops this future): an approval
+    // appended, say, is followed by the re-derivation of every code it changes.
     let console = match class {
-        Class::Other => app.admission.console.handle(),
+        Class::Other => Some(
+            app.admission
+                .console
+                .handle()
+                .unwrap_or_else(tokio::runtime::Handle::current),
+        ),
         Class::Door | Class::Probe => None,
     };
     let response = match console {

@@ -773,6 +773,109 @@ async fn a_district_declared_high_risk_turns_its_visitors_red_once_approved_and_
     }
 }
 
+/// Polls `future` once, in the calling task; whether it finished.
+async fn poll_once<F: std::future::Future>(mut future: std::pin::Pin<&mut F>) -> bool {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx).is_ready())).await
+}
+
+/// The official who approves a district's declaration may close the page, or a
+/// proxy give up, while hundreds of thousands of codes are re-derived; the HTTP
+/// server then drops the request's future. The approval is recorded by then, and so
+/// must be the codes it changes: console work runs on a task of its own
+/// (`overload::admit`), which a dropped request does not cancel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_whose_request_is_dropped_still_re_derives_the_area_s_codes() {
+    let p = province().await;
+    // Enough visitors that their re-derivation outlasts a poll of the request.
+    let visitors: Vec<String> = (0..2_000)
+        .map(|n| id_number(&format!("4101021985050{}{:03}", 1 + n / 1_000, n % 1_000)))
+        .collect();
+    let scans: Vec<Evidence> = visitors
+        .iter()
+        .enumerate()
+        .map(|(n, who)| {
+            scan(
+                &format!("s-v{n}"),
+                who,
+                "2022-06-08T12:00:00+08:00",
+                "2022-06-08T13:00:00+08:00",
+            )
+        })
+        .collect();
+    p.app.store.append(scans).await.unwrap();
+    let everyone: Vec<PersonKey> = visitors.iter().map(|who| person(who)).collect();
+    p.app.engine.rederive(&everyone, p.app.now()).await.unwrap();
+    let a = p.sign_in("zz-a").await;
+    let b = p.sign_in("zz-b").await;
+    let (status, body) = p
+        .record(
+            &a,
+            &key(11),
+            json!({"type": "risk_area", "id": "ra-1", "level": "high", "divisions": ["410103"],
+                   "from": "2022-06-07T00:00:00+08:00", "until": "2022-06-12T00:00:00+08:00",
+                   "legal_basis": "郑州市疫情防控指挥部通告2022年第50号"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The approval's request, driven by hand: polled until the approval is in the
+    // ledger, then once more after its append has answered, then dropped unfinished.
+    let (status, draft) = p
+        .call(
+            Method::POST,
+            "/api/v1/official/records/draft",
+            Some(json!({"type": "approval", "id": "ra-1-ok", "target": "ra-1"})),
+            Some(&b),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{draft}");
+    let seal = seal_text(draft["message"].as_str().unwrap(), &key(12));
+    let path = format!(
+        "/api/v1/official/drafts/{}/seal",
+        draft["draft"].as_str().unwrap()
+    );
+    let before = p.app.store.ledger_size().await.unwrap();
+    {
+        let request = p.call(Method::POST, &path, Some(json!({ "seal": seal })), Some(&b));
+        let mut request = std::pin::pin!(request);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while p.app.store.ledger_size().await.unwrap() == before {
+            assert!(
+                !poll_once(request.as_mut()).await,
+                "the request ended before its append"
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the approval was never appended"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            !poll_once(request.as_mut()).await,
+            "the request ended before it was dropped"
+        );
+    }
+
+    // Nobody re-derives here (`Province::colour` would): the stored codes turn red
+    // by the approval's own re-derivation, or never.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for who in &visitors {
+        loop {
+            let state = p.app.store.code_state(person(who)).await.unwrap();
+            if state.as_ref().map(|s| s.change.colour()) == Some(Colour::Red) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{who}'s stored code never turned red: {:?}",
+                state.map(|s| s.change.colour())
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_province_quarantine_order_on_a_customs_entry_is_listed_until_released() {
     let p = province().await;
