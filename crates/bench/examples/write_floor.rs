@@ -10,7 +10,9 @@
 //! `cargo run --release -p mingma-bench --example write_floor -- [PERSONS] [CHANGES] [DIR]`
 //! (the database is made in `DIR`, by default a temporary directory, and removed).
 //! With `PER_ROW=1` the same rows are written one statement per row from Rust, as
-//! the writer writes them: what a row costs beyond SQLite's own work.
+//! the writer writes them: what a row costs beyond SQLite's own work. With `PAGES=1`
+//! the changes are written as pages of 1,024 (see `pages`): the floor of a store
+//! that kept a batch's changes together instead of a row each.
 
 use std::time::Instant;
 
@@ -77,6 +79,8 @@ fn main() -> anyhow::Result<()> {
     // the person's change before it.
     let (rows, states) = if std::env::var_os("PER_ROW").is_some() {
         per_row(&conn)?
+    } else if std::env::var_os("PAGES").is_some() {
+        pages(&conn)?
     } else {
         let rows = step(
             "INSERT INTO code_changes (leaf, position, pid, colour, valid_at, known_at, since,
@@ -108,6 +112,35 @@ fn main() -> anyhow::Result<()> {
         total * 1e3 / count.max(1) as f64
     );
     Ok(())
+}
+
+/// What a batch would cost stored as pages of changes rather than a row each
+/// (`PAGES=1`; not the store's schema, a table made for the measurement): each run
+/// of 1,024 changes one row holding them encoded (60 bytes a change, about what a
+/// compact encoding of the declaration's changes takes, here random bytes), and the
+/// code states written as above. Times the pages as "change rows".
+fn pages(conn: &Connection) -> anyhow::Result<(f64, f64)> {
+    conn.execute_batch(
+        "CREATE TABLE change_pages (leaf INTEGER NOT NULL, page INTEGER NOT NULL,
+             changes BLOB NOT NULL, PRIMARY KEY (leaf, page))",
+    )?;
+    let started = Instant::now();
+    conn.execute_batch(
+        "INSERT INTO change_pages (leaf, page, changes)
+           SELECT 2, position / 1024, randomblob(60 * count(*)) FROM changed
+           GROUP BY position / 1024",
+    )?;
+    let rows = started.elapsed().as_secs_f64() * 1e3;
+    let started = Instant::now();
+    conn.execute_batch(
+        "INSERT INTO code_states (pid, leaf, position, code, code_leaf, next_at)
+           SELECT pid, 2, position, randomblob(32), 2, 1655568220 + (pid * 7919) % 259000
+           FROM changed WHERE true
+           ON CONFLICT (pid) DO UPDATE SET leaf = excluded.leaf,
+             position = excluded.position, code = excluded.code,
+             code_leaf = excluded.code_leaf, next_at = excluded.next_at",
+    )?;
+    Ok((rows, started.elapsed().as_secs_f64() * 1e3))
 }
 
 /// The same rows written one statement per row from Rust, as the store's writer
