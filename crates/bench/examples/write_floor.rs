@@ -18,6 +18,15 @@ use std::time::Instant;
 
 use rusqlite::Connection;
 
+/// Each changed person's current code pointed at the new batch (`WHERE true` lets
+/// SQLite parse the upsert after a `SELECT`).
+const SET_STATES: &str = "INSERT INTO code_states (pid, leaf, position, code, code_leaf, next_at)
+       SELECT pid, 2, position, randomblob(32), 2, 1655568220 + (pid * 7919) % 259000
+       FROM changed WHERE true
+       ON CONFLICT (pid) DO UPDATE SET leaf = excluded.leaf,
+         position = excluded.position, code = excluded.code,
+         code_leaf = excluded.code_leaf, next_at = excluded.next_at";
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let persons: i64 = args.get(1).map_or(Ok(1_000_000), |a| a.parse())?;
@@ -93,14 +102,7 @@ fn main() -> anyhow::Result<()> {
                  2, randomblob(32), 1, pid - 1
                FROM changed",
         )?;
-        let states = step(
-            "INSERT INTO code_states (pid, leaf, position, code, code_leaf, next_at)
-               SELECT pid, 2, position, randomblob(32), 2, 1655568220 + (pid * 7919) % 259000
-               FROM changed WHERE true
-               ON CONFLICT (pid) DO UPDATE SET leaf = excluded.leaf,
-                 position = excluded.position, code = excluded.code,
-                 code_leaf = excluded.code_leaf, next_at = excluded.next_at",
-        )?;
+        let states = step(SET_STATES)?;
         (rows, states)
     };
     let commit = step("COMMIT")?;
@@ -132,14 +134,7 @@ fn pages(conn: &Connection) -> anyhow::Result<(f64, f64)> {
     )?;
     let rows = started.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
-    conn.execute_batch(
-        "INSERT INTO code_states (pid, leaf, position, code, code_leaf, next_at)
-           SELECT pid, 2, position, randomblob(32), 2, 1655568220 + (pid * 7919) % 259000
-           FROM changed WHERE true
-           ON CONFLICT (pid) DO UPDATE SET leaf = excluded.leaf,
-             position = excluded.position, code = excluded.code,
-             code_leaf = excluded.code_leaf, next_at = excluded.next_at",
-    )?;
+    conn.execute_batch(SET_STATES)?;
     Ok((rows, started.elapsed().as_secs_f64() * 1e3))
 }
 

@@ -275,20 +275,25 @@ impl Province {
         (status, value)
     }
 
+    /// 二七区 (410103) proposed as a high-risk area from 7 to 12 June 2022, as `id`,
+    /// by zz-a (signed in as `a`): it takes effect once a second official approves.
+    pub async fn propose_erqi_high_risk(&self, a: &str, id: &str) -> (StatusCode, Value) {
+        self.record(
+            a,
+            &key(11),
+            json!({"type": "risk_area", "id": id, "level": "high", "divisions": ["410103"],
+                   "from": "2022-06-07T00:00:00+08:00", "until": "2022-06-12T00:00:00+08:00",
+                   "legal_basis": "郑州市疫情防控指挥部通告2022年第50号"}),
+        )
+        .await
+    }
+
     /// 二七区 (410103) declared high risk from 7 to 12 June 2022 as `ra-2` by zz-a,
     /// approved by zz-b.
     pub async fn declare_erqi_high_risk(&self) {
         let a = self.sign_in("zz-a").await;
         let b = self.sign_in("zz-b").await;
-        let (status, body) = self
-            .record(
-                &a,
-                &key(11),
-                json!({"type": "risk_area", "id": "ra-2", "level": "high", "divisions": ["410103"],
-                       "from": "2022-06-07T00:00:00+08:00", "until": "2022-06-12T00:00:00+08:00",
-                       "legal_basis": "郑州市疫情防控指挥部通告2022年第50号"}),
-            )
-            .await;
+        let (status, body) = self.propose_erqi_high_risk(&a, "ra-2").await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let (status, body) = self
             .record(
@@ -415,6 +420,23 @@ fn scan(id: &str, who: &str, at: &str, left: &str) -> Evidence {
         },
         seal: None,
     }
+}
+
+/// A scan of each of `visitors` (ID numbers) at a hotpot restaurant in 二七区 on
+/// 8 June 2022, noon to one, as `s-v0`, `s-v1`, ...
+fn erqi_visits(visitors: &[String]) -> Vec<Evidence> {
+    visitors
+        .iter()
+        .enumerate()
+        .map(|(n, who)| {
+            scan(
+                &format!("s-v{n}"),
+                who,
+                "2022-06-08T12:00:00+08:00",
+                "2022-06-08T13:00:00+08:00",
+            )
+        })
+        .collect()
 }
 
 pub fn lab_test(id: &str, who: &str, outcome: &str, at: &str) -> Value {
@@ -695,18 +717,7 @@ async fn a_district_declared_high_risk_turns_its_visitors_red_once_approved_and_
         .map(|n| id_number(&format!("4101021985050{n}00{n}")))
         .collect();
     let elsewhere = id_number("41020219870707007");
-    let mut scans: Vec<Evidence> = visitors
-        .iter()
-        .enumerate()
-        .map(|(n, who)| {
-            scan(
-                &format!("s-v{n}"),
-                who,
-                "2022-06-08T12:00:00+08:00",
-                "2022-06-08T13:00:00+08:00",
-            )
-        })
-        .collect();
+    let mut scans = erqi_visits(&visitors);
     // Before the window: not affected.
     scans.push(scan(
         "s-away",
@@ -718,15 +729,7 @@ async fn a_district_declared_high_risk_turns_its_visitors_red_once_approved_and_
     let a = p.sign_in("zz-a").await;
     let b = p.sign_in("zz-b").await;
 
-    let (status, body) = p
-        .record(
-            &a,
-            &key(11),
-            json!({"type": "risk_area", "id": "ra-1", "level": "high", "divisions": ["410103"],
-                   "from": "2022-06-07T00:00:00+08:00", "until": "2022-06-12T00:00:00+08:00",
-                   "legal_basis": "郑州市疫情防控指挥部通告2022年第50号"}),
-        )
-        .await;
+    let (status, body) = p.propose_erqi_high_risk(&a, "ra-1").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["awaiting_approval"], true);
     assert_eq!(
@@ -790,32 +793,13 @@ async fn an_approval_whose_request_is_dropped_still_re_derives_the_area_s_codes(
     let visitors: Vec<String> = (0..2_000)
         .map(|n| id_number(&format!("4101021985050{}{:03}", 1 + n / 1_000, n % 1_000)))
         .collect();
-    let scans: Vec<Evidence> = visitors
-        .iter()
-        .enumerate()
-        .map(|(n, who)| {
-            scan(
-                &format!("s-v{n}"),
-                who,
-                "2022-06-08T12:00:00+08:00",
-                "2022-06-08T13:00:00+08:00",
-            )
-        })
-        .collect();
+    let scans = erqi_visits(&visitors);
     p.app.store.append(scans).await.unwrap();
     let everyone: Vec<PersonKey> = visitors.iter().map(|who| person(who)).collect();
     p.app.engine.rederive(&everyone, p.app.now()).await.unwrap();
     let a = p.sign_in("zz-a").await;
     let b = p.sign_in("zz-b").await;
-    let (status, body) = p
-        .record(
-            &a,
-            &key(11),
-            json!({"type": "risk_area", "id": "ra-1", "level": "high", "divisions": ["410103"],
-                   "from": "2022-06-07T00:00:00+08:00", "until": "2022-06-12T00:00:00+08:00",
-                   "legal_basis": "郑州市疫情防控指挥部通告2022年第50号"}),
-        )
-        .await;
+    let (status, body) = p.propose_erqi_high_risk(&a, "ra-1").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // The approval's request, driven by hand: polled until the approval is in the
