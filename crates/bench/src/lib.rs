@@ -385,7 +385,7 @@ pub async fn run(
     let everyone: Vec<PersonKey> = (0..city.person_count()).map(|p| keys.get(p)).collect();
     progress(Progress::Phase("derive every code", None));
     let started = Instant::now();
-    let all = engine.rederive(&everyone, end).await?;
+    let all = engine.rederive_everyone(&everyone, end).await?;
     let derive_all = Derivation {
         persons: everyone.len() as u64,
         ms: ms(started.elapsed()),
@@ -399,12 +399,15 @@ pub async fn run(
     let (from, until) = (end.minus(Span::days(3)), end);
     let (declaration, approval) = declaration(&city, district, from, until, end)?;
     let started = Instant::now();
-    store.append(vec![declaration.clone(), approval]).await?;
+    let appended = store.append(vec![declaration.clone(), approval]).await?;
     let step = Instant::now();
     let affected: Vec<PersonKey> = engine.affected_by(&declaration).await?;
     let affected_ms = ms(step.elapsed());
     let done = engine.rederive(&affected, end).await?;
     let total_ms = ms(started.elapsed());
+    store
+        .derivations_done(appended.iter().map(|a| a.leaf).collect())
+        .await?;
     if let (Some(first), Some(_)) = (affected.first(), done.batch) {
         store
             .code_state(*first)

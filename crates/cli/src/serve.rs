@@ -157,7 +157,7 @@ pub async fn demo(args: &DemoArgs) -> Result<()> {
     let all: Vec<_> = (0..city.person_count())
         .map(|i| person_keys.get(i))
         .collect();
-    let derived = app.engine.rederive(&all, app.now()).await?;
+    let derived = app.engine.rederive_everyone(&all, app.now()).await?;
     if !seeded {
         eprintln!("derived {} codes", derived.derived);
     }

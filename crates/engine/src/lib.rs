@@ -490,6 +490,70 @@ impl<S: Store> Engine<S> {
         }
     }
 
+    /// Whose code `record` can change: its subject; for an act on a record (a
+    /// retraction, an approval, a rejection), that record's; for a risk area or an
+    /// act on one, everyone [`Engine::affected_by`] it.
+    pub async fn affected_by_record(&self, record: &Evidence) -> Result<Vec<PersonKey>> {
+        let target = match &record.body {
+            EvidenceBody::Retraction { target, .. }
+            | EvidenceBody::Approval { target }
+            | EvidenceBody::Rejection { target, .. } => {
+                self.store.record(target).await?.map(|r| r.evidence)
+            }
+            EvidenceBody::RiskArea { .. } => return self.affected_by(record).await,
+            _ => return Ok(record.subject.into_iter().collect()),
+        };
+        match target {
+            Some(area) if matches!(area.body, EvidenceBody::RiskArea { .. }) => {
+                self.affected_by(&area).await
+            }
+            target => Ok(record
+                .subject
+                .or_else(|| target.and_then(|t| t.subject))
+                .into_iter()
+                .collect()),
+        }
+    }
+
+    /// Re-derives the codes the records about nobody still pending can change
+    /// ([`Store::pending_derivations`]: risk areas and the acts on them whose
+    /// re-derivation was cut off, by a crash or a restart, or never run, as after
+    /// an import), valid and known at `now`, then marks them done. The server runs
+    /// it at start.
+    pub async fn catch_up(&self, now: Timestamp) -> Result<Rederived> {
+        let pending = self.store.pending_derivations().await?;
+        if pending.is_empty() {
+            return Ok(Rederived::default());
+        }
+        let mut persons = Vec::new();
+        let mut seen = HashSet::new();
+        for leaf in &pending {
+            let stored = self.store.records_from(*leaf, 1).await?;
+            for stored in stored.into_iter().filter(|s| s.leaf == *leaf) {
+                let found = self.affected_by_record(&stored.evidence).await?;
+                persons.extend(found.into_iter().filter(|p| seen.insert(*p)));
+            }
+        }
+        let derived = self.rederive(&persons, now).await?;
+        self.store.derivations_done(pending).await?;
+        Ok(derived)
+    }
+
+    /// [`Engine::rederive`] of `everyone` — every person the store knows, as a
+    /// demo or a benchmark derives every code after seeding — which also marks every
+    /// pending re-derivation ([`Engine::catch_up`]) done: deriving every code covers
+    /// them all.
+    pub async fn rederive_everyone(
+        &self,
+        everyone: &[PersonKey],
+        now: Timestamp,
+    ) -> Result<Rederived> {
+        let pending = self.store.pending_derivations().await?;
+        let derived = self.rederive(everyone, now).await?;
+        self.store.derivations_done(pending).await?;
+        Ok(derived)
+    }
+
     /// Contact tracing: the people whose stay at a venue overlapped one of `case`'s
     /// stays there, the case's stay widened by `margin` on both sides, for the case's
     /// stays overlapping `[from, until)` (the infectious window). Stays are as

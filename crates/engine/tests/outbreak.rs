@@ -414,3 +414,48 @@ async fn a_rederivation_in_many_chunks_at_once_records_what_one_chunk_does() {
         None
     );
 }
+
+/// A declaration and its approval appended with no re-derivation after them — the
+/// process crashed, or restarted, between the two, or an import stored them — stay
+/// pending, and catching up re-derives exactly the codes they change and marks them
+/// done; catching up again does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declaration_whose_re_derivation_was_cut_off_is_caught_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = declared_district(&dir.path().join("m.sqlite")).await;
+    let engine = Engine::new(store.clone(), RuleSet::default_rules().expect("rules"));
+    let pending = store.pending_derivations().await.expect("pending");
+    assert_eq!(pending.len(), 2, "the declaration and its approval");
+    for n in 0..30u32 {
+        assert!(
+            store.code_state(person(n)).await.expect("state").is_none(),
+            "nothing was derived yet"
+        );
+    }
+
+    let now = t("06-08 12:00");
+    let done = engine.catch_up(now).await.expect("catch up");
+    // Visits on June 4-8 lie in the window or just before it (see
+    // `a_district_declaration_turns_exactly_the_people_with_a_stay_in_it_red`): 15
+    // people affected, of whom the 12 who visited on June 5-8 turn red.
+    assert_eq!(done.derived, 15, "{done:?}");
+    assert_eq!(done.changed, [3, 0, 12], "{done:?}");
+    for n in 0..30u32 {
+        let state = store.code_state(person(n)).await.expect("state");
+        let red = (4..=7).contains(&(n % 10));
+        assert_eq!(
+            state.map(|s| s.change.colour() == Colour::Red),
+            (3..=7).contains(&(n % 10)).then_some(red),
+            "person {n}"
+        );
+    }
+    assert_eq!(
+        store.pending_derivations().await.expect("pending"),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        engine.catch_up(now).await.expect("again"),
+        Default::default(),
+        "nothing is pending any more"
+    );
+}

@@ -217,8 +217,9 @@ struct BulkHooks<'a> {
     not_listed: u64,
     /// Subjects of new records that can change only their subject's code.
     subjects: std::collections::BTreeSet<PersonKey>,
-    /// New records that can change other codes (risk areas, acts on records).
-    wider: Vec<Evidence>,
+    /// New records that can change other codes (risk areas, acts on records), with
+    /// their leaves.
+    wider: Vec<(Evidence, u64)>,
 }
 
 impl bulk::Hooks for BulkHooks<'_> {
@@ -240,11 +241,11 @@ impl bulk::Hooks for BulkHooks<'_> {
         });
     }
 
-    fn stored(&mut self, record: &Evidence, _leaf: u64) {
+    fn stored(&mut self, record: &Evidence, leaf: u64) {
         if affects_its_subject_only(record) {
             self.subjects.extend(record.subject);
         } else {
-            self.wider.push(record.clone());
+            self.wider.push((record.clone(), leaf));
         }
     }
 }
@@ -1020,10 +1021,14 @@ impl<S: Store> App<S> {
         }
         let mut persons = std::collections::BTreeSet::new();
         for record in &records {
-            persons.extend(self.persons_affected(record).await?);
+            persons.extend(self.engine.affected_by_record(record).await?);
         }
         let persons: Vec<PersonKey> = persons.into_iter().collect();
         let derived = self.engine.rederive(&persons, self.now()).await?;
+        // The records about nobody among them are no longer pending.
+        self.store
+            .derivations_done(appended.iter().map(|a| a.leaf).collect())
+            .await?;
         for person in &persons {
             self.forget_code(*person);
         }
@@ -1108,11 +1113,15 @@ impl<S: Store> App<S> {
         .await
         .map_err(|e| AppError::internal(format!("bulk import: {e:#}")))?;
         let mut persons = hooks.subjects;
-        for record in &hooks.wider {
-            persons.extend(self.persons_affected(record).await?);
+        for (record, _) in &hooks.wider {
+            persons.extend(self.engine.affected_by_record(record).await?);
         }
         let persons: Vec<PersonKey> = persons.into_iter().collect();
         let derived = self.engine.rederive(&persons, self.now()).await?;
+        // The records about nobody among them are no longer pending.
+        self.store
+            .derivations_done(hooks.wider.iter().map(|(_, leaf)| *leaf).collect())
+            .await?;
         for person in &persons {
             self.forget_code(*person);
         }
@@ -1152,36 +1161,6 @@ impl<S: Store> App<S> {
             }
         }
         Ok(())
-    }
-
-    /// Whose code a record can change: its subject; for an act on a record, that
-    /// record's; for a risk area (or an act on one), everyone with a qualifying
-    /// scan in it.
-    async fn persons_affected(&self, record: &Evidence) -> AppResult<Vec<PersonKey>> {
-        if affects_its_subject_only(record) {
-            return Ok(record.subject.into_iter().collect());
-        }
-        let subject_of = |r: &Evidence| r.subject;
-        let target = match &record.body {
-            EvidenceBody::Retraction { target, .. }
-            | EvidenceBody::Approval { target }
-            | EvidenceBody::Rejection { target, .. } => {
-                self.store.record(target).await?.map(|r| r.evidence)
-            }
-            _ => None,
-        };
-        let area = match (&record.body, &target) {
-            (EvidenceBody::RiskArea { .. }, _) => Some(record),
-            (_, Some(t)) if t.kind() == EvidenceKind::RiskArea => Some(t),
-            _ => None,
-        };
-        if let Some(area) = area {
-            return Ok(self.engine.affected_by(area).await?);
-        }
-        Ok(subject_of(record)
-            .or_else(|| target.as_ref().and_then(subject_of))
-            .into_iter()
-            .collect())
     }
 
     /// Drafts a contact-tracing query for `case` (a case report's id): the query is
@@ -1460,7 +1439,7 @@ impl<S: Store> App<S> {
 }
 
 /// Whether only the record's subject's code can change by `record`: it is not a
-/// risk area and acts on no other record (see `App::persons_affected`).
+/// risk area and acts on no other record (see `Engine::affected_by_record`).
 fn affects_its_subject_only(record: &Evidence) -> bool {
     !matches!(
         record.body,

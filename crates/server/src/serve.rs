@@ -332,6 +332,23 @@ pub async fn serve<S: Store>(
         )
     };
     let following = tokio::spawn(app.clone().follow_ledger());
+    // A risk area (or an act on one) whose re-derivation a crash or a restart cut
+    // off, or that an import stored with no server running, is re-derived now,
+    // beside the routes: the door does not wait for it.
+    let catching_up = {
+        let (engine, now) = (app.engine.clone(), app.now());
+        tokio::spawn(async move {
+            match engine.catch_up(now).await {
+                Ok(done) if done.derived > 0 => tracing::warn!(
+                    derived = done.derived,
+                    changed = ?done.changed,
+                    "pending re-derivations caught up"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "catching up pending re-derivations failed"),
+            }
+        })
+    };
     let background = {
         let engine = app.engine.clone();
         let every = Duration::from_secs(app.config.scheduler_every_seconds);
@@ -375,6 +392,7 @@ pub async fn serve<S: Store>(
         .with_graceful_shutdown(shutdown_signal())
         .await;
     following.abort();
+    catching_up.abort();
     background.abort();
     checkpoints.abort();
     metrics_server.abort();

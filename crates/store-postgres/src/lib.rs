@@ -587,6 +587,26 @@ impl mingma_store::Store for PostgresStore {
         .await
     }
 
+    async fn pending_derivations(&self) -> Result<Vec<u64>> {
+        let conn = self.reader().await?;
+        let rows = conn
+            .query("SELECT leaf FROM pending_derivations ORDER BY leaf", &[])
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let leaf: i64 = get(row, 0)?;
+                unsigned(leaf, "pending leaf")
+            })
+            .collect()
+    }
+
+    async fn derivations_done(&self, leaves: Vec<u64>) -> Result<()> {
+        if leaves.is_empty() {
+            return Ok(());
+        }
+        self.write(|reply| Job::Derived(leaves, reply)).await
+    }
+
     async fn add_checkpoint(&self, checkpoint: StoredCheckpoint) -> Result<()> {
         self.write(|reply| Job::Checkpoint(checkpoint, reply)).await
     }

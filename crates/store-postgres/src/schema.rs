@@ -22,6 +22,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_code_changes_by_person",
         include_str!("../migrations/0003_code_changes_by_person.sql"),
     ),
+    (
+        "0004_pending_derivations",
+        include_str!("../migrations/0004_pending_derivations.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations of nodes starting at once.

@@ -35,6 +35,8 @@ pub(crate) enum Job {
     /// An authority act or an appeal step (both opaque leaves; only acts are listed
     /// in `acts`).
     Act(LedgerEntry, oneshot::Sender<Result<u64>>),
+    /// Re-derivations done: the records at these leaves are no longer pending.
+    Derived(Vec<u64>, oneshot::Sender<Result<()>>),
 }
 
 /// A job's result, held until the transaction commits.
@@ -50,6 +52,7 @@ enum Done {
     Checkpoint(oneshot::Sender<Result<()>>, Result<()>),
     Purge(oneshot::Sender<Result<PurgeReport>>, Result<PurgeReport>),
     Act(oneshot::Sender<Result<u64>>, Result<u64>),
+    Derived(oneshot::Sender<Result<()>>, Result<()>),
 }
 
 impl Done {
@@ -60,6 +63,7 @@ impl Done {
             Done::Checkpoint(_, r) => r.is_ok(),
             Done::Purge(_, r) => r.is_ok(),
             Done::Act(_, r) => r.is_ok(),
+            Done::Derived(_, r) => r.is_ok(),
         }
     }
 
@@ -73,6 +77,7 @@ impl Done {
             Done::Checkpoint(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
             Done::Purge(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
             Done::Act(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
+            Done::Derived(tx, r) => drop(tx.send(failure.map_or(r, |m| Err(fail(m))))),
         }
     }
 
@@ -84,6 +89,7 @@ impl Done {
             Done::Checkpoint(tx, _) => Done::Checkpoint(tx, Err(error)),
             Done::Purge(tx, _) => Done::Purge(tx, Err(error)),
             Done::Act(tx, _) => Done::Act(tx, Err(error)),
+            Done::Derived(tx, _) => Done::Derived(tx, Err(error)),
         }
     }
 }
@@ -96,6 +102,7 @@ fn failed(job: Job, message: &str) -> Done {
         Job::Checkpoint(_, tx) => Done::Checkpoint(tx, Err(e())),
         Job::Purge(_, tx) => Done::Purge(tx, Err(e())),
         Job::Act(_, tx) => Done::Act(tx, Err(e())),
+        Job::Derived(_, tx) => Done::Derived(tx, Err(e())),
     }
 }
 
@@ -276,6 +283,7 @@ async fn apply(conn: &Conn, state: &mut WriteState, job: Job) -> Done {
         }
         Job::Purge(before, tx) => Done::Purge(tx, purge(conn, &mut state.frontier, before).await),
         Job::Act(act, tx) => Done::Act(tx, append_act(conn, &mut state.frontier, act).await),
+        Job::Derived(leaves, tx) => Done::Derived(tx, derivations_done(conn, leaves).await),
     }
 }
 
@@ -764,9 +772,33 @@ impl RecordRows<'_> {
                 &self.seal,
             ],
         )
+        .await?;
+        // About nobody (a risk area, an act on one): whom it concerns is found by a
+        // re-derivation of its own, pending until it is marked done.
+        conn.execute(
+            "INSERT INTO pending_derivations (leaf) \
+             SELECT leaf FROM unnest($1::bigint[], $2::int[]) AS r(leaf, about) \
+             WHERE about IS NULL",
+            &[&self.leaf, &self.about],
+        )
         .await
         .map(|_| ())
     }
+}
+
+/// Removes `leaves` from the pending re-derivations (a leaf not pending is passed
+/// over).
+async fn derivations_done(conn: &Conn, leaves: Vec<u64>) -> Result<()> {
+    let leaves: Vec<i64> = leaves
+        .into_iter()
+        .map(|leaf| i64::try_from(leaf).map_err(|e| StoreError::Backend(e.to_string())))
+        .collect::<Result<_>>()?;
+    conn.execute(
+        "DELETE FROM pending_derivations WHERE leaf = ANY($1)",
+        &[&leaves],
+    )
+    .await?;
+    Ok(())
 }
 
 #[derive(Default)]

@@ -2033,6 +2033,29 @@ impl mingma_store::Store for SqliteStore {
         .await
     }
 
+    async fn pending_derivations(&self) -> Result<Vec<u64>> {
+        self.read(|conn| {
+            let leaves: Vec<i64> = conn
+                .prepare_cached("SELECT leaf FROM pending_derivations ORDER BY leaf")
+                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                .map_err(backend)?;
+            leaves
+                .into_iter()
+                .map(|leaf| {
+                    u64::try_from(leaf).map_err(|_| corrupt(format!("pending leaf {leaf}")))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn derivations_done(&self, leaves: Vec<u64>) -> Result<()> {
+        if leaves.is_empty() {
+            return Ok(());
+        }
+        self.write(|reply| Job::Derived(leaves, reply)).await
+    }
+
     async fn add_checkpoint(&self, checkpoint: StoredCheckpoint) -> Result<()> {
         self.write(|reply| Job::Checkpoint(checkpoint, reply)).await
     }

@@ -42,6 +42,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_records_clustered_by_person",
         include_str!("../migrations/0008_records_clustered_by_person.sql"),
     ),
+    (
+        "0009_pending_derivations",
+        include_str!("../migrations/0009_pending_derivations.sql"),
+    ),
 ];
 
 /// The most of the store file each connection maps into memory (1 TiB): all of it,

@@ -33,6 +33,8 @@ pub(crate) enum Job {
     /// An authority act or an appeal step (both opaque leaves; only acts are listed
     /// in `acts`).
     Act(LedgerEntry, oneshot::Sender<Result<u64>>),
+    /// Re-derivations done: the records at these leaves are no longer pending.
+    Derived(Vec<u64>, oneshot::Sender<Result<()>>),
 }
 
 /// A record made ready for the writer by the caller's thread: its salt, canonical
@@ -76,6 +78,7 @@ enum Outcome {
     Checkpoint(Result<()>),
     Purge(Result<PurgeReport>),
     Act(Result<u64>),
+    Derived(Result<()>),
 }
 
 impl Outcome {
@@ -86,6 +89,7 @@ impl Outcome {
             Outcome::Checkpoint(r) => r.is_ok(),
             Outcome::Purge(r) => r.is_ok(),
             Outcome::Act(r) => r.is_ok(),
+            Outcome::Derived(r) => r.is_ok(),
         }
     }
 
@@ -98,6 +102,7 @@ impl Outcome {
             Job::Checkpoint(..) => Outcome::Checkpoint(Err(e())),
             Job::Purge(..) => Outcome::Purge(Err(e())),
             Job::Act(..) => Outcome::Act(Err(e())),
+            Job::Derived(..) => Outcome::Derived(Err(e())),
         }
     }
 }
@@ -126,6 +131,10 @@ impl Job {
             })),
             Job::Act(_, tx) => drop(tx.send(match outcome {
                 Outcome::Act(r) => r,
+                _ => Err(mismatch()),
+            })),
+            Job::Derived(_, tx) => drop(tx.send(match outcome {
+                Outcome::Derived(r) => r,
                 _ => Err(mismatch()),
             })),
         }
@@ -419,7 +428,21 @@ fn apply(conn: &Connection, state: &mut WriteState, job: &Job) -> Outcome {
         }
         Job::Purge(before, _) => Outcome::Purge(purge(conn, state, *before)),
         Job::Act(act, _) => Outcome::Act(append_act(conn, state, act)),
+        Job::Derived(leaves, _) => Outcome::Derived(derivations_done(conn, leaves)),
     }
+}
+
+/// Removes `leaves` from the pending re-derivations (a leaf not pending is passed
+/// over).
+fn derivations_done(conn: &Connection, leaves: &[u64]) -> Result<()> {
+    let mut done = conn
+        .prepare_cached("DELETE FROM pending_derivations WHERE leaf = ?1")
+        .map_err(backend)?;
+    for leaf in leaves {
+        let leaf = i64::try_from(*leaf).map_err(backend)?;
+        done.execute([leaf]).map_err(backend)?;
+    }
+    Ok(())
 }
 
 /// Appends one leaf and the perfect subtrees it completes.
@@ -701,6 +724,11 @@ fn insert_row(
         .map_err(backend)?;
     if inserted == 1 && about.is_none() {
         state.shared_written();
+        // About nobody (a risk area, an act on one): whom it concerns is found by a
+        // re-derivation of its own, pending until it is marked done.
+        conn.prepare_cached("INSERT INTO pending_derivations (leaf) VALUES (?1)")
+            .and_then(|mut s| s.execute([leaf as i64]))
+            .map_err(backend)?;
     }
     Ok(inserted == 1)
 }

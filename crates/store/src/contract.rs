@@ -33,6 +33,7 @@ macro_rules! contract_tests {
             each_persons_own_records_are_read_among_many,
             chunks_of_one_reading_read_what_each_person_reads_alone,
             records_about_nobody_are_seen_as_soon_as_they_are_appended,
+            records_about_nobody_are_pending_until_their_re_derivation_is_done,
             a_derivation_is_known_changed_by_any_record_it_would_read,
             records_appended_are_followed_by_whom_they_concern,
             scans_are_found_by_venue_and_by_person_in_a_time_range,
@@ -964,6 +965,79 @@ pub async fn records_about_nobody_are_seen_as_soon_as_they_are_appended<S: Store
         };
         tokio::join!(noise, declare);
     }
+}
+
+/// A record about nobody (a risk area, an act on one) is pending re-derivation from
+/// the transaction that appends it until it is marked done; a record about a person
+/// (or an act on one), a scan, or the same record appended again is not.
+pub async fn records_about_nobody_are_pending_until_their_re_derivation_is_done<S: Store>(
+    store: &S,
+) {
+    let (who, at) = (person(70), t("06-08 12:00"));
+    assert_eq!(
+        store.pending_derivations().await.expect("read"),
+        Vec::<u64>::new()
+    );
+    let appended = store
+        .append(vec![
+            scan("s-70", who, "v-market", "410103001", at),
+            positive("t-70", who, at),
+            risk_area("ra-70", "410103", at),
+        ])
+        .await
+        .expect("append");
+    let area = appended[2].leaf;
+    let acts = store
+        .append(vec![
+            act(
+                "ra-70.ok",
+                "off-sun",
+                EvidenceBody::Approval {
+                    target: rid("ra-70"),
+                },
+                at.plus_seconds(60),
+            ),
+            act(
+                "t-70.no",
+                "off-sun",
+                EvidenceBody::Retraction {
+                    target: rid("t-70"),
+                    reason: "sample mixed up".into(),
+                },
+                at.plus_seconds(60),
+            ),
+        ])
+        .await
+        .expect("append");
+    let approval = acts[0].leaf;
+    assert_eq!(
+        store.pending_derivations().await.expect("read"),
+        vec![area, approval],
+        "the risk area and its approval, not the scan, the test or the act on the test"
+    );
+    let again = store
+        .append(vec![risk_area("ra-70", "410103", at)])
+        .await
+        .expect("append");
+    assert!(!again[0].fresh);
+    store
+        .derivations_done(vec![area, approval + 1_000])
+        .await
+        .expect("done");
+    assert_eq!(
+        store.pending_derivations().await.expect("read"),
+        vec![approval],
+        "the same record again is not pending again, and a leaf not pending is passed over"
+    );
+    store.derivations_done(vec![approval]).await.expect("done");
+    store
+        .derivations_done(Vec::new())
+        .await
+        .expect("nothing done");
+    assert_eq!(
+        store.pending_derivations().await.expect("read"),
+        Vec::<u64>::new()
+    );
 }
 
 /// `derivation_changed_since` tells a kept code view whether it is out of date: true

@@ -585,6 +585,17 @@ pub trait Store: Clone + Send + Sync + 'static {
         reflects: u64,
     ) -> impl Future<Output = Result<Option<RecordedBatch>>> + Send;
 
+    /// The leaves of the records about nobody (risk areas, the acts on them) whose
+    /// re-derivation is pending, ascending. Appending such a record marks it pending
+    /// in the same transaction; [`Store::derivations_done`] unmarks it once the codes
+    /// it can change are re-derived. So a re-derivation cut off by a crash or a
+    /// restart is found again here (`Engine::catch_up`).
+    fn pending_derivations(&self) -> impl Future<Output = Result<Vec<u64>>> + Send;
+
+    /// Marks the re-derivations of the records at `leaves` done (a leaf that is
+    /// not pending is passed over).
+    fn derivations_done(&self, leaves: Vec<u64>) -> impl Future<Output = Result<()>> + Send;
+
     /// The stored code state of `person`.
     fn code_state(
         &self,

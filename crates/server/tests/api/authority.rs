@@ -749,6 +749,11 @@ async fn a_district_declared_high_risk_turns_its_visitors_red_once_approved_and_
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["changed"]["red"], 3, "{body}");
+    assert_eq!(
+        p.app.store.pending_derivations().await.unwrap(),
+        Vec::<u64>::new(),
+        "the declaration's and the approval's re-derivations are marked done"
+    );
     for who in &visitors {
         let (colour, reason, _) = p.colour(person(who)).await;
         assert_eq!(
