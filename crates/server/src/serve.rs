@@ -287,8 +287,9 @@ pub async fn serve_on<S: Store>(
 }
 
 /// Serves `app` until SIGTERM or Ctrl-C: the HTTP service, the metrics listener, the
-/// scheduler and retention purge, checkpoint signing, and the ledger's follower. `ready` gets the bound
-/// addresses (service, metrics).
+/// scheduler and retention purge, checkpoint signing, and the ledger's follower; at
+/// start, beside the routes, the re-derivations left pending (`Engine::catch_up`).
+/// `ready` gets the bound addresses (service, metrics).
 pub async fn serve<S: Store>(
     app: Arc<App<S>>,
     ready: impl FnOnce(std::net::SocketAddr, std::net::SocketAddr),
