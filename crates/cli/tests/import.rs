@@ -500,3 +500,79 @@ fn explain_reads_sealed_files_and_names_a_malformed_seal() {
         text(&out.stderr)
     );
 }
+
+/// An import stores a risk area and its approval with no server to re-derive the
+/// codes they change; `mingma serve` catches them up at start (and would after a
+/// crash cut a declaration's re-derivation off), leaving nothing pending.
+#[test]
+fn an_imported_declaration_is_re_derived_when_the_server_starts() {
+    use std::io::BufRead as _;
+
+    let env = Env::new();
+    let file = env.path("example.jsonl");
+    support::sealed_example(&file);
+    let out = import(env.dir.path(), &file, "errors.jsonl");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pending = || {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let store =
+                mingma_store_sqlite::SqliteStore::open(env.path("mingma.sqlite")).expect("open");
+            mingma_store::Store::pending_derivations(&store)
+                .await
+                .expect("pending")
+        })
+    };
+    assert_eq!(pending().len(), 2, "the declaration and its approval");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mingma"))
+        .arg("serve")
+        .current_dir(env.dir.path())
+        .env("MINGMA_DB", env.path("mingma.sqlite"))
+        .env("MINGMA_ACCOUNTS_DB", env.path("accounts.sqlite"))
+        .env("MINGMA_KEY_DIR", env.path("keys"))
+        .env("MINGMA_LISTEN", "127.0.0.1:0")
+        .env("MINGMA_METRICS_LISTEN", "127.0.0.1:0")
+        .env("MINGMA_PUBLIC_URL", "http://127.0.0.1")
+        .env("MINGMA_DEMO_CHANNELS", "1")
+        .env("MINGMA_CREATE_MISSING_KEYS", "1")
+        .env_remove("MINGMA_PSEUDONYM_KEY")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mingma serve starts");
+    let stderr = child.stderr.take().expect("its log");
+    let (lines, log) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let caught_up = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match log.recv_timeout(left) {
+            Ok(line) if line.contains("pending re-derivations caught up") => break line,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                panic!("no catch-up logged: {e}");
+            }
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let derived: u64 = caught_up
+        .split("derived=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {caught_up:?}"));
+    assert!(derived > 0, "{caught_up}");
+    assert_eq!(pending(), Vec::<u64>::new(), "nothing is left pending");
+}
