@@ -131,6 +131,18 @@ impl Vouch for SealCheck<'_> {
     }
 }
 
+/// Whether only `record`'s subject's code can change by it: it is not a risk area
+/// and acts on no other record (see [`Engine::affected_by_record`]).
+pub fn changes_its_subject_only(record: &Evidence) -> bool {
+    !matches!(
+        record.body,
+        EvidenceBody::RiskArea { .. }
+            | EvidenceBody::Retraction { .. }
+            | EvidenceBody::Approval { .. }
+            | EvidenceBody::Rejection { .. }
+    )
+}
+
 /// The derivation engine over a store.
 #[derive(Clone)]
 pub struct Engine<S> {
@@ -494,14 +506,16 @@ impl<S: Store> Engine<S> {
     /// retraction, an approval, a rejection), that record's; for a risk area or an
     /// act on one, everyone [`Engine::affected_by`] it.
     pub async fn affected_by_record(&self, record: &Evidence) -> Result<Vec<PersonKey>> {
+        if changes_its_subject_only(record) {
+            return Ok(record.subject.into_iter().collect());
+        }
         let target = match &record.body {
             EvidenceBody::Retraction { target, .. }
             | EvidenceBody::Approval { target }
             | EvidenceBody::Rejection { target, .. } => {
                 self.store.record(target).await?.map(|r| r.evidence)
             }
-            EvidenceBody::RiskArea { .. } => return self.affected_by(record).await,
-            _ => return Ok(record.subject.into_iter().collect()),
+            _ => return self.affected_by(record).await,
         };
         match target {
             Some(area) if matches!(area.body, EvidenceBody::RiskArea { .. }) => {

@@ -242,7 +242,7 @@ impl bulk::Hooks for BulkHooks<'_> {
     }
 
     fn stored(&mut self, record: &Evidence, leaf: u64) {
-        if affects_its_subject_only(record) {
+        if mingma_engine::changes_its_subject_only(record) {
             self.subjects.extend(record.subject);
         } else {
             self.wider.push((record.clone(), leaf));
@@ -1025,9 +1025,14 @@ impl<S: Store> App<S> {
         }
         let persons: Vec<PersonKey> = persons.into_iter().collect();
         let derived = self.engine.rederive(&persons, self.now()).await?;
-        // The records about nobody among them are no longer pending.
+        // The records about nobody among them are no longer pending (a record about
+        // someone never was: no write for it).
+        let about_nobody = records
+            .iter()
+            .zip(&appended)
+            .filter(|(r, _)| r.subject.is_none());
         self.store
-            .derivations_done(appended.iter().map(|a| a.leaf).collect())
+            .derivations_done(about_nobody.map(|(_, a)| a.leaf).collect())
             .await?;
         for person in &persons {
             self.forget_code(*person);
@@ -1436,18 +1441,6 @@ impl<S: Store> App<S> {
             })
             .collect())
     }
-}
-
-/// Whether only the record's subject's code can change by `record`: it is not a
-/// risk area and acts on no other record (see `Engine::affected_by_record`).
-fn affects_its_subject_only(record: &Evidence) -> bool {
-    !matches!(
-        record.body,
-        EvidenceBody::RiskArea { .. }
-            | EvidenceBody::Retraction { .. }
-            | EvidenceBody::Approval { .. }
-            | EvidenceBody::Rejection { .. }
-    )
 }
 
 /// `Ok` if `record` was recorded by `principal` (an official's record by that

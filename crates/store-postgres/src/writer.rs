@@ -775,11 +775,19 @@ impl RecordRows<'_> {
         .await?;
         // About nobody (a risk area, an act on one): whom it concerns is found by a
         // re-derivation of its own, pending until it is marked done.
+        let pending: Vec<i64> = self
+            .leaf
+            .iter()
+            .zip(&self.about)
+            .filter(|(_, about)| about.is_none())
+            .map(|(leaf, _)| *leaf)
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
         conn.execute(
-            "INSERT INTO pending_derivations (leaf) \
-             SELECT leaf FROM unnest($1::bigint[], $2::int[]) AS r(leaf, about) \
-             WHERE about IS NULL",
-            &[&self.leaf, &self.about],
+            "INSERT INTO pending_derivations (leaf) SELECT * FROM unnest($1::bigint[])",
+            &[&pending],
         )
         .await
         .map(|_| ())
